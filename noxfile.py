@@ -1,0 +1,80 @@
+"""Sessions for etl-pipeline. `nox` runs the default ones; `nox -l` lists all."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|venv"
+nox.options.sessions = ["lint", "typecheck", "unit", "e2e"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "noxfile.py"]
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", *SOURCES, *session.posargs)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the pure core and the adapters."""
+    session.install("-e", ".[typecheck]")
+    session.run("mypy", "--strict", "etl_core", "etl", "main.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    """Unit tests (pure, no I/O) with coverage of etl_core."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "tests/unit",
+        "--cov=etl_core",
+        "--cov-report=term-missing",
+        "--cov-fail-under=95",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def emulators(session: nox.Session) -> None:
+    """Build the Pub/Sub and Bigtable emulators (static Go binaries in emulators/bin)."""
+    session.run("bash", "emulators/build.sh", external=True)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests against the real emulators (uses *_EMULATOR_HOST if set, else starts them)."""
+    if not _emulator_hosts_set(session):
+        session.run("bash", "emulators/build.sh", external=True)
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The demo: emulators, a pipeline, simulated events, occupancy checked against the truth."""
+    if not _emulator_hosts_set(session):
+        session.run("bash", "emulators/build.sh", external=True)
+    session.install("-e", ".")
+    session.run("etl", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not default): `nox -s bench -- --events 20000`."""
+    session.install("-e", ".[bench]")
+    session.run("python", "bench/core.py", *session.posargs)
+
+
+def _emulator_hosts_set(session: nox.Session) -> bool:
+    """True when the caller points us at running emulators (compose, or the official image)."""
+    del session
+    return bool(os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"))
