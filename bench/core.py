@@ -1,0 +1,133 @@
+"""Micro-benchmark of the core's hot path on one core: bytes -> parse_event -> event_key -> fold.
+
+    python bench/core.py [--events N] [--json] [--variants]
+
+Reports events/s, best of 3 runs (time.perf_counter), for the per-event path into an
+`OccupancyTracker` and for the batch path into `fold`. The target is 100k events/s. `--variants`
+also times the same path with the JSON decoding swapped for orjson / msgspec (if installed), the
+measurement behind keeping `etl_core` on the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import etl_core.events
+from etl_core import OccupancyTracker, event_key, fold, parse_event, simulate
+from etl_core.errors import InvalidEvent, Reason
+
+TARGET = 100_000
+START = datetime(2024, 5, 6, tzinfo=UTC)
+
+
+def messages(count: int) -> tuple[list[bytes], datetime]:
+    """`count` simulated messages (wire bytes) and a `now` just after the last one."""
+    sim = simulate(seed=7, start=START, limit=count)
+    return [e.to_json() for e in sim.events], sim.events[-1].event_time
+
+
+def tracker_path(data: Sequence[bytes], now: datetime) -> object:
+    tracker = OccupancyTracker()
+    for raw in data:
+        event = parse_event(raw, now=now)
+        event_key(event.service, event.event_time, event.event_id)
+        tracker.add(event)
+    return tracker.snapshot()
+
+
+def fold_path(data: Sequence[bytes], now: datetime) -> object:
+    events = [parse_event(raw, now=now) for raw in data]
+    for event in events:
+        event_key(event.service, event.event_time, event.event_id)
+    return fold(events)
+
+
+def best_rate(path: Callable[[Sequence[bytes], datetime], object], data: list[bytes], now: datetime) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        path(data, now)
+        best = min(best, time.perf_counter() - start)
+    return len(data) / best
+
+
+def loaders() -> dict[str, Callable[[bytes], Any] | None]:
+    """JSON decoders to compare; None is the standard library one `etl_core` ships with."""
+    found: dict[str, Callable[[bytes], Any] | None] = {"stdlib": None}
+    try:
+        import orjson
+
+        found["orjson"] = orjson.loads
+    except ImportError:
+        pass
+    try:
+        import msgspec
+
+        found["msgspec"] = msgspec.json.Decoder().decode
+    except ImportError:
+        pass
+    return found
+
+
+@contextmanager
+def json_decoder(decode: Callable[[bytes], Any] | None) -> Iterator[None]:
+    """Temporarily parse messages with `decode` (same checks, only the JSON decoding differs)."""
+    if decode is None:
+        yield
+        return
+
+    def load(data: bytes) -> dict[str, Any]:
+        try:
+            body = decode(data)
+        except ValueError as err:
+            raise InvalidEvent(Reason.NOT_JSON, str(err)) from None
+        if not isinstance(body, dict):
+            raise InvalidEvent(Reason.NOT_OBJECT, type(body).__name__)
+        return body
+
+    original = etl_core.events._load
+    etl_core.events._load = load
+    try:
+        yield
+    finally:
+        etl_core.events._load = original
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="messages per run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--variants", action="store_true", help="also time orjson / msgspec")
+    args = parser.parse_args(argv)
+    data, now = messages(args.events)
+    results: dict[str, float] = {}
+    for name, decode in (loaders() if args.variants else {"stdlib": None}).items():
+        with json_decoder(decode):
+            results[f"{name}/tracker"] = best_rate(tracker_path, data, now)
+            results[f"{name}/fold"] = best_rate(fold_path, data, now)
+    report = {
+        "events": len(data),
+        "python": platform.python_version(),
+        "target_events_per_s": TARGET,
+        "events_per_s": {k: round(v) for k, v in results.items()},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{len(data)} events, Python {report['python']}, best of 3, one core")
+        for name, rate in results.items():
+            verdict = "meets" if rate >= TARGET else "misses"
+            print(f"  {name:16s} {rate:>10,.0f} events/s  ({verdict} the {TARGET:,} target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Acceso events: the validated `Event`, and parsing of the sensors' JSON messages.
+
+Whatever bytes arrive, parsing either returns a valid `Event` or raises `InvalidEvent` with a
+`Reason`, so callers can dead-letter the original message and acknowledge it.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from etl_core.envelopes import PubSubMessage, unwrap_cloud_event, unwrap_push_body
+from etl_core.errors import InvalidEvent, Reason
+from etl_core.timestamps import check_event_time, format_event_time, parse_event_time
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_FUTURE = timedelta(hours=24)
+MAX_LABEL_BYTES = 128
+"""Longest service name or event id, in UTF-8 bytes; keeps row keys far below Bigtable's 4 KiB."""
+
+__all__ = [
+    "MAX_FUTURE",
+    "MAX_LABEL_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "Event",
+    "PubSubMessage",
+    "parse_cloud_event",
+    "parse_event",
+    "parse_push_body",
+    "unwrap_cloud_event",
+    "unwrap_push_body",
+    "validate_delta",
+    "validate_event_id",
+    "validate_service",
+]
+
+_REQUIRED = ("service", "eventTime", "event")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One sensor reading: a person entered (`delta=1`) or left (`delta=-1`) a site (`service`).
+
+    Constructing an invalid Event raises `InvalidEvent`, so every Event in the system is valid:
+    `event_time` is normalised to UTC, whole milliseconds, 1970..9999; `event_id` identifies it.
+    """
+
+    service: str
+    event_time: datetime
+    delta: int
+    event_id: str
+
+    def __post_init__(self) -> None:
+        validate_service(self.service)
+        event_time = check_event_time(self.event_time)
+        if event_time is not self.event_time:
+            object.__setattr__(self, "event_time", event_time)
+        validate_delta(self.delta)
+        validate_event_id(self.event_id)
+
+    def to_json(self) -> bytes:
+        """The wire form; `parse_event(e.to_json(), now=...) == e`."""
+        body = {
+            "service": self.service,
+            "eventTime": format_event_time(self.event_time),
+            "event": self.delta,
+            "eventId": self.event_id,
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def validate_service(service: object) -> str:
+    """`service` if it is a valid site name (1..128 UTF-8 bytes, no control characters)."""
+    return _label(service, Reason.BAD_SERVICE, "service")
+
+
+def validate_event_id(event_id: object) -> str:
+    """`event_id` if it is a valid identity (same rule as service names), else BAD_EVENT_ID."""
+    return _label(event_id, Reason.BAD_EVENT_ID, "event id")
+
+
+def validate_delta(delta: object) -> int:
+    """`delta` if it is the integer 1 or -1 (not a bool, not a float), else BAD_DELTA."""
+    if type(delta) is not int or delta not in (1, -1):
+        raise InvalidEvent(Reason.BAD_DELTA, f"event must be 1 or -1, not {delta!r:.80}")
+    return delta
+
+
+def _label(value: object, reason: Reason, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(reason, f"{what} must be a string, not {type(value).__name__}")
+    try:
+        size = len(value) if value.isascii() else len(value.encode())
+    except UnicodeEncodeError:
+        raise InvalidEvent(reason, f"{what} has a lone surrogate: {value!r:.80}") from None
+    if not 0 < size <= MAX_LABEL_BYTES:
+        raise InvalidEvent(reason, f"{what} must be 1..{MAX_LABEL_BYTES} UTF-8 bytes, not {size}")
+    if not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidEvent(reason, f"{what} has a control character: {value!r:.80}")
+    return value
+
+
+def parse_event(data: bytes, *, now: datetime, message_id: str | None = None) -> Event:
+    """Parse one sensor message: UTF-8 JSON `{"service", "eventTime", "event"[, "eventId"]}`.
+
+    Checks run in this order, each with its `Reason`: size <= MAX_MESSAGE_BYTES (TOO_LARGE),
+    UTF-8 (NOT_UTF8), JSON (NOT_JSON), an object (NOT_OBJECT), the three required fields and an
+    identity present (MISSING_FIELD), then `eventTime`, `service`, `event` and the identity.
+    Unknown fields are ignored, so senders can add fields before every reader knows them.
+
+    - `service`: a string of 1..128 UTF-8 bytes without control characters (BAD_SERVICE).
+    - `eventTime` (BAD_TIME): either a string `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`
+      (an offset is required: a naive time is ambiguous) or a JSON integer of epoch milliseconds
+      (not a bool or float). It is converted to UTC and truncated to milliseconds; it must fall in
+      1970..9999 and be at most MAX_FUTURE after `now` (a clock that far ahead is broken).
+    - `event`: the JSON integer 1 (entry) or -1 (exit); not `true`, not `1.0` (BAD_DELTA).
+    - identity: `eventId` unless absent or null (BAD_EVENT_ID if not a valid label), else
+      `message_id`, the Pub/Sub message id, so that a redelivery is recognised as a duplicate;
+      neither is MISSING_FIELD.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise InvalidEvent(Reason.TOO_LARGE, f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")
+    body = _load(data)
+    if not ("service" in body and "eventTime" in body and "event" in body):
+        missing = [name for name in _REQUIRED if name not in body]
+        raise InvalidEvent(Reason.MISSING_FIELD, f"missing {', '.join(missing)}")
+    event_id = body.get("eventId")
+    if event_id is None:
+        event_id = message_id
+    if event_id is None:
+        raise InvalidEvent(Reason.MISSING_FIELD, "no eventId and no Pub/Sub message id")
+    event_time = parse_event_time(body["eventTime"], now=now, max_future=MAX_FUTURE)
+    return Event(body["service"], event_time, body["event"], event_id)
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    """The JSON object in `data`; its values are untrusted until `Event` has checked them."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as err:
+        raise InvalidEvent(Reason.NOT_UTF8, str(err)) from None
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise InvalidEvent(Reason.NOT_JSON, f"{type(err).__name__}: {err}"[:200]) from None
+    if not isinstance(body, dict):
+        raise InvalidEvent(Reason.NOT_OBJECT, f"a JSON {type(body).__name__}, not an object")
+    return body
+
+
+def parse_push_body(body: bytes | Mapping[str, object], *, now: datetime) -> Event:
+    """`parse_event` of the message in a raw push body, identified by its message id."""
+    message = unwrap_push_body(body)
+    return parse_event(message.data, now=now, message_id=message.message_id)
+
+
+def parse_cloud_event(
+    data: Mapping[str, object], *, now: datetime, event_id: str | None = None
+) -> Event:
+    """`parse_event` of the message in a `messagePublished` CloudEvent's data."""
+    message = unwrap_cloud_event(data, event_id=event_id)
+    return parse_event(message.data, now=now, message_id=message.message_id)
