@@ -51,7 +51,7 @@ def emulators(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """End-to-end tests against the real emulators (uses *_EMULATOR_HOST if set, else starts them)."""
+    """End-to-end tests against real emulators (*_EMULATOR_HOST if set, else native binaries)."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
     session.install("-e", ".[test]")

@@ -1,0 +1,1 @@
+"""Adapters, entry points and the local harness around the pure `etl_core` library."""

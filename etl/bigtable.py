@@ -1,0 +1,238 @@
+"""Bigtable adapter: the table `incomingraw_{stage}` through the official client. No business logic.
+
+Cell encodings (also in the README's "Table schema"):
+
+- event row `event:service` UTF-8, `event:eventTime` `YYYY-MM-DDTHH:MM:SS.mmmZ`, `event:event`
+  ASCII `1`/`-1`, all written with the event time as cell timestamp, so a rewrite is idempotent;
+  `realTimeStatus:currentOccupancy` 8-byte big-endian int64 and `realTimeStatus:writeTime` ISO.
+- status rows (`~status`, `~hourly`) only use `realTimeStatus`; `version` is ASCII decimal so the
+  optimistic-concurrency check can match it exactly with a value filter.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import bigtable
+from google.cloud.bigtable import column_family, row_filters
+
+from etl.config import Settings
+from etl_core import EtlError, Event, decode_event_key, event_key
+from etl_core.rowkeys import service_range, time_range
+
+EVENT = "event"
+STATUS = "realTimeStatus"
+_INT64 = struct.Struct(">q")
+
+
+class BigtableError(EtlError, RuntimeError):
+    """A write was refused; transient for the caller (the message is redelivered)."""
+
+
+class ResetRefused(EtlError, PermissionError):
+    """`reset` is never allowed on the prod stage."""
+
+
+def encode_int(value: int) -> bytes:
+    return _INT64.pack(value)
+
+
+def decode_int(raw: bytes) -> int:
+    value: int = _INT64.unpack(raw)[0]
+    return value
+
+
+def iso_ms(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """The latest cell of every column of a status row, and its concurrency token."""
+
+    version: int
+    cells: Mapping[str, bytes]
+
+
+def _latest_cells(row: Any, family: str) -> dict[str, bytes]:
+    if row is None:
+        return {}
+    columns = row.cells.get(family, {})
+    return {qualifier.decode(): cells[0].value for qualifier, cells in columns.items() if cells}
+
+
+class EventTable:
+    """The events table of one stage: event rows, status rows and their cells."""
+
+    def __init__(self, settings: Settings, client: bigtable.Client | None = None) -> None:
+        self.settings = settings
+        self._client = client or bigtable.Client(project=settings.project, admin=True)
+        self._table = self._client.instance(settings.instance).table(settings.table)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- schema ---
+
+    def ensure(self) -> None:
+        """Create the table and its two families if absent (idempotent, race-safe)."""
+        rules = {
+            EVENT: column_family.MaxVersionsGCRule(1),
+            STATUS: column_family.MaxVersionsGCRule(1),
+        }
+        try:
+            if not self._table.exists():
+                self._table.create(column_families=rules)
+                return
+        except gexc.AlreadyExists:
+            pass
+        present = self._table.list_column_families()
+        for name, rule in rules.items():
+            if name not in present:
+                try:
+                    self._table.column_family(name, gc_rule=rule).create()
+                except gexc.AlreadyExists:
+                    continue
+
+    def reset(self) -> None:
+        """Delete every row of this stage's table (refused in prod); the schema stays."""
+        if self.settings.stage == "prod":
+            raise ResetRefused("reset deletes every row: refused on stage prod")
+        self._table.truncate(timeout=60)
+
+    # --- event rows ---
+
+    def write_events(self, events: Sequence[Event]) -> None:
+        """Write the three `event:` cells of each event; idempotent (explicit timestamps)."""
+        rows = []
+        for event in events:
+            row = self._table.direct_row(event_key(event.service, event.event_time, event.event_id))
+            stamp = event.event_time
+            row.set_cell(EVENT, b"service", event.service.encode(), timestamp=stamp)
+            row.set_cell(EVENT, b"eventTime", iso_ms(event.event_time).encode(), timestamp=stamp)
+            row.set_cell(EVENT, b"event", str(event.delta).encode(), timestamp=stamp)
+            rows.append(row)
+        self._mutate(rows)
+
+    def write_snapshots(self, keys: Iterable[bytes], occupancy: int, at: datetime) -> None:
+        """Stamp event rows with the occupancy known when they were written (the seed's cells)."""
+        rows = []
+        for key in keys:
+            row = self._table.direct_row(key)
+            row.delete_cell(STATUS, b"currentOccupancy")
+            row.delete_cell(STATUS, b"writeTime")
+            row.set_cell(STATUS, b"currentOccupancy", encode_int(occupancy))
+            row.set_cell(STATUS, b"writeTime", iso_ms(at).encode())
+            rows.append(row)
+        self._mutate(rows)
+
+    def scan_events(
+        self, service: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Event]:
+        """Event rows of one service in key order, optionally limited to `[start, end)`."""
+        lo, hi = service_range(service)
+        if start is not None:
+            lo = time_range(service, start, start)[0]
+        if end is not None:
+            hi = time_range(service, end, end)[1]
+        filter_ = row_filters.RowFilterChain(
+            filters=[
+                row_filters.FamilyNameRegexFilter(EVENT),
+                row_filters.CellsColumnLimitFilter(1),
+            ]
+        )
+        for row in self._table.read_rows(start_key=lo, end_key=hi, filter_=filter_):
+            yield self._event_from(row)
+
+    def all_event_rows(self) -> Iterator[tuple[bytes, dict[str, dict[str, bytes]]]]:
+        """Every row key with its latest cells per family (inspection and tests)."""
+        for row in self._table.read_rows(filter_=row_filters.CellsColumnLimitFilter(1)):
+            yield row.row_key, {fam: _latest_cells(row, fam) for fam in row.cells}
+
+    @staticmethod
+    def _event_from(row: Any) -> Event:
+        service, event_time, event_id = decode_event_key(row.row_key)
+        delta = int(_latest_cells(row, EVENT)["event"])
+        return Event(service=service, event_time=event_time, delta=delta, event_id=event_id)
+
+    # --- status rows (derived summaries, updated with optimistic concurrency) ---
+
+    def add_markers(self, markers: Mapping[bytes, Sequence[str]]) -> None:
+        """Set empty marker cells (qualifiers) on status rows: `{row_key: [qualifier, ...]}`."""
+        rows = []
+        for key, qualifiers in markers.items():
+            row = self._table.direct_row(key)
+            for qualifier in qualifiers:
+                row.set_cell(STATUS, qualifier.encode(), b"")
+            rows.append(row)
+        self._mutate(rows)
+
+    def read_status(self, key: bytes) -> StatusRow:
+        row = self._table.read_row(key, filter_=row_filters.CellsColumnLimitFilter(1))
+        cells = _latest_cells(row, STATUS)
+        version = int(cells.pop("version", b"0").decode() or 0)
+        return StatusRow(version=version, cells=cells)
+
+    def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
+        return {key: self.read_status(key) for key in keys}
+
+    def list_status_keys(self, suffix: bytes) -> list[bytes]:
+        """Keys of all status rows ending in `suffix` (e.g. every service's `~status`)."""
+        only_keys = row_filters.RowFilterChain(
+            filters=[
+                row_filters.CellsRowLimitFilter(1),
+                row_filters.StripValueTransformerFilter(True),
+            ]
+        )
+        return [
+            row.row_key
+            for row in self._table.read_rows(filter_=only_keys)
+            if row.row_key.endswith(suffix)
+        ]
+
+    def commit_status(
+        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+    ) -> bool:
+        """Apply `put`/`delete` and bump the version iff the version is still `expected_version`."""
+        version_cell = row_filters.RowFilterChain(
+            filters=[
+                row_filters.FamilyNameRegexFilter(STATUS),
+                row_filters.ColumnQualifierRegexFilter(b"^version$"),
+                row_filters.CellsColumnLimitFilter(1),
+                row_filters.ValueRegexFilter(f"^{expected_version}$".encode()),
+            ]
+        )
+        predicate = (
+            version_cell
+            if expected_version
+            else row_filters.RowFilterChain(
+                filters=[
+                    row_filters.FamilyNameRegexFilter(STATUS),
+                    row_filters.ColumnQualifierRegexFilter(b"^version$"),
+                ]
+            )
+        )
+        state = expected_version > 0
+        row = self._table.conditional_row(key, filter_=predicate)
+        for qualifier in delete:
+            row.delete_cell(STATUS, qualifier.encode(), state=state)
+        for qualifier, value in {**put, "version": str(expected_version + 1).encode()}.items():
+            row.delete_cell(STATUS, qualifier.encode(), state=state)
+            row.set_cell(STATUS, qualifier.encode(), value, state=state)
+        matched = bool(row.commit())
+        return matched if state else not matched
+
+    def _mutate(self, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        statuses = self._table.mutate_rows(rows)
+        failed = [s for s in statuses if s.code != 0]
+        if failed:
+            raise BigtableError(
+                f"{len(failed)} of {len(rows)} row writes failed: {failed[0].message}"
+            )

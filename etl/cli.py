@@ -1,0 +1,212 @@
+"""`etl`: run, feed and inspect the pipeline locally (every command has `--help`)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from etl import config, emulators
+from etl.cli_views import analytics_table, occupancy_table, print_json
+from etl.runtime import PIPELINES
+from etl_core import occupancy_series, summarize
+
+app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+emulators_app = typer.Typer(no_args_is_help=True, help="The native Pub/Sub and Bigtable emulators.")
+app.add_typer(emulators_app, name="emulators")
+console = Console(stderr=True)
+
+ServiceOpt = Annotated[str | None, typer.Option("--service", help="Only this service.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@emulators_app.command("up")
+def emulators_up() -> None:
+    """Start both emulators in the background (idempotent); print their host variables."""
+    try:
+        state = emulators.up()
+    except emulators.EmulatorError as err:
+        raise fail(str(err)) from err
+    for line in emulators.env_lines(state):
+        typer.echo(line)
+
+
+@emulators_app.command("down")
+def emulators_down() -> None:
+    """Stop the emulators that `etl emulators up` started."""
+    for running in emulators.down():
+        console.print(f"stopped {running.name} (pid {running.pid}, {running.address})")
+
+
+@emulators_app.command("status")
+def emulators_status() -> None:
+    """Show whether the recorded emulators run and answer."""
+    state = emulators.load_state()
+    if not state:
+        console.print("no emulators recorded: `etl emulators up` starts them")
+        raise typer.Exit(1)
+    ok = True
+    for kind in emulators.KINDS:
+        running = state.get(kind.name)
+        healthy = running is not None and emulators.healthy(kind, running)
+        ok &= healthy
+        where = f"{running.address} pid {running.pid} log {running.log}" if running else "-"
+        typer.echo(f"{kind.name}\t{'up' if healthy else 'down'}\t{where}")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def serve(
+    pipeline: Annotated[str, typer.Option(help=f"One of {', '.join(PIPELINES)}.")] = "current",
+) -> None:
+    """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
+    from etl import runtime
+
+    if pipeline not in PIPELINES:
+        raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
+    settings = config.from_env()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if pipeline == "worker":
+
+        def ready() -> None:
+            typer.echo(f"ready: pipeline worker on {settings.subscription('worker')}", err=True)
+
+        runtime.run_worker(settings, stop, on_ready=ready)
+        return
+    with runtime.serving_functions(settings, pipeline) as urls:
+        for target, url in urls.items():
+            console.print(f"serving {target} at {url}")
+        typer.echo(f"ready: pipeline {pipeline}", err=True)
+        stop.wait()
+
+
+@app.command()
+def simulate(
+    limit: Annotated[int, typer.Option(help="Number of events.")] = 100,
+    speed_factor: Annotated[float, typer.Option(help="60 = one hour of data per minute.")] = 3600.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 0,
+    services: Annotated[str | None, typer.Option(help="Comma-separated service names.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish simulated events; `--json` prints the ground truth."""
+    from etl import commands
+
+    try:
+        truth = commands.simulate(config.from_env(), limit, speed_factor, seed, services)
+    except ValueError as err:
+        raise fail(str(err), 2) from err
+    if as_json:
+        print_json(truth)
+    else:
+        console.print(f"published {limit} events; expected occupancy {truth['groundTruth']}")
+
+
+@app.command()
+def publish(
+    source: Annotated[str, typer.Argument(help="A file of one message per line, or - for stdin.")],
+) -> None:
+    """Publish each non-empty line, byte for byte, as one message (replay recorded data)."""
+    from etl import commands
+
+    stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
+    with stream:
+        count = commands.publish_lines(config.from_env(), stream)
+    console.print(f"published {count} messages")
+
+
+@app.command()
+def occupancy(service: ServiceOpt = None, as_json: JsonOpt = False) -> None:
+    """Current occupancy per service (pending updates are folded in first)."""
+    from etl import commands
+
+    result = commands.occupancy(config.from_env(), service)
+    if as_json:
+        print_json({svc: occ.value for svc, occ in result.items()})
+    else:
+        Console().print(occupancy_table(result))
+
+
+@app.command()
+def analytics(
+    service: ServiceOpt = None,
+    as_json: JsonOpt = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG of hourly entries/exits and occupancy.")
+    ] = None,
+) -> None:
+    """Hourly entries/exits, peak and current occupancy per service, from the event rows."""
+    from etl import commands
+
+    events = commands.stored_events(config.from_env(), service)
+    summaries = summarize(events)
+    if plot is not None:
+        from etl.plot import plot_summaries
+
+        plot_summaries(summaries, occupancy_series(events), plot)
+        console.print(f"wrote {plot}")
+    if as_json:
+        print_json({svc: commands.summary_json(s) for svc, s in summaries.items()})
+    else:
+        Console().print(analytics_table(summaries))
+
+
+@app.command("dead-letters")
+def dead_letters(as_json: JsonOpt = False) -> None:
+    """Messages that could not be processed, with their reason (not consumed by listing)."""
+    from etl import commands
+
+    letters = commands.dead_letters(config.from_env())
+    if as_json:
+        print_json([d.as_json() for d in letters])
+        return
+    for letter in letters:
+        typer.echo(f"{letter.reason}\t{letter.message_id}\t{letter.data[:80]!r}\t{letter.detail}")
+    console.print(f"{len(letters)} dead letter(s)")
+
+
+@app.command()
+def reset() -> None:
+    """Delete every row of the stage's table (refused on prod)."""
+    from etl import commands
+    from etl.bigtable import ResetRefused
+
+    settings = config.from_env()
+    try:
+        commands.reset(settings)
+    except ResetRefused as err:
+        raise fail(str(err), 2) from err
+    console.print(f"table {settings.table} emptied")
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(help="Number of simulated events.")] = 2000,
+    pipeline: Annotated[str, typer.Option(help=f"One of {', '.join(PIPELINES)}.")] = "current",
+    seed: Annotated[int, typer.Option()] = 7,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the pipeline to drain.")
+    ] = 300,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start emulators if needed, serve a pipeline, simulate, and check occupancy against truth."""
+    from etl.demo import run_demo
+
+    if pipeline not in PIPELINES:
+        raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
+    report = run_demo(events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2))
+    raise typer.Exit(0 if report.ok else 1)

@@ -1,0 +1,125 @@
+"""What the CLI commands do, over the adapters; printing stays in `etl.cli`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from etl import ledger
+from etl.bigtable import EventTable
+from etl.config import Settings
+from etl.pubsub import DeadLetter, Outgoing, PubSub
+from etl.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
+from etl_core import Event, Occupancy, ServiceSummary, summarize, validate_service
+from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
+
+DEAD_LETTER_READER = "deadletter-reader"
+
+
+def simulate(
+    settings: Settings, limit: int, speed_factor: float, seed: int, services: str | None
+) -> dict[str, Any]:
+    """Publish `limit` simulated events paced by `speed_factor`; returns the ground truth."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"--limit must be from 1 to {MAX_LIMIT}")
+    if speed_factor <= 0:
+        raise ValueError("--speed-factor must be > 0")
+    names = tuple(s.strip() for s in services.split(",")) if services else None
+    for name in names or ():
+        validate_service(name)
+    request = (
+        Request(limit, speed_factor, seed, names) if names else Request(limit, speed_factor, seed)
+    )
+    sim = simulate_before(datetime.now(UTC), request)
+    bus = PubSub(settings)
+    try:
+        bus.ensure_topics()
+        publish_paced(
+            sim.events, speed_factor, lambda b: bus.publish_events(settings.events_topic, b)
+        )
+    finally:
+        bus.close()
+    return {"published": len(sim.events), "groundTruth": sim.ground_truth}
+
+
+def publish_lines(settings: Settings, stream: IO[bytes]) -> int:
+    """Each non-empty line (without its line break) becomes one message, byte for byte."""
+    lines = (line.rstrip(b"\r\n") for line in stream)
+    bus = PubSub(settings)
+    try:
+        bus.ensure_topics()
+        ids = bus.publish(settings.events_topic, (Outgoing(line) for line in lines if line))
+    finally:
+        bus.close()
+    return len(ids)
+
+
+def services(table: EventTable, only: str | None) -> list[str]:
+    if only is not None:
+        return [only]
+    return sorted(service_of_status_key(k) for k in table.list_status_keys(STATUS_SUFFIX))
+
+
+def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupancy]:
+    """Refresh (folds pending updates; idempotent) and read each service's occupancy."""
+    table = EventTable(settings)
+    try:
+        now = datetime.now(UTC)
+        return {svc: ledger.refresh_occupancy(table, svc, now) for svc in services(table, only)}
+    finally:
+        table.close()
+
+
+def stored_events(settings: Settings, only: str | None = None) -> list[Event]:
+    """Every stored event (of one service), in key order."""
+    table = EventTable(settings)
+    try:
+        return [e for svc in services(table, only) for e in table.scan_events(svc)]
+    finally:
+        table.close()
+
+
+def analytics(settings: Settings, only: str | None = None) -> dict[str, ServiceSummary]:
+    """The core's batch analytics over the stored event rows."""
+    return summarize(stored_events(settings, only))
+
+
+def summary_json(summary: ServiceSummary) -> dict[str, Any]:
+    return {
+        "occupancy": summary.occupancy.value,
+        "anomalies": summary.occupancy.anomalies,
+        "events": summary.occupancy.events,
+        "peak": {"value": summary.peak.value, "at": _iso(summary.peak.at)},
+        "hourly": [
+            {"hour": _iso(h.hour), "entries": h.entries, "exits": h.exits} for h in summary.hourly
+        ],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def dead_letters(settings: Settings) -> list[DeadLetter]:
+    bus = PubSub(settings)
+    try:
+        bus.ensure_topics()
+        bus.ensure_subscription(
+            settings.subscription(DEAD_LETTER_READER), settings.dead_letter_topic, dead_letter=False
+        )
+        return bus.read_dead_letters(settings.subscription(DEAD_LETTER_READER))
+    finally:
+        bus.close()
+
+
+def reset(settings: Settings) -> None:
+    table = EventTable(settings)
+    try:
+        table.reset()
+    finally:
+        table.close()
+
+
+def count_event_rows(table: EventTable, names: Iterable[str]) -> dict[str, int]:
+    return {svc: sum(1 for _ in table.scan_events(svc)) for svc in names}

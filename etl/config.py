@@ -1,0 +1,76 @@
+"""Configuration, read once from the environment at the edge and passed down as a value.
+
+Every name a deployment uses is derived from `Settings` here, so the functions, the worker, the
+CLI and the tests cannot disagree about which topic or table they talk to.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from etl_core import EtlError
+
+STAGES = ("dev", "test", "prod")
+DEFAULT_PROJECT = "local-project"
+DEFAULT_INSTANCE = "iotincoming"
+
+
+class InvalidConfig(EtlError, ValueError):
+    """An environment variable holds a value the pipeline cannot run with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the pipeline reads and writes, for one project and stage."""
+
+    project: str = DEFAULT_PROJECT
+    stage: str = "dev"
+    instance: str = DEFAULT_INSTANCE
+    pubsub_emulator_host: str | None = None
+    bigtable_emulator_host: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise InvalidConfig(f"ETL_STAGE must be one of {', '.join(STAGES)}, got {self.stage!r}")
+
+    @property
+    def table(self) -> str:
+        """The seed's table name: `incomingraw_{stage}`."""
+        return f"incomingraw_{self.stage}"
+
+    @property
+    def events_topic(self) -> str:
+        """Raw sensor events are published here (the simulator, `etl publish`, devices)."""
+        return f"acceso-events-{self.stage}"
+
+    @property
+    def written_topic(self) -> str:
+        """Fan-out: `write_event` republishes each stored event here for the calculations."""
+        return f"acceso-written-{self.stage}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """Malformed messages (with a `reason` attribute) and messages that kept failing."""
+        return f"acceso-deadletter-{self.stage}"
+
+    def subscription(self, consumer: str) -> str:
+        """Subscription name of one consumer: `{consumer}-{stage}`."""
+        return f"{consumer}-{self.stage}"
+
+    @property
+    def uses_emulators(self) -> bool:
+        return bool(self.pubsub_emulator_host or self.bigtable_emulator_host)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE` and hosts."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
+        stage=env.get("ETL_STAGE") or "dev",
+        instance=env.get("BIGTABLE_INSTANCE") or DEFAULT_INSTANCE,
+        pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
+        bigtable_emulator_host=env.get("BIGTABLE_EMULATOR_HOST") or None,
+    )

@@ -1,0 +1,36 @@
+"""Structured JSON logs that Cloud Logging understands (`severity`, `message`), via structlog."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def _cloud_severity(_: Any, method: str, event_dict: structlog.typing.EventDict) -> Any:
+    event_dict["severity"] = {"warning": "WARNING", "error": "ERROR", "exception": "ERROR"}.get(
+        method, method.upper()
+    )
+    event_dict["message"] = event_dict.pop("event", "")
+    return event_dict
+
+
+def configure(level: int = logging.INFO, stream: Any = None) -> None:
+    """One JSON object per line on stderr (or `stream`); call once at process start."""
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+            structlog.processors.format_exc_info,
+            _cloud_severity,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+configure()
+log: structlog.typing.FilteringBoundLogger = structlog.get_logger("etl")

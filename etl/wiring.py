@@ -1,0 +1,24 @@
+"""The one place where real adapters are wired into the handlers."""
+
+from __future__ import annotations
+
+from etl.bigtable import EventTable
+from etl.config import Settings
+from etl.handlers import Pipeline
+from etl.pubsub import PubSub
+
+
+def build(settings: Settings) -> tuple[Pipeline, EventTable, PubSub]:
+    """A `Pipeline` over the official clients, plus the adapters for setup and shutdown."""
+    table = EventTable(settings)
+    bus = PubSub(settings)
+    return Pipeline(table=table, bus=bus, written_topic=settings.written_topic), table, bus
+
+
+def ensure_resources(settings: Settings, table: EventTable, bus: PubSub) -> None:
+    """Table, families and topics (idempotent). Deployments create them with serverless.yml."""
+    table.ensure()
+    bus.ensure_topics()
+    bus.ensure_subscription(
+        settings.subscription("deadletter-reader"), settings.dead_letter_topic, dead_letter=False
+    )

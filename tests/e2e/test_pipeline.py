@@ -1,0 +1,153 @@
+"""The seed's system end to end: simulated events through each pipeline shape into Bigtable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from etl import commands
+from etl.bigtable import EventTable, decode_int
+from etl.config import Settings
+from etl.pubsub import Outgoing, PubSub
+from etl.simulation import Request, simulate_before
+from etl_core import Simulation, summarize
+from tests.e2e.pipeline_support import serving, wait_settled
+
+SHAPES = ("current", "fanout", "worker")
+
+
+@pytest.fixture
+def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
+    """A project of its own per test: topics, subscriptions and the table are all isolated."""
+    del emulator_hosts
+    return Settings(project=unique_name("p"), stage="test")
+
+
+@pytest.fixture
+def table(settings: Settings) -> Iterator[EventTable]:
+    table = EventTable(settings)
+    yield table
+    table.close()
+
+
+@pytest.fixture
+def bus(settings: Settings) -> Iterator[PubSub]:
+    bus = PubSub(settings)
+    yield bus
+    bus.close()
+
+
+def simulation(limit: int, seed: int) -> Simulation:
+    return simulate_before(datetime.now(UTC), Request(limit=limit, speed_factor=1e9, seed=seed))
+
+
+@pytest.mark.parametrize("pipeline", SHAPES)
+def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
+    pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    sim = simulation(limit=400, seed=11)
+    with serving(settings, pipeline, tmp_path):
+        bus.publish_events(settings.events_topic, sim.events)
+        stored = wait_settled(table, sim)
+
+    assert len(stored) == len(sim.events)
+    occupancy = commands.occupancy(settings)
+    assert {svc: occ.value for svc, occ in occupancy.items()} == sim.ground_truth
+    assert all(occ.anomalies == 0 and occ.events > 0 for occ in occupancy.values())
+    expected = summarize(sim.events)
+    assert commands.analytics(settings) == expected
+
+
+@pytest.mark.parametrize("pipeline", SHAPES)
+def test_every_event_row_carries_the_seeds_cells(
+    pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    sim = simulation(limit=60, seed=3)
+    with serving(settings, pipeline, tmp_path):
+        bus.publish_events(settings.events_topic, sim.events)
+        wait_settled(table, sim)
+    rows = {key: cells for key, cells in table.all_event_rows() if b"#~" not in key}
+    by_key = {e.service: e for e in sim.events}
+    for cells in rows.values():
+        assert set(cells["event"]) == {"service", "eventTime", "event"}
+        assert cells["event"]["service"].decode() in by_key
+        assert cells["event"]["event"] in (b"1", b"-1")
+        assert decode_int(cells["realTimeStatus"]["currentOccupancy"]) >= 0
+        assert cells["realTimeStatus"]["writeTime"].endswith(b"Z")
+    status_rows = [cells for key, cells in table.all_event_rows() if b"#~" in key]
+    assert status_rows
+    assert all("event" not in cells for cells in status_rows)
+
+
+@pytest.mark.parametrize("pipeline", SHAPES)
+def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_processed(
+    pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    sim = simulation(limit=30, seed=5)
+    bad = {
+        b"not json": "not_json",
+        b"\xff\xfe": "not_utf8",
+        b"[1, 2]": "not_object",
+        b'{"service": "gate", "event": 1}': "missing_field",
+        b'{"service": "gate", "eventTime": "2026-01-01T00:00:00Z", "event": 2}': "bad_delta",
+        b'{"service": "gate", "eventTime": "2026-01-01T00:00:00", "event": 1}': "bad_time",
+    }
+    with serving(settings, pipeline, tmp_path):
+        bus.publish(settings.events_topic, [Outgoing(data) for data in bad])
+        bus.publish_events(settings.events_topic, sim.events)
+        wait_settled(table, sim)
+        letters = _wait_dead_letters(settings, len(bad))
+    assert {d.data: d.reason for d in letters} == bad
+    assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
+
+
+def _wait_dead_letters(settings: Settings, count: int) -> list[commands.DeadLetter]:
+    import time
+
+    deadline = time.monotonic() + 60
+    letters: list[commands.DeadLetter] = []
+    while time.monotonic() < deadline:
+        letters = commands.dead_letters(settings)
+        if len(letters) >= count:
+            return letters
+        time.sleep(0.5)
+    return letters
+
+
+def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_calculation(
+    settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    broken = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    Thread(target=broken.serve_forever, daemon=True).start()
+    sim = simulation(limit=120, seed=9)
+    try:
+        with serving(settings, "fanout", tmp_path):
+            bus.ensure_subscription(
+                settings.subscription("hourly-counts"),
+                settings.written_topic,
+                push_endpoint=f"http://127.0.0.1:{broken.server_port}/broken",
+            )
+            bus.publish_events(settings.events_topic, sim.events)
+            wait_settled(table, sim)
+    finally:
+        broken.shutdown()
+    assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
+    hourly_rows = [k for k, cells in table.all_event_rows() if k.endswith(b"#~hourly")]
+    assert hourly_rows == [], (
+        "the broken calculation wrote nothing, and nothing else depended on it"
+    )

@@ -1,0 +1,66 @@
+"""An in-memory table that implements the ledger's port, for unit tests of the ledger's callers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+
+from etl.bigtable import StatusRow
+from etl_core import Event, event_key
+from etl_core.rowkeys import service_range, time_range
+
+
+class FakeTable:
+    """Rows as dicts; `commit_status` is a compare-and-set on `version`, like CheckAndMutateRow."""
+
+    def __init__(self) -> None:
+        self.events: dict[bytes, Event] = {}
+        self.status: dict[bytes, dict[str, bytes]] = {}
+        self.snapshots: dict[bytes, int] = {}
+        self.commits = 0
+        self.conflicts = 0
+
+    def write_events(self, events: Sequence[Event]) -> None:
+        for e in events:
+            self.events[event_key(e.service, e.event_time, e.event_id)] = e
+
+    def write_snapshots(self, keys: Sequence[bytes], occupancy: int, at: datetime) -> None:
+        del at
+        for key in keys:
+            self.snapshots[key] = occupancy
+
+    def add_markers(self, markers: Mapping[bytes, Sequence[str]]) -> None:
+        for key, qualifiers in markers.items():
+            for q in qualifiers:
+                self.status.setdefault(key, {})[q] = b""
+
+    def read_status(self, key: bytes) -> StatusRow:
+        cells = dict(self.status.get(key, {}))
+        version = int(cells.pop("version", b"0"))
+        return StatusRow(version=version, cells=cells)
+
+    def commit_status(
+        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+    ) -> bool:
+        row = self.status.setdefault(key, {})
+        if int(row.get("version", b"0")) != expected_version:
+            self.conflicts += 1
+            return False
+        for q in delete:
+            row.pop(q, None)
+        row.update(put)
+        row["version"] = str(expected_version + 1).encode()
+        self.commits += 1
+        return True
+
+    def scan_events(
+        self, service: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Event]:
+        lo, hi = service_range(service)
+        if start is not None:
+            lo = time_range(service, start, start)[0]
+        if end is not None:
+            hi = time_range(service, end, end)[1]
+        for key in sorted(self.events):
+            if lo <= key < hi:
+                yield self.events[key]
