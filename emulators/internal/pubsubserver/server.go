@@ -1,0 +1,142 @@
+// Package pubsubserver assembles the Pub/Sub emulator: Google's in-memory
+// fake (pstest) behind a gRPC server of our own, which adds what pstest lacks
+// for a push-driven pipeline: push delivery, ModifyPushConfig, a gRPC health
+// service and large message limits.
+package pubsubserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/etl-pipeline/emulators/internal/push"
+)
+
+// maxMessageSize leaves room above Pub/Sub's 10 MB request limit; gRPC's
+// default of 4 MiB would reject legal publish and pull calls.
+const maxMessageSize = 64 << 20
+
+// Server is a running Pub/Sub emulator.
+type Server struct {
+	fake     *pstest.Server
+	grpc     *grpc.Server
+	listener net.Listener
+	internal *bufconn.Listener
+	conn     *grpc.ClientConn
+	stopPush context.CancelFunc
+	pushDone chan struct{}
+	closing  sync.Once
+}
+
+// Start listens on addr ("host:port"; port 0 picks a free one), serves the
+// Pub/Sub API and starts push delivery. It returns once the server has
+// answered a health check over TCP, so the caller may announce readiness.
+func Start(addr string, cfg push.Config) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// pstest insists on a listener of its own; it is bound to loopback and
+	// unused: every call comes through s.grpc.
+	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	s := &Server{
+		fake:     fake,
+		listener: lis,
+		internal: bufconn.Listen(1 << 20),
+		grpc:     grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize)),
+		pushDone: make(chan struct{}),
+	}
+	s.conn, err = grpc.NewClient("passthrough:///pstest",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.internal.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
+	)
+	if err != nil {
+		lis.Close()
+		fake.Close()
+		return nil, err
+	}
+	dispatcher := push.New(s.conn, cfg)
+	pb.RegisterPublisherServer(s.grpc, &fake.GServer)
+	pb.RegisterSubscriberServer(s.grpc, &subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh})
+	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
+	hs := health.NewServer()
+	hs.SetServingStatus("google.pubsub.v1.Publisher", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("google.pubsub.v1.Subscriber", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, hs)
+	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
+	go s.grpc.Serve(s.internal) //nolint:errcheck
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopPush = cancel
+	go func() {
+		defer close(s.pushDone)
+		dispatcher.Run(ctx)
+	}()
+
+	if err := s.selfCheck(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pubsub emulator did not answer on %s: %w", s.Addr(), err)
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on, e.g. "0.0.0.0:8085".
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// selfCheck performs a health check through the public TCP listener.
+func (s *Server) selfCheck() error {
+	target := s.listener.Addr().(*net.TCPAddr)
+	host := target.IP.String()
+	if target.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	conn, err := grpc.NewClient(net.JoinHostPort(host, fmt.Sprint(target.Port)),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return err
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return errors.New(resp.GetStatus().String())
+	}
+	return nil
+}
+
+// Close stops push delivery (cancelling requests in flight), then the gRPC
+// server, waiting at most a second for open streams, then the fake.
+func (s *Server) Close() {
+	s.closing.Do(func() {
+		s.stopPush()
+		<-s.pushDone
+		s.conn.Close()
+		stopped := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(time.Second):
+			s.grpc.Stop() // streaming pulls never end on their own
+		}
+		s.fake.Close()
+	})
+}

@@ -1,0 +1,181 @@
+// Package push delivers the messages of push subscriptions held by a Pub/Sub
+// emulator that only stores push configs (pstest), the way the real service
+// would: an HTTP POST per message to the subscription's push endpoint, acked
+// on a 2xx answer, redelivered with exponential backoff otherwise, one
+// outstanding message per ordering key, and forwarded to the dead-letter topic
+// after the maximum number of attempts.
+//
+// The dispatcher is an ordinary Pub/Sub client of the emulator: it lists
+// subscriptions, pulls, acks, nacks (ModifyAckDeadline 0) and publishes
+// through the gRPC API, so all message state stays in the emulator and pull
+// subscribers see the same semantics.
+package push
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"sync"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc"
+)
+
+// Config tunes the dispatcher; zero fields take the defaults below.
+type Config struct {
+	// Concurrency bounds the HTTP deliveries in flight across all
+	// subscriptions (default 16).
+	Concurrency int
+	// PollInterval is how often an idle push subscription is pulled
+	// (default 25ms): the latency from publish to delivery.
+	PollInterval time.Duration
+	// ResyncInterval is how often the subscription list is re-read to pick up
+	// created, modified and deleted subscriptions (default 250ms); Refresh
+	// forces an immediate re-read.
+	ResyncInterval time.Duration
+	// MinBackoff and MaxBackoff bound redelivery backoff for subscriptions
+	// without a retry policy (defaults 100ms and 10s).
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPClient posts the messages (default: a client with a connection pool
+	// sized for Concurrency and no overall timeout; the ack deadline is the
+	// per-request timeout).
+	HTTPClient *http.Client
+	// Logf reports failed deliveries and dead-lettering (default log.Printf).
+	Logf func(format string, args ...any)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 16
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 25 * time.Millisecond
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = 250 * time.Millisecond
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
+	}
+	if c.HTTPClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = c.Concurrency
+		c.HTTPClient = &http.Client{Transport: t}
+	}
+	if c.Logf == nil {
+		c.Logf = log.Printf
+	}
+	return c
+}
+
+// Dispatcher runs one worker per push subscription.
+type Dispatcher struct {
+	cfg     Config
+	sub     pb.SubscriberClient
+	pub     pb.PublisherClient
+	slots   chan struct{} // a token per delivery in flight
+	refresh chan struct{}
+}
+
+// New returns a dispatcher that drives the emulator behind conn.
+func New(conn grpc.ClientConnInterface, cfg Config) *Dispatcher {
+	cfg = cfg.withDefaults()
+	return &Dispatcher{
+		cfg:     cfg,
+		sub:     pb.NewSubscriberClient(conn),
+		pub:     pb.NewPublisherClient(conn),
+		slots:   make(chan struct{}, cfg.Concurrency),
+		refresh: make(chan struct{}, 1),
+	}
+}
+
+// Refresh asks the dispatcher to re-read the subscription list now rather
+// than at the next resync tick. It never blocks.
+func (d *Dispatcher) Refresh() {
+	select {
+	case d.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is cancelled, then cancels deliveries in flight,
+// nacks what it holds and returns once every goroutine it started has ended.
+func (d *Dispatcher) Run(ctx context.Context) {
+	workers := map[string]*worker{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, w := range workers {
+			w.stop()
+		}
+		wg.Wait()
+	}()
+	tick := time.NewTicker(d.cfg.ResyncInterval)
+	defer tick.Stop()
+	for {
+		d.resync(ctx, workers, &wg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-d.refresh:
+		}
+	}
+}
+
+// resync starts a worker for every new push subscription, hands current
+// configs to running workers and stops workers whose subscription was
+// deleted or turned into a pull subscription.
+func (d *Dispatcher) resync(ctx context.Context, workers map[string]*worker, wg *sync.WaitGroup) {
+	subs, err := d.listSubscriptions(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logf("push: listing subscriptions: %v", err)
+		}
+		return
+	}
+	for name, sub := range subs {
+		if w, ok := workers[name]; ok && !w.stopped() {
+			w.config.Store(sub)
+			continue
+		}
+		w := newWorker(ctx, d, sub)
+		workers[name] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run()
+		}()
+	}
+	for name, w := range workers {
+		if _, ok := subs[name]; !ok {
+			w.stop()
+			delete(workers, name)
+		}
+	}
+}
+
+// listSubscriptions returns the push subscriptions of every project: pstest
+// matches the project as a name prefix, so an empty project lists them all.
+func (d *Dispatcher) listSubscriptions(ctx context.Context) (map[string]*pb.Subscription, error) {
+	subs := map[string]*pb.Subscription{}
+	req := &pb.ListSubscriptionsRequest{PageSize: 1000}
+	for {
+		resp, err := d.sub.ListSubscriptions(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range resp.GetSubscriptions() {
+			if s.GetPushConfig().GetPushEndpoint() != "" {
+				subs[s.GetName()] = s
+			}
+		}
+		if resp.GetNextPageToken() == "" {
+			return subs, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}

@@ -1,0 +1,228 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+const project = "projects/test"
+
+// fastConfig keeps the tests quick: tight polling and short backoffs.
+var fastConfig = Config{
+	Concurrency:    16,
+	PollInterval:   5 * time.Millisecond,
+	ResyncInterval: 20 * time.Millisecond,
+	MinBackoff:     10 * time.Millisecond,
+	MaxBackoff:     40 * time.Millisecond,
+}
+
+// harness is a pstest server with a running dispatcher and raw API clients.
+type harness struct {
+	t    *testing.T
+	pub  pb.PublisherClient
+	sub  pb.SubscriberClient
+	stop func() // stops the dispatcher and waits for Run to return
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	fake := pstest.NewServer()
+	conn, err := grpc.NewClient(fake.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		New(conn, cfg).Run(ctx)
+	}()
+	var once sync.Once
+	h := &harness{
+		t:   t,
+		pub: pb.NewPublisherClient(conn),
+		sub: pb.NewSubscriberClient(conn),
+		stop: func() {
+			once.Do(func() {
+				cancel()
+				<-done
+			})
+		},
+	}
+	t.Cleanup(func() {
+		h.stop()
+		conn.Close()
+		fake.Close()
+	})
+	return h
+}
+
+func (h *harness) createTopic(id string) string {
+	h.t.Helper()
+	name := project + "/topics/" + id
+	if _, err := h.pub.CreateTopic(context.Background(), &pb.Topic{Name: name}); err != nil {
+		h.t.Fatal(err)
+	}
+	return name
+}
+
+// createSubscription fills in the name prefix and a 10 s ack deadline
+// unless set, and creates s.
+func (h *harness) createSubscription(s *pb.Subscription) string {
+	h.t.Helper()
+	s.Name = project + "/subscriptions/" + s.Name
+	if s.AckDeadlineSeconds == 0 {
+		s.AckDeadlineSeconds = 10
+	}
+	if _, err := h.sub.CreateSubscription(context.Background(), s); err != nil {
+		h.t.Fatal(err)
+	}
+	return s.Name
+}
+
+func (h *harness) publish(topic string, msgs ...*pb.PubsubMessage) []string {
+	h.t.Helper()
+	resp, err := h.pub.Publish(context.Background(), &pb.PublishRequest{Topic: topic, Messages: msgs})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp.GetMessageIds()
+}
+
+// pullAll pulls and acks until n messages have arrived or the timeout passes.
+func (h *harness) pullAll(sub string, n int, timeout time.Duration) []*pb.ReceivedMessage {
+	h.t.Helper()
+	var got []*pb.ReceivedMessage
+	deadline := time.Now().Add(timeout)
+	for len(got) < n && time.Now().Before(deadline) {
+		resp, err := h.sub.Pull(context.Background(), &pb.PullRequest{Subscription: sub, MaxMessages: 100, ReturnImmediately: true})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, rm := range resp.GetReceivedMessages() {
+			got = append(got, rm)
+			if _, err := h.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: sub, AckIds: []string{rm.GetAckId()}}); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return got
+}
+
+// pushRequest is a decoded wrapped push body plus when it arrived.
+type pushRequest struct {
+	Message struct {
+		Data             []byte            `json:"data"`
+		Attributes       map[string]string `json:"attributes"`
+		MessageID        string            `json:"messageId"`
+		MessageIDSnake   string            `json:"message_id"`
+		PublishTime      string            `json:"publishTime"`
+		PublishTimeSnake string            `json:"publish_time"`
+		OrderingKey      string            `json:"orderingKey"`
+	} `json:"message"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt *int   `json:"deliveryAttempt"`
+
+	raw     map[string]any
+	arrived time.Time
+	seen    int // how many times this message id has arrived, this one included
+}
+
+// endpoint is an httptest push endpoint that records every request and
+// answers with the status respond returns (200 when respond is nil).
+type endpoint struct {
+	t       *testing.T
+	srv     *httptest.Server
+	respond func(r *pushRequest, req *http.Request) int
+
+	mu    sync.Mutex
+	reqs  []*pushRequest
+	times map[string]int
+}
+
+func newEndpoint(t *testing.T, respond func(r *pushRequest, req *http.Request) int) *endpoint {
+	e := &endpoint{t: t, respond: respond, times: map[string]int{}}
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *endpoint) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r := &pushRequest{arrived: time.Now()}
+	if err := json.Unmarshal(body, r); err != nil {
+		e.t.Errorf("push body is not JSON: %v: %s", err, body)
+	}
+	_ = json.Unmarshal(body, &r.raw)
+	e.mu.Lock()
+	e.times[r.Message.MessageID]++
+	r.seen = e.times[r.Message.MessageID]
+	e.reqs = append(e.reqs, r)
+	e.mu.Unlock()
+	code := http.StatusOK
+	if e.respond != nil {
+		code = e.respond(r, req)
+	}
+	w.WriteHeader(code)
+}
+
+func (e *endpoint) url() string { return e.srv.URL + "/push" }
+
+func (e *endpoint) requests() []*pushRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*pushRequest(nil), e.reqs...)
+}
+
+// byMessage groups the requests by message id, in arrival order.
+func (e *endpoint) byMessage() map[string][]*pushRequest {
+	out := map[string][]*pushRequest{}
+	for _, r := range e.requests() {
+		out[r.Message.MessageID] = append(out[r.Message.MessageID], r)
+	}
+	return out
+}
+
+func pushSub(name, topic, url string) *pb.Subscription {
+	return &pb.Subscription{Name: name, Topic: topic, PushConfig: &pb.PushConfig{PushEndpoint: url}}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func messages(n int, attrs map[string]string) []*pb.PubsubMessage {
+	out := make([]*pb.PubsubMessage, n)
+	for i := range out {
+		out[i] = &pb.PubsubMessage{Data: fmt.Appendf(nil, "event-%d", i), Attributes: attrs}
+	}
+	return out
+}

@@ -1,0 +1,377 @@
+package push
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+)
+
+func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	ep := newEndpoint(t, nil)
+	topic := h.createTopic("events")
+	sub := h.createSubscription(pushSub("push", topic, ep.url()))
+
+	ids := h.publish(topic, messages(200, map[string]string{"site": "s1"})...)
+	waitFor(t, 10*time.Second, "200 deliveries", func() bool { return len(ep.byMessage()) == 200 })
+	time.Sleep(200 * time.Millisecond) // let any duplicate show up
+
+	got := ep.byMessage()
+	for i, id := range ids {
+		reqs := got[id]
+		if len(reqs) != 1 {
+			t.Fatalf("message %s delivered %d times, want once", id, len(reqs))
+		}
+		r := reqs[0]
+		if want := fmt.Sprintf("event-%d", i); string(r.Message.Data) != want {
+			t.Errorf("data = %q, want %q", r.Message.Data, want)
+		}
+		if r.Message.Attributes["site"] != "s1" {
+			t.Errorf("attributes = %v", r.Message.Attributes)
+		}
+		if r.Message.MessageIDSnake != id {
+			t.Errorf("message_id = %q, want %q", r.Message.MessageIDSnake, id)
+		}
+		if r.Subscription != sub {
+			t.Errorf("subscription = %q, want %q", r.Subscription, sub)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, r.Message.PublishTime); err != nil || r.Message.PublishTimeSnake != r.Message.PublishTime {
+			t.Errorf("publishTime %q / publish_time %q: %v", r.Message.PublishTime, r.Message.PublishTimeSnake, err)
+		}
+		if _, ok := r.raw["deliveryAttempt"]; ok {
+			t.Errorf("deliveryAttempt sent without a dead-letter policy")
+		}
+		if _, ok := r.raw["message"].(map[string]any)["orderingKey"]; ok {
+			t.Errorf("orderingKey sent for a message without one")
+		}
+	}
+}
+
+func TestFailedDeliveryIsRedeliveredWithBackoffThenAcked(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	ep := newEndpoint(t, func(r *pushRequest, _ *http.Request) int {
+		if r.seen <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusNoContent
+	})
+	topic := h.createTopic("events")
+	s := pushSub("push", topic, ep.url())
+	s.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(100 * time.Millisecond), MaximumBackoff: durationpb.New(time.Second)}
+	h.createSubscription(s)
+
+	ids := h.publish(topic, messages(5, nil)...)
+	waitFor(t, 10*time.Second, "three deliveries of each message", func() bool {
+		got := ep.byMessage()
+		for _, id := range ids {
+			if len(got[id]) < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(500 * time.Millisecond) // an unacked message would come back by now
+
+	for id, reqs := range ep.byMessage() {
+		if len(reqs) != 3 {
+			t.Fatalf("message %s delivered %d times, want 3 (two 500s, then acked)", id, len(reqs))
+		}
+		// Retry policy 100ms..1s: waits of at least 100ms, then 200ms.
+		if gap := reqs[1].arrived.Sub(reqs[0].arrived); gap < 100*time.Millisecond {
+			t.Errorf("first redelivery after %s, want >= 100ms", gap)
+		}
+		if gap := reqs[2].arrived.Sub(reqs[1].arrived); gap < 200*time.Millisecond {
+			t.Errorf("second redelivery after %s, want >= 200ms", gap)
+		}
+	}
+}
+
+func TestEndpointTimeoutAtAckDeadlineIsRedelivered(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	var cancelled atomic.Bool
+	ep := newEndpoint(t, func(r *pushRequest, req *http.Request) int {
+		if r.seen == 1 {
+			select { // hang past the 1 s ack deadline
+			case <-req.Context().Done():
+				cancelled.Store(true)
+			case <-time.After(5 * time.Second):
+			}
+		}
+		return http.StatusOK
+	})
+	topic := h.createTopic("events")
+	s := pushSub("push", topic, ep.url())
+	s.AckDeadlineSeconds = 1
+	h.createSubscription(s)
+
+	id := h.publish(topic, messages(1, nil)...)[0]
+	waitFor(t, 5*time.Second, "a second delivery", func() bool { return len(ep.byMessage()[id]) >= 2 })
+	time.Sleep(1500 * time.Millisecond) // past another ack deadline: no third delivery
+
+	reqs := ep.byMessage()[id]
+	if len(reqs) != 2 {
+		t.Fatalf("delivered %d times, want 2 (timeout, then ack)", len(reqs))
+	}
+	if gap := reqs[1].arrived.Sub(reqs[0].arrived); gap < time.Second {
+		t.Errorf("redelivered %s after the first attempt, before the 1 s ack deadline", gap)
+	}
+	if !cancelled.Load() {
+		t.Error("the timed-out request was not cancelled")
+	}
+}
+
+func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	const keys, perKey = 4, 15
+	var (
+		mu          sync.Mutex
+		outstanding = map[string]int{}
+		acked       = map[string][]int{}
+		inFlight    int
+		maxInFlight int
+	)
+	ep := newEndpoint(t, func(r *pushRequest, _ *http.Request) int {
+		key := r.Message.OrderingKey
+		mu.Lock()
+		outstanding[key]++
+		if outstanding[key] > 1 {
+			t.Errorf("key %s has %d messages outstanding at once", key, outstanding[key])
+		}
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+
+		time.Sleep(10 * time.Millisecond)
+		code := http.StatusOK
+		if rand.IntN(4) == 0 { // some failures exercise redelivery in order
+			code = http.StatusServiceUnavailable
+		}
+
+		mu.Lock()
+		defer mu.Unlock()
+		outstanding[key]--
+		inFlight--
+		if code == http.StatusOK {
+			seq, _ := strconv.Atoi(r.Message.Attributes["seq"])
+			acked[key] = append(acked[key], seq)
+		}
+		return code
+	})
+	topic := h.createTopic("events")
+	s := pushSub("ordered", topic, ep.url())
+	s.EnableMessageOrdering = true
+	h.createSubscription(s)
+
+	var msgs []*pb.PubsubMessage
+	for seq := range perKey {
+		for k := range keys {
+			msgs = append(msgs, &pb.PubsubMessage{
+				Data:        []byte("x"),
+				OrderingKey: fmt.Sprintf("site-%d", k),
+				Attributes:  map[string]string{"seq": strconv.Itoa(seq)},
+			})
+		}
+	}
+	h.publish(topic, msgs...)
+
+	waitFor(t, 20*time.Second, "every message acked", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, seqs := range acked {
+			n += len(seqs)
+		}
+		return n == keys*perKey
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for key, seqs := range acked {
+		for i, seq := range seqs {
+			if seq != i {
+				t.Fatalf("key %s acked in order %v, want 0..%d", key, seqs, perKey-1)
+			}
+		}
+	}
+	if maxInFlight < 2 {
+		t.Errorf("at most %d delivery in flight: distinct keys were not delivered in parallel", maxInFlight)
+	}
+	for _, r := range ep.requests() {
+		if r.Message.OrderingKey == "" || r.raw["message"].(map[string]any)["orderingKey"] == nil {
+			t.Fatalf("orderingKey missing from push body %v", r.raw)
+		}
+	}
+}
+
+func TestMessageIsDeadLetteredAfterMaxDeliveryAttempts(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	ep := newEndpoint(t, func(*pushRequest, *http.Request) int { return http.StatusBadRequest })
+	topic := h.createTopic("events")
+	dlq := h.createTopic("events-dlq")
+	dlqSub := h.createSubscription(&pb.Subscription{Name: "dlq-pull", Topic: dlq})
+	s := pushSub("push", topic, ep.url())
+	s.DeadLetterPolicy = &pb.DeadLetterPolicy{DeadLetterTopic: dlq, MaxDeliveryAttempts: 5}
+	h.createSubscription(s)
+
+	id := h.publish(topic, &pb.PubsubMessage{Data: []byte("poison"), Attributes: map[string]string{"site": "s9"}})[0]
+	dead := h.pullAll(dlqSub, 1, 10*time.Second)
+	if len(dead) != 1 {
+		t.Fatalf("pulled %d messages from the dead-letter topic, want 1", len(dead))
+	}
+	time.Sleep(300 * time.Millisecond) // no delivery after dead-lettering
+
+	reqs := ep.byMessage()[id]
+	var attempts []int
+	for _, r := range reqs {
+		if r.DeliveryAttempt == nil {
+			t.Fatal("deliveryAttempt missing although the subscription has a dead-letter policy")
+		}
+		attempts = append(attempts, *r.DeliveryAttempt)
+	}
+	if fmt.Sprint(attempts) != "[1 2 3 4 5]" {
+		t.Errorf("deliveryAttempt sequence %v, want [1 2 3 4 5]", attempts)
+	}
+	m := dead[0].GetMessage()
+	if string(m.GetData()) != "poison" || m.GetAttributes()["site"] != "s9" {
+		t.Errorf("dead-lettered message lost data or attributes: %v", m)
+	}
+	wantAttrs := map[string]string{
+		"CloudPubSubDeadLetterSourceDeliveryCount":       "5",
+		"CloudPubSubDeadLetterSourceSubscription":        "push",
+		"CloudPubSubDeadLetterSourceSubscriptionProject": "test",
+	}
+	for k, v := range wantAttrs {
+		if m.GetAttributes()[k] != v {
+			t.Errorf("attribute %s = %q, want %q", k, m.GetAttributes()[k], v)
+		}
+	}
+}
+
+func TestSubscriptionCreatedAfterStartIsPickedUp(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	ep := newEndpoint(t, nil)
+	topic := h.createTopic("events")
+	time.Sleep(100 * time.Millisecond) // several resyncs with no subscription
+
+	h.createSubscription(pushSub("late", topic, ep.url()))
+	h.publish(topic, messages(3, nil)...)
+	waitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(ep.byMessage()) == 3 })
+}
+
+func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	first, second := newEndpoint(t, nil), newEndpoint(t, nil)
+	topic := h.createTopic("events")
+	sub := h.createSubscription(pushSub("push", topic, first.url()))
+	h.publish(topic, messages(1, nil)...)
+	waitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.requests()) == 1 })
+
+	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
+		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: second.url()}},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // > resync interval
+	h.publish(topic, messages(1, nil)...)
+	waitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.requests()) == 1 })
+	if n := len(first.requests()); n != 1 {
+		t.Errorf("first endpoint got %d requests after the change, want 1", n)
+	}
+}
+
+func TestTurningPushIntoPullHandsPendingMessagesToPullers(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	ep := newEndpoint(t, func(*pushRequest, *http.Request) int { return http.StatusInternalServerError })
+	topic := h.createTopic("events")
+	s := pushSub("push", topic, ep.url())
+	s.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(30 * time.Second)}
+	sub := h.createSubscription(s)
+	h.publish(topic, messages(1, nil)...)
+	waitFor(t, 5*time.Second, "a failed delivery", func() bool { return len(ep.requests()) == 1 })
+
+	// The message now waits out a 30 s backoff; turning the subscription
+	// into a pull one must release it at once.
+	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
+		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{}},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.pullAll(sub, 1, 3*time.Second); len(got) != 1 {
+		t.Fatalf("pulled %d messages, want the 1 pending push message", len(got))
+	}
+}
+
+func TestDeletingTheSubscriptionStopsDelivery(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	var cancelled atomic.Bool
+	ep := newEndpoint(t, func(r *pushRequest, req *http.Request) int {
+		if r.seen == 1 {
+			return http.StatusInternalServerError // retried every 10..40ms
+		}
+		select {
+		case <-req.Context().Done():
+			cancelled.Store(true)
+		case <-time.After(10 * time.Second):
+		}
+		return http.StatusInternalServerError
+	})
+	topic := h.createTopic("events")
+	sub := h.createSubscription(pushSub("push", topic, ep.url()))
+	h.publish(topic, messages(1, nil)...)
+	waitFor(t, 5*time.Second, "a redelivery in flight", func() bool { return len(ep.requests()) == 2 })
+
+	if _, err := h.sub.DeleteSubscription(context.Background(), &pb.DeleteSubscriptionRequest{Subscription: sub}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the request in flight to be cancelled", cancelled.Load)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(ep.requests()); n != 2 {
+		t.Errorf("%d requests after deleting the subscription, want none beyond the 2 before", n)
+	}
+}
+
+func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
+	h := newHarness(t, fastConfig)
+	var started, cancelled atomic.Int32
+	ep := newEndpoint(t, func(_ *pushRequest, req *http.Request) int {
+		started.Add(1)
+		select {
+		case <-req.Context().Done():
+			cancelled.Add(1)
+		case <-time.After(10 * time.Second):
+		}
+		return http.StatusOK
+	})
+	topic := h.createTopic("events")
+	h.createSubscription(pushSub("push", topic, ep.url()))
+	h.publish(topic, messages(40, nil)...)
+	waitFor(t, 5*time.Second, "16 deliveries in flight", func() bool { return started.Load() == 16 })
+	time.Sleep(50 * time.Millisecond)
+	if n := started.Load(); n != 16 {
+		t.Errorf("%d deliveries in flight, want the concurrency limit of 16", n)
+	}
+
+	t0 := time.Now()
+	h.stop()
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("Run took %s to return", d)
+	}
+	waitFor(t, 2*time.Second, "every request in flight to be cancelled", func() bool { return cancelled.Load() == 16 })
+	time.Sleep(100 * time.Millisecond)
+	if n := started.Load(); n != 16 {
+		t.Errorf("%d deliveries started after shutdown", n-16)
+	}
+}

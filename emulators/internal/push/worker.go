@@ -1,0 +1,322 @@
+package push
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// maxPull caps the messages one pull takes, whatever the free delivery slots.
+const maxPull = 64
+
+// held is a message this worker has pulled and not yet settled: in flight to
+// the endpoint, or waiting out its backoff while still outstanding in the
+// emulator (which keeps later messages of its ordering key back).
+type held struct {
+	ackID   string
+	retry   *time.Timer // set while backing off
+	retryAt time.Time
+}
+
+// outcome is what a delivery goroutine reports back to its worker.
+type outcome struct {
+	msg *pb.PubsubMessage
+	err error
+}
+
+// worker delivers the messages of one push subscription. All of its state is
+// owned by the run goroutine; deliveries and backoff timers talk to it over
+// channels.
+type worker struct {
+	d      *Dispatcher
+	name   string
+	config atomic.Pointer[pb.Subscription]
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	outcomes chan outcome
+	due      chan string // message ids whose backoff has elapsed
+
+	held       map[string]*held
+	attempts   map[string]int // deliveries made, by message id, until settled
+	deliveries sync.WaitGroup
+}
+
+func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *worker {
+	ctx, cancel := context.WithCancel(parent)
+	w := &worker{
+		d:        d,
+		name:     sub.GetName(),
+		ctx:      ctx,
+		cancel:   cancel,
+		outcomes: make(chan outcome),
+		due:      make(chan string),
+		held:     map[string]*held{},
+		attempts: map[string]int{},
+	}
+	w.config.Store(sub)
+	return w
+}
+
+// stop cancels the worker without waiting for it; Dispatcher.Run waits.
+func (w *worker) stop() { w.cancel() }
+
+// stopped reports whether the worker has ended or is ending, e.g. because it
+// found its subscription deleted.
+func (w *worker) stopped() bool { return w.ctx.Err() != nil }
+
+// run alternates between pulling as many messages as there are free delivery
+// slots and settling the outcomes of earlier deliveries.
+func (w *worker) run() {
+	defer w.shutdown()
+	for {
+		// Wait for a first slot; the channel queues waiting workers in order,
+		// so a busy subscription cannot starve the others.
+		select {
+		case <-w.ctx.Done():
+			return
+		case o := <-w.outcomes:
+			w.settle(o)
+			continue
+		case id := <-w.due:
+			w.redeliver(id)
+			continue
+		case w.d.slots <- struct{}{}:
+		}
+		if w.pull(1+w.takeSlots(maxPull-1)) > 0 {
+			continue
+		}
+		idle := time.NewTimer(w.d.cfg.PollInterval)
+		select {
+		case <-w.ctx.Done():
+			idle.Stop()
+			return
+		case o := <-w.outcomes:
+			w.settle(o)
+		case id := <-w.due:
+			w.redeliver(id)
+		case <-idle.C:
+		}
+		idle.Stop()
+	}
+}
+
+// takeSlots grabs up to n more free slots without waiting.
+func (w *worker) takeSlots(n int) int {
+	for i := range n {
+		select {
+		case w.d.slots <- struct{}{}:
+		default:
+			return i
+		}
+	}
+	return n
+}
+
+func (w *worker) releaseSlots(n int) {
+	for range n {
+		<-w.d.slots
+	}
+}
+
+// pull fetches up to n messages, holding n slots, and starts a delivery for
+// each new one. Slots not used by a delivery are released. It returns how
+// many deliveries it started.
+func (w *worker) pull(n int) int {
+	ctx, cancel := rpcContext()
+	defer cancel()
+	resp, err := w.d.sub.Pull(ctx, &pb.PullRequest{
+		Subscription:      w.name,
+		MaxMessages:       int32(n),
+		ReturnImmediately: true,
+	})
+	if err == nil && w.stopped() {
+		// Stopped meanwhile: hand the messages straight back.
+		for _, rm := range resp.GetReceivedMessages() {
+			w.modifyDeadline(rm.GetAckId(), 0)
+		}
+		w.releaseSlots(n)
+		return 0
+	}
+	if err != nil {
+		w.releaseSlots(n)
+		if status.Code(err) == codes.NotFound {
+			w.cancel() // deleted; the next resync forgets it too
+		} else if w.ctx.Err() == nil {
+			w.d.cfg.Logf("push: pulling %s: %v", w.name, err)
+		}
+		return 0
+	}
+	sub := w.config.Load()
+	started := 0
+	for _, rm := range resp.GetReceivedMessages() {
+		id := rm.GetMessage().GetMessageId()
+		if h, ok := w.held[id]; ok {
+			// The emulator's ack deadline ran out while we held it, so it
+			// handed the message out again: keep one delivery, the newest ack
+			// id, and keep it outstanding until its backoff ends.
+			h.ackID = rm.GetAckId()
+			if h.retry != nil {
+				w.modifyDeadline(h.ackID, deadlineCovering(time.Until(h.retryAt)))
+			}
+			continue
+		}
+		w.attempts[id]++
+		w.held[id] = &held{ackID: rm.GetAckId()}
+		w.deliveries.Add(1)
+		started++
+		go w.deliver(sub, rm.GetMessage(), w.attempts[id])
+	}
+	w.releaseSlots(n - started)
+	return started
+}
+
+// deliver posts one message with the ack deadline as timeout, frees its slot
+// and reports the outcome unless the worker is stopping.
+func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) {
+	defer w.deliveries.Done()
+	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
+	err := post(ctx, w.d.cfg.HTTPClient, delivery{
+		subscription: w.name,
+		endpoint:     sub.GetPushConfig().GetPushEndpoint(),
+		config:       sub.GetPushConfig(),
+		message:      msg,
+		attempt:      attempt,
+		sendAttempt:  maxDeliveryAttempts(sub) > 0,
+	})
+	cancel()
+	<-w.d.slots
+	select {
+	case w.outcomes <- outcome{msg: msg, err: err}:
+	case <-w.ctx.Done():
+	}
+}
+
+// settle acks a delivered message, dead-letters it once the attempts are
+// used up, or keeps it outstanding for its backoff and schedules a redelivery.
+func (w *worker) settle(o outcome) {
+	id := o.msg.GetMessageId()
+	h := w.held[id]
+	if h == nil {
+		return
+	}
+	if o.err == nil {
+		w.ack(id, h)
+		return
+	}
+	sub := w.config.Load()
+	attempts := w.attempts[id]
+	if limit := maxDeliveryAttempts(sub); limit > 0 && attempts >= limit {
+		w.deadLetter(sub, id, h, o.msg, attempts, o.err)
+		return
+	}
+	wait := backoff(sub, attempts, w.d.cfg.MinBackoff, w.d.cfg.MaxBackoff)
+	w.d.cfg.Logf("push: %s message %s attempt %d to %s failed: %v; retrying in %s",
+		w.name, id, attempts, sub.GetPushConfig().GetPushEndpoint(), o.err, wait)
+	// Outstanding for the whole backoff, so that ordering holds and no other
+	// puller takes it.
+	w.modifyDeadline(h.ackID, deadlineCovering(wait))
+	h.retryAt = time.Now().Add(wait)
+	h.retry = time.AfterFunc(wait, func() {
+		select {
+		case w.due <- id:
+		case <-w.ctx.Done():
+		}
+	})
+}
+
+// redeliver nacks a message whose backoff has elapsed so the next pull takes
+// it again.
+func (w *worker) redeliver(id string) {
+	h := w.held[id]
+	if h == nil {
+		return
+	}
+	delete(w.held, id)
+	w.modifyDeadline(h.ackID, 0)
+}
+
+func (w *worker) ack(id string, h *held) {
+	delete(w.held, id)
+	delete(w.attempts, id)
+	ctx, cancel := rpcContext()
+	defer cancel()
+	_, err := w.d.sub.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: w.name, AckIds: []string{h.ackID}})
+	if err != nil {
+		w.d.cfg.Logf("push: acking %s on %s: %v", id, w.name, err)
+	}
+}
+
+// deadLetter publishes the message to the dead-letter topic and acks it on
+// the subscription. If publishing fails it nacks instead, so the message is
+// redelivered rather than lost.
+func (w *worker) deadLetter(sub *pb.Subscription, id string, h *held, msg *pb.PubsubMessage, attempts int, cause error) {
+	topic := sub.GetDeadLetterPolicy().GetDeadLetterTopic()
+	ctx, cancel := rpcContext()
+	defer cancel()
+	_, err := w.d.pub.Publish(ctx, &pb.PublishRequest{
+		Topic:    topic,
+		Messages: []*pb.PubsubMessage{deadLetter(w.name, msg, attempts)},
+	})
+	if err != nil {
+		w.d.cfg.Logf("push: dead-lettering %s from %s to %s: %v", id, w.name, topic, err)
+		delete(w.held, id)
+		w.modifyDeadline(h.ackID, 0)
+		return
+	}
+	w.d.cfg.Logf("push: %s message %s dead-lettered to %s after %d attempts (last: %v)", w.name, id, topic, attempts, cause)
+	w.ack(id, h)
+}
+
+// deadlineCovering returns an ack deadline in whole seconds, as the API takes
+// it, that outlasts d.
+func deadlineCovering(d time.Duration) int32 {
+	return int32(max(d, 0)/time.Second) + 1
+}
+
+// rpcContext bounds a settling call. It is not the worker's context: a
+// settling call must complete even when the worker is stopping, or a late
+// deadline extension could land after the final nack in shutdown.
+func rpcContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+func (w *worker) modifyDeadline(ackID string, seconds int32) {
+	ctx, cancel := rpcContext()
+	defer cancel()
+	_, err := w.d.sub.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+		Subscription: w.name, AckIds: []string{ackID}, AckDeadlineSeconds: seconds,
+	})
+	if err != nil && status.Code(err) != codes.NotFound {
+		w.d.cfg.Logf("push: modifying ack deadline on %s: %v", w.name, err)
+	}
+}
+
+// shutdown waits for deliveries to end (their requests are cancelled with the
+// worker) and hands held messages back to the emulator, so that a pull
+// subscriber or a later push worker gets them without waiting out deadlines.
+func (w *worker) shutdown() {
+	w.cancel()
+	w.deliveries.Wait()
+	if len(w.held) == 0 {
+		return
+	}
+	ackIDs := make([]string, 0, len(w.held))
+	for _, h := range w.held {
+		if h.retry != nil {
+			h.retry.Stop()
+		}
+		ackIDs = append(ackIDs, h.ackID)
+	}
+	ctx, cancel := rpcContext()
+	defer cancel()
+	// Best effort: the subscription may be gone, or the emulator closing.
+	_, _ = w.d.sub.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+		Subscription: w.name, AckIds: ackIDs, AckDeadlineSeconds: 0,
+	})
+}
