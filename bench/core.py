@@ -50,7 +50,9 @@ def fold_path(data: Sequence[bytes], now: datetime) -> object:
     return fold(events)
 
 
-def best_rate(path: Callable[[Sequence[bytes], datetime], object], data: list[bytes], now: datetime) -> float:
+def best_rate(
+    path: Callable[[Sequence[bytes], datetime], object], data: list[bytes], now: datetime
+) -> float:
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()

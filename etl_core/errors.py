@@ -28,7 +28,7 @@ class Reason(enum.StrEnum):
     BAD_ENVELOPE = "bad_envelope"
 
 
-class InvalidEvent(EtlError):  # noqa: N818 - the public name says what is invalid
+class InvalidEvent(EtlError):
     """A message that can never become a valid `Event`: retrying it cannot help."""
 
     def __init__(self, reason: Reason, message: str) -> None:
@@ -40,5 +40,5 @@ class InvalidEvent(EtlError):  # noqa: N818 - the public name says what is inval
         return f"{self.reason}: {self.message}"
 
 
-class InvalidKey(EtlError, ValueError):  # noqa: N818 - the public name says what is invalid
+class InvalidKey(EtlError, ValueError):
     """A row key that is not one this library writes (or not the kind the caller asked for)."""

@@ -93,8 +93,7 @@ class _Timeline:
             self.anomalies[i] = anomalies
 
     def state(self) -> Occupancy:
-        if not self.keys:
-            return Occupancy()
+        """State after the last event (a timeline is created with its first event)."""
         return Occupancy(self.values[-1], self.anomalies[-1], len(self.keys))
 
 

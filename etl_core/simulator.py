@@ -34,7 +34,7 @@ ENTRY_SHARE = (
 """Probability that an event in that hour of the day is an entry."""
 
 
-class InvalidSimulation(EtlError, ValueError):  # noqa: N818 - the public name says what is invalid
+class InvalidSimulation(EtlError, ValueError):
     """Simulation arguments that cannot produce a simulation."""
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from core_strategies import TRICKY_SERVICES, event_ids, event_times, services
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from etl_core import (
     time_range,
 )
 from etl_core.rowkeys import service_of_hourly_key, service_of_status_key, split_key
+from tests.unit.core.core_strategies import TRICKY_SERVICES, event_ids, event_times, services
 
 T = datetime(2024, 5, 6, 8, 30, 15, 123000, tzinfo=UTC)
 
@@ -118,6 +118,7 @@ def test_the_longest_inputs_stay_far_below_the_bigtable_key_limit() -> None:
 def test_an_event_key_decodes_to_its_fields(service: str, t: datetime, event_id: str) -> None:
     key = event_key(service, t, event_id)
     assert decode_event_key(key) == (service, t, event_id)
+    assert is_event_key(key)
     assert key.startswith(service_prefix(service))
     assert inside(key, service_range(service))
     assert len(key) <= MAX_KEY_BYTES
