@@ -2,7 +2,8 @@
 
     python bench/core.py [--events N] [--json] [--variants]
 
-Reports events/s, best of 3 runs (time.perf_counter), for the per-event path into an
+Reports events/s, best of 3 runs (time.perf_counter; also per CPU second, time.process_time,
+which a busy shared machine disturbs less), for the per-event path into an
 `OccupancyTracker` and for the batch path into `fold`. The target is 100k events/s. `--variants`
 also times the same path with the JSON decoding swapped for orjson / msgspec (if installed), the
 measurement behind keeping `etl_core` on the standard library.
@@ -52,13 +53,18 @@ def fold_path(data: Sequence[bytes], now: datetime) -> object:
 
 def best_rate(
     path: Callable[[Sequence[bytes], datetime], object], data: list[bytes], now: datetime
-) -> float:
-    best = float("inf")
+) -> tuple[float, float]:
+    """Best of 3 runs: events per wall-clock second, and per CPU second of this process.
+
+    On a shared machine the two differ; CPU time shows what one core does when it is ours.
+    """
+    wall = cpu = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         path(data, now)
-        best = min(best, time.perf_counter() - start)
-    return len(data) / best
+        wall = min(wall, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    return len(data) / wall, len(data) / cpu
 
 
 def loaders() -> dict[str, Callable[[bytes], Any] | None]:
@@ -110,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also time orjson / msgspec")
     args = parser.parse_args(argv)
     data, now = messages(args.events)
-    results: dict[str, float] = {}
+    results: dict[str, tuple[float, float]] = {}
     for name, decode in (loaders() if args.variants else {"stdlib": None}).items():
         with json_decoder(decode):
             results[f"{name}/tracker"] = best_rate(tracker_path, data, now)
@@ -119,15 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "events": len(data),
         "python": platform.python_version(),
         "target_events_per_s": TARGET,
-        "events_per_s": {k: round(v) for k, v in results.items()},
+        "events_per_s": {k: round(wall) for k, (wall, _) in results.items()},
+        "events_per_cpu_s": {k: round(cpu) for k, (_, cpu) in results.items()},
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"{len(data)} events, Python {report['python']}, best of 3, one core")
-        for name, rate in results.items():
-            verdict = "meets" if rate >= TARGET else "misses"
-            print(f"  {name:16s} {rate:>10,.0f} events/s  ({verdict} the {TARGET:,} target)")
+        print(f"  {'path':16s} {'events/s':>10s} {'per CPU s':>10s}  target {TARGET:,}/s")
+        for name, (wall, cpu) in results.items():
+            verdict = "meets" if wall >= TARGET else "misses"
+            print(f"  {name:16s} {wall:>10,.0f} {cpu:>10,.0f}  {verdict}")
     return 0
 
 

@@ -10,7 +10,7 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from etl_core.envelopes import PubSubMessage, unwrap_cloud_event, unwrap_push_body
@@ -55,12 +55,19 @@ class Event:
     event_id: str
 
     def __post_init__(self) -> None:
-        validate_service(self.service)
-        event_time = check_event_time(self.event_time)
-        if event_time is not self.event_time:
-            object.__setattr__(self, "event_time", event_time)
-        validate_delta(self.delta)
-        validate_event_id(self.event_id)
+        # Inline fast paths for the common case (this runs for every message); the validators
+        # give the precise reason when a fast path does not apply.
+        service, event_id, t, delta = self.service, self.event_id, self.event_time, self.delta
+        if not (type(service) is str and service.isascii() and _plain(service)):
+            validate_service(service)
+        if not (t.__class__ is datetime and t.tzinfo is UTC and t.microsecond % 1000 == 0):
+            object.__setattr__(self, "event_time", check_event_time(t))
+        elif t.year < 1970:
+            check_event_time(t)
+        if type(delta) is not int or (delta != 1 and delta != -1):
+            validate_delta(delta)
+        if not (type(event_id) is str and event_id.isascii() and _plain(event_id)):
+            validate_event_id(event_id)
 
     def to_json(self) -> bytes:
         """The wire form; `parse_event(e.to_json(), now=...) == e`."""
@@ -88,6 +95,11 @@ def validate_delta(delta: object) -> int:
     if type(delta) is not int or delta not in (1, -1):
         raise InvalidEvent(Reason.BAD_DELTA, f"event must be 1 or -1, not {delta!r:.80}")
     return delta
+
+
+def _plain(ascii_text: str) -> bool:
+    """An ASCII label that is valid as it stands: printable, 1..MAX_LABEL_BYTES long."""
+    return ascii_text.isprintable() and 0 < len(ascii_text) <= MAX_LABEL_BYTES
 
 
 def _label(value: object, reason: Reason, what: str) -> str:

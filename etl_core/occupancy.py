@@ -72,13 +72,30 @@ class _Timeline:
 
     def insert(self, event: Event) -> None:
         key = (event.event_time, event.event_id)
-        i = len(self.keys) if not self.keys or self.keys[-1] < key else bisect_right(self.keys, key)
+        self.ids.add(event.event_id)
+        if not self.keys or self.keys[-1] < key:
+            self._append(key, event.delta)
+            return
+        i = bisect_right(self.keys, key)
         self.keys.insert(i, key)
         self.deltas.insert(i, event.delta)
         self.values.insert(i, 0)
         self.anomalies.insert(i, 0)
-        self.ids.add(event.event_id)
         self._refold(i)
+
+    def _append(self, key: tuple[datetime, str], delta: int) -> None:
+        """The common case, an event after all others: one step of the fold."""
+        value, anomalies = (self.values[-1], self.anomalies[-1]) if self.values else (0, 0)
+        if delta > 0:
+            value += 1
+        elif value:
+            value -= 1
+        else:
+            anomalies += 1
+        self.keys.append(key)
+        self.deltas.append(delta)
+        self.values.append(value)
+        self.anomalies.append(anomalies)
 
     def _refold(self, start: int) -> None:
         value, anomalies = (self.values[start - 1], self.anomalies[start - 1]) if start else (0, 0)

@@ -1,9 +1,10 @@
 """The original `simulateAccesoData` as a pure, seeded generator of realistic Acceso events.
 
 Shape of a simulated day (UTC is the local time of the simulated sites): people arrive in the
-morning (about 7-10h), some come and go around midday, and they leave in the evening (about
-16-19h); nights are nearly quiet. Each service's occupancy stays within `0..capacity`, so the
-events contain no anomalies and `ground_truth` is what a correct pipeline must report.
+morning (about 7-10h), some go out for lunch and come back, and they leave in the evening (about
+16-19h); nights are nearly quiet. Events form a Poisson process whose rate follows the hour of
+the day. An event that would take a service's occupancy outside `0..capacity` is not emitted, so
+the events contain no anomalies and `ground_truth` is what a correct pipeline must report.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from etl_core.timestamps import EPOCH
 DEFAULT_SERVICES = ("acceso-norte", "acceso-sur", "acceso-este")
 
 HOUR_MS = 3_600_000
-RATE_PER_HOUR = (
-    *(0.3, 0.2, 0.2, 0.2, 0.3, 0.8, 4.0, 18.0, 30.0, 22.0, 8.0, 7.0),
-    *(10.0, 11.0, 8.0, 7.0, 14.0, 26.0, 22.0, 6.0, 3.0, 2.0, 1.0, 0.5),
+TRAFFIC = (
+    *(0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.06, 0.20, 0.28, 0.16, 0.10, 0.08),
+    *(0.16, 0.16, 0.08, 0.08, 0.25, 0.35, 0.25, 0.12, 0.05, 0.03, 0.02, 0.01),
 )
-"""Mean events per hour of the day, per service."""
+"""Mean events per hour of the day, as a fraction of a service's capacity (bigger sites, more
+traffic): about 2.5 x capacity events a day, about 0.6 x capacity inside by mid-morning."""
 ENTRY_SHARE = (
-    *(0.2, 0.2, 0.2, 0.2, 0.3, 0.6, 0.85, 0.92, 0.92, 0.85, 0.6, 0.55),
-    *(0.5, 0.55, 0.5, 0.4, 0.15, 0.1, 0.1, 0.12, 0.2, 0.15, 0.1, 0.1),
+    *(0.30, 0.30, 0.30, 0.30, 0.30, 0.70, 0.85, 0.92, 0.92, 0.92, 0.55, 0.50),
+    *(0.30, 0.70, 0.45, 0.40, 0.15, 0.08, 0.08, 0.10, 0.15, 0.20, 0.20, 0.25),
 )
-"""Probability that an event in that hour of the day is an entry."""
+"""Probability that an event in that hour of the day is an entry (lunch out at 12, back at 13)."""
 
 
 class InvalidSimulation(EtlError, ValueError):
@@ -66,7 +68,8 @@ def simulate(
     last = -1
     while len(events) < limit:
         hour = int(t // HOUR_MS)
-        t_next = t + rng.expovariate(RATE_PER_HOUR[hour % 24] * len(names) / HOUR_MS)
+        rate = TRAFFIC[hour % 24] * capacity * len(names) / HOUR_MS
+        t_next = t + rng.expovariate(rate)
         if t_next >= (hour + 1) * HOUR_MS:
             t = float((hour + 1) * HOUR_MS)  # memoryless: redraw at the next hour's rate
             continue
