@@ -42,3 +42,13 @@ class InvalidEvent(EtlError):
 
 class InvalidKey(EtlError, ValueError):
     """A row key that is not one this library writes (or not the kind the caller asked for)."""
+
+
+def describe(value: object) -> str:
+    """A short description of an untrusted value for an error message (never a huge repr)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a large integer"
+    if value is None or isinstance(value, str | int | float):
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return f"a {type(value).__name__}"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from etl_core.envelopes import PubSubMessage, unwrap_cloud_event, unwrap_push_body
-from etl_core.errors import InvalidEvent, Reason
+from etl_core.errors import InvalidEvent, Reason, describe
 from etl_core.timestamps import check_event_time, format_event_time, parse_event_time
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -46,7 +46,8 @@ class Event:
     """One sensor reading: a person entered (`delta=1`) or left (`delta=-1`) a site (`service`).
 
     Constructing an invalid Event raises `InvalidEvent`, so every Event in the system is valid:
-    `event_time` is normalised to UTC, whole milliseconds, 1970..9999; `event_id` identifies it.
+    `event_time` is aware with a zero UTC offset (stored with the `UTC` tzinfo), whole
+    milliseconds, in 1970..9999; `event_id` identifies the reading (see `parse_event`).
     """
 
     service: str
@@ -93,7 +94,7 @@ def validate_event_id(event_id: object) -> str:
 def validate_delta(delta: object) -> int:
     """`delta` if it is the integer 1 or -1 (not a bool, not a float), else BAD_DELTA."""
     if type(delta) is not int or delta not in (1, -1):
-        raise InvalidEvent(Reason.BAD_DELTA, f"event must be 1 or -1, not {delta!r:.80}")
+        raise InvalidEvent(Reason.BAD_DELTA, f"event must be 1 or -1, not {describe(delta)}")
     return delta
 
 
@@ -108,11 +109,11 @@ def _label(value: object, reason: Reason, what: str) -> str:
     try:
         size = len(value) if value.isascii() else len(value.encode())
     except UnicodeEncodeError:
-        raise InvalidEvent(reason, f"{what} has a lone surrogate: {value!r:.80}") from None
+        raise InvalidEvent(reason, f"{what} has a lone surrogate: {describe(value)}") from None
     if not 0 < size <= MAX_LABEL_BYTES:
         raise InvalidEvent(reason, f"{what} must be 1..{MAX_LABEL_BYTES} UTF-8 bytes, not {size}")
     if not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value):
-        raise InvalidEvent(reason, f"{what} has a control character: {value!r:.80}")
+        raise InvalidEvent(reason, f"{what} has a control character: {describe(value)}")
     return value
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from etl_core.errors import InvalidEvent, Reason
+from etl_core.errors import InvalidEvent, Reason, describe
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EVENT_TIME = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
@@ -40,7 +40,7 @@ def parse_event_time(value: object, *, now: datetime, max_future: timedelta) -> 
     elif isinstance(value, str):
         t = _parse_iso(value)
     else:
-        raise _bad(f"must be an ISO-8601 string or integer epoch milliseconds, not {value!r:.80}")
+        raise _bad(f"must be an ISO-8601 string or epoch milliseconds, not {describe(value)}")
     if t - now > max_future:
         raise _bad(f"{format_event_time(t)} is more than {max_future} after {now.isoformat()}")
     return t
@@ -48,7 +48,7 @@ def parse_event_time(value: object, *, now: datetime, max_future: timedelta) -> 
 
 def _parse_iso(text: str) -> datetime:
     if _ISO.fullmatch(text) is None:
-        raise _bad(f"not YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM): {text!r:.80}")
+        raise _bad(f"not YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM): {describe(text)}")
     try:
         t = datetime.fromisoformat(text)
         if t.tzinfo is not UTC:

@@ -20,6 +20,8 @@ from etl_core import (
     parse_event,
     unwrap_push_body,
 )
+from etl_core.errors import describe
+from etl_core.events import validate_delta, validate_event_id, validate_service
 from tests.unit.core.core_strategies import NOW, events
 
 T = datetime(2024, 5, 6, 8, 30, 15, 123000, tzinfo=UTC)
@@ -254,3 +256,17 @@ def test_objects_with_arbitrary_field_values_only_ever_raise_invalid_event(
     except InvalidEvent:
         return
     assert event.delta in (1, -1)
+
+
+def test_error_messages_describe_untrusted_values_briefly() -> None:
+    assert describe("x" * 500).endswith("...")
+    assert len(describe("x" * 500)) == 80
+    assert describe(2**100) == "a large integer"
+    assert describe([[1]]) == "a list"
+    assert describe(None) == "None"
+
+
+def test_the_field_validators_return_valid_values_unchanged() -> None:
+    assert validate_delta(-1) == -1
+    assert validate_service("acceso-sur") == "acceso-sur"
+    assert validate_event_id("e-1") == "e-1"
