@@ -48,6 +48,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	fs.DurationVar(&cfg.ResyncInterval, "push-resync-interval", 250*time.Millisecond, "how often subscriptions are re-listed (changes made through this server apply at once)")
 	fs.DurationVar(&cfg.MinBackoff, "push-min-backoff", 100*time.Millisecond, "first redelivery delay, for subscriptions without a retry policy")
 	fs.DurationVar(&cfg.MaxBackoff, "push-max-backoff", 10*time.Second, "longest redelivery delay, for subscriptions without a retry policy")
+	fs.StringVar(&cfg.LocalhostAlias, "push-localhost-alias", "", "deliver to this host instead of localhost/127.0.0.1/::1 in push endpoints (host.docker.internal in a container)")
 	quiet := fs.Bool("quiet", false, "do not log failed push deliveries")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ const maxMessageSize = 64 << 20
 
 // Server is a running Pub/Sub emulator.
 type Server struct {
+	host     string // as requested, so Addr reads "0.0.0.0:8085", not "[::]:8085"
 	fake     *pstest.Server
 	grpc     *grpc.Server
 	listener net.Listener
@@ -43,6 +45,10 @@ type Server struct {
 // Pub/Sub API and starts push delivery. It returns once the server has
 // answered a health check over TCP, so the caller may announce readiness.
 func Start(addr string, cfg push.Config) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -51,6 +57,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
 	s := &Server{
+		host:     host,
 		fake:     fake,
 		listener: lis,
 		internal: bufconn.Listen(1 << 20),
@@ -92,8 +99,12 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	return s, nil
 }
 
-// Addr is the address the server listens on, e.g. "0.0.0.0:8085".
-func (s *Server) Addr() string { return s.listener.Addr().String() }
+// Addr is the address the server listens on, e.g. "0.0.0.0:8085": the host
+// as given to Start, the port as bound.
+func (s *Server) Addr() string {
+	port := s.listener.Addr().(*net.TCPAddr).Port
+	return net.JoinHostPort(s.host, strconv.Itoa(port))
+}
 
 // selfCheck performs a health check through the public TCP listener.
 func (s *Server) selfCheck() error {
@@ -102,7 +113,7 @@ func (s *Server) selfCheck() error {
 	if target.IP.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	conn, err := grpc.NewClient(net.JoinHostPort(host, fmt.Sprint(target.Port)),
+	conn, err := grpc.NewClient(net.JoinHostPort(host, strconv.Itoa(target.Port)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err

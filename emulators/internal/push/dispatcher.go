@@ -41,6 +41,11 @@ type Config struct {
 	// sized for Concurrency and no overall timeout; the ack deadline is the
 	// per-request timeout).
 	HTTPClient *http.Client
+	// LocalhostAlias, when set, replaces the host of push endpoints that
+	// name the loopback interface (localhost, 127.0.0.1, ::1), port kept.
+	// In a container, "host.docker.internal" makes endpoints registered as
+	// http://localhost:PORT/... reach the Docker host, as they would natively.
+	LocalhostAlias string
 	// Logf reports failed deliveries and dead-lettering (default log.Printf).
 	Logf func(format string, args ...any)
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -136,4 +138,26 @@ func acknowledges(code int) bool {
 // formatTime writes a timestamp the way Pub/Sub's JSON does: RFC 3339, UTC.
 func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// aliasLocalhost replaces a loopback host in endpoint with alias (see
+// Config.LocalhostAlias). Anything it cannot parse is returned unchanged.
+func aliasLocalhost(endpoint, alias string) string {
+	if alias == "" {
+		return endpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return endpoint
+	}
+	if port := u.Port(); port != "" {
+		u.Host = net.JoinHostPort(alias, port)
+	} else {
+		u.Host = alias
+	}
+	return u.String()
 }

@@ -183,7 +183,7 @@ func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt in
 	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
 	err := post(ctx, w.d.cfg.HTTPClient, delivery{
 		subscription: w.name,
-		endpoint:     sub.GetPushConfig().GetPushEndpoint(),
+		endpoint:     aliasLocalhost(sub.GetPushConfig().GetPushEndpoint(), w.d.cfg.LocalhostAlias),
 		config:       sub.GetPushConfig(),
 		message:      msg,
 		attempt:      attempt,
