@@ -45,8 +45,12 @@ class ServiceSummary:
 
 
 def hour_of(t: datetime) -> datetime:
-    """The start of the UTC hour containing `t` (aware)."""
-    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    """The start of the UTC hour containing `t`; ValueError for a naive `t` (no local time here)."""
+    if t.tzinfo is not UTC:
+        if t.utcoffset() is None:
+            raise ValueError(f"hour_of needs an aware datetime: {t!r}")
+        t = t.astimezone(UTC)
+    return t.replace(minute=0, second=0, microsecond=0)
 
 
 def _hourly(timeline: list[Event]) -> list[HourlyCount]:

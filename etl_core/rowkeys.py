@@ -29,7 +29,6 @@ from etl_core.timestamps import check_event_time, format_event_time, parse_canon
 MAX_KEY_BYTES = 4096
 STATUS_SUFFIX = b"~status"
 HOURLY_SUFFIX = b"~hourly"
-_TIME_CHARS = 24
 _ESCAPES = str.maketrans({"\\": "\\\\", "#": "\\#"})
 
 
@@ -111,8 +110,8 @@ def split_key(key: bytes) -> tuple[str, str]:
 def decode_event_key(key: bytes) -> tuple[str, datetime, str]:
     """`(service, event_time, event_id)` of an event row key; InvalidKey for any other bytes."""
     service, rest = split_key(key)
-    stamp, sep, event_id = rest[:_TIME_CHARS], rest[_TIME_CHARS : _TIME_CHARS + 1], rest[25:]
-    if sep != "#":
+    stamp, sep, event_id = rest.partition("#")  # a canonical time has no "#"
+    if not sep:
         raise InvalidKey(f"not an event row key: {key!r:.120}")
     try:
         event_time = check_event_time(parse_canonical(stamp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 
 from etl_core import (
@@ -41,6 +42,11 @@ DAY = [
 def test_hour_of_is_the_start_of_the_utc_hour() -> None:
     assert hour_of(datetime(2024, 5, 6, 8, 59, 59, 999000, tzinfo=UTC)) == H8
     assert hour_of(datetime(2024, 5, 6, 10, 30, tzinfo=timezone(timedelta(hours=2)))) == H8
+
+
+def test_hour_of_refuses_a_naive_time_rather_than_guess_the_local_zone() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        hour_of(datetime(2024, 5, 6, 8, 30))
 
 
 def test_hourly_counts_lists_entries_and_exits_of_the_hours_with_events() -> None:
