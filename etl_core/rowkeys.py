@@ -1,8 +1,8 @@
-"""Row keys of the Bigtable table `incomingraw_{stage}`.
+r"""Row keys of the Bigtable table `incomingraw_{stage}`.
 
 Event row: `esc(service) "#" YYYY-MM-DDTHH:MM:SS.mmmZ "#" event_id`, UTF-8, where `esc` writes
-`\\` as `\\\\` and `#` as `\\#`. The first unescaped `#` ends the service, so `esc(service) + "#"`
-is a prefix that no other service's keys share (gate / gate-north / gate#south / gate\\). The
+`\` as `\\` and `#` as `\#`. The first unescaped `#` ends the service, so `esc(service) + "#"`
+is a prefix that no other service's keys share (gate / gate-north / gate#south / gate\). The
 event id is the last field and is written verbatim: nothing follows it, and escaping it would
 break the order below.
 
