@@ -15,6 +15,7 @@ from rich.console import Console
 from etl import config, emulators
 from etl.cli_views import analytics_table, occupancy_table, print_json
 from etl.runtime import PIPELINES
+from etl.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series, summarize
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
@@ -69,6 +70,10 @@ def emulators_status() -> None:
 @app.command()
 def serve(
     pipeline: Annotated[str, typer.Option(help=f"One of {', '.join(PIPELINES)}.")] = "current",
+    pull: Annotated[
+        str, typer.Option(help="Worker only: batch (sync Pull) or streaming.")
+    ] = "batch",
+    batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
 ) -> None:
     """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
     from etl import runtime
@@ -84,7 +89,10 @@ def serve(
         def ready() -> None:
             typer.echo(f"ready: pipeline worker on {settings.subscription('worker')}", err=True)
 
-        runtime.run_worker(settings, stop, on_ready=ready)
+        if pull not in PULL_MODES:
+            raise fail(f"--pull must be one of {', '.join(PULL_MODES)}")
+        options = WorkerOptions(pull=pull, batch_size=batch_size)
+        runtime.run_worker(settings, stop, options, on_ready=ready)
         return
     with runtime.serving_functions(settings, pipeline) as urls:
         for target, url in urls.items():

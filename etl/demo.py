@@ -82,10 +82,17 @@ def running(settings: Settings, pipeline: str) -> Iterator[None]:
         with runtime.serving_functions(settings, pipeline):
             yield
         return
-    stop = threading.Event()
-    thread = threading.Thread(target=runtime.run_worker, args=(settings, stop), daemon=True)
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=runtime.run_worker,
+        args=(settings, stop),
+        kwargs={"on_ready": ready.set},
+        daemon=True,
+    )
     thread.start()
     try:
+        if not ready.wait(60):
+            raise RuntimeError("the worker did not start within 60 s")
         yield
     finally:
         stop.set()

@@ -51,7 +51,7 @@ class BadRequest(ValueError):
 ALLOWED = {"limit", "speedFactor", "project", "seed", "services"}
 
 
-def parse_simulation(body: Any) -> Request:
+def parse_simulation(body: Any, project: str) -> Request:
     """Validate the simulator body `{"limit", "speedFactor", "project"?, "seed"?, "services"?}`."""
     if not isinstance(body, dict):
         raise BadRequest('body must be a JSON object like {"limit": 10, "speedFactor": 120}')
@@ -65,6 +65,10 @@ def parse_simulation(body: Any) -> Request:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
     if not isinstance(speed, int | float) or isinstance(speed, bool) or not speed > 0:
         raise BadRequest("speedFactor must be a number > 0 (60 = one hour of data per minute)")
+    if body.get("project", project) != project:
+        raise BadRequest(
+            f"this deployment publishes to project {project!r}, not {body['project']!r}"
+        )
     seed = body.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise BadRequest("seed must be an integer")
@@ -93,10 +97,11 @@ def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
     if request.method != "POST":
         return _answer(request, 405, "use POST with a JSON body")
     try:
-        sim_request = parse_simulation(request.get_json(silent=True))
+        sim_request = parse_simulation(request.get_json(silent=True), settings.project)
     except BadRequest as err:
         return _answer(request, 400, str(err))
     pipe = pipeline()
+    pipe.bus.ensure_topic(settings.events_topic)  # the seed: "creating topic if non-existent"
     sim = simulate_before(datetime.now(UTC), sim_request)
     published = publish_paced(
         sim.events,

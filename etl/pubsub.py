@@ -13,8 +13,8 @@ from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
-from google.api_core import exceptions as gexc
 import google.cloud.pubsub_v1 as pubsub_v1
+from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 from google.protobuf import duration_pb2
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
@@ -160,7 +160,8 @@ class PubSub:
         except Exception:
             # A failed publish pauses its ordering key; let the next attempt through.
             for key in keys - {""}:
-                self.publisher.resume_publish(path, key)
+                with contextlib.suppress(RuntimeError):  # "not paused": that key did not fail
+                    self.publisher.resume_publish(path, key)
             raise
 
     def publish_events(self, topic: str, events: Iterable[Event]) -> list[str]:

@@ -91,9 +91,9 @@ def run_worker(
     """Run the streaming-pull worker on `worker-{stage}` until `stop` is set."""
     pipe, table, bus = wiring.build(settings)
     wiring.ensure_resources(settings, table, bus)
-    path = bus.ensure_subscription(
-        settings.subscription("worker"), settings.events_topic, ordering=True
-    )
+    # No message ordering: the ledger does not need it, and ordered delivery (one outstanding
+    # message per key) would shrink every batch to one message per service.
+    path = bus.ensure_subscription(settings.subscription("worker"), settings.events_topic)
     on_ready()
     try:
         Worker(pipe, bus.subscriber, path, options or WorkerOptions()).run(stop)

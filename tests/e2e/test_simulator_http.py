@@ -58,6 +58,7 @@ def test_plain_text_is_the_default_answer_as_in_the_seed(client: Any) -> None:
         ({"limit": 10, "speedFactor": 60, "colour": "red"}, "unknown field(s): colour"),
         ({"limit": 10, "speedFactor": 60, "services": []}, "services must be"),
         ({"limit": 10, "speedFactor": 60, "services": ["a\nb"]}, "control"),
+        ({"limit": 10, "speedFactor": 60, "project": "elsewhere"}, "not 'elsewhere'"),
     ],
 )
 def test_bad_requests_get_400_with_a_clear_message(client: Any, body: Any, fragment: str) -> None:

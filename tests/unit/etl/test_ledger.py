@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,9 @@ from etl_core.checkpoints import MAX_CHECKPOINTS
 from tests.unit.etl.fakes import FakeTable
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+NONCES = (
+    itertools.count()
+)  # every delivery marks with a nonce of its own, as uuid4 does in production
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 
 
@@ -52,7 +56,7 @@ class InterleavingTable(FakeTable):
 def deliver(table: FakeTable, event: Event, *, refresh: bool = True) -> None:
     """What a function does with one delivery: write, mark, refresh."""
     table.write_events([event])
-    ledger.mark(table, [event], nonce=f"n{table.commits}-{len(table.status)}")
+    ledger.mark(table, [event], nonce=f"n{next(NONCES)}")
     if refresh:
         ledger.refresh_occupancy(table, event.service, NOW)
 
