@@ -279,9 +279,11 @@ func deadlineCovering(d time.Duration) int32 {
 	return int32(max(d, 0)/time.Second) + 1
 }
 
-// rpcContext bounds a settling call. It is not the worker's context: a
-// settling call must complete even when the worker is stopping, or a late
-// deadline extension could land after the final nack in shutdown.
+// rpcContext bounds a call to the emulator. It is deliberately not the
+// worker's context: a call cancelled on our side may still take effect on the
+// server (a pull that marks messages outstanding, a deadline extension landing
+// after shutdown's final nack), so calls always run to completion and the
+// worker checks whether it is stopping afterwards.
 func rpcContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
