@@ -28,6 +28,9 @@ from etl_core.rowkeys import service_range, time_range
 EVENT = "event"
 STATUS = "realTimeStatus"
 _INT64 = struct.Struct(">q")
+COUNTERS_KEY = b"\x00counters"
+"""Processing counters of all workers and functions. Starts with a control character, which no
+valid service name has, so it can never fall inside a service's key range."""
 
 
 class BigtableError(EtlError, RuntimeError):
@@ -149,8 +152,8 @@ class EventTable:
         for row in self._table.read_rows(start_key=lo, end_key=hi, filter_=filter_):
             yield self._event_from(row)
 
-    def all_event_rows(self) -> Iterator[tuple[bytes, dict[str, dict[str, bytes]]]]:
-        """Every row key with its latest cells per family (inspection and tests)."""
+    def all_rows(self) -> Iterator[tuple[bytes, dict[str, dict[str, bytes]]]]:
+        """Every row (events, status, counters) with its latest cells per family."""
         for row in self._table.read_rows(filter_=row_filters.CellsColumnLimitFilter(1)):
             yield row.row_key, {fam: _latest_cells(row, fam) for fam in row.cells}
 
@@ -159,6 +162,18 @@ class EventTable:
         service, event_time, event_id = decode_event_key(row.row_key)
         delta = int(_latest_cells(row, EVENT)["event"])
         return Event(service=service, event_time=event_time, delta=delta, event_id=event_id)
+
+    # --- counters (ReadModifyWrite increments: metrics, deliberately not idempotent) ---
+
+    def add_counters(self, counters: Mapping[str, int]) -> None:
+        row = self._table.append_row(COUNTERS_KEY)
+        for name, delta in counters.items():
+            row.increment_cell_value(STATUS, name.encode(), delta)
+        row.commit()
+
+    def read_counters(self) -> dict[str, int]:
+        row = self._table.read_row(COUNTERS_KEY, filter_=row_filters.CellsColumnLimitFilter(1))
+        return {name: decode_int(value) for name, value in _latest_cells(row, STATUS).items()}
 
     # --- status rows (derived summaries, updated with optimistic concurrency) ---
 

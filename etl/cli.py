@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from etl import config, emulators
-from etl.cli_views import analytics_table, occupancy_table, print_json
+from etl.cli_views import analytics_table, occupancy_table, print_json, status_table
 from etl.runtime import PIPELINES
 from etl.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series, summarize
@@ -183,6 +183,18 @@ def dead_letters(as_json: JsonOpt = False) -> None:
     for letter in letters:
         typer.echo(f"{letter.reason}\t{letter.message_id}\t{letter.data[:80]!r}\t{letter.detail}")
     console.print(f"{len(letters)} dead letter(s)")
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Processing counters, per-service occupancy/events/anomalies, dead letters by reason."""
+    from etl import commands
+
+    report = commands.status(config.from_env())
+    if as_json:
+        print_json(report)
+        return
+    Console().print(status_table(report))
 
 
 @app.command()

@@ -48,3 +48,18 @@ def analytics_table(summaries: Mapping[str, ServiceSummary]) -> Table:
             s.peak.at.strftime("%Y-%m-%d %H:%M") if s.peak.at else "-",
         )
     return table
+
+
+def status_table(report: Mapping[str, Any]) -> Table:
+    table = Table("service", "occupancy", "events", "anomalies", "pending", title="Status")
+    for service, row in sorted(report["services"].items()):
+        table.add_row(
+            service, *(str(row[k]) for k in ("occupancy", "events", "anomalies", "pending"))
+        )
+    counters = ", ".join(f"{k} {v}" for k, v in sorted(report["counters"].items())) or "none yet"
+    letters = ", ".join(f"{k} {v}" for k, v in sorted(report["dead_letters"].items())) or "none"
+    duplicates = report["duplicates"]
+    table.caption = (
+        f"counters: {counters} · duplicates absorbed: {duplicates} · dead letters: {letters}"
+    )
+    return table

@@ -11,7 +11,7 @@ from etl.bigtable import EventTable
 from etl.config import Settings
 from etl.pubsub import DeadLetter, Outgoing, PubSub
 from etl.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
-from etl_core import Event, Occupancy, ServiceSummary, summarize, validate_service
+from etl_core import Event, Occupancy, ServiceSummary, status_key, summarize, validate_service
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 
 DEAD_LETTER_READER = "deadletter-reader"
@@ -123,3 +123,39 @@ def reset(settings: Settings) -> None:
 
 def count_event_rows(table: EventTable, names: Iterable[str]) -> dict[str, int]:
     return {svc: sum(1 for _ in table.scan_events(svc)) for svc in names}
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """Counters of all processes, per-service summaries and dead letters by reason.
+
+    `duplicates` is derived: deliveries of valid messages minus the unique events stored — every
+    redelivery and publisher duplicate that the idempotent rows absorbed.
+    """
+    table = EventTable(settings)
+    try:
+        counters = table.read_counters()
+        per_service: dict[str, dict[str, int]] = {}
+        for svc in services(table, None):
+            st = table.read_status(status_key(svc))
+            occ = ledger.current_occupancy(st)
+            pending = sum(q.startswith(ledger.DIRTY) for q in st.cells)
+            per_service[svc] = {
+                "occupancy": occ.value,
+                "events": occ.events,
+                "anomalies": occ.anomalies,
+                "pending": pending,
+            }
+    finally:
+        table.close()
+    reasons: dict[str, int] = {}
+    for letter in dead_letters(settings):
+        reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
+    unique = sum(s["events"] for s in per_service.values())
+    return {
+        "counters": counters,
+        "unique_events": unique,
+        "duplicates": max(0, counters.get("deliveries", 0) - unique),
+        "anomalies": sum(s["anomalies"] for s in per_service.values()),
+        "dead_letters": reasons,
+        "services": per_service,
+    }

@@ -39,9 +39,17 @@ def on_cloud_event(
         raw = json.dumps(cloud_event.data, default=str).encode()
         orphan = PubSubMessage(raw, cloud_event["id"], {}, None, None)
         pipe.bus.dead_letter(orphan, err.reason, err.message, source)
+        pipe.count("dead_lettered")
+        pipe.flush_counters()
         log.warning("dead-lettered", reason=str(err.reason), detail=err.message, source=source)
         return Outcome.DEAD_LETTERED
-    return handler(pipe, message)
+    try:
+        return handler(pipe, message)
+    except Exception:
+        pipe.count("retries")  # Pub/Sub redelivers what we raise on
+        raise
+    finally:
+        pipe.flush_counters()
 
 
 class BadRequest(ValueError):

@@ -8,7 +8,7 @@ redelivers. Every step is idempotent, so a redelivery after a crash at any point
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ class EventStore(SummaryStore, Protocol):
     """The table port: summaries plus event rows."""
 
     def write_events(self, events: Sequence[Event]) -> None: ...
+    def add_counters(self, counters: Mapping[str, int]) -> None: ...
     def write_snapshots(self, keys: Sequence[bytes], occupancy: int, at: datetime) -> None: ...
 
 
@@ -59,8 +60,18 @@ class Pipeline:
     nonce: Callable[[], str] = _nonce
     counters: dict[str, int] = field(default_factory=dict)
 
+    unflushed: dict[str, int] = field(default_factory=dict)
+
     def count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
+        if n:
+            self.counters[name] = self.counters.get(name, 0) + n
+            self.unflushed[name] = self.unflushed.get(name, 0) + n
+
+    def flush_counters(self) -> None:
+        """Add this process's counts since the last flush to the table's shared counters row."""
+        pending, self.unflushed = self.unflushed, {}
+        if pending:
+            self.table.add_counters(pending)
 
 
 def parse_or_dead_letter(pipe: Pipeline, message: PubSubMessage, source: str) -> Event | None:
@@ -89,8 +100,6 @@ def update_occupancy(pipe: Pipeline, events: Sequence[Event]) -> None:
             event_key(e.service, e.event_time, e.event_id) for e in events if e.service == service
         ]
         pipe.table.write_snapshots(keys, occupancy.value, pipe.clock())
-        if occupancy.anomalies:
-            pipe.counters["anomalies"] = occupancy.anomalies
 
 
 def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
@@ -100,7 +109,7 @@ def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
         return Outcome.DEAD_LETTERED
     pipe.table.write_events([event])
     update_occupancy(pipe, [event])
-    pipe.count("processed")
+    pipe.count("deliveries")
     log.info(
         "processed", message_id=message.message_id, event_id=event.event_id, service=event.service
     )
@@ -114,7 +123,7 @@ def handle_write_event(pipe: Pipeline, message: PubSubMessage) -> Outcome:
         return Outcome.DEAD_LETTERED
     pipe.table.write_events([event])
     pipe.bus.publish_events(pipe.written_topic, [event])
-    pipe.count("processed")
+    pipe.count("deliveries")
     log.info(
         "written", message_id=message.message_id, event_id=event.event_id, service=event.service
     )
@@ -127,7 +136,7 @@ def handle_calculate_occupancy(pipe: Pipeline, message: PubSubMessage) -> Outcom
     if event is None:
         return Outcome.DEAD_LETTERED
     update_occupancy(pipe, [event])
-    pipe.count("processed")
+    pipe.count("calculations")
     return Outcome.PROCESSED
 
 
@@ -138,7 +147,7 @@ def handle_hourly_counts(pipe: Pipeline, message: PubSubMessage) -> Outcome:
         return Outcome.DEAD_LETTERED
     ledger.mark_hours(pipe.table, [event], pipe.nonce())
     ledger.refresh_hourly(pipe.table, event.service)
-    pipe.count("processed")
+    pipe.count("calculations")
     return Outcome.PROCESSED
 
 
@@ -158,6 +167,5 @@ def handle_batch(pipe: Pipeline, messages: Sequence[PubSubMessage]) -> list[Outc
         ledger.mark_hours(pipe.table, batch, pipe.nonce())
         for service in sorted({e.service for e in batch}):
             ledger.refresh_hourly(pipe.table, service)
-    pipe.count("processed", len(batch))
-    pipe.count("duplicates", sum(o is Outcome.PROCESSED for o in outcomes) - len(batch))
+    pipe.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
     return outcomes

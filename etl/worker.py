@@ -13,6 +13,7 @@ worker backs off exponentially before the next batch: redelivery without a busy 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -151,8 +152,11 @@ class Worker:
             self._failures += 1
             self.pipe.count("retries", len(messages))
             log.error("batch failed; nacked for redelivery", error=repr(exc), size=len(messages))
+            with contextlib.suppress(Exception):  # the table may be what failed
+                self.pipe.flush_counters()
             return False
         self._failures = 0
+        self.pipe.flush_counters()
         return True
 
     def _back_off(self) -> None:

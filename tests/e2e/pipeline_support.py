@@ -15,7 +15,7 @@ from pathlib import Path
 from etl import ledger
 from etl.bigtable import EventTable
 from etl.config import Settings
-from etl_core import Simulation, event_key, status_key
+from etl_core import Simulation, event_key, is_event_key, status_key
 
 
 @contextlib.contextmanager
@@ -69,7 +69,7 @@ def wait_settled(table: EventTable, sim: Simulation, timeout: float = 120) -> se
     deadline = time.monotonic() + timeout
     keys: set[bytes] = set()
     while time.monotonic() < deadline:
-        keys = {k for k, _ in table.all_event_rows() if b"#~" not in k}
+        keys = {k for k, _ in table.all_rows() if is_event_key(k)}
         pending = any(
             q.startswith(ledger.DIRTY)
             for svc in sim.ground_truth

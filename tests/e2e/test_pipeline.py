@@ -13,7 +13,7 @@ from etl.bigtable import EventTable, decode_int
 from etl.config import Settings
 from etl.pubsub import Outgoing, PubSub
 from etl.simulation import Request, simulate_before
-from etl_core import Simulation, summarize
+from etl_core import Simulation, is_event_key, summarize
 from tests.e2e.pipeline_support import serving, wait_settled
 
 SHAPES = ("current", "fanout", "worker")
@@ -69,7 +69,7 @@ def test_every_event_row_carries_the_seeds_cells(
     with serving(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim)
-    rows = {key: cells for key, cells in table.all_event_rows() if b"#~" not in key}
+    rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
     by_key = {e.service: e for e in sim.events}
     for cells in rows.values():
         assert set(cells["event"]) == {"service", "eventTime", "event"}
@@ -77,7 +77,7 @@ def test_every_event_row_carries_the_seeds_cells(
         assert cells["event"]["event"] in (b"1", b"-1")
         assert decode_int(cells["realTimeStatus"]["currentOccupancy"]) >= 0
         assert cells["realTimeStatus"]["writeTime"].endswith(b"Z")
-    status_rows = [cells for key, cells in table.all_event_rows() if b"#~" in key]
+    status_rows = [cells for key, cells in table.all_rows() if not is_event_key(key)]
     assert status_rows
     assert all("event" not in cells for cells in status_rows)
 
@@ -146,8 +146,9 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
             wait_settled(table, sim)
     finally:
         broken.shutdown()
+        broken.server_close()
     assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
-    hourly_rows = [k for k, cells in table.all_event_rows() if k.endswith(b"#~hourly")]
+    hourly_rows = [k for k, cells in table.all_rows() if k.endswith(b"#~hourly")]
     assert hourly_rows == [], (
         "the broken calculation wrote nothing, and nothing else depended on it"
     )

@@ -99,6 +99,7 @@ def push_endpoint() -> Iterator[tuple[str, type[Recorder]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/push", handler
     server.shutdown()
+    server.server_close()
 
 
 def eventually(check: Callable[[], None], seconds: float = 30) -> None:

@@ -17,12 +17,17 @@ class FakeTable:
         self.events: dict[bytes, Event] = {}
         self.status: dict[bytes, dict[str, bytes]] = {}
         self.snapshots: dict[bytes, int] = {}
+        self.counters: dict[str, int] = {}
         self.commits = 0
         self.conflicts = 0
 
     def write_events(self, events: Sequence[Event]) -> None:
         for e in events:
             self.events[event_key(e.service, e.event_time, e.event_id)] = e
+
+    def add_counters(self, counters: Mapping[str, int]) -> None:
+        for name, delta in counters.items():
+            self.counters[name] = self.counters.get(name, 0) + delta
 
     def write_snapshots(self, keys: Sequence[bytes], occupancy: int, at: datetime) -> None:
         del at

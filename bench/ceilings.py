@@ -1,0 +1,70 @@
+"""What the Python clients can push through each emulator at best: the ceilings for the pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from google.cloud import bigtable, pubsub_v1
+from google.cloud.bigtable import column_family
+from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
+
+
+def pubsub(messages: int) -> float:
+    """Msgs/s from the first publish to the last ack of a streaming pull running alongside."""
+    project = f"ceiling-{uuid.uuid4().hex[:8]}"
+    publisher = pubsub_v1.PublisherClient(
+        batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
+    )
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.create_topic(name=publisher.topic_path(project, "t")).name
+    sub = subscriber.subscription_path(project, "s")
+    subscriber.create_subscription(
+        request={"name": sub, "topic": topic, "ack_deadline_seconds": 60}
+    )
+    done = threading.Event()
+    lock = threading.Lock()
+    received = 0
+
+    def on_message(message: pubsub_v1.subscriber.message.Message) -> None:
+        nonlocal received
+        message.ack()
+        with lock:
+            received += 1
+            if received >= messages:
+                done.set()
+
+    stream = subscriber.subscribe(sub, on_message, flow_control=FlowControl(max_messages=10_000))
+    payload = b'{"service":"acceso-norte","eventTime":"2026-11-28T08:00:00.000Z","event":1}'
+    begin = time.perf_counter()
+    futures = [publisher.publish(topic, payload) for _ in range(messages)]
+    for future in futures:
+        future.result()
+    done.wait(300)
+    elapsed = time.perf_counter() - begin
+    stream.cancel()
+    publisher.stop()
+    subscriber.close()
+    return received / elapsed
+
+
+def bigtable_rows(rows: int) -> float:
+    """Rows/s of bulk MutateRows, 3 cells a row, 1,000 rows a request."""
+    client = bigtable.Client(project=f"ceiling-{uuid.uuid4().hex[:8]}", admin=True)
+    table = client.instance("iotincoming").table("ceiling")
+    table.create(column_families={"event": column_family.MaxVersionsGCRule(1)})
+    begin = time.perf_counter()
+    for start in range(0, rows, 1000):
+        batch = []
+        for i in range(start, min(rows, start + 1000)):
+            row = table.direct_row(f"acceso-norte#{i:09d}".encode())
+            row.set_cell("event", b"service", b"acceso-norte")
+            row.set_cell("event", b"eventTime", b"2026-11-28T08:00:00.000Z")
+            row.set_cell("event", b"event", b"1")
+            batch.append(row)
+        statuses = table.mutate_rows(batch)
+        assert all(s.code == 0 for s in statuses)
+    elapsed = time.perf_counter() - begin
+    client.close()
+    return rows / elapsed
