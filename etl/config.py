@@ -30,6 +30,7 @@ class Settings:
     instance: str = DEFAULT_INSTANCE
     pubsub_emulator_host: str | None = None
     bigtable_emulator_host: str | None = None
+    functions_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -65,7 +66,8 @@ class Settings:
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build `Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE` and hosts."""
+    """`Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE`, emulator hosts and
+    `ETL_FUNCTIONS_HOST` (the address `etl serve` binds its functions to)."""
     env = os.environ if environ is None else environ
     return Settings(
         project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
@@ -73,4 +75,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         instance=env.get("BIGTABLE_INSTANCE") or DEFAULT_INSTANCE,
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         bigtable_emulator_host=env.get("BIGTABLE_EMULATOR_HOST") or None,
+        functions_host=env.get("ETL_FUNCTIONS_HOST") or "127.0.0.1",
     )

@@ -28,11 +28,12 @@ def emulator_containers() -> Iterator[dict[str, str]]:
     with contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
         for kind in (PUBSUB, BIGTABLE):
-            container = (
-                DockerContainer(IMAGES[kind.name])
-                .with_exposed_ports(kind.default_port)
-                .with_command(f"--host=0.0.0.0 --port={kind.default_port}")
-            )
+            command = f"--host=0.0.0.0 --port={kind.default_port}"
+            container = DockerContainer(IMAGES[kind.name]).with_exposed_ports(kind.default_port)
+            if kind is PUBSUB:  # push to http://localhost:PORT/... reaches the Docker host
+                command += " --push-localhost-alias=host.docker.internal"
+                container = container.with_kwargs(extra_hosts={"host.docker.internal": "host-gateway"})
+            container = container.with_command(command)
             stack.enter_context(container)
             address = _address(container, kind)
             wait_ready(kind, address, alive=lambda: True, timeout=60)

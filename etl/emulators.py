@@ -38,6 +38,7 @@ class Kind:
     binary: str
     default_port: int
     env_var: str
+    stop_signal: signal.Signals = signal.SIGTERM
 
     def argv(self, binary: Path, host: str, port: int) -> list[str]:
         return [str(binary), f"--host={host}", f"--port={port}"]
@@ -47,8 +48,10 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 """Processes started by this interpreter, kept so they are waited for (no zombies, no warnings)."""
 
 PUBSUB = Kind("pubsub", "pubsub-emulator", 8085, "PUBSUB_EMULATOR_HOST")
-BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST")
+BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST", signal.SIGINT)
+"""cbtemulator exits cleanly on SIGINT only."""
 KINDS = (PUBSUB, BIGTABLE)
+_KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +208,7 @@ def probe(kind: Kind, address: str, timeout: float = 2.0) -> None:
 def stop(running: Running, *, timeout: float = 5.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; a process already gone is fine."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(running.pid, signal.SIGTERM)
+        os.kill(running.pid, _KINDS_BY_NAME[running.name].stop_signal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _reap(running.pid):

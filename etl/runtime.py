@@ -56,28 +56,36 @@ def function_app(target: str) -> Any:
 
 @contextlib.contextmanager
 def serving_functions(
-    settings: Settings, pipeline: str, host: str = "127.0.0.1"
+    settings: Settings, pipeline: str, host: str | None = None
 ) -> Iterator[dict[str, str]]:
-    """Serve the shape's functions and wire push subscriptions to them; yields target → URL."""
+    """Serve the shape's functions and wire push subscriptions to them; yields target → URL.
+
+    Servers bind `host` (default `settings.functions_host`); push endpoints always say `localhost`,
+    which our emulator's container rewrites to the Docker host, so one URL works natively and in
+    compose (bind 0.0.0.0 there: `ETL_FUNCTIONS_HOST=0.0.0.0`).
+    """
+    bind = host or settings.functions_host
     _, table, bus = wiring.build(settings)
     wiring.ensure_resources(settings, table, bus)
     servers: list[tuple[Trigger, BaseWSGIServer]] = []
     try:
         for trigger in triggers(settings, pipeline):
-            server = make_server(host, 0, function_app(trigger.target), threaded=True)
+            server = make_server(bind, 0, function_app(trigger.target), threaded=True)
             threading.Thread(target=server.serve_forever, name=trigger.target, daemon=True).start()
             servers.append((trigger, server))
-            url = f"http://{host}:{server.server_port}/projects/{settings.project}/topics/{trigger.topic}"
+            path = f"/projects/{settings.project}/topics/{trigger.topic}"
+            url = f"http://localhost:{server.server_port}{path}"
             bus.ensure_subscription(
                 settings.subscription(trigger.consumer), trigger.topic, push_endpoint=url
             )
             log.info("serving", function=trigger.target, url=url)
-        yield {t.target: f"http://{host}:{s.server_port}" for t, s in servers}
+        yield {t.target: f"http://localhost:{s.server_port}" for t, s in servers}
     finally:
         for trigger, server in servers:
             with contextlib.suppress(Exception):
                 bus.ensure_subscription(settings.subscription(trigger.consumer), trigger.topic)
             server.shutdown()
+            server.server_close()
         bus.close()
         table.close()
 

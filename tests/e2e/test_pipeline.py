@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from etl import commands
 from etl.bigtable import EventTable, decode_int
-from etl.config import Settings
+from etl.config import Settings, from_env
 from etl.pubsub import Outgoing, PubSub
 from etl.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
@@ -23,7 +24,7 @@ SHAPES = ("current", "fanout", "worker")
 def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
     """A project of its own per test: topics, subscriptions and the table are all isolated."""
     del emulator_hosts
-    return Settings(project=unique_name("p"), stage="test")
+    return replace(from_env(), project=unique_name("p"), stage="test")
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
         def log_message(self, *args: object) -> None:
             return
 
-    broken = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    broken = ThreadingHTTPServer((settings.functions_host, 0), Broken)
     Thread(target=broken.serve_forever, daemon=True).start()
     sim = simulation(limit=120, seed=9)
     try:
@@ -140,7 +141,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
             bus.ensure_subscription(
                 settings.subscription("hourly-counts"),
                 settings.written_topic,
-                push_endpoint=f"http://127.0.0.1:{broken.server_port}/broken",
+                push_endpoint=f"http://localhost:{broken.server_port}/broken",
             )
             bus.publish_events(settings.events_topic, sim.events)
             wait_settled(table, sim)

@@ -16,6 +16,8 @@ from google.cloud.pubsub_v1.types import PublisherOptions
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from etl.config import from_env
+
 
 @pytest.fixture
 def topic(
@@ -92,12 +94,17 @@ class Recorder(BaseHTTPRequestHandler):
         return
 
 
+def functions_host() -> str:
+    """Where push endpoints listen: 0.0.0.0 when the emulator runs in a container."""
+    return from_env().functions_host
+
+
 @pytest.fixture
 def push_endpoint() -> Iterator[tuple[str, type[Recorder]]]:
     handler = type("Handler", (Recorder,), {"bodies": [], "script": staticmethod(lambda body: 204)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer((functions_host(), 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/push", handler
+    yield f"http://localhost:{server.server_port}/push", handler
     server.shutdown()
     server.server_close()
 
