@@ -69,9 +69,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not default): `nox -s bench -- --events 20000`."""
+    """Benchmarks against the emulators (not default): `nox -s bench -- --events 20000`."""
+    if not _emulator_hosts_set(session):
+        session.run("bash", "emulators/build.sh", external=True)
     session.install("-e", ".[bench]")
-    session.run("python", "bench/core.py", *session.posargs)
+    session.run("python", "bench/pipeline.py", *session.posargs)
 
 
 def _emulator_hosts_set(session: nox.Session) -> bool:

@@ -126,9 +126,7 @@ class EventTable:
         """Stamp event rows with the occupancy known when they were written (the seed's cells)."""
         rows = []
         for key in keys:
-            row = self._table.direct_row(key)
-            row.delete_cell(STATUS, b"currentOccupancy")
-            row.delete_cell(STATUS, b"writeTime")
+            row = self._table.direct_row(key)  # newest cell wins; GC keeps one version
             row.set_cell(STATUS, b"currentOccupancy", encode_int(occupancy))
             row.set_cell(STATUS, b"writeTime", iso_ms(at).encode())
             rows.append(row)

@@ -32,7 +32,9 @@ def emulator_containers() -> Iterator[dict[str, str]]:
             container = DockerContainer(IMAGES[kind.name]).with_exposed_ports(kind.default_port)
             if kind is PUBSUB:  # push to http://localhost:PORT/... reaches the Docker host
                 command += " --push-localhost-alias=host.docker.internal"
-                container = container.with_kwargs(extra_hosts={"host.docker.internal": "host-gateway"})
+                container = container.with_kwargs(
+                    extra_hosts={"host.docker.internal": "host-gateway"}
+                )
             container = container.with_command(command)
             stack.enter_context(container)
             address = _address(container, kind)

@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Protocol
 
 from etl import ledger
 from etl.ledger import SummaryStore
 from etl.logs import log
-from etl_core import Event, InvalidEvent, PubSubMessage, event_key, parse_event
+from etl.singleflight import SingleFlight
+from etl_core import Event, InvalidEvent, Occupancy, PubSubMessage, event_key, parse_event
 
 
 class Outcome(StrEnum):
@@ -59,6 +61,8 @@ class Pipeline:
     clock: Callable[[], datetime] = _utc_now
     nonce: Callable[[], str] = _nonce
     counters: dict[str, int] = field(default_factory=dict)
+    occupancy_flights: SingleFlight[Occupancy] = field(default_factory=SingleFlight)
+    hourly_flights: SingleFlight[object] = field(default_factory=SingleFlight)
 
     unflushed: dict[str, int] = field(default_factory=dict)
 
@@ -95,11 +99,19 @@ def update_occupancy(pipe: Pipeline, events: Sequence[Event]) -> None:
     """Mark, refresh and snapshot the occupancy of every service in `events`."""
     ledger.mark(pipe.table, events, pipe.nonce())
     for service in sorted({e.service for e in events}):
-        occupancy = ledger.refresh_occupancy(pipe.table, service, pipe.clock())
+        refresh = partial(ledger.refresh_occupancy, pipe.table, service, pipe.clock())
+        occupancy = pipe.occupancy_flights.run(service, refresh)
         keys = [
             event_key(e.service, e.event_time, e.event_id) for e in events if e.service == service
         ]
         pipe.table.write_snapshots(keys, occupancy.value, pipe.clock())
+
+
+def update_hourly(pipe: Pipeline, events: Sequence[Event]) -> None:
+    """Mark and recount the touched hours of every service in `events`."""
+    ledger.mark_hours(pipe.table, events, pipe.nonce())
+    for service in sorted({e.service for e in events}):
+        pipe.hourly_flights.run(service, partial(ledger.refresh_hourly, pipe.table, service))
 
 
 def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
@@ -145,8 +157,7 @@ def handle_hourly_counts(pipe: Pipeline, message: PubSubMessage) -> Outcome:
     event = parse_or_dead_letter(pipe, message, "hourly_counts")
     if event is None:
         return Outcome.DEAD_LETTERED
-    ledger.mark_hours(pipe.table, [event], pipe.nonce())
-    ledger.refresh_hourly(pipe.table, event.service)
+    update_hourly(pipe, [event])
     pipe.count("calculations")
     return Outcome.PROCESSED
 
@@ -164,8 +175,6 @@ def handle_batch(pipe: Pipeline, messages: Sequence[PubSubMessage]) -> list[Outc
     if batch:
         pipe.table.write_events(batch)
         update_occupancy(pipe, batch)
-        ledger.mark_hours(pipe.table, batch, pipe.nonce())
-        for service in sorted({e.service for e in batch}):
-            ledger.refresh_hourly(pipe.table, service)
+        update_hourly(pipe, batch)
     pipe.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
     return outcomes

@@ -138,13 +138,13 @@ def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCo
         dirty = [q for q in status.cells if q.startswith(DIRTY)]
         if not dirty:
             return read_hourly(status)
+        hours = sorted({hour_of(marker_time(q)) for q in dirty})
+        events = store.scan_events(service, start=hours[0], end=hours[-1] + timedelta(hours=1))
+        counted = {c.hour: c for c in hourly_counts(events).get(service, [])}
         put: dict[str, bytes] = {}
-        for hour in sorted({hour_of(marker_time(q)) for q in dirty}):
-            events = store.scan_events(service, start=hour, end=hour + timedelta(hours=1))
-            counts = hourly_counts(events).get(service, [])
-            entries = sum(c.entries for c in counts)
-            exits = sum(c.exits for c in counts)
-            put[f"{HOUR}{iso_ms(hour)}"] = f"{entries},{exits}".encode()
+        for hour in hours:
+            count = counted.get(hour, HourlyCount(hour=hour, entries=0, exits=0))
+            put[f"{HOUR}{iso_ms(hour)}"] = f"{count.entries},{count.exits}".encode()
         if store.commit_status(key, status.version, put, dirty):
             return read_hourly(store.read_status(key))
         _backoff(attempt)
