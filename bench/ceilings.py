@@ -10,8 +10,10 @@ from google.cloud import bigtable, pubsub_v1
 from google.cloud.bigtable import column_family
 from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
 
+PAYLOAD = b'{"service":"acceso-norte","eventTime":"2026-11-28T08:00:00.000Z","event":1}'
 
-def pubsub(messages: int) -> float:
+
+def pubsub_streaming(messages: int) -> float:
     """Msgs/s from the first publish to the last ack of a streaming pull running alongside."""
     project = f"ceiling-{uuid.uuid4().hex[:8]}"
     publisher = pubsub_v1.PublisherClient(
@@ -36,14 +38,42 @@ def pubsub(messages: int) -> float:
                 done.set()
 
     stream = subscriber.subscribe(sub, on_message, flow_control=FlowControl(max_messages=10_000))
-    payload = b'{"service":"acceso-norte","eventTime":"2026-11-28T08:00:00.000Z","event":1}'
     begin = time.perf_counter()
-    futures = [publisher.publish(topic, payload) for _ in range(messages)]
+    futures = [publisher.publish(topic, PAYLOAD) for _ in range(messages)]
     for future in futures:
         future.result()
-    done.wait(300)
+    done.wait(120)
     elapsed = time.perf_counter() - begin
     stream.cancel()
+    stream.result(timeout=10)
+    publisher.stop()
+    subscriber.close()
+    return received / elapsed
+
+
+def pubsub_sync_pull(messages: int) -> float:
+    """Msgs/s: batched publish, then synchronous Pull of 1,000 at a time with bulk acks."""
+    project = f"ceiling-{uuid.uuid4().hex[:8]}"
+    publisher = pubsub_v1.PublisherClient(
+        batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
+    )
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.create_topic(name=publisher.topic_path(project, "t")).name
+    sub = subscriber.subscription_path(project, "s")
+    subscriber.create_subscription(
+        request={"name": sub, "topic": topic, "ack_deadline_seconds": 60}
+    )
+    begin = time.perf_counter()
+    for future in [publisher.publish(topic, PAYLOAD) for _ in range(messages)]:
+        future.result()
+    received = 0
+    while received < messages and time.perf_counter() - begin < 120:
+        response = subscriber.pull(request={"subscription": sub, "max_messages": 1000}, timeout=30)
+        ack_ids = [m.ack_id for m in response.received_messages]
+        if ack_ids:
+            subscriber.acknowledge(request={"subscription": sub, "ack_ids": ack_ids})
+        received += len(ack_ids)
+    elapsed = time.perf_counter() - begin
     publisher.stop()
     subscriber.close()
     return received / elapsed

@@ -71,6 +71,8 @@ def emulator_hosts(
                     env["PUBSUB_EMULATOR_HOST"], env["BIGTABLE_EMULATOR_HOST"], "docker"
                 )
                 _export(mp, hosts)
+                # Push endpoints must be reachable from the containers, on the Docker host.
+                mp.setenv("ETL_FUNCTIONS_HOST", "0.0.0.0")
                 yield hosts
         else:
             from etl.emulators import running_pair
