@@ -1,0 +1,135 @@
+"""The `etl` command as a user runs it: emulator lifecycle, demo, occupancy and status."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl.testing import EmulatorHosts
+
+
+def etl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "etl", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def without_hosts(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
+    return {**env, "ETL_STATE_DIR": str(tmp_path)}
+
+
+def run_clean(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "etl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_emulators_up_prints_exactly_the_two_host_lines_is_idempotent_and_down_stops_them(
+    tmp_path: Path,
+) -> None:
+    env = without_hosts(tmp_path)
+    first = run_clean(["emulators", "up"], env)
+    try:
+        assert first.returncode == 0, first.stderr
+        lines = first.stdout.splitlines()
+        assert [line.split("=")[0] for line in lines] == [
+            "PUBSUB_EMULATOR_HOST",
+            "BIGTABLE_EMULATOR_HOST",
+        ]
+        assert all(re.fullmatch(r"\w+=127\.0\.0\.1:\d+", line) for line in lines)
+        again = run_clean(["emulators", "up"], env)
+        assert again.stdout == first.stdout, "a second `up` reuses the running emulators"
+        status = run_clean(["emulators", "status"], env)
+        assert status.returncode == 0
+        assert status.stdout.count("\tup\t") == 2
+    finally:
+        down = run_clean(["emulators", "down"], env)
+    assert down.returncode == 0
+    assert run_clean(["emulators", "status"], env).returncode == 1
+
+
+def test_emulators_up_names_the_build_command_when_binaries_are_missing(tmp_path: Path) -> None:
+    env = {**without_hosts(tmp_path), "ETL_EMULATORS_BIN": str(tmp_path / "nowhere")}
+    result = run_clean(["emulators", "up"], env)
+    assert result.returncode == 1
+    assert "bash emulators/build.sh" in result.stderr
+
+
+@pytest.mark.parametrize("pipeline", ["worker", "current"])
+def test_demo_checks_the_pipeline_against_the_ground_truth(
+    emulator_hosts: EmulatorHosts, pipeline: str
+) -> None:
+    result = etl(
+        "demo", "--events", "300", "--pipeline", pipeline, "--json", env=emulator_hosts.env()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["ok"] is True
+    assert report["occupancy"] == report["groundTruth"]
+    assert report["events"] == 300
+
+
+def test_simulate_then_occupancy_and_status_report_the_same_world(
+    emulator_hosts: EmulatorHosts, tmp_path: Path
+) -> None:
+    env = {
+        **emulator_hosts.env(),
+        "GOOGLE_CLOUD_PROJECT": f"cli-{tmp_path.name[-12:]}",
+        "ETL_STAGE": "test",
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "etl", "serve", "--pipeline", "worker"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stderr is not None
+        for line in serve.stderr:
+            if line.startswith("ready:"):
+                break
+        simulated = etl(
+            "simulate", "--limit", "200", "--speed-factor", "1e9", "--seed", "4", "--json", env=env
+        )
+        assert simulated.returncode == 0, simulated.stderr
+        truth = json.loads(simulated.stdout)["groundTruth"]
+        occupancy: dict[str, int] = {}
+        for _ in range(100):  # each `etl status` is a process start: ~1 s
+            status = json.loads(etl("status", "--json", env=env).stdout)
+            if status["unique_events"] == 200 and not any(
+                s["pending"] for s in status["services"].values()
+            ):
+                break
+        occupancy = json.loads(etl("occupancy", "--json", env=env).stdout)
+    finally:
+        serve.terminate()
+        serve.wait(30)
+        assert serve.stderr is not None
+        serve.stderr.close()
+    assert occupancy == truth
+    assert status["counters"]["deliveries"] >= 200
+    analytics = json.loads(etl("analytics", "--json", env=env).stdout)
+    assert {svc: a["occupancy"] for svc, a in analytics.items()} == truth
+    plot = tmp_path / "hourly.png"
+    assert etl("analytics", "--plot", str(plot), env=env).returncode == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
