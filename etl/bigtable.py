@@ -141,9 +141,11 @@ class EventTable:
             lo = time_range(service, start, start)[0]
         if end is not None:
             hi = time_range(service, end, end)[1]
+        # Service, time and id are in the key: only `event:event` needs to come back.
         filter_ = row_filters.RowFilterChain(
             filters=[
                 row_filters.FamilyNameRegexFilter(EVENT),
+                row_filters.ColumnQualifierRegexFilter(b"^event$"),
                 row_filters.CellsColumnLimitFilter(1),
             ]
         )
