@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from etl import commands, emulators, ledger, runtime
+from etl import commands, config, emulators, ledger, runtime
 from etl.bigtable import EventTable
 from etl.cli_views import analytics_table, occupancy_table
 from etl.config import Settings
@@ -104,7 +104,9 @@ def run_demo(
 ) -> DemoReport:
     with emulator_env():
         # A project of its own: the demo never mixes with data already in the emulators.
-        settings = Settings(project=f"etl-demo-{uuid.uuid4().hex[:8]}", stage="dev")
+        settings = replace(
+            config.from_env(), project=f"etl-demo-{uuid.uuid4().hex[:8]}", stage="dev"
+        )
         os.environ["GOOGLE_CLOUD_PROJECT"] = settings.project
         sim = simulate_before(datetime.now(UTC), Request(limit=events, speed_factor=1e9, seed=seed))
         with running(settings, pipeline):

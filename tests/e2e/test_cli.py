@@ -79,7 +79,8 @@ def test_demo_checks_the_pipeline_against_the_ground_truth(
     emulator_hosts: EmulatorHosts, pipeline: str
 ) -> None:
     result = etl(
-        "demo", "--events", "300", "--pipeline", pipeline, "--json", env=emulator_hosts.env()
+        *("demo", "--events", "300", "--pipeline", pipeline, "--timeout", "120", "--json"),
+        env=emulator_hosts.env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout[result.stdout.index("{\n") :])
