@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -65,6 +66,35 @@ def emulators_status() -> None:
         where = f"{running.address} pid {running.pid} log {running.log}" if running else "-"
         typer.echo(f"{kind.name}\t{'up' if healthy else 'down'}\t{where}")
     raise typer.Exit(0 if ok else 1)
+
+
+@emulators_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def emulators_exec(ctx: typer.Context) -> None:
+    """`etl emulators exec -- CMD ...`: run CMD with emulators up, then tear down what was started.
+
+    Emulators already configured (`*_EMULATOR_HOST`) or recorded by `etl emulators up` are reused
+    and left running. The pipeline's topics and table for `ETL_STAGE` are created first. Exits with
+    CMD's exit code.
+    """
+    import subprocess
+
+    from etl import wiring
+
+    if not ctx.args:
+        raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
+    with emulators.available() as env:
+        os.environ.update(env)  # the Google clients read the hosts from the environment
+        settings = config.from_env()
+        _, table, bus = wiring.build(settings)
+        try:
+            wiring.ensure_resources(settings, table, bus)
+        finally:
+            table.close()
+            bus.close()
+        code = subprocess.call(ctx.args)
+    raise typer.Exit(code)
 
 
 @app.command()

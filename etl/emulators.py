@@ -298,6 +298,22 @@ def env_lines(state: dict[str, Running]) -> list[str]:
 
 
 @contextlib.contextmanager
+def available(log_dir: Path | None = None) -> Iterator[dict[str, str]]:
+    """Host variables of running emulators: configured ones, recorded ones, or a fresh pair that
+    is stopped when the block ends."""
+    configured = {k.env_var: os.environ[k.env_var] for k in KINDS if os.environ.get(k.env_var)}
+    if len(configured) == len(KINDS):
+        yield configured
+        return
+    recorded = load_state()
+    if len(recorded) == len(KINDS) and all(healthy(k, recorded[k.name]) for k in KINDS):
+        yield {k.env_var: recorded[k.name].address for k in KINDS}
+        return
+    with running_pair(log_dir or state_dir() / "logs") as env:
+        yield env
+
+
+@contextlib.contextmanager
 def running_pair(log_dir: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str]]:
     """Both emulators on free ports for the duration of a `with` block (tests, `etl demo`)."""
     started: list[Running] = []

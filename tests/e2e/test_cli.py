@@ -134,3 +134,21 @@ def test_simulate_then_occupancy_and_status_report_the_same_world(
     plot = tmp_path / "hourly.png"
     assert etl("analytics", "--plot", str(plot), env=env).returncode == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_emulators_exec_runs_the_command_with_hosts_and_stops_what_it_started(
+    tmp_path: Path,
+) -> None:
+    env = without_hosts(tmp_path)
+    script = "echo $PUBSUB_EMULATOR_HOST $BIGTABLE_EMULATOR_HOST; exit 3"
+    result = run_clean(["emulators", "exec", "--", "sh", "-c", script], env)
+    assert result.returncode == 3, result.stderr[-2000:]
+    hosts = result.stdout.split()
+    assert len(hosts) == 2
+    assert all(re.fullmatch(r"127\.0\.0\.1:\d+", h) for h in hosts)
+    import socket
+
+    for host in hosts:
+        port = int(host.split(":")[1])
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"{host} still answers"
