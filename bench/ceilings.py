@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 from google.cloud import bigtable, pubsub_v1
 from google.cloud.bigtable import column_family
@@ -13,8 +14,8 @@ from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
 PAYLOAD = b'{"service":"acceso-norte","eventTime":"2026-11-28T08:00:00.000Z","event":1}'
 
 
-def pubsub_streaming(messages: int) -> float:
-    """Msgs/s from the first publish to the last ack of a streaming pull running alongside."""
+def _fresh_topic_and_subscription() -> tuple[Any, Any, str, str]:
+    """Batching publisher, subscriber, and a new topic with one pull subscription in a new project."""
     project = f"ceiling-{uuid.uuid4().hex[:8]}"
     publisher = pubsub_v1.PublisherClient(
         batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
@@ -25,6 +26,12 @@ def pubsub_streaming(messages: int) -> float:
     subscriber.create_subscription(
         request={"name": sub, "topic": topic, "ack_deadline_seconds": 60}
     )
+    return publisher, subscriber, topic, sub
+
+
+def pubsub_streaming(messages: int) -> float:
+    """Msgs/s from the first publish to the last ack of a streaming pull running alongside."""
+    publisher, subscriber, topic, sub = _fresh_topic_and_subscription()
     done = threading.Event()
     lock = threading.Lock()
     received = 0
@@ -53,16 +60,7 @@ def pubsub_streaming(messages: int) -> float:
 
 def pubsub_sync_pull(messages: int) -> float:
     """Msgs/s: batched publish, then synchronous Pull of 1,000 at a time with bulk acks."""
-    project = f"ceiling-{uuid.uuid4().hex[:8]}"
-    publisher = pubsub_v1.PublisherClient(
-        batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
-    )
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.create_topic(name=publisher.topic_path(project, "t")).name
-    sub = subscriber.subscription_path(project, "s")
-    subscriber.create_subscription(
-        request={"name": sub, "topic": topic, "ack_deadline_seconds": 60}
-    )
+    publisher, subscriber, topic, sub = _fresh_topic_and_subscription()
     begin = time.perf_counter()
     for future in [publisher.publish(topic, PAYLOAD) for _ in range(messages)]:
         future.result()

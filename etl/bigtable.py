@@ -23,7 +23,7 @@ from google.cloud.bigtable import column_family, row_filters
 
 from etl.config import Settings
 from etl_core import EtlError, Event, decode_event_key, event_key
-from etl_core.rowkeys import service_range, time_range
+from etl_core.rowkeys import scan_range
 
 EVENT = "event"
 STATUS = "realTimeStatus"
@@ -136,11 +136,7 @@ class EventTable:
         self, service: str, start: datetime | None = None, end: datetime | None = None
     ) -> Iterator[Event]:
         """Event rows of one service in key order, optionally limited to `[start, end)`."""
-        lo, hi = service_range(service)
-        if start is not None:
-            lo = time_range(service, start, start)[0]
-        if end is not None:
-            hi = time_range(service, end, end)[1]
+        lo, hi = scan_range(service, start, end)
         # Service, time and id are in the key: only `event:event` needs to come back.
         filter_ = row_filters.RowFilterChain(
             filters=[

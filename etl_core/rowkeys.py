@@ -63,6 +63,18 @@ def time_range(service: str, t0: datetime, t1: datetime) -> tuple[bytes, bytes]:
     return start, max(start, end)
 
 
+def scan_range(
+    service: str, start: datetime | None = None, end: datetime | None = None
+) -> tuple[bytes, bytes]:
+    """`[start, end)` of the event rows of `service`, each bound optional (open-ended when None)."""
+    lo, hi = service_range(service)
+    if start is not None:
+        lo = time_range(service, start, start)[0]
+    if end is not None:
+        hi = time_range(service, end, end)[1]
+    return lo, hi
+
+
 def _ceil_ms(t: datetime) -> datetime:
     if t.utcoffset() is None:
         raise ValueError(f"time bounds must be aware datetimes: {t!r}")

@@ -20,7 +20,7 @@ from etl_core import (
     status_key,
     time_range,
 )
-from etl_core.rowkeys import service_of_hourly_key, service_of_status_key, split_key
+from etl_core.rowkeys import scan_range, service_of_hourly_key, service_of_status_key, split_key
 from tests.unit.core.core_strategies import TRICKY_SERVICES, event_ids, event_times, services
 
 T = datetime(2024, 5, 6, 8, 30, 15, 123000, tzinfo=UTC)
@@ -186,3 +186,25 @@ def test_any_bytes_either_fail_to_decode_or_are_exactly_an_event_key(key: bytes)
         assert not is_event_key(key)
         return
     assert event_key(service, t, event_id) == key
+
+
+@given(
+    service=services,
+    times=st.lists(
+        st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        ),
+        min_size=3,
+        max_size=3,
+    ),
+)
+def test_scan_range_with_open_or_closed_bounds_holds_exactly_the_events_between(
+    service: str, times: list[datetime]
+) -> None:
+    t0, t, t1 = sorted(x.replace(microsecond=x.microsecond // 1000 * 1000) for x in times)
+    key = event_key(service, t, "id")
+    lo, hi = scan_range(service, t0, None)
+    assert lo <= key < hi
+    lo, hi = scan_range(service, None, t1)
+    assert (lo <= key < hi) == (t < t1)
+    assert scan_range(service) == service_range(service)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from etl.bigtable import StatusRow
 from etl_core import Event, event_key
-from etl_core.rowkeys import service_range, time_range
+from etl_core.rowkeys import scan_range
 
 
 class FakeTable:
@@ -61,11 +61,7 @@ class FakeTable:
     def scan_events(
         self, service: str, start: datetime | None = None, end: datetime | None = None
     ) -> Iterator[Event]:
-        lo, hi = service_range(service)
-        if start is not None:
-            lo = time_range(service, start, start)[0]
-        if end is not None:
-            hi = time_range(service, end, end)[1]
+        lo, hi = scan_range(service, start, end)
         for key in sorted(self.events):
             if lo <= key < hi:
                 yield self.events[key]
