@@ -15,7 +15,7 @@ PAYLOAD = b'{"service":"acceso-norte","eventTime":"2026-11-28T08:00:00.000Z","ev
 
 
 def _fresh_topic_and_subscription() -> tuple[Any, Any, str, str]:
-    """Batching publisher, subscriber, and a new topic with one pull subscription in a new project."""
+    """Batching publisher, subscriber, a new topic and its pull subscription in a new project."""
     project = f"ceiling-{uuid.uuid4().hex[:8]}"
     publisher = pubsub_v1.PublisherClient(
         batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
