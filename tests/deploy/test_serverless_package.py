@@ -1,0 +1,225 @@
+"""`serverless package` for dev, test and prod, checked resource by resource.
+
+These are the Deployment Manager templates `sls deploy` submits (see deploy/README.md); the
+functions' entry points are checked against the ones main.py really defines.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import PROJECT, REPO, STAGES, Packaged
+
+FUNCTION_TYPE = "gcp-types/cloudfunctions-v1:projects.locations.functions"
+INSTANCE_TYPE = "gcp-types/bigtableadmin-v2:projects.instances"
+TABLE_TYPE = "gcp-types/bigtableadmin-v2:projects.instances.tables"
+TOPIC_TYPES = ("gcp-types/pubsub-v1:projects.topics", "pubsub.v1.topic")
+PUBSUB_PUBLISH = "google.pubsub.topic.publish"
+
+# Serverless key -> (entry point in main.py, topic it is triggered by or None for HTTP)
+PIPELINE = {
+    "pubSubReceiver": ("pubsub_receiver", "acceso-events"),
+    "writeEvent": ("write_event", "acceso-events"),
+    "calculateOccupancy": ("calculate_occupancy", "acceso-written"),
+    "hourlyCounts": ("hourly_counts", "acceso-written"),
+}
+SIMULATOR = ("simulateAccesoData", "simulate_acceso_data")
+
+
+def expected_functions(stage: str) -> dict[str, tuple[str, str | None]]:
+    """Deployed name -> (entry point, trigger topic) the stage must have, and nothing else."""
+    functions: dict[str, tuple[str, str | None]] = {
+        f"etlservice-{stage}-{key}": (entry, f"{topic}-{stage}")
+        for key, (entry, topic) in PIPELINE.items()
+    }
+    if stage != "prod":
+        functions[f"etlservice-{stage}-{SIMULATOR[0]}"] = (SIMULATOR[1], None)
+    return functions
+
+
+@pytest.fixture(params=STAGES)
+def stage(request: pytest.FixtureRequest, packaged: dict[str, Packaged]) -> Packaged:
+    return packaged[request.param]
+
+
+def test_create_template_holds_only_the_stage_deployment_bucket(stage: Packaged) -> None:
+    (bucket,) = stage.create["resources"]
+    assert bucket["type"] == "storage.v1.bucket"
+    assert bucket["name"].startswith(f"sls-etlservice-{stage.stage}-")
+    assert bucket["properties"]["location"] == "us-central1"
+
+
+def test_each_stage_has_its_own_events_written_and_dead_letter_topics(stage: Packaged) -> None:
+    topics = [r for r in stage.update["resources"] if r["type"] in TOPIC_TYPES]
+    names = {r["properties"]["topic"] for r in topics}
+    assert names == {f"acceso-{kind}-{stage.stage}" for kind in ("events", "written", "deadletter")}
+
+
+def test_each_stage_has_exactly_its_functions_named_with_the_stage(stage: Packaged) -> None:
+    functions = stage.functions()
+    expected = expected_functions(stage.stage)
+    assert set(functions) == set(expected)
+    for name, (entry_point, _) in expected.items():
+        assert functions[name]["function"] == name
+        assert functions[name]["entryPoint"] == entry_point
+        assert functions[name]["runtime"] == "python312"
+        assert functions[name]["parent"] == f"projects/{PROJECT}/locations/us-central1"
+        assert functions[name]["sourceArchiveUrl"].endswith("/etlservice.zip")
+
+
+def test_prod_template_has_no_simulator_at_all(packaged: dict[str, Packaged]) -> None:
+    prod = packaged["prod"]
+    assert not any("simulate" in name.lower() for name in prod.functions())
+    assert "simulate_acceso_data" not in prod.update_text
+    assert all("httpsTrigger" not in props for props in prod.functions().values())
+
+
+@pytest.mark.parametrize("name", ["dev", "test"])
+def test_simulator_is_an_http_function_in_dev_and_test(
+    packaged: dict[str, Packaged], name: str
+) -> None:
+    simulator = packaged[name].functions()[f"etlservice-{name}-simulateAccesoData"]
+    assert "httpsTrigger" in simulator
+    assert "eventTrigger" not in simulator
+
+
+def test_nothing_grants_public_invocation(stage: Packaged) -> None:
+    assert "allUsers" not in stage.update_text
+    assert "allAuthenticatedUsers" not in stage.update_text
+    iam_like = [
+        r
+        for r in stage.update["resources"]
+        if "iam" in r["type"].lower()
+        or "accessControl" in r
+        or "accessControl" in r.get("properties", {})
+    ]
+    assert iam_like == []
+
+
+def test_event_functions_subscribe_to_their_stage_topic_declared_in_the_same_template(
+    stage: Packaged,
+) -> None:
+    declared = {
+        r["properties"]["topic"] for r in stage.update["resources"] if r["type"] in TOPIC_TYPES
+    }
+    functions = stage.functions()
+    for name, (_, topic) in expected_functions(stage.stage).items():
+        if topic is None:
+            continue
+        trigger = functions[name]["eventTrigger"]
+        assert trigger["eventType"] == PUBSUB_PUBLISH
+        assert trigger["resource"] == f"projects/{PROJECT}/topics/{topic}"
+        assert topic in declared
+
+
+def test_every_function_is_told_its_project_stage_and_instance(stage: Packaged) -> None:
+    for properties in stage.functions().values():
+        assert properties["environmentVariables"] == {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "ETL_STAGE": stage.stage,
+            "BIGTABLE_INSTANCE": "iotincoming",
+        }
+        assert properties["labels"] == {"service": "etlservice", "stage": stage.stage}
+
+
+def test_stage_table_lives_in_the_shared_iotincoming_instance(stage: Packaged) -> None:
+    (instance,) = stage.resources(INSTANCE_TYPE)
+    (table,) = stage.resources(TABLE_TYPE)
+    assert instance["properties"]["parent"] == f"projects/{PROJECT}"
+    assert instance["properties"]["instanceId"] == "iotincoming"
+    assert table["properties"]["tableId"] == f"incomingraw_{stage.stage}"
+
+
+def test_table_is_created_only_after_its_instance(stage: Packaged) -> None:
+    """The seed's race: the table creation hit 404 "Instance ... not found" on a new stage."""
+    (instance,) = stage.resources(INSTANCE_TYPE)
+    (table,) = stage.resources(TABLE_TYPE)
+    assert instance["name"] in table["metadata"]["dependsOn"]
+    assert table["properties"]["parent"] == f"$(ref.{instance['name']}.name)"
+
+
+def test_table_keeps_one_version_in_each_of_its_two_families(stage: Packaged) -> None:
+    (table,) = stage.resources(TABLE_TYPE)
+    families = table["properties"]["table"]["columnFamilies"]
+    assert families == {
+        "event": {"gcRule": {"maxNumVersions": 1}},
+        "realTimeStatus": {"gcRule": {"maxNumVersions": 1}},
+    }
+
+
+def test_only_the_prod_table_is_protected_against_deletion(stage: Packaged) -> None:
+    (table,) = stage.resources(TABLE_TYPE)
+    assert table["properties"]["table"]["deletionProtection"] is (stage.stage == "prod")
+
+
+def test_zip_holds_the_code_cloud_functions_runs_and_nothing_else(stage: Packaged) -> None:
+    assert {"main.py", "requirements.txt"} <= stage.zip_names
+    top_level = {name.split("/", 1)[0] for name in stage.zip_names}
+    assert top_level <= {"main.py", "requirements.txt", "etl", "etl_core"}
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in stage.zip_names)
+
+
+def test_entry_points_in_the_templates_are_functions_main_py_defines(
+    packaged: dict[str, Packaged],
+) -> None:
+    main_py = REPO / "main.py"
+    if not main_py.exists():
+        pytest.skip("main.py is not in the repository yet")
+    defined = {
+        node.name
+        for node in ast.parse(main_py.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    used = {
+        props["entryPoint"] for stage in packaged.values() for props in stage.functions().values()
+    }
+    assert used <= defined, f"entry points missing from main.py: {sorted(used - defined)}"
+
+
+def test_remove_of_prod_is_refused_without_confirmation(run_serverless: Any) -> None:
+    done = run_serverless("remove", "--stage", "prod", "--project", PROJECT)
+    assert done.returncode != 0
+    assert (
+        'Refusing to remove the prod stage of project "local-project"' in done.stdout + done.stderr
+    )
+    assert "ETL_ALLOW_PROD_REMOVE=local-project" in done.stdout + done.stderr
+
+
+def test_remove_of_prod_is_refused_when_confirmation_names_another_project(
+    run_serverless: Any,
+) -> None:
+    done = run_serverless(
+        "remove", "--stage", "prod", "--project", PROJECT, ETL_ALLOW_PROD_REMOVE="other"
+    )
+    assert done.returncode != 0
+    assert "Refusing to remove the prod stage" in done.stdout + done.stderr
+
+
+def test_unknown_stage_is_refused_before_anything_is_packaged(run_serverless: Any) -> None:
+    done = run_serverless("package", "--stage", "staging", "--project", PROJECT)
+    assert done.returncode != 0
+    assert 'Unknown stage "staging"' in done.stdout + done.stderr
+
+
+def test_region_option_moves_every_function_and_the_bucket(
+    run_serverless: Any, service_dir: Path
+) -> None:
+    done = run_serverless(
+        "package", "--stage", "dev", "--project", PROJECT, "--region", "europe-west1"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    output = service_dir / ".serverless"
+    try:
+        create = yaml.safe_load((output / "configuration-template-create.yml").read_text())
+        update = yaml.safe_load((output / "configuration-template-update.yml").read_text())
+    finally:
+        shutil.rmtree(output)
+    parents = {r["properties"]["parent"] for r in update["resources"] if r["type"] == FUNCTION_TYPE}
+    assert parents == {f"projects/{PROJECT}/locations/europe-west1"}
+    assert create["resources"][0]["properties"]["location"] == "europe-west1"
