@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import PROJECT, REPO, STAGES, Packaged
+from tests.deploy.templates import PROJECT, REPO, STAGES, Packaged
 
 FUNCTION_TYPE = "gcp-types/cloudfunctions-v1:projects.locations.functions"
 INSTANCE_TYPE = "gcp-types/bigtableadmin-v2:projects.instances"

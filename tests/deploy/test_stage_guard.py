@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.conftest import PROJECT, REPO, Packaged
+from tests.deploy.templates import PROJECT, REPO, Packaged
 
 HARNESS = REPO / "tests" / "deploy" / "guard_harness.js"
 GUARD = REPO / "deploy" / "stage-guard.js"

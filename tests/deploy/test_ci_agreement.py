@@ -1,0 +1,198 @@
+"""The GitHub workflow runs what .ci/run runs, so the two CI entry points cannot drift apart.
+
+.ci/run's sessions are its explicit `nox -s X` lines plus, for a bare `nox`, the default
+`nox.options.sessions` of noxfile.py (read from its syntax tree, not by importing it).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.templates import REPO
+
+CI_RUN = REPO / ".ci" / "run"
+WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
+SETUP_NOX = REPO / ".github" / "actions" / "setup-nox" / "action.yml"
+NOXFILE = REPO / "noxfile.py"
+SESSION_FLAGS = ("-s", "--session", "--sessions", "-e")
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+COMPOSE_HOSTS = {
+    "PUBSUB_EMULATOR_HOST": "localhost:8085",
+    "BIGTABLE_EMULATOR_HOST": "localhost:8086",
+}
+
+
+def default_sessions() -> list[str]:
+    """`nox.options.sessions = [...]` in noxfile.py."""
+    for node in ast.walk(ast.parse(NOXFILE.read_text())):
+        if isinstance(node, ast.Assign) and any(
+            ast.unparse(target) == "nox.options.sessions" for target in node.targets
+        ):
+            sessions = ast.literal_eval(node.value)
+            assert isinstance(sessions, list)
+            return [str(s) for s in sessions]
+    raise AssertionError("noxfile.py sets no nox.options.sessions")
+
+
+def _session_name(call: ast.expr, default: str) -> str | None:
+    """`default` (or its `name=`) if `call` is `nox.session` or `nox.session(...)`, else None."""
+    if ast.unparse(call) == "nox.session":
+        return default
+    if isinstance(call, ast.Call) and ast.unparse(call.func) == "nox.session":
+        names = [k.value for k in call.keywords if k.arg == "name"]
+        return str(ast.literal_eval(names[0])) if names else default
+    return None
+
+
+def defined_sessions() -> set[str]:
+    """Sessions noxfile.py registers: decorated functions and `x = nox.session(...)(f)`."""
+    found: set[str] = set()
+    for node in ast.parse(NOXFILE.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            found.update(n for d in node.decorator_list if (n := _session_name(d, node.name)))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            (target,) = node.targets
+            if isinstance(target, ast.Name) and (n := _session_name(node.value.func, target.id)):
+                found.add(n)
+    return found
+
+
+def shell_commands(script: str) -> Iterator[list[str]]:
+    """Simple commands of a shell script: words, with leading VAR=value assignments dropped."""
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for token in [*lexer, ";"]:
+            if token and set(token) <= set("();<>|&"):
+                while words and ASSIGNMENT.fullmatch(words[0]):
+                    words.pop(0)
+                if words:
+                    yield words
+                words = []
+            else:
+                words.append(token)
+
+
+def nox_sessions(words: list[str]) -> list[str] | None:
+    """Sessions a `nox ...` command runs; None if the words are not a nox command."""
+    if not words or words[0] != "nox":
+        return None
+    named: list[str] = []
+    collecting = False
+    for word in words[1:]:
+        if word == "--":
+            break
+        flag, _, value = word.partition("=")
+        if flag in SESSION_FLAGS:
+            collecting = not value
+            named.extend([value] if value else [])
+        elif word.startswith("-"):
+            collecting = False
+        elif collecting:
+            named.append(word)
+    return named or default_sessions()
+
+
+def ci_run_sessions() -> set[str]:
+    sessions: set[str] = set()
+    for words in shell_commands(CI_RUN.read_text()):
+        found = nox_sessions(words)
+        if found is not None:
+            sessions.update(found)
+    return sessions
+
+
+def load_yaml(path: Any) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    return load_yaml(WORKFLOW)
+
+
+def job_runs(job: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in job.get("steps", []) if "run" in step]
+
+
+def job_sessions(job: dict[str, Any]) -> set[str]:
+    sessions: set[str] = set()
+    for script in job_runs(job):
+        for words in shell_commands(script):
+            found = nox_sessions(words)
+            if found is not None:
+                sessions.update(found)
+    return sessions
+
+
+def test_ci_run_runs_the_default_sessions_and_the_compose_e2e() -> None:
+    assert ci_run_sessions() >= {*default_sessions(), "e2e"}
+    assert set(default_sessions()) <= defined_sessions()
+
+
+def test_every_session_ci_run_runs_has_a_workflow_job_named_after_it_that_runs_it(
+    workflow: dict[str, Any],
+) -> None:
+    jobs = workflow["jobs"]
+    missing = sorted(
+        s for s in ci_run_sessions() if s not in jobs or s not in job_sessions(jobs[s])
+    )
+    assert missing == [], f"sessions .ci/run runs without a matching workflow job: {missing}"
+
+
+def test_the_workflow_runs_no_session_nox_does_not_define(workflow: dict[str, Any]) -> None:
+    used = set().union(*(job_sessions(job) for job in workflow["jobs"].values()))
+    unknown = sorted(used - defined_sessions())
+    assert unknown == [], f"workflow runs sessions noxfile.py does not define: {unknown}"
+
+
+def test_workflow_installs_the_nox_and_uv_versions_ci_run_pins() -> None:
+    pins = re.compile(r"\b(nox|uv)==([\w.]+)")
+    assert dict(pins.findall(CI_RUN.read_text())) == dict(pins.findall(SETUP_NOX.read_text()))
+
+
+def test_e2e_runs_against_docker_compose_with_the_emulator_hosts(workflow: dict[str, Any]) -> None:
+    for job_name, compose_files in (("e2e", ""), ("e2e-official", "docker-compose.official.yml")):
+        steps = workflow["jobs"][job_name]["steps"]
+        up = [s for s in steps if "docker compose" in s.get("run", "") and " up " in s["run"] + " "]
+        assert len(up) == 1, job_name
+        assert "--wait" in up[0]["run"], job_name
+        assert compose_files in up[0]["run"]
+        after_up = steps[steps.index(up[0]) + 1 :]
+        e2e = [s for s in after_up if "nox -s e2e" in s.get("run", "")]
+        assert e2e, job_name
+        assert all(s.get("env", {}) == COMPOSE_HOSTS for s in e2e), job_name
+
+
+def test_unit_runs_on_every_supported_python(workflow: dict[str, Any]) -> None:
+    matrix = workflow["jobs"]["unit"]["strategy"]["matrix"]["python"]
+    assert matrix == ["3.11", "3.12", "3.13"]
+    assert any("--force-python" in run for run in job_runs(workflow["jobs"]["unit"]))
+
+
+def test_workflow_is_least_privilege_and_cancels_superseded_runs(workflow: dict[str, Any]) -> None:
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert all("permissions" not in job for job in workflow["jobs"].values())
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
+    uses = [
+        line.split("uses:", 1)[1].strip()
+        for path in (WORKFLOW, SETUP_NOX)
+        for line in path.read_text().splitlines()
+        if "uses:" in line
+    ]
+    remote = [u for u in uses if not u.startswith("./")]
+    assert remote
+    unpinned = [u for u in remote if not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v[\d.]+", u)]
+    assert unpinned == []
