@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import nox
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deploy import nox_sessions  # deploy/ is not an installed package
+
 nox.options.default_venv_backend = "uv|venv"
-nox.options.sessions = ["lint", "typecheck", "unit", "e2e"]
+nox.options.sessions = ["lint", "typecheck", "unit", "e2e", "deploy", "workflows"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "noxfile.py"]
+SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "deploy", "noxfile.py"]
 
 
 @nox.session(python=PYTHON)
@@ -80,3 +85,7 @@ def _emulator_hosts_set(session: nox.Session) -> bool:
     """True when the caller points us at running emulators (compose, or the official image)."""
     del session
     return bool(os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"))
+
+
+deploy = nox.session(python=PYTHON)(nox_sessions.deploy)
+workflows = nox.session(python=PYTHON)(nox_sessions.workflows)
