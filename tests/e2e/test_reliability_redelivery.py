@@ -1,0 +1,138 @@
+"""Redelivery: every message is delivered at least twice, after it was processed the first time.
+
+Push shapes: a proxy in front of each function forwards the request (the function writes), then
+answers 500 the first time per message id, so Pub/Sub redelivers. Worker: after processing, the
+first delivery of each message is either nacked or its ack is dropped (redelivered when its ack
+deadline expires). Occupancy, rows and hourly counts must still equal the core's fold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl import wiring
+from etl.worker import Worker, WorkerOptions
+from tests.e2e.faults import (
+    PushProxy,
+    Rig,
+    assert_exact,
+    fail_first_after_forwarding,
+    make_rig,
+    proxied,
+    push_targets,
+    served,
+    simulation,
+    wait_settled,
+    wait_until,
+)
+
+
+@pytest.fixture
+def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
+    with make_rig(unique_name, tmp_path) as rig:
+        yield rig
+
+
+@pytest.mark.parametrize("pipeline", ["current", "fanout"])
+def test_push_shapes_count_each_event_once_when_every_message_is_redelivered_after_processing(
+    pipeline: str, rig: Rig
+) -> None:
+    sim = simulation(limit=120, seed=21)
+    targets = push_targets(rig.settings, pipeline)
+    with (
+        served(rig.settings, pipeline, rig.logs) as serve,
+        proxied(rig.bus, rig.settings, serve, fail_first_after_forwarding, targets) as proxies,
+    ):
+        rig.bus.publish_events(rig.settings.events_topic, sim.events)
+        wait_settled(rig.table, sim.events)
+        for proxy in proxies.values():  # the last redeliveries may still be in flight
+            wait_until(partial(redelivered, proxy), 60, "every message redelivered")
+
+    front = proxies[targets[0][0]]
+    assert len(front.seen) == len(sim.events)
+    assert front.forwarded >= 2 * len(sim.events), "each message was processed twice or more"
+    assert front.answers[500] == len(sim.events)
+    assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "fanout")
+
+
+def redelivered(proxy: PushProxy) -> bool:
+    return min(proxy.seen.values(), default=0) >= 2
+
+
+class RedeliveringSubscriber:
+    """A SubscriberClient whose first ack of each message does not happen: half are nacked, half
+    are silently dropped (redelivered when the ack deadline expires)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.deliveries: Counter[str] = Counter()
+        self.message_of: dict[str, str] = {}
+        self.nacked = 0
+        self.dropped = 0
+
+    def pull(self, request: Any, timeout: float) -> Any:
+        response = self.inner.pull(request=request, timeout=timeout)
+        for received in response.received_messages:
+            self.deliveries[received.message.message_id] += 1
+            self.message_of[received.ack_id] = received.message.message_id
+        return response
+
+    def acknowledge(self, request: dict[str, Any]) -> None:
+        firsts = [a for a in request["ack_ids"] if self.deliveries[self.message_of[a]] == 1]
+        nack = [a for i, a in enumerate(firsts) if i % 2 == 0]
+        self.nacked += len(nack)
+        self.dropped += len(firsts) - len(nack)
+        if nack:
+            self.inner.modify_ack_deadline(
+                request={**request, "ack_ids": nack, "ack_deadline_seconds": 0}
+            )
+        rest = [a for a in request["ack_ids"] if a not in set(firsts)]
+        if rest:
+            self.inner.acknowledge(request={**request, "ack_ids": rest})
+
+    def modify_ack_deadline(self, request: dict[str, Any]) -> None:
+        self.inner.modify_ack_deadline(request=request)
+
+
+def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expires_after_processing(
+    rig: Rig,
+) -> None:
+    sim = simulation(limit=400, seed=22)
+    settings = rig.settings
+    pipe, table, bus = wiring.build(settings)
+    subscription = bus.ensure_subscription(
+        settings.subscription("worker"), settings.events_topic, ack_deadline_s=2
+    )
+    subscriber = RedeliveringSubscriber(bus.subscriber)
+    worker = Worker(pipe, subscriber, subscription, WorkerOptions(batch_size=50))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        rig.bus.publish_events(settings.events_topic, sim.events)
+        wait_until(
+            lambda: (
+                len(subscriber.deliveries) == len(sim.events)
+                and min(subscriber.deliveries.values()) >= 2
+            ),
+            90,
+            "every message delivered twice",
+        )
+        wait_settled(rig.table, sim.events)
+    finally:
+        stop.set()
+        thread.join(60)
+        bus.close()
+        table.close()
+
+    assert subscriber.nacked > 0
+    assert subscriber.dropped > 0
+    assert pipe.counters["deliveries"] >= 2 * len(sim.events)
+    assert_exact(settings, rig.table, sim.events, hourly=True)
