@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,31 +22,11 @@ import pytest
 
 from etl import commands, worker
 from etl.bigtable import EventTable
-from etl.config import Settings, from_env
+from etl.config import Settings
 from etl.pubsub import Outgoing, PubSub
 from etl.simulation import Request, simulate_before
 from etl_core import Event, Simulation, fold, is_event_key
 from tests.e2e.pipeline_support import serving, wait_settled
-
-
-@pytest.fixture
-def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
-    del emulator_hosts
-    return replace(from_env(), project=unique_name("f"), stage="test")
-
-
-@pytest.fixture
-def table(settings: Settings) -> Iterator[EventTable]:
-    table = EventTable(settings)
-    yield table
-    table.close()
-
-
-@pytest.fixture
-def bus(settings: Settings) -> Iterator[PubSub]:
-    bus = PubSub(settings)
-    yield bus
-    bus.close()
 
 
 def world(events: list[Event]) -> Simulation:

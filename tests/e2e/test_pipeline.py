@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,34 +9,13 @@ import pytest
 
 from etl import commands
 from etl.bigtable import EventTable, decode_int
-from etl.config import Settings, from_env
+from etl.config import Settings
 from etl.pubsub import Outgoing, PubSub
 from etl.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
 from tests.e2e.pipeline_support import serving, wait_settled
 
 SHAPES = ("current", "fanout", "worker")
-
-
-@pytest.fixture
-def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
-    """A project of its own per test: topics, subscriptions and the table are all isolated."""
-    del emulator_hosts
-    return replace(from_env(), project=unique_name("p"), stage="test")
-
-
-@pytest.fixture
-def table(settings: Settings) -> Iterator[EventTable]:
-    table = EventTable(settings)
-    yield table
-    table.close()
-
-
-@pytest.fixture
-def bus(settings: Settings) -> Iterator[PubSub]:
-    bus = PubSub(settings)
-    yield bus
-    bus.close()
 
 
 def simulation(limit: int, seed: int) -> Simulation:
