@@ -23,7 +23,7 @@ from etl.config import Settings
 from etl_core import Event, PubSubMessage
 
 ACK_DEADLINE_S = 60
-MAX_DELIVERY_ATTEMPTS = 5
+MAX_DELIVERY_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, slots=True)

@@ -474,35 +474,61 @@ def wait_settled(table: EventTable, events: Sequence[Event], timeout: float = 12
         time.sleep(0.2)
 
 
-def assert_exact(
-    settings: Settings, table: EventTable, events: Sequence[Event], *, hourly: bool
-) -> None:
-    """Nothing lost, nothing double counted, exactly as the core's fold of the unique events.
+def mismatch(table: EventTable, events: Sequence[Event], *, hourly: bool) -> str:
+    """How the table differs from the core's fold of the unique events ("" when it does not).
 
     - the event rows are exactly the unique events' keys, each with its delta;
     - each service's stored occupancy (value, anomalies, events folded) equals `etl_core.fold`;
-    - `hourly`: each service's stored hourly counts equal `etl_core.hourly_counts`;
-    - nothing reached the dead-letter topic (every valid message was processed).
+    - `hourly`: each service's stored hourly counts equal `etl_core.hourly_counts`.
     """
     want = unique(events)
     rows = {k: cells for k, cells in table.all_rows() if is_event_key(k)}
-    expected_rows = {event_key(e.service, e.event_time, e.event_id): e for e in want}
-    assert set(rows) == set(expected_rows), (
-        f"{len(set(rows) - set(expected_rows))} unexpected rows, "
-        f"{len(set(expected_rows) - set(rows))} missing"
-    )
-    for key, event in expected_rows.items():
-        assert rows[key]["event"]["event"] == str(event.delta).encode()
+    expected = {event_key(e.service, e.event_time, e.event_id): e for e in want}
+    if set(rows) != set(expected):
+        return (
+            f"{len(set(rows) - set(expected))} unexpected event rows, "
+            f"{len(set(expected) - set(rows))} missing"
+        )
+    wrong = [k for k, e in expected.items() if rows[k]["event"]["event"] != str(e.delta).encode()]
+    if wrong:
+        return f"{len(wrong)} rows with the wrong delta, e.g. {wrong[0]!r}"
     truth = fold(want)
     stored = {svc: ledger.current_occupancy(table.read_status(status_key(svc))) for svc in truth}
-    assert stored == truth
+    if stored != truth:
+        return f"occupancy {stored} != fold {truth}"
     if hourly:
-        counts = {
-            svc: list(ledger.read_hourly(table.read_status(hourly_key(svc))).values())
-            for svc in truth
-        }
-        assert counts == hourly_counts(want)
-    assert commands.dead_letters(settings) == []
+        for svc, counts in hourly_counts(want).items():
+            got = list(ledger.read_hourly(table.read_status(hourly_key(svc))).values())
+            if got != counts:
+                diff = (
+                    [c for c in counts if c not in got][:2],
+                    [c for c in got if c not in counts][:2],
+                )
+                return f"hourly counts of {svc!r}: expected/stored differ in {diff}"
+    return ""
+
+
+def wait_exact(
+    table: EventTable, events: Sequence[Event], *, hourly: bool, timeout: float = 120
+) -> None:
+    """Wait (bounded) until the table converges to the fold: redeliveries come when they come."""
+    deadline = time.monotonic() + timeout
+    while (diff := unsettled(table, events) or mismatch(table, events, hourly=hourly)) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.25)
+    assert not diff, f"not converged after {timeout}s: {diff}"
+
+
+def assert_exact(
+    settings: Settings, table: EventTable, events: Sequence[Event], *, hourly: bool
+) -> None:
+    """Nothing lost, nothing double counted (`mismatch` is empty), and nothing reached the
+    dead-letter topic: every valid message was processed."""
+    diff = mismatch(table, events, hourly=hourly)
+    assert not diff, diff
+    letters = commands.dead_letters(settings)
+    assert letters == [], f"{len(letters)} dead letters, e.g. {letters[0]}"
 
 
 def simulation(limit: int, seed: int, services: Sequence[str] | None = None) -> Simulation:

@@ -1,0 +1,78 @@
+"""Crashes: `kill -9` at a chosen point of processing, restart, drain.
+
+The process under test is `python -m tests.e2e.faults serve ...`: `etl serve` with a pause hook
+(`ETL_FAULT_PAUSE`) that blocks every caller before the n-th call of one function and says so on
+stderr; the test then SIGKILLs it there, so the crash point is exact, not timing luck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from etl_core import event_key, is_event_key
+from tests.e2e.faults import (
+    PAUSE_ENV,
+    Rig,
+    Served,
+    assert_exact,
+    make_rig,
+    served,
+    simulation,
+    wait_exact,
+)
+
+
+@pytest.fixture
+def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
+    with make_rig(unique_name, tmp_path) as rig:
+        yield rig
+
+
+# Where each shape is killed, and why that point matters.
+CRASH_POINTS = {
+    # after the batch's event rows and its occupancy refresh, before hourly counts and the acks
+    "worker": "etl.handlers:update_hourly:3",
+    # after the event row was written, before its occupancy was updated
+    "current": "etl.handlers:update_occupancy:20",
+    # fan-out: after write_event stored the row, before it announced it on the written topic
+    "fanout": "etl.pubsub:PubSub.publish_events:20",
+}
+
+
+@pytest.mark.parametrize("pipeline", ["worker", "current", "fanout"])
+def test_a_process_killed_mid_processing_and_restarted_loses_and_double_counts_nothing(
+    pipeline: str, rig: Rig
+) -> None:
+    sim = simulation(limit=300, seed=51)
+    settings = rig.settings
+    if pipeline == "worker":  # unacked messages come back 3 s after the crash, not 60 s
+        rig.bus.ensure_subscription(
+            settings.subscription("worker"), settings.events_topic, ack_deadline_s=3
+        )
+    args = ("--batch-size", "50") if pipeline == "worker" else ()
+    crashing = Served(
+        settings,
+        pipeline,
+        rig.logs,
+        args,
+        {PAUSE_ENV: CRASH_POINTS[pipeline]},
+        "-crashed",
+        module="tests.e2e.faults",
+    ).start()
+    try:
+        rig.bus.publish_events(settings.events_topic, sim.events)
+        assert crashing.paused.wait(60), "the crash point was never reached"
+        stored = {k for k, _ in rig.table.all_rows() if is_event_key(k)}
+        crashing.kill()
+    finally:
+        crashing.stop()
+    assert 0 < len(stored) < len(sim.events), "killed after some writes, before the end"
+
+    with served(settings, pipeline, rig.logs, *args, name="-restarted"):
+        wait_exact(rig.table, sim.events, hourly=pipeline != "current")
+
+    assert stored <= {event_key(e.service, e.event_time, e.event_id) for e in sim.events}
+    assert_exact(settings, rig.table, sim.events, hourly=pipeline != "current")
