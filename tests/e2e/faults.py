@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from etl import commands, ledger
 from etl.bigtable import EventTable
@@ -49,6 +49,7 @@ from etl_core import (
     status_key,
 )
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -422,8 +423,8 @@ class TcpProxy:
 # --- publishing what the faults need ---
 
 
-def shuffled(events: Sequence[Event], seed: int) -> list[Event]:
-    out = list(events)
+def shuffled(items: Sequence[T], seed: int) -> list[T]:
+    out = list(items)
     random.Random(seed).shuffle(out)
     return out
 
