@@ -50,6 +50,8 @@ from etl_core import (
 )
 
 T = TypeVar("T")
+SETTLE_S = float(os.environ.get("ETL_TEST_SETTLE_TIMEOUT", "120"))
+"""How long a test waits for the pipeline to converge (shorter for mutation runs)."""
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -467,7 +469,7 @@ def unsettled(table: EventTable, events: Sequence[Event]) -> str:
     return ""
 
 
-def wait_settled(table: EventTable, events: Sequence[Event], timeout: float = 120) -> None:
+def wait_settled(table: EventTable, events: Sequence[Event], timeout: float = SETTLE_S) -> None:
     deadline = time.monotonic() + timeout
     while missing := unsettled(table, events):
         if time.monotonic() > deadline:
@@ -510,7 +512,7 @@ def mismatch(table: EventTable, events: Sequence[Event], *, hourly: bool) -> str
 
 
 def wait_exact(
-    table: EventTable, events: Sequence[Event], *, hourly: bool, timeout: float = 120
+    table: EventTable, events: Sequence[Event], *, hourly: bool, timeout: float = SETTLE_S
 ) -> None:
     """Wait (bounded) until the table converges to the fold: redeliveries come when they come."""
     deadline = time.monotonic() + timeout
