@@ -231,7 +231,7 @@ class PushProxy:
         self,
         targets: str | Sequence[str],
         decide: Callable[[str, int], Decision] = lambda _id, _n: (True, None),
-        host: str = "127.0.0.1",
+        host: str | None = None,
     ) -> None:
         self.targets = [t.rstrip("/") for t in ([targets] if isinstance(targets, str) else targets)]
         self.decide = decide
@@ -250,7 +250,8 @@ class PushProxy:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        # Reachable from a containerised emulator too (ETL_FUNCTIONS_HOST=0.0.0.0 under compose).
+        self.server = ThreadingHTTPServer((host or from_env().functions_host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
