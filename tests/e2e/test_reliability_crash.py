@@ -32,19 +32,21 @@ def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Pat
 
 
 # Where each shape is killed, and why that point matters.
-CRASH_POINTS = {
-    # after the batch's event rows and its occupancy refresh, before hourly counts and the acks
-    "worker": "etl.handlers:update_hourly:3",
+CRASH_POINTS = [
+    # worker, mid-batch, nothing of the batch written yet: its messages must not have been acked
+    ("worker", "etl.bigtable:EventTable.write_events:3"),
+    # worker, after the batch's rows and occupancy refresh, before hourly counts and the acks
+    ("worker", "etl.handlers:update_hourly:3"),
     # after the event row was written, before its occupancy was updated
-    "current": "etl.handlers:update_occupancy:20",
+    ("current", "etl.handlers:update_occupancy:20"),
     # fan-out: after write_event stored the row, before it announced it on the written topic
-    "fanout": "etl.pubsub:PubSub.publish_events:20",
-}
+    ("fanout", "etl.pubsub:PubSub.publish_events:20"),
+]
 
 
-@pytest.mark.parametrize("pipeline", ["worker", "current", "fanout"])
+@pytest.mark.parametrize(("pipeline", "point"), CRASH_POINTS)
 def test_a_process_killed_mid_processing_and_restarted_loses_and_double_counts_nothing(
-    pipeline: str, rig: Rig
+    pipeline: str, point: str, rig: Rig
 ) -> None:
     sim = simulation(limit=300, seed=51)
     settings = rig.settings
@@ -58,7 +60,7 @@ def test_a_process_killed_mid_processing_and_restarted_loses_and_double_counts_n
         pipeline,
         rig.logs,
         args,
-        {PAUSE_ENV: CRASH_POINTS[pipeline]},
+        {PAUSE_ENV: point},
         "-crashed",
         module="tests.e2e.faults",
     ).start()
