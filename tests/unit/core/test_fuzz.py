@@ -16,10 +16,12 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl_core import (
+    MAX_MESSAGE_BYTES,
     Event,
     InvalidEvent,
     parse_cloud_event,
@@ -217,5 +219,9 @@ def test_any_push_body_or_cloud_event_unwraps_to_its_payload_or_raises_only_inva
 
 
 def test_deeply_nested_json_is_not_json_rather_than_a_crash() -> None:
-    for data in (b"[" * 100_000, b'{"a":' * 50_000, b"[" * 60_000 + b"]" * 60_000):
+    # Under the 64 KiB limit, so the JSON decoder really sees them.
+    for data in (b"[" * 60_000, b'{"a":' * 13_000, b"[" * 30_000 + b"]" * 30_000):
+        assert len(data) <= MAX_MESSAGE_BYTES
         check_parse(data, "m")
+        with pytest.raises(InvalidEvent):
+            unwrap_push_body(b'{"message":' * 13_000)
