@@ -189,6 +189,7 @@ class PubSub:
             response = self.subscriber.pull(
                 request={"subscription": path, "max_messages": 500}, timeout=10
             )
+            before = len(seen)
             if not response.received_messages:
                 break
             for received in response.received_messages:
@@ -206,6 +207,8 @@ class PubSub:
                         attributes=attrs,
                     ),
                 )
+            if len(seen) == before:
+                break  # only redeliveries of letters already listed: the backlog is drained
         for start in range(0, len(ack_ids), 500):
             self.subscriber.modify_ack_deadline(
                 request={
