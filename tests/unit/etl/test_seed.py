@@ -1,0 +1,189 @@
+"""etl.toml: parsing, expansion per stage, and an error that points at the line for each mistake."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from etl import seed
+from etl.config import Settings
+from etl.runtime import FUNCTIONS
+
+REPO = Path(__file__).resolve().parents[3]
+
+MINIMAL = """\
+project = "p1"
+stages = ["dev"]
+
+[bigtable]
+instance = "inst"
+
+[[bigtable.tables]]
+name = "t_{stage}"
+families.f = { max_versions = 2, max_age_seconds = 60 }
+
+[[pubsub.topics]]
+name = "events-{stage}"
+
+[[pubsub.topics]]
+name = "dead-{stage}"
+
+[[pubsub.subscriptions]]
+name = "sub-{stage}"
+topic = "events-{stage}"
+ack_deadline_seconds = 30
+ordering = true
+dead_letter = { topic = "dead-{stage}", max_delivery_attempts = 7 }
+retry = { minimum_backoff_seconds = 0.5, maximum_backoff_seconds = 20 }
+
+[[pubsub.subscriptions]]
+name = "hook-{stage}"
+topic = "events-{stage}"
+type = "push"
+push_endpoint = "http://localhost:9000/{project}/{stage}"
+"""
+
+
+def test_the_minimal_file_expands_placeholders_for_a_stage_and_project() -> None:
+    res = seed.parse(MINIMAL).resources("test", "other")
+    assert res.project == "other"
+    assert res.instance == "inst"
+    assert res.topics == ("events-test", "dead-test")
+    sub = res.subscription("sub-test")
+    assert sub.topic == "events-test"
+    assert sub.ack_deadline_seconds == 30
+    assert sub.ordering
+    assert sub.dead_letter == seed.DeadLetterPolicy("dead-test", 7)
+    assert sub.retry == seed.RetryPolicy(0.5, 20.0)
+    assert res.subscription("hook-test").push_endpoint == "http://localhost:9000/other/test"
+    (table,) = res.tables
+    assert table.name == "t_test"
+    assert table.families == {"f": seed.GcRule(max_versions=2, max_age_seconds=60)}
+
+
+def test_defaults_fill_what_a_subscription_leaves_out() -> None:
+    text = MINIMAL.replace("ack_deadline_seconds = 30\nordering = true\n", "")
+    sub = seed.parse(text).resources("dev").subscription("sub-dev")
+    assert (sub.ack_deadline_seconds, sub.ordering, sub.push_endpoint) == (60, False, None)
+
+
+NAME_CHARS = string.ascii_lowercase + string.digits + "-"
+
+
+@given(
+    stage=st.sampled_from(seed.STAGES),
+    project=st.text(NAME_CHARS, min_size=3, max_size=20),
+    prefix=st.text(string.ascii_lowercase, min_size=1, max_size=10),
+)
+def test_expansion_leaves_no_placeholder_and_keeps_names_distinct(
+    stage: str, project: str, prefix: str
+) -> None:
+    text = MINIMAL.replace('"events-{stage}"', f'"{prefix}-{{project}}-{{stage}}"')
+    res = seed.parse(text).resources(stage, project)
+    names = [*res.topics, *(s.name for s in res.subscriptions), *(t.name for t in res.tables)]
+    assert not any(seed.PLACEHOLDERS.search(n) for n in names)
+    assert len(set(names)) == len(names)
+    assert res.topics[0] == f"{prefix}-{project}-{stage}"
+    assert all(s.topic in res.topics for s in res.subscriptions)
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+# (what to change in MINIMAL, the line it must point at, what the message says)
+MISTAKES = [
+    ("ack_deadline_seconds = 30", "ack_deadline_seconds = 5", "ack_deadline_seconds must be"),
+    ("max_delivery_attempts = 7", "max_delivery_attempts = 500", "max_delivery_attempts must"),
+    ("maximum_backoff_seconds = 20", "maximum_backoff_seconds = 0.1", "minimum_backoff_seconds"),
+    (
+        'topic = "events-{stage}"\nack',
+        'topic = "nope-{stage}"\nack',
+        "'nope-{stage}' is not",
+    ),
+    ('dead_letter = { topic = "dead-{stage}"', 'dead_letter = { topic = "x"', "not declared"),
+    ("ordering = true", 'ordering = "yes"', "ordering must be true or false"),
+    ("ordering = true", "colour = 1", "unknown key 'colour'"),
+    ('type = "push"\npush_endpoint', "push_endpoint", "push_endpoint is required by type push"),
+    ('type = "push"', 'type = "poll"', 'type must be "pull" or "push"'),
+    ('push_endpoint = "http', 'push_endpoint = "ftp', "must be an http(s) URL"),
+    ('name = "sub-{stage}"', 'name = "sub-{region}"', "unknown placeholder {region}"),
+    ('name = "sub-{stage}"', 'name = "x"', "is not a Pub/Sub name"),
+    ('name = "t_{stage}"', 'name = "t {stage}"', "is not a table id"),
+    ("families.f = { max_versions = 2, max_age_seconds = 60 }", "families.f = {}", "set max_ver"),
+    ("max_versions = 2,", "max_versions = 0,", "max_versions must be an integer from 1"),
+    ('stages = ["dev"]', 'stages = ["qa"]', "'qa' is not one of dev, test, prod"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), MISTAKES)
+def test_each_mistake_names_the_file_line_and_problem(old: str, new: str, message: str) -> None:
+    assert old in MINIMAL
+    text = MINIMAL.replace(old, new, 1)
+    expected_line = line_of(text, new.splitlines()[0])
+    with pytest.raises(seed.InvalidSeed) as caught:
+        seed.parse(text, "etl.toml")
+    assert str(caught.value).startswith(f"etl.toml:{expected_line}: ")
+    assert message in str(caught.value)
+
+
+def test_a_toml_syntax_error_keeps_tomllibs_line_and_column() -> None:
+    with pytest.raises(seed.InvalidSeed, match=r"^etl\.toml: .*line 3, column"):
+        seed.parse('project = "p"\n\n[[pubsub.topics]\n', "etl.toml")
+
+
+def test_a_name_declared_twice_is_refused() -> None:
+    text = MINIMAL + '\n[[pubsub.topics]]\nname = "events-{stage}"\n'
+    with pytest.raises(seed.InvalidSeed, match="topic 'events-dev' is declared twice"):
+        seed.parse(text)
+
+
+def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
+    with pytest.raises(seed.InvalidSeed, match="cannot read the seed file"):
+        seed.load(tmp_path / "absent.toml")
+
+
+def test_find_prefers_etl_seed_file_then_the_nearest_etl_toml(tmp_path: Path) -> None:
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    (tmp_path / "etl.toml").write_text(MINIMAL)
+    assert seed.find(nested, {}) == tmp_path / "etl.toml"
+    assert seed.find(nested, {"ETL_SEED_FILE": "/x.toml"}) == Path("/x.toml")
+
+
+# --- the repository's own etl.toml is what the code expects --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project_seed() -> seed.Seed:
+    return seed.load(REPO / "etl.toml")
+
+
+@pytest.mark.parametrize("stage", seed.STAGES)
+def test_etl_toml_declares_every_name_the_pipeline_uses(
+    project_seed: seed.Seed, stage: str
+) -> None:
+    settings = Settings(stage=stage)
+    res = project_seed.resources(stage)
+    assert {settings.events_topic, settings.written_topic, settings.dead_letter_topic} == set(
+        res.topics
+    )
+    assert [t.name for t in res.tables] == [settings.table]
+    for consumer in ("worker", "deadletter-reader"):
+        assert res.subscription(settings.subscription(consumer)).topic
+    functions = {s.function: s for s in res.subscriptions if s.function}
+    assert set(functions) == {f for shape in FUNCTIONS.values() for f in shape}
+    assert functions["pubsub_receiver"].topic == settings.events_topic
+    assert functions["calculate_occupancy"].topic == settings.written_topic
+
+
+def test_etl_toml_dead_letters_every_pipeline_subscription_but_the_reader(
+    project_seed: seed.Seed,
+) -> None:
+    for sub in project_seed.resources("dev").subscriptions:
+        expected = None if sub.name.startswith("deadletter-reader") else "acceso-deadletter-dev"
+        assert (sub.dead_letter.topic if sub.dead_letter else None) == expected, sub.name
