@@ -1,0 +1,56 @@
+package seed
+
+import (
+	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+func topicPath(project, topic string) string {
+	return "projects/" + project + "/topics/" + topic
+}
+
+func subscriptionProto(project string, s Subscription) *pb.Subscription {
+	p := &pb.Subscription{
+		Name:                  "projects/" + project + "/subscriptions/" + s.Name,
+		Topic:                 topicPath(project, s.Topic),
+		AckDeadlineSeconds:    s.AckDeadlineSeconds,
+		EnableMessageOrdering: s.Ordering,
+	}
+	if s.PushEndpoint != "" {
+		p.PushConfig = &pb.PushConfig{
+			PushEndpoint: s.PushEndpoint,
+			Wrapper:      &pb.PushConfig_PubsubWrapper_{PubsubWrapper: &pb.PushConfig_PubsubWrapper{}},
+		}
+	}
+	if d := s.DeadLetter; d != nil {
+		p.DeadLetterPolicy = &pb.DeadLetterPolicy{DeadLetterTopic: topicPath(project, d.Topic), MaxDeliveryAttempts: d.MaxDeliveryAttempts}
+	}
+	if r := s.Retry; r != nil {
+		p.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(r.MinimumBackoff), MaximumBackoff: durationpb.New(r.MaximumBackoff)}
+	}
+	return p
+}
+
+func tableProto(t Table) *btapb.Table {
+	families := map[string]*btapb.ColumnFamily{}
+	for name, rule := range t.Families {
+		families[name] = &btapb.ColumnFamily{GcRule: gcRuleProto(rule)}
+	}
+	return &btapb.Table{ColumnFamilies: families}
+}
+
+// gcRuleProto is one rule, or the union of both when both are set.
+func gcRuleProto(r GCRule) *btapb.GcRule {
+	var rules []*btapb.GcRule
+	if r.MaxVersions > 0 {
+		rules = append(rules, &btapb.GcRule{Rule: &btapb.GcRule_MaxNumVersions{MaxNumVersions: r.MaxVersions}})
+	}
+	if r.MaxAgeSeconds > 0 {
+		rules = append(rules, &btapb.GcRule{Rule: &btapb.GcRule_MaxAge{MaxAge: &durationpb.Duration{Seconds: r.MaxAgeSeconds}}})
+	}
+	if len(rules) == 1 {
+		return rules[0]
+	}
+	return &btapb.GcRule{Rule: &btapb.GcRule_Union_{Union: &btapb.GcRule_Union{Rules: rules}}}
+}

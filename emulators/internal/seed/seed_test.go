@@ -1,0 +1,160 @@
+package seed
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `project = "p1"
+stages = ["dev", "test"]
+
+[bigtable]
+instance = "inst"
+
+[[bigtable.tables]]
+name = "t_{stage}"
+families.f = { max_versions = 2, max_age_seconds = 60 }
+families.g = { max_age_seconds = 5 }
+
+[[pubsub.topics]]
+name = "events-{stage}"
+
+[[pubsub.topics]]
+name = "dead-{stage}"
+
+[[pubsub.subscriptions]]
+name = "sub-{stage}"
+topic = "events-{stage}"
+function = "receiver"
+ack_deadline_seconds = 30
+ordering = true
+dead_letter = { topic = "dead-{stage}", max_delivery_attempts = 7 }
+retry = { minimum_backoff_seconds = 0.5, maximum_backoff_seconds = 20 }
+
+[[pubsub.subscriptions]]
+name = "hook-{stage}"
+topic = "events-{stage}"
+type = "push"
+push_endpoint = "http://localhost:9000/{project}/{stage}"
+`
+
+func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
+	s, err := Parse([]byte(valid), "etl.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Resources("test", "other")
+	if got := strings.Join(r.Topics, ","); got != "events-test,dead-test" {
+		t.Errorf("topics %s", got)
+	}
+	sub, hook := r.Subscriptions[0], r.Subscriptions[1]
+	want := Subscription{Name: "sub-test", Topic: "events-test", Function: "receiver", AckDeadlineSeconds: 30, Ordering: true}
+	if sub.Name != want.Name || sub.Topic != want.Topic || sub.Function != want.Function || sub.AckDeadlineSeconds != 30 || !sub.Ordering {
+		t.Errorf("subscription %+v", sub)
+	}
+	if *sub.DeadLetter != (DeadLetter{"dead-test", 7}) || *sub.Retry != (Retry{500 * time.Millisecond, 20 * time.Second}) {
+		t.Errorf("policies %+v %+v", *sub.DeadLetter, *sub.Retry)
+	}
+	if hook.PushEndpoint != "http://localhost:9000/other/test" || hook.AckDeadlineSeconds != 60 || hook.Ordering || hook.DeadLetter != nil {
+		t.Errorf("push subscription %+v", hook)
+	}
+	if r.Tables[0].Name != "t_test" || r.Tables[0].Families["f"] != (GCRule{2, 60}) || r.Tables[0].Families["g"] != (GCRule{0, 5}) {
+		t.Errorf("table %+v", r.Tables[0])
+	}
+	if s.Subscriptions[0].Name != "sub-{stage}" {
+		t.Error("Resources changed the seed")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Parse([]byte("[[pubsub.topics]]\nname = \"tt-{stage}\"\n[[pubsub.subscriptions]]\nname = \"sss\"\ntopic = \"tt-{stage}\"\ndead_letter = { topic = \"tt-{stage}\" }\nretry = { maximum_backoff_seconds = 30 }\n"), "f.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Project != "local-project" || s.Instance != "iotincoming" || strings.Join(s.Stages, ",") != "dev,test" {
+		t.Errorf("file defaults: %+v", s)
+	}
+	sub := s.Subscriptions[0]
+	if sub.DeadLetter.MaxDeliveryAttempts != 5 || sub.Retry.MinimumBackoff != 10*time.Second || sub.AckDeadlineSeconds != 60 {
+		t.Errorf("subscription defaults: %+v %+v %+v", sub, *sub.DeadLetter, *sub.Retry)
+	}
+}
+
+func TestErrorsNameTheFileTheLineAndTheEntry(t *testing.T) {
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"toml syntax", `name = "dead-{stage}"`, `name = "dead-{stage}`, "etl.toml:16:"},
+		{"unknown top-level key", `project = "p1"`, "project = \"p1\"\nprojet = 1", "etl.toml:2:1: projet: unknown key"},
+		{"unknown entry key", `function = "receiver"`, "function = \"receiver\"\ncolour = 1", "etl.toml:22:1: pubsub.subscriptions.colour: unknown key"},
+		{"unknown inline key", `max_delivery_attempts = 7 }`, `max_delivery_attempts = 7, x = 1 }`, "etl.toml:24:68: pubsub.subscriptions.x: unknown key"},
+		{"wrong type", `ack_deadline_seconds = 30`, `ack_deadline_seconds = "30"`, "etl.toml:22:24: pubsub.subscriptions.ack_deadline_seconds: cannot decode TOML string"},
+		{"stage", `"dev", "test"`, `"dev", "qa"`, `etl.toml:2: stages: "qa" is not one of dev, test, prod`},
+		{"ack deadline", `ack_deadline_seconds = 30`, `ack_deadline_seconds = 5`, `etl.toml:22: pubsub.subscriptions[0] "sub-{stage}": ack_deadline_seconds must be 10-600, got 5`},
+		{"attempts", `max_delivery_attempts = 7`, `max_delivery_attempts = 101`, `etl.toml:24: pubsub.subscriptions[0] "sub-{stage}": dead_letter.max_delivery_attempts must be 5-100, got 101`},
+		{"undeclared topic", `topic = "events-{stage}"` + "\nfunction", `topic = "nope"` + "\nfunction", `etl.toml:20: pubsub.subscriptions[0] "sub-{stage}": topic "nope" is not declared in [[pubsub.topics]]`},
+		{"undeclared dead-letter topic", `topic = "dead-{stage}",`, `topic = "gone",`, `etl.toml:24: pubsub.subscriptions[0] "sub-{stage}": dead_letter.topic "gone" is not declared`},
+		{"backoff range", `maximum_backoff_seconds = 20`, `maximum_backoff_seconds = 601`, `retry.maximum_backoff_seconds must be 0-600, got 601`},
+		{"backoff order", `minimum_backoff_seconds = 0.5`, `minimum_backoff_seconds = 30`, `etl.toml:25: pubsub.subscriptions[0] "sub-{stage}": retry: minimum_backoff_seconds is above maximum_backoff_seconds`},
+		{"push without endpoint", `push_endpoint = "http://localhost:9000/{project}/{stage}"`, "", `etl.toml:30: pubsub.subscriptions[1] "hook-{stage}": type push requires push_endpoint`},
+		{"pull with endpoint", `type = "push"`, `type = "pull"`, `etl.toml:31: pubsub.subscriptions[1] "hook-{stage}": push_endpoint needs type = "push"`},
+		{"endpoint scheme", `"http://localhost`, `"ftp://localhost`, `push_endpoint must be an http(s) URL`},
+		{"bad type", `type = "push"`, `type = "stream"`, `type must be "pull" or "push", got "stream"`},
+		{"family without rule", `families.g = { max_age_seconds = 5 }`, `families.g = { }`, `etl.toml:10: bigtable.tables[0] "t_{stage}": families.g: set max_versions and/or max_age_seconds`},
+		{"zero versions", `max_versions = 2`, `max_versions = 0`, `families.f.max_versions must be 1-2147483647, got 0`},
+		{"table without families", "families.f = { max_versions = 2, max_age_seconds = 60 }\nfamilies.g = { max_age_seconds = 5 }", "", `bigtable.tables[0] "t_{stage}": a table needs at least one entry under families`},
+		{"missing name", `name = "hook-{stage}"`, "", `etl.toml:27: pubsub.subscriptions[1]: name is required`},
+		{"bad name", `name = "hook-{stage}"`, `name = "h"`, `pubsub.subscriptions[1] "h": "h" is not a Pub/Sub name`},
+		{"placeholder", `name = "hook-{stage}"`, `name = "hook-{region}"`, `name: unknown placeholder {region}`},
+		{"duplicate", `name = "hook-{stage}"`, `name = "sub-dev"`, `etl.toml:28: pubsub.subscriptions[1]: subscription "sub-dev" is declared twice (stage dev)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc := strings.Replace(valid, c.old, c.new, 1)
+			if doc == valid {
+				t.Fatalf("%q is not in the document", c.old)
+			}
+			_, err := Parse([]byte(doc), "etl.toml")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got error %v\nwant it to contain %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestTheRepositorysSeedFileIsValid(t *testing.T) {
+	const path = "../../../etl.toml"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no etl.toml beside emulators/")
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Topics) == 0 || len(s.Subscriptions) == 0 || len(s.Tables) == 0 {
+		t.Errorf("empty seed: %+v", s)
+	}
+}
+
+func TestLoadNamesAMissingFile(t *testing.T) {
+	if _, err := Load("nope.toml"); err == nil || !strings.Contains(err.Error(), "nope.toml") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestPickProject(t *testing.T) {
+	s := &Seed{Project: "file"}
+	cases := []struct{ flag, env, want string }{
+		{"flag", "env", "flag"},
+		{"", "env", "env"},
+		{"", "", "file"},
+	}
+	for _, c := range cases {
+		t.Setenv("GOOGLE_CLOUD_PROJECT", c.env)
+		if got := s.PickProject(c.flag); got != c.want {
+			t.Errorf("PickProject(%q) with env %q = %q, want %q", c.flag, c.env, got, c.want)
+		}
+	}
+}
