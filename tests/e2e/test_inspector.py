@@ -1,0 +1,191 @@
+"""`etl inspect` in a real headless Chromium against the emulators: the page follows the pipeline.
+
+Chromium is Debian's (`apt-get install -y chromium`), driven by Playwright without its own
+browser download. Tests that need it are skipped, saying so, only when it is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from etl import commands, provision
+from etl.bigtable import iso_ms
+from etl.config import Settings
+from etl.inspector import serving
+from etl.inspector.admin import AdminApi
+from etl.pubsub import Outgoing, PubSub
+from etl_core import is_event_key
+from tests.e2e.pipeline_support import serving as serving_pipeline
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVICE = "inspector-gate"
+LIVE = 60_000
+"""Milliseconds to wait for the page to show what the pipeline did."""
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright (never `playwright install`)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed: apt-get install -y chromium")
+    with chromium() as launched:
+        yield launched
+
+
+def watch(page: Page) -> list[str]:
+    """Console errors and uncaught page errors, as they happen."""
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    return problems
+
+
+def event(delta: int) -> Outgoing:
+    body = {"service": SERVICE, "eventTime": iso_ms(datetime.now(UTC)), "event": delta}
+    return Outgoing(json.dumps(body).encode(), ordering_key=SERVICE)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def state(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/api/state", timeout=30) as response:
+        assert response.status == 200
+        body: dict[str, Any] = json.load(response)
+    return body
+
+
+def test_the_page_shows_a_dead_letter_and_occupancy_changes_live(
+    settings: Settings, bus: PubSub, browser: Browser, tmp_path: Path
+) -> None:
+    provision.ensure(settings)
+    with serving(settings) as url:
+        page = browser.new_page()
+        problems = watch(page)
+        page.goto(url)
+        expect(page.locator("#dead-letters-body")).to_contain_text("no dead letters")
+        expect(page.locator("#occupancy-cards")).to_contain_text("no services yet")
+        occupancy = page.locator(f'#occupancy-cards .card[data-service="{SERVICE}"] .value')
+        with serving_pipeline(settings, "current", tmp_path):
+            bus.publish(settings.events_topic, [Outgoing(b"not json"), event(1)])
+            expect(page.locator("#dead-letters-body")).to_contain_text("not_json", timeout=LIVE)
+            expect(occupancy).to_have_text("1", timeout=LIVE)
+            bus.publish(settings.events_topic, [event(-1)])
+            expect(occupancy).to_have_text("0", timeout=LIVE)
+        expect(page.locator("#rows-body")).to_contain_text(f"{SERVICE}#")
+        expect(page.locator("#chart svg rect.entries")).to_have_count(1)
+        expect(page.locator("#chart svg rect.exits")).to_have_count(1)
+        expect_backlog_and_messages(page, settings)
+        assert problems == []
+
+
+def expect_backlog_and_messages(page: Page, settings: Settings) -> None:
+    """Numbers from the admin API when there is one; otherwise n/a, said once."""
+    if not settings.pubsub_admin_host:
+        expect(page.locator("#backlog-note")).to_have_text("backlog: n/a (admin API not available)")
+        expect(page.locator("#messages-note")).to_contain_text("n/a (admin API not available)")
+        return
+    worker = page.locator("#subscriptions-body tr", has_text=settings.subscription("worker"))
+    expect(worker.locator("td").last).to_have_text("3")  # no consumer in shape `current`
+    expect(page.locator("#backlog-note")).to_be_hidden()
+    expect(page.locator("#messages-body")).to_contain_text("not json")
+
+
+def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_path: Path) -> None:
+    provision.ensure(settings)
+    with serving_pipeline(settings, "worker", tmp_path):
+        bus.publish(settings.events_topic, [Outgoing(b"[1, 2]"), event(1), event(1)])
+        report = wait_for(settings, lambda r: r["unique_events"] == 2 and r["dead_letters"])
+    with serving(settings) as url:
+        body = state(url)
+    table = body["table"]
+    assert {o["service"]: o["occupancy"] for o in table["occupancy"]} == {SERVICE: 2}
+    assert [d["reason"] for d in body["dead_letters"]["items"]] == ["not_object"]
+    assert report["dead_letters"] == {"not_object": 1}
+    assert [r["service"] for r in table["rows"]] == [SERVICE, SERVICE]
+    assert all(is_event_key(r["key"].encode()) for r in table["rows"])
+    assert [sum(c["entries"] for c in table["hourly"][SERVICE])] == [2]
+    topics = {t["name"] for t in body["pubsub"]["topics"]}
+    assert topics == {settings.events_topic, settings.written_topic, settings.dead_letter_topic}
+
+
+def wait_for(
+    settings: Settings, done: Callable[[dict[str, Any]], object], timeout: float = 60
+) -> dict[str, Any]:
+    """`etl status` once `done` says so."""
+    deadline = time.monotonic() + timeout
+    report = commands.status(settings)
+    while not done(report) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        report = commands.status(settings)
+    assert done(report), report
+    return report
+
+
+def test_an_unreachable_emulator_shows_on_the_page_instead_of_failing_it(
+    settings: Settings, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provision.ensure(settings)
+    monkeypatch.setenv("BIGTABLE_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+    admin_down = replace(settings, pubsub_admin_host=f"127.0.0.1:{closed_port()}")
+    with serving(admin_down) as url:
+        page = browser.new_page()
+        problems = watch(page)
+        page.goto(url)
+        expect(page.locator("#table-error")).to_contain_text("no answer within", timeout=LIVE)
+        expect(page.locator("#backlog-note")).to_have_text("backlog: n/a (admin API not available)")
+        expect(page.locator("#topics-body")).to_contain_text(settings.events_topic)
+        expect(page.locator("#dead-letters-body")).to_contain_text("no dead letters")
+        assert problems == []
+
+
+def test_admin_api_backlogs_count_what_no_subscriber_has_acknowledged(
+    settings: Settings, bus: PubSub
+) -> None:
+    if not settings.pubsub_admin_host:
+        pytest.skip("ETL_PUBSUB_ADMIN_HOST is not set: these emulators have no admin API")
+    provision.ensure(settings)
+    bus.publish(settings.events_topic, [event(1), event(-1)])
+    admin = AdminApi(settings.pubsub_admin_host)
+    backlogs = admin.backlogs(settings.project)
+    assert backlogs[bus.subscription_path(settings.subscription("worker"))] == 2
+    (newest,) = admin.messages(settings.project, 1)
+    assert json.loads(base64.b64decode(newest["data_base64"]))["event"] == -1
