@@ -1,7 +1,9 @@
 // Package pubsubserver assembles the Pub/Sub emulator: Google's in-memory
 // fake (pstest) behind a gRPC server of our own, which adds what pstest lacks
 // for a push-driven pipeline: push delivery, ModifyPushConfig, a gRPC health
-// service and large message limits.
+// service, large message limits, and a readiness gate: until Ready, health
+// checks answer NOT_SERVING and calls from outside the process wait, so the
+// owner can seed the server over the in-process connection first.
 package pubsubserver
 
 import (
@@ -17,11 +19,11 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/etl-pipeline/emulators/internal/push"
+	"github.com/etl-pipeline/emulators/internal/ready"
 )
 
 // maxMessageSize leaves room above Pub/Sub's 10 MB request limit; gRPC's
@@ -33,6 +35,7 @@ type Server struct {
 	host     string // as requested, so Addr reads "0.0.0.0:8085", not "[::]:8085"
 	fake     *pstest.Server
 	grpc     *grpc.Server
+	gate     *ready.Gate
 	listener net.Listener
 	internal *bufconn.Listener
 	conn     *grpc.ClientConn
@@ -42,8 +45,8 @@ type Server struct {
 }
 
 // Start listens on addr ("host:port"; port 0 picks a free one), serves the
-// Pub/Sub API and starts push delivery. It returns once the server has
-// answered a health check over TCP, so the caller may announce readiness.
+// Pub/Sub API and starts push delivery. Callers from outside the process
+// wait until Ready; Conn works at once.
 func Start(addr string, cfg push.Config) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -56,12 +59,15 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// pstest insists on a listener of its own; it is bound to loopback and
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	gate := ready.New("google.pubsub.v1.Publisher", "google.pubsub.v1.Subscriber")
+	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{
 		host:     host,
 		fake:     fake,
 		listener: lis,
 		internal: bufconn.Listen(1 << 20),
-		grpc:     grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize)),
+		grpc:     grpc.NewServer(opts...),
+		gate:     gate,
 		pushDone: make(chan struct{}),
 	}
 	s.conn, err = grpc.NewClient("passthrough:///pstest",
@@ -78,10 +84,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	pb.RegisterPublisherServer(s.grpc, &fake.GServer)
 	pb.RegisterSubscriberServer(s.grpc, &subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh})
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
-	hs := health.NewServer()
-	hs.SetServingStatus("google.pubsub.v1.Publisher", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus("google.pubsub.v1.Subscriber", healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(s.grpc, hs)
+	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
 	go s.grpc.Serve(s.internal) //nolint:errcheck
 
@@ -91,12 +94,24 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 		defer close(s.pushDone)
 		dispatcher.Run(ctx)
 	}()
-
-	if err := s.selfCheck(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("pubsub emulator did not answer on %s: %w", s.Addr(), err)
-	}
 	return s, nil
+}
+
+// Conn is an in-process connection to the server; its calls are never held.
+func (s *Server) Conn() *grpc.ClientConn { return s.conn }
+
+// Fake is the pstest server behind the API, for inspection.
+func (s *Server) Fake() *pstest.Server { return s.fake }
+
+// Ready reports SERVING and releases held calls, then returns once the
+// server has answered a health check over TCP, so the caller may announce
+// readiness.
+func (s *Server) Ready() error {
+	s.gate.Open()
+	if err := s.selfCheck(); err != nil {
+		return fmt.Errorf("pubsub emulator did not answer on %s: %w", s.Addr(), err)
+	}
+	return nil
 }
 
 // Addr is the address the server listens on, e.g. "0.0.0.0:8085": the host
@@ -135,6 +150,7 @@ func (s *Server) selfCheck() error {
 // server, waiting at most a second for open streams, then the fake.
 func (s *Server) Close() {
 	s.closing.Do(func() {
+		s.gate.Health.Shutdown()
 		s.stopPush()
 		<-s.pushDone
 		s.conn.Close()

@@ -29,6 +29,10 @@ func start(t *testing.T) (*Server, *grpc.ClientConn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Ready(); err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
 	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20)))
 	if err != nil {
