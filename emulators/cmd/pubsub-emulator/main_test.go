@@ -3,40 +3,95 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/etl-pipeline/emulators/internal/cli"
 )
 
-func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
+const seedFile = `project = "file-project"
+stages = ["dev"]
+
+[[pubsub.topics]]
+name = "events-{stage}"
+
+[[pubsub.subscriptions]]
+name = "worker-{stage}"
+topic = "events-{stage}"
+`
+
+// emulator is run() in a goroutine, its stdout split into lines.
+type emulator struct {
+	t       *testing.T
+	lines   *bufio.Scanner
+	signals chan os.Signal
+	result  chan error
+}
+
+func start(t *testing.T, args ...string) *emulator {
 	out, w := io.Pipe()
-	signals := make(chan os.Signal, 1)
-	result := make(chan error, 1)
+	e := &emulator{t, bufio.NewScanner(out), make(chan os.Signal, 1), make(chan error, 1)}
 	go func() {
-		result <- run([]string{"--host", "127.0.0.1", "--port", "0", "--quiet"}, w, signals)
+		e.result <- run(append([]string{"--host", "127.0.0.1", "--port", "0", "--quiet"}, args...), w, e.signals)
 		w.Close()
 	}()
+	return e
+}
 
-	lines := bufio.NewScanner(out)
-	if !lines.Scan() {
-		t.Fatalf("no readiness line: %v", <-result)
+// line reads the next stdout line and returns what follows prefix.
+func (e *emulator) line(prefix string) string {
+	e.t.Helper()
+	if !e.lines.Scan() {
+		e.t.Fatalf("no line %q: %v", prefix, <-e.result)
 	}
-	addr, ok := strings.CutPrefix(lines.Text(), "pubsub emulator listening on ")
+	rest, ok := strings.CutPrefix(e.lines.Text(), prefix)
 	if !ok {
-		t.Fatalf("readiness line %q", lines.Text())
+		e.t.Fatalf("stdout line %q, want %q...", e.lines.Text(), prefix)
 	}
+	return rest
+}
+
+// stop sends SIGTERM and checks for a clean exit and no further output.
+func (e *emulator) stop() {
+	e.t.Helper()
+	e.signals <- syscall.SIGTERM
+	select {
+	case err := <-e.result:
+		if err != nil {
+			e.t.Fatalf("run returned %v after SIGTERM, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		e.t.Fatal("still running 5s after SIGTERM")
+	}
+	if e.lines.Scan() {
+		e.t.Errorf("unexpected extra stdout line %q", e.lines.Text())
+	}
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
+	e := start(t)
+	conn := dial(t, e.line("pubsub emulator listening on "))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	// No WaitForReady: the line promises the server already answers.
@@ -44,17 +99,63 @@ func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health check right after the readiness line: %v %v", resp, err)
 	}
+	e.stop()
+}
 
-	signals <- syscall.SIGTERM
-	select {
-	case err := <-result:
-		if err != nil {
-			t.Fatalf("run returned %v after SIGTERM, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5s after SIGTERM")
+func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "etl.toml")
+	if err := os.WriteFile(path, []byte(seedFile), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if lines.Scan() {
-		t.Errorf("unexpected extra stdout line %q", lines.Text())
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "env-project")
+	e := start(t, "--seed", path, "--project=flag-project", "--admin-port=0")
+	conn := dial(t, e.line("pubsub emulator listening on "))
+	admin := e.line("pubsub emulator admin on ")
+
+	topics, err := pb.NewPublisherClient(conn).ListTopics(context.Background(), &pb.ListTopicsRequest{Project: "projects/flag-project"})
+	if err != nil || len(topics.GetTopics()) != 1 || topics.GetTopics()[0].GetName() != "projects/flag-project/topics/events-dev" {
+		t.Fatalf("topics right after the readiness line: %v, %v", topics, err)
+	}
+	resp, err := http.Get("http://" + admin + "/v1/subscriptions?project=flag-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Subscriptions []struct{ Name, Topic string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Subscriptions) != 1 ||
+		body.Subscriptions[0].Name != "projects/flag-project/subscriptions/worker-dev" {
+		t.Fatalf("admin subscriptions: %+v, %v", body, err)
+	}
+	e.stop()
+}
+
+func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(bad, []byte(strings.Replace(seedFile, `topic = "events-{stage}"`, `topic = "nope"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"invalid seed file", []string{"--seed", bad}, bad + `:9: pubsub.subscriptions[0] "worker-{stage}": topic "nope" is not declared`},
+		{"missing seed file", []string{"--seed", bad + ".gone"}, "bad.toml.gone"},
+		{"admin port", []string{"--admin-port=-2"}, "--admin-port"},
+		{"unknown flag", []string{"--colour"}, "colour"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout strings.Builder
+			err := run(append(c.args, "--port=0"), &stdout, nil)
+			if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("run: %v (exit status %d), want status 2 and %q", err, cli.ExitCode(err), c.want)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
 	}
 }

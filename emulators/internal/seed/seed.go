@@ -84,7 +84,7 @@ func Parse(data []byte, source string) (*Seed, error) {
 	return s, nil
 }
 
-// Project is the project to seed: override (the --project flag) if set,
+// PickProject is the project to seed: override (the --project flag) if set,
 // else $GOOGLE_CLOUD_PROJECT, else the file's.
 func (s *Seed) PickProject(override string) string {
 	if override != "" {
