@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the emulator binaries into emulators/bin/ as static Linux executables:
-#   bin/pubsub-emulator    Pub/Sub (pstest) with push delivery   (./cmd/pubsub-emulator)
-#   bin/bigtable-emulator  Google's cbtemulator                  (cloud.google.com/go/bigtable/cmd/emulator)
+#   bin/pubsub-emulator    Pub/Sub (pstest) with push delivery, seeding, admin API (./cmd/pubsub-emulator)
+#   bin/bigtable-emulator  Bigtable (bttest, as in cbtemulator) with seeding, health (./cmd/bigtable-emulator)
 #   bin/healthcheck        gRPC health probe for FROM-scratch images (./cmd/healthcheck)
 #
 # Idempotent: when the Go toolchain, go.mod/go.sum, the Go sources and the
@@ -22,7 +22,7 @@ export CGO_ENABLED=0
 flags=(-trimpath -ldflags "-s -w")
 targets=(
   "pubsub-emulator=./cmd/pubsub-emulator"
-  "bigtable-emulator=cloud.google.com/go/bigtable/cmd/emulator"
+  "bigtable-emulator=./cmd/bigtable-emulator"
   "healthcheck=./cmd/healthcheck"
 )
 

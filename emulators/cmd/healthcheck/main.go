@@ -2,9 +2,10 @@
 // otherwise. It exists because the emulator images are FROM scratch: there is
 // no shell or curl for a compose health check.
 //
-// It calls grpc.health.v1.Health/Check. SERVING is healthy; so is
-// Unimplemented, since that answer also proves the server is up and serving
-// (the Bigtable emulator has no health service).
+// It calls grpc.health.v1.Health/Check. SERVING is healthy: both emulators
+// report it only once their seed file is applied. So is Unimplemented, since
+// that answer also proves a server without a health service (Google's own
+// cbtemulator) is up and serving.
 //
 //	healthcheck [-timeout 2s] 127.0.0.1:8085
 package main

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/etl-pipeline/emulators/internal/cli"
+)
+
+const seedFile = `project = "file-project"
+stages = ["dev", "test"]
+
+[bigtable]
+instance = "inst"
+
+[[bigtable.tables]]
+name = "raw_{stage}"
+families.event = { max_versions = 1 }
+`
+
+func writeSeed(t *testing.T, text string) string {
+	path := filepath.Join(t.TempDir(), "etl.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSeedsThenPrintsOneLineAndExitsCleanlyOnEitherSignal(t *testing.T) {
+	path := writeSeed(t, seedFile)
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out, w := io.Pipe()
+			signals, result := make(chan os.Signal, 1), make(chan error, 1)
+			go func() {
+				result <- run([]string{"-host", "127.0.0.1", "-port", "0", "-seed", path, "-project", "proj"}, w, signals)
+				w.Close()
+			}()
+			lines := bufio.NewScanner(out)
+			if !lines.Scan() {
+				t.Fatalf("no readiness line: %v", <-result)
+			}
+			addr, ok := strings.CutPrefix(lines.Text(), "bigtable emulator listening on ")
+			if !ok {
+				t.Fatalf("readiness line %q", lines.Text())
+			}
+			checkSeededAndServing(t, addr)
+
+			signals <- sig
+			select {
+			case err := <-result:
+				if err != nil {
+					t.Fatalf("run returned %v after %s, want nil", err, sig)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("still running 5s after %s", sig)
+			}
+			if lines.Scan() {
+				t.Errorf("unexpected extra stdout line %q", lines.Text())
+			}
+		})
+	}
+}
+
+// checkSeededAndServing calls without waiting: the line promises both.
+func checkSeededAndServing(t *testing.T, addr string) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health right after the readiness line: %v, %v", resp, err)
+	}
+	list, err := btapb.NewBigtableTableAdminClient(conn).ListTables(ctx, &btapb.ListTablesRequest{Parent: "projects/proj/instances/inst"})
+	if err != nil || len(list.GetTables()) != 2 {
+		t.Fatalf("tables right after the readiness line: %v, %v", list, err)
+	}
+}
+
+func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
+	bad := writeSeed(t, strings.Replace(seedFile, "max_versions = 1", "max_versions = 0", 1))
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"invalid seed file", []string{"-seed", bad}, bad + `:9: bigtable.tables[0] "raw_{stage}": families.event.max_versions must be 1-2147483647, got 0`},
+		{"unknown flag", []string{"-colour"}, "colour"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout strings.Builder
+			err := run(append(c.args, "-port=0"), &stdout, nil)
+			if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("run: %v (exit status %d), want status 2 and %q", err, cli.ExitCode(err), c.want)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
