@@ -22,7 +22,7 @@ from etl_core import Event, status_key
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 
 RPC_TIMEOUT = 5.0
-MESSAGES = 20
+MESSAGES = 12
 SERVICES_TTL = 5.0
 """Seconds the list of services is reused: listing it reads every row key of the table."""
 

@@ -15,7 +15,7 @@ from etl_core.analytics import HourlyCount
 
 WINDOW_HOURS = 24
 """Hours of event rows read per service (ending at its latest hour) and drawn in the chart."""
-ROWS = 15
+ROWS = 12
 """Latest event rows listed."""
 
 

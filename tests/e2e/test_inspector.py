@@ -123,7 +123,7 @@ def expect_backlog_and_messages(page: Page, settings: Settings) -> None:
         expect(page.locator("#backlog-note")).to_have_text("backlog: n/a (admin API not available)")
         expect(page.locator("#messages-note")).to_contain_text("n/a (admin API not available)")
         return
-    worker = page.locator("#subscriptions-body tr", has_text=settings.subscription("worker"))
+    worker = page.locator("#pubsub-body tr", has_text=settings.subscription("worker"))
     expect(worker.locator("td").last).to_have_text("3")  # no consumer in shape `current`
     expect(page.locator("#backlog-note")).to_be_hidden()
     expect(page.locator("#messages-body")).to_contain_text("not json")
@@ -172,7 +172,7 @@ def test_an_unreachable_emulator_shows_on_the_page_instead_of_failing_it(
         page.goto(url)
         expect(page.locator("#table-error")).to_contain_text("no answer within", timeout=LIVE)
         expect(page.locator("#backlog-note")).to_have_text("backlog: n/a (admin API not available)")
-        expect(page.locator("#topics-body")).to_contain_text(settings.events_topic)
+        expect(page.locator("#pubsub-body")).to_contain_text(settings.events_topic)
         expect(page.locator("#dead-letters-body")).to_contain_text("no dead letters")
         assert problems == []
 

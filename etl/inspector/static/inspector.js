@@ -3,32 +3,44 @@
 
 (() => {
   const POLL_MS = Number(document.body.dataset.pollMs) || 1000;
+  const MAX_TEXT = 80;
   const byId = (id) => document.getElementById(id);
   let lastChart = null;
   const lastOccupancy = new Map();
 
-  function cell(value, title) {
+  // A value, or { text, title } for a cell with a tooltip.
+  function cell(value, className) {
     const td = document.createElement("td");
-    const text = value === null || value === undefined ? "" : String(value);
-    td.textContent = text.length > 120 ? `${text.slice(0, 117)}…` : text;
-    if (title || text.length > 120) td.title = title || text;
+    const raw = value !== null && typeof value === "object" ? value : { text: value };
+    const text = raw.text === null || raw.text === undefined ? "" : String(raw.text);
+    td.textContent = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+    if (raw.title || text.length > MAX_TEXT) td.title = raw.title || text;
+    if (className) td.className = className;
     return td;
   }
 
-  function fill(id, items, columns, empty) {
-    const rows = (items || []).map((item) => {
-      const tr = document.createElement("tr");
-      tr.append(...columns(item).map((value) => cell(value)));
-      return tr;
-    });
-    if (rows.length === 0) {
-      const td = cell(empty);
-      td.colSpan = 9;
-      td.className = "muted";
-      rows.push(document.createElement("tr"));
-      rows[0].append(td);
-    }
+  function row(values, classes, rowClass) {
+    const tr = document.createElement("tr");
+    tr.append(...values.map((value, i) => cell(value, classes[i])));
+    if (rowClass) tr.className = rowClass;
+    return tr;
+  }
+
+  // Fill a table body: one row per item, `columns(item)` its cells; `wrap` lists text columns.
+  function fill(id, items, columns, empty, wrap = []) {
+    const classes = [];
+    for (const i of wrap) classes[i] = "text";
+    const rows = (items || []).map((item) => row(columns(item), classes));
+    if (rows.length === 0) rows.push(emptyRow(empty));
     byId(id).replaceChildren(...rows);
+  }
+
+  function emptyRow(text) {
+    const td = cell(text, "muted");
+    td.colSpan = 9;
+    const tr = document.createElement("tr");
+    tr.append(td);
+    return tr;
   }
 
   function show(id, text) {
@@ -37,24 +49,40 @@
     node.hidden = !text;
   }
 
-  function attributes(map) {
-    return Object.entries(map || {}).map(([key, value]) => `${key}=${value}`).join(" ");
+  // A message's data, its attributes in the tooltip.
+  function withAttributes(message) {
+    const attributes = Object.entries(message.attributes || {}).map(([k, v]) => `${k}=${v}`);
+    return { text: message.data, title: [message.data, ...attributes].join("\n") };
   }
 
   function backlog(value) {
     return value === null ? "n/a" : value;
   }
 
+  function delivery(subscription) {
+    const push = subscription.push_endpoint;
+    return push ? { text: "push", title: push } : "pull";
+  }
+
+  // Each topic, then its subscriptions; subscriptions of topics not listed come last.
   function renderPubsub(section) {
     show("pubsub-error", section.error);
     if (section.error) return;
     show("backlog-note", section.backlog_note);
-    fill("topics-body", section.topics, (t) => [t.name, t.subscriptions, backlog(t.backlog)],
-      "no topics");
-    fill("subscriptions-body", section.subscriptions,
-      (s) => [s.name, s.topic, s.push_endpoint ? `push ${s.push_endpoint}` : "pull",
-        backlog(s.backlog)],
-      "no subscriptions");
+    const rows = [];
+    const listed = new Set(section.topics.map((t) => t.name));
+    const subscriptionRow = (s) =>
+      row([s.name, delivery(s), backlog(s.backlog)], [], "subscription");
+    for (const topic of section.topics) {
+      const count = `${topic.subscriptions} subscription${topic.subscriptions === 1 ? "" : "s"}`;
+      rows.push(row([topic.name, count, backlog(topic.backlog)], [], "topic"));
+      rows.push(...section.subscriptions.filter((s) => s.topic === topic.name).map(subscriptionRow));
+    }
+    const others = section.subscriptions.filter((s) => !listed.has(s.topic));
+    if (others.length) rows.push(row(["other topics", "", ""], [], "topic"));
+    rows.push(...others.map(subscriptionRow));
+    if (rows.length === 0) rows.push(emptyRow("no topics"));
+    byId("pubsub-body").replaceChildren(...rows);
   }
 
   function renderMessages(section) {
@@ -62,7 +90,7 @@
     if (section.error) return;
     show("messages-note", section.note);
     fill("messages-body", section.items,
-      (m) => [m.publish_time, m.topic, m.data, attributes(m.attributes), m.deliveries, m.acks],
+      (m) => [m.publish_time, m.topic, withAttributes(m), m.deliveries, m.acks],
       section.items ? "no messages yet" : "n/a");
   }
 
@@ -71,7 +99,7 @@
     if (section.error) return;
     byId("dead-letters-count").textContent = `(${section.items.length})`;
     fill("dead-letters-body", section.items,
-      (d) => [d.reason, d.detail, d.data, d.source, d.message_id], "no dead letters");
+      (d) => [d.reason, d.detail, d.data, d.source, d.message_id], "no dead letters", [1, 2]);
   }
 
   function card(item) {
