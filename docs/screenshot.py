@@ -1,0 +1,92 @@
+"""Write docs/inspector.png: the `etl inspect` page over simulated data, in headless Chromium.
+
+    python docs/screenshot.py [--out docs/inspector.png] [--events 600]
+
+Uses the emulators named by PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST (backlogs and recent
+messages need ETL_PUBSUB_ADMIN_HOST too), else starts a private native pair from emulators/bin.
+Project `inspector-demo` is reset to etl.toml first, then the worker processes the simulated
+events and a few malformed messages, and the page is shot once it shows all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
+
+from etl import commands, config, provision, runtime  # noqa: E402
+from etl.config import Settings  # noqa: E402
+from etl.demo import emulator_env  # noqa: E402
+from etl.inspector import serving  # noqa: E402
+from tests.e2e.test_inspector import chromium  # noqa: E402
+
+MALFORMED = b'not json\n{"service": "acceso-norte", "event": 1}\n[1, 2]\n'
+WIDTH, MAX_BYTES = 1200, 300_000
+
+
+def populate(settings: Settings, events: int, seed: int) -> None:
+    """Simulated events and malformed messages through the worker, until all are processed."""
+    provision.reset_all(settings)
+    stop, ready = threading.Event(), threading.Event()
+    worker = threading.Thread(
+        target=runtime.run_worker, args=(settings, stop), kwargs={"on_ready": ready.set}
+    )
+    worker.start()
+    try:
+        ready.wait(60)
+        commands.simulate(settings, events, 1e9, seed, None)
+        commands.publish_lines(settings, io.BytesIO(MALFORMED))
+        wait_processed(settings, events, MALFORMED.count(b"\n"))
+    finally:
+        stop.set()
+        worker.join(60)
+
+
+def wait_processed(settings: Settings, events: int, letters: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = commands.status(settings)
+        pending = any(s["pending"] for s in report["services"].values())
+        dead = sum(report["dead_letters"].values())
+        if report["unique_events"] == events and not pending and dead == letters:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the worker did not process {events} events in {timeout:g} s")
+
+
+def shoot(settings: Settings, out: Path, letters: int) -> None:
+    with serving(settings) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+        page.goto(url)
+        page.locator("#rows-body td").first.wait_for()
+        page.locator("#chart svg rect").first.wait_for()
+        page.locator(f"#dead-letters-body tr:nth-child({letters})").wait_for()
+        page.wait_for_timeout(1500)  # past the cards' change highlight
+        page.screenshot(path=str(out), full_page=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "inspector.png")
+    parser.add_argument("--events", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with emulator_env():
+        settings = replace(config.from_env(), project="inspector-demo", stage="dev")
+        populate(settings, args.events, args.seed)
+        shoot(settings, args.out, MALFORMED.count(b"\n"))
+    size = args.out.stat().st_size
+    print(f"wrote {args.out} ({size / 1000:.0f} kB)")
+    if size > MAX_BYTES:
+        raise SystemExit(f"{args.out} is over {MAX_BYTES / 1000:.0f} kB")
+
+
+if __name__ == "__main__":
+    main()
