@@ -84,7 +84,7 @@ class Sources:
         """Every dead letter with its reason, as `etl dead-letters` lists them (not consumed)."""
         subscription = self.settings.subscription(commands.DEAD_LETTER_READER)
         letters = self.bus.read_dead_letters(subscription)
-        return {"items": [views.dead_letter_view(d) for d in letters]}
+        return {"items": views.dead_letters_view(letters)}
 
     def table_state(self) -> dict[str, Any]:
         """Stored occupancy per service, hourly entries/exits and the latest event rows."""

@@ -90,6 +90,11 @@ def message_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def dead_letters_view(letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
+    """Dead letters in a stable order (pulls return them in any order): by original message id."""
+    return [dead_letter_view(d) for d in sorted(letters, key=lambda d: d.message_id)]
+
+
 def dead_letter_view(letter: DeadLetter) -> dict[str, Any]:
     return {
         "reason": letter.reason,

@@ -1,7 +1,8 @@
 """`etl inspect` in a real headless Chromium against the emulators: the page follows the pipeline.
 
-Chromium is Debian's (`apt-get install -y chromium`), driven by Playwright without its own
-browser download. Tests that need it are skipped, saying so, only when it is not installed.
+Chromium is Debian's (`apt-get install -y chromium`; another Chromium or Chrome binary:
+`ETL_CHROMIUM=/path`), driven by Playwright without its own browser download. Tests that need it
+are skipped, saying so, only when it is not installed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import socket
 import time
 import urllib.request
@@ -30,7 +32,7 @@ from etl.pubsub import Outgoing, PubSub
 from etl_core import is_event_key
 from tests.e2e.pipeline_support import serving as serving_pipeline
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("ETL_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -142,7 +144,7 @@ def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_
     assert report["dead_letters"] == {"not_object": 1}
     assert [r["service"] for r in table["rows"]] == [SERVICE, SERVICE]
     assert all(is_event_key(r["key"].encode()) for r in table["rows"])
-    assert [sum(c["entries"] for c in table["hourly"][SERVICE])] == [2]
+    assert sum(c["entries"] for c in table["hourly"][SERVICE]) == 2
     topics = {t["name"] for t in body["pubsub"]["topics"]}
     assert topics == {settings.events_topic, settings.written_topic, settings.dead_letter_topic}
 

@@ -119,6 +119,11 @@ def test_a_dead_letter_shows_its_reason_detail_data_and_source() -> None:
     }
 
 
+def test_dead_letters_keep_one_order_whatever_order_a_pull_returns() -> None:
+    letters = [DeadLetter("r", "", b"", mid, {}) for mid in ("m3", "m1", "m2")]
+    assert [d["message_id"] for d in views.dead_letters_view(letters)] == ["m1", "m2", "m3"]
+
+
 def test_the_scan_window_ends_at_the_hour_of_the_latest_folded_event() -> None:
     table = stored([event("gate", 0), event("gate", 60 * 30)])  # 30 hours later
     status = table.read_status(status_key("gate"))
