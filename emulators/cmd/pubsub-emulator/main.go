@@ -50,12 +50,14 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	if admin != nil {
+		defer admin.Close()
+	}
 	if err := srv.Ready(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "pubsub emulator listening on %s\n", srv.Addr())
 	if admin != nil {
-		defer admin.Close()
 		fmt.Fprintf(stdout, "pubsub emulator admin on %s\n", net.JoinHostPort(opts.host, strconv.Itoa(admin.Port())))
 	}
 	sig := <-signals

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -265,5 +266,22 @@ func TestConcurrentRequests(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestLayoutHelpersToleratePstestChanges(t *testing.T) {
+	type changed struct{ subs sync.Map }
+	cases := []struct {
+		name string
+		got  reflect.Type
+	}{
+		{"missing field", fieldType(reflect.TypeFor[changed](), "msgs")},
+		{"not a map", valueType(fieldType(reflect.TypeFor[changed](), "subs"))},
+		{"nil type", valueType(fieldType(nil, "subs"))},
+	}
+	for _, c := range cases {
+		if c.got != nil {
+			t.Errorf("%s: %v, want nil (and no panic)", c.name, c.got)
+		}
 	}
 }

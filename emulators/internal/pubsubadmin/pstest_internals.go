@@ -43,8 +43,8 @@ var layoutErr = checkLayout()
 // checkLayout compares pstest's types with layout.
 func checkLayout() error {
 	gserver := reflect.TypeFor[pstest.GServer]()
-	sub := fieldType(gserver, "subs").Elem().Elem()
-	types := map[string]reflect.Type{"GServer": gserver, "subscription": sub, "message": fieldType(sub, "msgs").Elem().Elem()}
+	sub := valueType(fieldType(gserver, "subs"))
+	types := map[string]reflect.Type{"GServer": gserver, "subscription": sub, "message": valueType(fieldType(sub, "msgs"))}
 	for path, want := range layout {
 		typ, name, _ := strings.Cut(path, ".")
 		if got := fieldType(types[typ], name); got == nil || got.String() != want {
@@ -52,6 +52,14 @@ func checkLayout() error {
 		}
 	}
 	return nil
+}
+
+// valueType is V of map[K]*V; nil for any other type.
+func valueType(t reflect.Type) reflect.Type {
+	if t == nil || t.Kind() != reflect.Map || t.Elem().Kind() != reflect.Pointer {
+		return nil
+	}
+	return t.Elem().Elem()
 }
 
 // fieldType is the type of t's field name; nil if t is not a struct with it.
