@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import bigtable
-from google.cloud.bigtable import column_family, row_filters
+from google.cloud.bigtable import row_filters
 
 from etl.config import Settings
 from etl_core import EtlError, Event, decode_event_key, event_key
@@ -80,27 +79,7 @@ class EventTable:
     def close(self) -> None:
         self._client.close()
 
-    # --- schema ---
-
-    def ensure(self) -> None:
-        """Create the table and its two families if absent (idempotent, race-safe)."""
-        rules = {
-            EVENT: column_family.MaxVersionsGCRule(1),
-            STATUS: column_family.MaxVersionsGCRule(1),
-        }
-        try:
-            if not self._table.exists():
-                self._table.create(column_families=rules)
-                return
-        except gexc.AlreadyExists:
-            pass
-        present = self._table.list_column_families()
-        for name, rule in rules.items():
-            if name not in present:
-                try:
-                    self._table.column_family(name, gc_rule=rule).create()
-                except gexc.AlreadyExists:
-                    continue
+    # --- schema: etl.toml (created by etl.provision) ---
 
     def reset(self) -> None:
         """Delete every row of this stage's table (refused in prod); the schema stays."""

@@ -36,12 +36,32 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @emulators_app.command("up")
 def emulators_up() -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
+    from etl.seed import InvalidSeed
+
     try:
         state = emulators.up()
+    except InvalidSeed as err:
+        raise fail(str(err), 2) from err
     except emulators.EmulatorError as err:
         raise fail(str(err)) from err
     for line in emulators.env_lines(state):
         typer.echo(line)
+
+
+@emulators_app.command("seed")
+def emulators_seed() -> None:
+    """Apply etl.toml to running emulators (those `up` starts are seeded already); idempotent."""
+    from etl import provision
+    from etl.seed import InvalidSeed
+
+    settings = config.from_env()
+    if not settings.pubsub_emulator_host or not settings.bigtable_emulator_host:
+        raise fail("set PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST first", 2)
+    try:
+        stages = provision.ensure_stages(settings)
+    except InvalidSeed as err:
+        raise fail(str(err), 2) from err
+    console.print(f"seeded project {settings.project}, stages {', '.join(stages)}")
 
 
 @emulators_app.command("down")
@@ -75,25 +95,25 @@ def emulators_exec(ctx: typer.Context) -> None:
     """`etl emulators exec -- CMD ...`: run CMD with emulators up, then tear down what was started.
 
     Emulators already configured (`*_EMULATOR_HOST`) or recorded by `etl emulators up` are reused
-    and left running. The pipeline's topics and table for `ETL_STAGE` are created first. Exits with
-    CMD's exit code.
+    and left running. Either way etl.toml is applied first (its stages and `ETL_STAGE`). CMD gets
+    the host variables; exits with CMD's exit code.
     """
     import subprocess
 
-    from etl import wiring
+    from etl import provision
+    from etl.seed import InvalidSeed
 
     if not ctx.args:
         raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
-    with emulators.available() as env:
-        os.environ.update(env)  # the Google clients read the hosts from the environment
-        settings = config.from_env()
-        _, table, bus = wiring.build(settings)
-        try:
-            wiring.ensure_resources(settings, table, bus)
-        finally:
-            table.close()
-            bus.close()
-        code = subprocess.call(ctx.args)
+    try:
+        with emulators.available() as env:
+            os.environ.update(env)  # the Google clients read the hosts from the environment
+            provision.ensure_stages(config.from_env())
+            code = subprocess.call(ctx.args)
+    except InvalidSeed as err:
+        raise fail(str(err), 2) from err
+    except emulators.EmulatorError as err:
+        raise fail(str(err)) from err
     raise typer.Exit(code)
 
 
@@ -228,17 +248,54 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def reset() -> None:
-    """Delete every row of the stage's table (refused on prod)."""
-    from etl import commands
+def reset(
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Emulators only: every topic, subscription (and backlog) and table of the "
+            "project goes, then etl.toml is applied again. No restart.",
+        ),
+    ] = False,
+) -> None:
+    """Delete every row of the stage's table (refused on prod); `--all`: back to the seed."""
+    from etl import commands, provision
     from etl.bigtable import ResetRefused
+    from etl.seed import InvalidSeed
 
     settings = config.from_env()
     try:
+        if everything:
+            report = provision.reset_all(settings)
+            console.print(
+                f"project {settings.project} back to etl.toml in {report.seconds * 1000:.0f} ms "
+                f"(deleted {report.subscriptions} subscriptions, {report.topics} topics, "
+                f"{report.tables} tables)"
+            )
+            return
         commands.reset(settings)
-    except ResetRefused as err:
+    except (ResetRefused, provision.ResetRefused, InvalidSeed) as err:
         raise fail(str(err), 2) from err
     console.print(f"table {settings.table} emptied")
+
+
+@app.command()
+def inspect(
+    port: Annotated[int, typer.Option(help="Port of the page (0: any free one).")] = 8088,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """The inspector web page: backlogs, messages, dead letters, occupancy, hourly chart, rows."""
+    from etl.inspector import serve
+
+    try:
+        serve(
+            config.from_env(),
+            host,
+            port,
+            on_ready=lambda url: console.print(f"inspector at {url} (Ctrl-C stops)"),
+        )
+    except OSError as err:
+        raise fail(f"cannot serve on {host}:{port}: {err}") from err
 
 
 @app.command()

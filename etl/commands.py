@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from etl import ledger
+from etl import ledger, provision
 from etl.bigtable import EventTable
 from etl.config import Settings
 from etl.pubsub import DeadLetter, Outgoing, PubSub
@@ -32,9 +32,9 @@ def simulate(
         Request(limit, speed_factor, seed, names) if names else Request(limit, speed_factor, seed)
     )
     sim = simulate_before(datetime.now(UTC), request)
+    provision.ensure_local(settings)
     bus = PubSub(settings)
     try:
-        bus.ensure_topics()
         publish_paced(
             sim.events, speed_factor, lambda b: bus.publish_events(settings.events_topic, b)
         )
@@ -46,9 +46,9 @@ def simulate(
 def publish_lines(settings: Settings, stream: IO[bytes]) -> int:
     """Each non-empty line (without its line break) becomes one message, byte for byte."""
     lines = (line.rstrip(b"\r\n") for line in stream)
+    provision.ensure_local(settings)
     bus = PubSub(settings)
     try:
-        bus.ensure_topics()
         ids = bus.publish(settings.events_topic, (Outgoing(line) for line in lines if line))
     finally:
         bus.close()
@@ -102,12 +102,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def dead_letters(settings: Settings) -> list[DeadLetter]:
+    provision.ensure_local(settings)
     bus = PubSub(settings)
     try:
-        bus.ensure_topics()
-        bus.ensure_subscription(
-            settings.subscription(DEAD_LETTER_READER), settings.dead_letter_topic, dead_letter=False
-        )
         return bus.read_dead_letters(settings.subscription(DEAD_LETTER_READER))
     finally:
         bus.close()

@@ -31,6 +31,8 @@ class Settings:
     pubsub_emulator_host: str | None = None
     bigtable_emulator_host: str | None = None
     functions_host: str = "127.0.0.1"
+    pubsub_admin_host: str | None = None
+    """Our Pub/Sub emulator's HTTP admin API (backlogs, recent messages), for `etl inspect`."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -67,7 +69,8 @@ class Settings:
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """`Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE`, emulator hosts and
-    `ETL_FUNCTIONS_HOST` (the address `etl serve` binds its functions to)."""
+    `ETL_FUNCTIONS_HOST` (the address `etl serve` binds its functions to) and
+    `ETL_PUBSUB_ADMIN_HOST` (our Pub/Sub emulator's admin API)."""
     env = os.environ if environ is None else environ
     return Settings(
         project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
@@ -76,4 +79,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         bigtable_emulator_host=env.get("BIGTABLE_EMULATOR_HOST") or None,
         functions_host=env.get("ETL_FUNCTIONS_HOST") or "127.0.0.1",
+        pubsub_admin_host=env.get("ETL_PUBSUB_ADMIN_HOST") or None,
     )

@@ -1,7 +1,9 @@
 """Our emulator images as throwaway containers (testcontainers), for `--emulators=docker`.
 
 The images are the ones `docker compose build` makes from `emulators/`; build them first.
-Readiness is the same real RPC as for the native binaries, not a log line.
+Readiness is the same real RPC as for the native binaries, not a log line. The containers read
+etl.toml (mounted read-only) with `--seed`, like the compose stack, and the Pub/Sub one serves its
+admin API.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from etl.emulators import BIGTABLE, PUBSUB, Kind, wait_ready
+from etl.emulators import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PROJECT, PUBSUB, wait_ready
+from etl.seed import find, load
+
+SEED_IN_CONTAINER = "/etc/etl/etl.toml"
 
 IMAGES = {
     PUBSUB.name: os.environ.get("ETL_PUBSUB_IMAGE", "etl-pipeline/pubsub-emulator:local"),
@@ -25,25 +30,37 @@ def emulator_containers() -> Iterator[dict[str, str]]:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     from testcontainers.core.container import DockerContainer
 
+    seed = find()
+    load(seed)  # a bad file fails here, with its line, not inside a container
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT") or PROJECT
     with contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
         for kind in (PUBSUB, BIGTABLE):
-            command = f"--host=0.0.0.0 --port={kind.default_port}"
-            container = DockerContainer(IMAGES[kind.name]).with_exposed_ports(kind.default_port)
+            command = (
+                f"--host=0.0.0.0 --port={kind.default_port} "
+                f"--seed={SEED_IN_CONTAINER} --project={project}"
+            )
+            container = (
+                DockerContainer(IMAGES[kind.name])
+                .with_exposed_ports(kind.default_port)
+                .with_volume_mapping(str(seed.resolve()), SEED_IN_CONTAINER, "ro")
+            )
             if kind is PUBSUB:  # push to http://localhost:PORT/... reaches the Docker host
-                command += " --push-localhost-alias=host.docker.internal"
-                container = container.with_kwargs(
+                command += f" --push-localhost-alias=host.docker.internal --admin-port={ADMIN_PORT}"
+                container = container.with_exposed_ports(ADMIN_PORT).with_kwargs(
                     extra_hosts={"host.docker.internal": "host-gateway"}
                 )
             container = container.with_command(command)
             stack.enter_context(container)
-            address = _address(container, kind)
+            address = _address(container, kind.default_port)
             wait_ready(kind, address, alive=lambda: True, timeout=60)
             env[kind.env_var] = address
+            if kind is PUBSUB:
+                env[ADMIN_ENV] = _address(container, ADMIN_PORT)
         yield env
 
 
-def _address(container: object, kind: Kind) -> str:
+def _address(container: object, inner_port: int) -> str:
     host = container.get_container_host_ip()  # type: ignore[attr-defined]
-    port = container.get_exposed_port(kind.default_port)  # type: ignore[attr-defined]
+    port = container.get_exposed_port(inner_port)  # type: ignore[attr-defined]
     return f"{host}:{port}"

@@ -1,8 +1,10 @@
 """Start, find and stop the native Pub/Sub and Bigtable emulators (built by `emulators/build.sh`).
 
 `up` is idempotent: emulators recorded in the state file and still answering are reused; a
-default port that is taken moves to a free one. Readiness means a real RPC answered (list topics,
-list tables), not merely an open port.
+default port that is taken moves to a free one. Both are started with `--seed etl.toml`, so they
+create the seeded resources before they answer: readiness means a real RPC answered (list
+topics, list tables) on a seeded emulator, not merely an open port. The Pub/Sub emulator also
+serves its admin API (backlogs, recent messages: `ETL_PUBSUB_ADMIN_HOST`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_delay, wait_fixed
@@ -24,6 +26,8 @@ from etl_core import EtlError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "local-project"
+ADMIN_PORT = 8087
+ADMIN_ENV = "ETL_PUBSUB_ADMIN_HOST"
 
 
 class EmulatorError(EtlError, RuntimeError):
@@ -40,16 +44,43 @@ class Kind:
     env_var: str
     stop_signal: signal.Signals = signal.SIGTERM
 
-    def argv(self, binary: Path, host: str, port: int) -> list[str]:
-        return [str(binary), f"--host={host}", f"--port={port}"]
+    def argv(self, binary: Path, host: str, port: int, launch: Launch) -> list[str]:
+        args = [str(binary), f"--host={host}", f"--port={port}"]
+        if launch.seed is not None:
+            args += [f"--seed={launch.seed}", f"--project={launch.project}"]
+        if self.name == "pubsub" and launch.admin_port is not None:
+            args.append(f"--admin-port={launch.admin_port}")
+        return args
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What the emulators are started with: the seed file, its project, the admin API port."""
+
+    seed: Path | None = None
+    project: str = PROJECT
+    admin_port: int | None = None
+
+    def with_admin_port(self, host: str) -> Launch:
+        """The default admin port, or a free one if it is taken."""
+        port = ADMIN_PORT if port_is_free(host, ADMIN_PORT) else free_port(host)
+        return replace(self, admin_port=port)
+
+
+def default_launch() -> Launch:
+    """Seeded from `etl.toml` (validated here, with line numbers) for `GOOGLE_CLOUD_PROJECT`."""
+    from etl import seed
+
+    path = seed.find()
+    seed.load(path)
+    return Launch(path.resolve(), os.environ.get("GOOGLE_CLOUD_PROJECT") or PROJECT)
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
 """Processes started by this interpreter, kept so they are waited for (no zombies, no warnings)."""
 
 PUBSUB = Kind("pubsub", "pubsub-emulator", 8085, "PUBSUB_EMULATOR_HOST")
-BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST", signal.SIGINT)
-"""cbtemulator exits cleanly on SIGINT only."""
+BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST")
 KINDS = (PUBSUB, BIGTABLE)
 _KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -63,10 +94,15 @@ class Running:
     host: str
     port: int
     log: str
+    admin_port: int | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def admin_address(self) -> str | None:
+        return None if self.admin_port is None else f"{self.host}:{self.admin_port}"
 
 
 def bin_dir() -> Path:
@@ -118,9 +154,17 @@ def pid_alive(pid: int) -> bool:
 
 
 def start(
-    kind: Kind, *, host: str = "127.0.0.1", port: int | None = None, log_dir: Path
+    kind: Kind,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    log_dir: Path,
+    launch: Launch | None = None,
 ) -> Running:
     """Start one emulator in its own session; returns once it answers a real RPC."""
+    launch = launch or Launch()
+    if kind is PUBSUB and launch.admin_port is None:
+        launch = launch.with_admin_port(host)
     binary = binary_path(kind)
     chosen = port if port is not None else kind.default_port
     if not port_is_free(host, chosen):
@@ -129,14 +173,15 @@ def start(
     log = log_dir / f"{kind.name}-{chosen}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            kind.argv(binary, host, chosen),
+            kind.argv(binary, host, chosen, launch),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     _children[proc.pid] = proc
-    running = Running(kind.name, proc.pid, host, chosen, str(log))
+    admin = launch.admin_port if kind is PUBSUB else None
+    running = Running(kind.name, proc.pid, host, chosen, str(log), admin)
     try:
         wait_ready(kind, running.address, alive=lambda: proc.poll() is None)
     except EmulatorError:
@@ -269,7 +314,8 @@ def healthy(kind: Kind, running: Running) -> bool:
 
 
 def up(*, host: str = "127.0.0.1") -> dict[str, Running]:
-    """Ensure both emulators run (reusing recorded healthy ones) and record them."""
+    """Ensure both emulators run, seeded (reusing recorded healthy ones), and record them."""
+    launch = default_launch()
     state = load_state()
     for kind in KINDS:
         current = state.get(kind.name)
@@ -277,7 +323,7 @@ def up(*, host: str = "127.0.0.1") -> dict[str, Running]:
             continue
         if current is not None:
             stop(current)
-        state[kind.name] = start(kind, host=host, log_dir=state_dir() / "logs")
+        state[kind.name] = start(kind, host=host, log_dir=state_dir() / "logs", launch=launch)
         save_state(state)
     return state
 
@@ -294,20 +340,30 @@ def down() -> list[Running]:
 
 def env_lines(state: dict[str, Running]) -> list[str]:
     """`NAME=host:port` lines, so `export $(etl emulators up)` works."""
-    return [f"{kind.env_var}={state[kind.name].address}" for kind in KINDS if kind.name in state]
+    return [f"{name}={value}" for name, value in env_of(state).items()]
+
+
+def env_of(state: dict[str, Running]) -> dict[str, str]:
+    """The variables clients read: both emulator hosts and the Pub/Sub admin API."""
+    env = {kind.env_var: state[kind.name].address for kind in KINDS if kind.name in state}
+    pubsub = state.get(PUBSUB.name)
+    if pubsub is not None and pubsub.admin_address:
+        env[ADMIN_ENV] = pubsub.admin_address
+    return env
 
 
 @contextlib.contextmanager
 def available(log_dir: Path | None = None) -> Iterator[dict[str, str]]:
     """Host variables of running emulators: configured ones, recorded ones, or a fresh pair that
     is stopped when the block ends."""
-    configured = {k.env_var: os.environ[k.env_var] for k in KINDS if os.environ.get(k.env_var)}
-    if len(configured) == len(KINDS):
+    names = (*(k.env_var for k in KINDS), ADMIN_ENV)
+    configured = {name: os.environ[name] for name in names if os.environ.get(name)}
+    if all(k.env_var in configured for k in KINDS):
         yield configured
         return
     recorded = load_state()
     if len(recorded) == len(KINDS) and all(healthy(k, recorded[k.name]) for k in KINDS):
-        yield {k.env_var: recorded[k.name].address for k in KINDS}
+        yield env_of(recorded)
         return
     with running_pair(log_dir or state_dir() / "logs") as env:
         yield env
@@ -315,14 +371,17 @@ def available(log_dir: Path | None = None) -> Iterator[dict[str, str]]:
 
 @contextlib.contextmanager
 def running_pair(log_dir: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str]]:
-    """Both emulators on free ports for the duration of a `with` block (tests, `etl demo`)."""
-    started: list[Running] = []
+    """Both emulators on free ports, seeded, for a `with` block (tests, `etl demo`)."""
+    launch = replace(default_launch(), admin_port=free_port(host))
+    started: dict[str, Running] = {}
     try:
         for kind in KINDS:
-            started.append(start(kind, host=host, port=free_port(host), log_dir=log_dir))
-        yield {kind.env_var: r.address for kind, r in zip(KINDS, started, strict=True)}
+            started[kind.name] = start(
+                kind, host=host, port=free_port(host), log_dir=log_dir, launch=launch
+            )
+        yield env_of(started)
     finally:
-        for running in started:
+        for running in started.values():
             stop(running)
 
 

@@ -19,6 +19,7 @@ from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 from google.protobuf import duration_pb2
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
+from etl import seed
 from etl.config import Settings
 from etl_core import Event, PubSubMessage
 
@@ -45,6 +46,19 @@ class DeadLetter:
     message_id: str
     attributes: Mapping[str, str]
 
+    @classmethod
+    def of(cls, message_id: str, data: bytes, attributes: Mapping[str, str]) -> DeadLetter:
+        """A message of the dead-letter topic: ours carry `reason`; Pub/Sub's own (after too
+        many delivery attempts) carry none."""
+        attrs = dict(attributes)
+        return cls(
+            reason=attrs.get("reason", "delivery_failed"),
+            detail=attrs.get("detail", "max delivery attempts reached"),
+            data=data,
+            message_id=attrs.get("originalMessageId") or message_id,
+            attributes=attrs,
+        )
+
     def as_json(self) -> dict[str, Any]:
         try:
             text: str | None = self.data.decode("utf-8")
@@ -58,6 +72,38 @@ class DeadLetter:
             "message_id": self.message_id,
             "attributes": dict(self.attributes),
         }
+
+
+def subscription_request(
+    project: str, spec: seed.Subscription, push_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The CreateSubscription request for a seeded subscription."""
+    topics = f"projects/{project}/topics/"
+    request: dict[str, Any] = {
+        "name": f"projects/{project}/subscriptions/{spec.name}",
+        "topic": topics + spec.topic,
+        "ack_deadline_seconds": spec.ack_deadline_seconds,
+        "enable_message_ordering": spec.ordering,
+    }
+    endpoint = push_endpoint if push_endpoint is not None else spec.push_endpoint
+    if endpoint:
+        request["push_config"] = PushConfig(push_endpoint=endpoint)
+    if spec.retry:
+        request["retry_policy"] = RetryPolicy(
+            minimum_backoff=_duration(spec.retry.minimum_backoff_seconds),
+            maximum_backoff=_duration(spec.retry.maximum_backoff_seconds),
+        )
+    if spec.dead_letter:
+        request["dead_letter_policy"] = DeadLetterPolicy(
+            dead_letter_topic=topics + spec.dead_letter.topic,
+            max_delivery_attempts=spec.dead_letter.max_delivery_attempts,
+        )
+    return request
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    whole = int(seconds)
+    return duration_pb2.Duration(seconds=whole, nanos=round((seconds - whole) * 1e9))
 
 
 class PubSub:
@@ -89,11 +135,6 @@ class PubSub:
             self.publisher.create_topic(name=path)
         return path
 
-    def ensure_topics(self) -> None:
-        s = self.settings
-        for topic in (s.events_topic, s.written_topic, s.dead_letter_topic):
-            self.ensure_topic(topic)
-
     def ensure_subscription(
         self,
         name: str,
@@ -104,35 +145,37 @@ class PubSub:
         ordering: bool = False,
         ack_deadline_s: int = ACK_DEADLINE_S,
     ) -> str:
-        """Create the subscription, or bring an existing one's push endpoint up to date."""
-        path = self.subscription_path(name)
-        request: dict[str, Any] = {
-            "name": path,
-            "topic": self.ensure_topic(topic),
-            "ack_deadline_seconds": ack_deadline_s,
-            "enable_message_ordering": ordering,
-            "retry_policy": RetryPolicy(
-                minimum_backoff=duration_pb2.Duration(nanos=100_000_000),
-                maximum_backoff=duration_pb2.Duration(seconds=10),
-            ),
-        }
-        if push_endpoint:
-            request["push_config"] = PushConfig(push_endpoint=push_endpoint)
+        """A subscription made up in code (tests, tools); the pipeline's own are in etl.toml."""
+        self.ensure_topic(topic)
+        dead = None
         if dead_letter:
-            request["dead_letter_policy"] = DeadLetterPolicy(
-                dead_letter_topic=self.ensure_topic(self.settings.dead_letter_topic),
-                max_delivery_attempts=MAX_DELIVERY_ATTEMPTS,
-            )
+            self.ensure_topic(self.settings.dead_letter_topic)
+            dead = seed.DeadLetterPolicy(self.settings.dead_letter_topic, MAX_DELIVERY_ATTEMPTS)
+        spec = seed.Subscription(
+            name=name,
+            topic=topic,
+            ack_deadline_seconds=ack_deadline_s,
+            ordering=ordering,
+            dead_letter=dead,
+            retry=seed.RetryPolicy(0.1, 10.0),
+        )
+        return self.put_subscription(spec, push_endpoint)
+
+    def put_subscription(self, spec: seed.Subscription, push_endpoint: str | None = None) -> str:
+        """Create the subscription, or bring an existing one's push endpoint to `push_endpoint`
+        (None: the spec's own, i.e. back to pull for a pull subscription)."""
+        path = self.subscription_path(spec.name)
+        endpoint = push_endpoint or spec.push_endpoint or ""
         try:
-            self.subscriber.create_subscription(request=request)
+            self.subscriber.create_subscription(
+                request=subscription_request(self.settings.project, spec, endpoint)
+            )
         except gexc.AlreadyExists:
             # UpdateSubscription rather than ModifyPushConfig: pstest implements only the former.
+            push_config = PushConfig(push_endpoint=endpoint)
             self.subscriber.update_subscription(
                 request={
-                    "subscription": {
-                        "name": path,
-                        "push_config": PushConfig(push_endpoint=push_endpoint or ""),
-                    },
+                    "subscription": {"name": path, "push_config": push_config},
                     "update_mask": {"paths": ["push_config"]},
                 }
             )
@@ -195,18 +238,8 @@ class PubSub:
             for received in response.received_messages:
                 ack_ids.append(received.ack_id)
                 msg = received.message
-                attrs = dict(msg.attributes)
-                origin = attrs.get("originalMessageId") or msg.message_id
-                seen.setdefault(
-                    origin,
-                    DeadLetter(
-                        reason=attrs.get("reason", "delivery_failed"),
-                        detail=attrs.get("detail", "max delivery attempts reached"),
-                        data=bytes(msg.data),
-                        message_id=origin,
-                        attributes=attrs,
-                    ),
-                )
+                letter = DeadLetter.of(msg.message_id, bytes(msg.data), msg.attributes)
+                seen.setdefault(letter.message_id, letter)
             if len(seen) == before:
                 break  # only redeliveries of letters already listed: the backlog is drained
         for start in range(0, len(ack_ids), 500):

@@ -12,40 +12,38 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from etl import wiring
+from etl import provision, wiring
 from etl.config import Settings
 from etl.logs import log
+from etl.pubsub import PubSub
+from etl.seed import Resources, Subscription
 from etl.worker import Worker, WorkerOptions
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 PIPELINES = ("current", "fanout", "worker")
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """One Pub/Sub-triggered function: its entry point, topic and subscription consumer name."""
-
-    target: str
-    topic: str
-    consumer: str
+FUNCTIONS = {
+    "current": ("pubsub_receiver",),
+    "fanout": ("write_event", "calculate_occupancy", "hourly_counts"),
+}
+"""The entry points of `main.py` each shape runs; etl.toml says which subscription feeds each."""
 
 
-def triggers(settings: Settings, pipeline: str) -> list[Trigger]:
-    if pipeline == "current":
-        return [Trigger("pubsub_receiver", settings.events_topic, "pubsub-receiver")]
-    if pipeline == "fanout":
-        return [
-            Trigger("write_event", settings.events_topic, "write-event"),
-            Trigger("calculate_occupancy", settings.written_topic, "calculate-occupancy"),
-            Trigger("hourly_counts", settings.written_topic, "hourly-counts"),
-        ]
-    raise ValueError(f"no functions for pipeline {pipeline!r}")
+def triggers(resources: Resources, pipeline: str) -> list[Subscription]:
+    """The seeded subscriptions whose `function` belongs to the shape, in the shape's order."""
+    if pipeline not in FUNCTIONS:
+        raise ValueError(f"no functions for pipeline {pipeline!r}")
+    by_function = {s.function: s for s in resources.subscriptions if s.function}
+    missing = [f for f in FUNCTIONS[pipeline] if f not in by_function]
+    if missing:
+        raise ValueError(f"the seed file has no subscription with function = {missing[0]!r}")
+    return [by_function[f] for f in FUNCTIONS[pipeline]]
 
 
 def function_app(target: str) -> Any:
@@ -65,29 +63,27 @@ def serving_functions(
     compose (bind 0.0.0.0 there: `ETL_FUNCTIONS_HOST=0.0.0.0`).
     """
     bind = host or settings.functions_host
-    _, table, bus = wiring.build(settings)
-    wiring.ensure_resources(settings, table, bus)
-    servers: list[tuple[Trigger, BaseWSGIServer]] = []
+    resources = provision.ensure(settings)
+    bus = PubSub(settings)
+    servers: list[tuple[Subscription, BaseWSGIServer]] = []
     try:
-        for trigger in triggers(settings, pipeline):
-            server = make_server(bind, 0, function_app(trigger.target), threaded=True)
-            threading.Thread(target=server.serve_forever, name=trigger.target, daemon=True).start()
-            servers.append((trigger, server))
-            path = f"/projects/{settings.project}/topics/{trigger.topic}"
+        for sub in triggers(resources, pipeline):
+            target = sub.function or ""
+            server = make_server(bind, 0, function_app(target), threaded=True)
+            threading.Thread(target=server.serve_forever, name=target, daemon=True).start()
+            servers.append((sub, server))
+            path = f"/projects/{settings.project}/topics/{sub.topic}"
             url = f"http://localhost:{server.server_port}{path}"
-            bus.ensure_subscription(
-                settings.subscription(trigger.consumer), trigger.topic, push_endpoint=url
-            )
-            log.info("serving", function=trigger.target, url=url)
-        yield {t.target: f"http://localhost:{s.server_port}" for t, s in servers}
+            bus.put_subscription(sub, push_endpoint=url)
+            log.info("serving", function=target, subscription=sub.name, url=url)
+        yield {s.function or "": f"http://localhost:{srv.server_port}" for s, srv in servers}
     finally:
-        for trigger, server in servers:
+        for sub, server in servers:
             with contextlib.suppress(Exception):
-                bus.ensure_subscription(settings.subscription(trigger.consumer), trigger.topic)
+                bus.put_subscription(sub)  # back to the seed's own: pull
             server.shutdown()
             server.server_close()
         bus.close()
-        table.close()
 
 
 def run_worker(
@@ -97,11 +93,11 @@ def run_worker(
     on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Run the streaming-pull worker on `worker-{stage}` until `stop` is set."""
+    provision.ensure(settings)
     pipe, table, bus = wiring.build(settings)
-    wiring.ensure_resources(settings, table, bus)
-    # No message ordering: the ledger does not need it, and ordered delivery (one outstanding
-    # message per key) would shrink every batch to one message per service.
-    path = bus.ensure_subscription(settings.subscription("worker"), settings.events_topic)
+    # etl.toml: no message ordering; the ledger does not need it, and ordered delivery (one
+    # outstanding message per key) would shrink every batch to one message per service.
+    path = bus.subscription_path(settings.subscription("worker"))
     on_ready()
     try:
         Worker(pipe, bus.subscriber, path, options or WorkerOptions()).run(stop)

@@ -13,12 +13,3 @@ def build(settings: Settings) -> tuple[Pipeline, EventTable, PubSub]:
     table = EventTable(settings)
     bus = PubSub(settings)
     return Pipeline(table=table, bus=bus, written_topic=settings.written_topic), table, bus
-
-
-def ensure_resources(settings: Settings, table: EventTable, bus: PubSub) -> None:
-    """Table, families and topics (idempotent). Deployments create them with serverless.yml."""
-    table.ensure()
-    bus.ensure_topics()
-    bus.ensure_subscription(
-        settings.subscription("deadletter-reader"), settings.dead_letter_topic, dead_letter=False
-    )

@@ -221,3 +221,29 @@ def test_region_option_moves_every_function_and_the_bucket(
     parents = {r["properties"]["parent"] for r in update["resources"] if r["type"] == FUNCTION_TYPE}
     assert parents == {f"projects/{PROJECT}/locations/europe-west1"}
     assert create["resources"][0]["properties"]["location"] == "europe-west1"
+
+
+def test_deployed_topics_table_and_triggers_are_the_ones_etl_toml_seeds_locally(
+    stage: Packaged,
+) -> None:
+    """What runs in the emulators is what gets deployed: names, families and GC rules."""
+    from etl import seed
+
+    local = seed.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
+    topics = {
+        r["properties"]["topic"] for r in stage.update["resources"] if r["type"] in TOPIC_TYPES
+    }
+    assert topics == set(local.topics)
+    (table,) = stage.resources(TABLE_TYPE)
+    (seeded,) = local.tables
+    assert table["properties"]["tableId"] == seeded.name
+    families = table["properties"]["table"]["columnFamilies"]
+    assert families == {
+        name: {"gcRule": {"maxNumVersions": rule.max_versions}}
+        for name, rule in seeded.families.items()
+    }
+    triggered = {sub.function: sub.topic for sub in local.subscriptions if sub.function}
+    deployed = stage.functions()
+    for key, (entry, _) in PIPELINE.items():
+        resource = deployed[f"etlservice-{stage.stage}-{key}"]["eventTrigger"]["resource"]
+        assert resource.endswith(f"/topics/{triggered[entry]}")

@@ -33,10 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etl import commands, ledger
+from etl import commands, ledger, provision, seed
 from etl.bigtable import EventTable
 from etl.config import Settings, from_env
 from etl.pubsub import Outgoing, PubSub
+from etl.runtime import triggers
 from etl.simulation import Request, simulate_before
 from etl_core import (
     Event,
@@ -69,9 +70,8 @@ class Rig:
 def make_rig(unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
     """A `Rig` for the test's fixture (each test module has a three-line `rig` fixture)."""
     settings = replace(from_env(), project=unique_name("p"), stage="test")
+    provision.ensure(settings)
     table, bus = EventTable(settings), PubSub(settings)
-    table.ensure()
-    bus.ensure_topics()
     try:
         yield Rig(settings, table, bus, tmp_path)
     finally:
@@ -301,10 +301,10 @@ def fail_first_after_forwarding(message_id: str, n: int) -> Decision:
     return True, (500 if n == 1 else None)
 
 
-def point_push(bus: PubSub, settings: Settings, consumer: str, topic: str, url: str) -> None:
+def point_push(bus: PubSub, settings: Settings, subscription: str, topic: str, url: str) -> None:
     """Re-point a push subscription, keeping the Eventarc-like `/projects/P/topics/T` path."""
     path = f"/projects/{settings.project}/topics/{topic}"
-    bus.ensure_subscription(settings.subscription(consumer), topic, push_endpoint=url + path)
+    bus.ensure_subscription(subscription, topic, push_endpoint=url + path)
 
 
 @contextlib.contextmanager
@@ -315,11 +315,11 @@ def proxied(
     decide: Callable[[str, int], Decision],
     targets: Sequence[tuple[str, str, str]],
 ) -> Iterator[dict[str, PushProxy]]:
-    """A `PushProxy` in front of each (function, consumer, topic) of a served push shape."""
+    """A `PushProxy` in front of each (function, subscription, topic) of a served push shape."""
     proxies = {fn: PushProxy(base_url(serve, fn), decide) for fn, _, _ in targets}
     try:
-        for fn, consumer, topic in targets:
-            point_push(bus, settings, consumer, topic, proxies[fn].url)
+        for fn, subscription, topic in targets:
+            point_push(bus, settings, subscription, topic, proxies[fn].url)
         yield proxies
     finally:
         for proxy in proxies.values():
@@ -331,13 +331,9 @@ def base_url(serve: Served, function: str) -> str:
 
 
 def push_targets(settings: Settings, pipeline: str) -> list[tuple[str, str, str]]:
-    if pipeline == "current":
-        return [("pubsub_receiver", "pubsub-receiver", settings.events_topic)]
-    return [
-        ("write_event", "write-event", settings.events_topic),
-        ("calculate_occupancy", "calculate-occupancy", settings.written_topic),
-        ("hourly_counts", "hourly-counts", settings.written_topic),
-    ]
+    """(function, subscription, topic) of each function of a push shape, as etl.toml has them."""
+    resources = seed.load().resources(settings.stage, settings.project)
+    return [(s.function or "", s.name, s.topic) for s in triggers(resources, pipeline)]
 
 
 # --- a TCP proxy that can make a backend unavailable ---

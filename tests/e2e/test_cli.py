@@ -43,7 +43,7 @@ def run_clean(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
-def test_emulators_up_prints_exactly_the_two_host_lines_is_idempotent_and_down_stops_them(
+def test_emulators_up_prints_exactly_the_host_lines_is_idempotent_and_down_stops_them(
     tmp_path: Path,
 ) -> None:
     env = without_hosts(tmp_path)
@@ -54,6 +54,7 @@ def test_emulators_up_prints_exactly_the_two_host_lines_is_idempotent_and_down_s
         assert [line.split("=")[0] for line in lines] == [
             "PUBSUB_EMULATOR_HOST",
             "BIGTABLE_EMULATOR_HOST",
+            "ETL_PUBSUB_ADMIN_HOST",
         ]
         assert all(re.fullmatch(r"\w+=127\.0\.0\.1:\d+", line) for line in lines)
         again = run_clean(["emulators", "up"], env)

@@ -73,10 +73,10 @@ def test_concurrent_function_instances_store_and_count_each_event_once(
             instance.start()
             stack.callback(instance.stop)
         fronts = {}
-        for fn, consumer, topic in targets:  # a load balancer in front of both instances
+        for fn, subscription, topic in targets:  # a load balancer in front of both instances
             fronts[fn] = PushProxy([base_url(i, fn) for i in instances])
             stack.callback(fronts[fn].close)
-            point_push(rig.bus, rig.settings, consumer, topic, fronts[fn].url)
+            point_push(rig.bus, rig.settings, subscription, topic, fronts[fn].url)
         publish_with_duplicates(rig.bus, rig.settings.events_topic, sim.events, seed=62)
         wait_settled(rig.table, sim.events)
 

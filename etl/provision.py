@@ -1,0 +1,158 @@
+"""Create the seed file's resources in the emulators, and bring them back to that state.
+
+`ensure` is idempotent and used wherever the pipeline starts locally (`etl serve`, `etl emulators
+exec`, tests). `reset_all` is the instant clean slate: no emulator restart, only deletes and
+creates, refused unless both emulators are configured and the stage is not prod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import google.cloud.pubsub_v1 as pubsub_v1
+from google.api_core import exceptions as gexc
+from google.cloud import bigtable
+from google.cloud.bigtable import column_family
+
+from etl import seed as seedfile
+from etl.config import Settings
+from etl.pubsub import subscription_request
+from etl_core import EtlError
+
+
+class ResetRefused(EtlError, PermissionError):
+    """A reset would touch something that is not a local emulator, or the prod stage."""
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The official admin clients, closed together."""
+
+    publisher: pubsub_v1.PublisherClient
+    subscriber: pubsub_v1.SubscriberClient
+    bigtable: bigtable.Client
+
+    def close(self) -> None:
+        self.publisher.stop()
+        self.subscriber.close()
+        self.bigtable.close()
+
+
+@contextlib.contextmanager
+def clients(settings: Settings) -> Iterator[Clients]:
+    opened = Clients(
+        pubsub_v1.PublisherClient(),
+        pubsub_v1.SubscriberClient(),
+        bigtable.Client(project=settings.project, admin=True),
+    )
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def ensure(settings: Settings, seed: seedfile.Seed | None = None) -> seedfile.Resources:
+    """Create whatever the seed lists for `settings.stage` in `settings.project` and is missing."""
+    resources = (seed or seedfile.load()).resources(
+        settings.stage, settings.project, settings.instance
+    )
+    with clients(settings) as c:
+        apply(c, resources)
+    return resources
+
+
+def ensure_stages(settings: Settings, seed: seedfile.Seed | None = None) -> list[str]:
+    """`ensure` for every stage of the seed file and `settings.stage`; returns the stages."""
+    seed = seed or seedfile.load()
+    stages = list(dict.fromkeys((*seed.stages, settings.stage)))
+    with clients(settings) as c:
+        for stage in stages:
+            apply(c, seed.resources(stage, settings.project, settings.instance))
+    return stages
+
+
+def ensure_local(settings: Settings) -> None:
+    """`ensure` when both emulators are configured; production resources are deployed."""
+    if settings.pubsub_emulator_host and settings.bigtable_emulator_host:
+        ensure(settings)
+
+
+def apply(c: Clients, resources: seedfile.Resources) -> None:
+    """Topics, then subscriptions (which name topics), then tables; existing ones are kept."""
+    for topic in resources.topics:
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.publisher.create_topic(name=f"projects/{resources.project}/topics/{topic}")
+    for sub in resources.subscriptions:
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.subscriber.create_subscription(request=subscription_request(resources.project, sub))
+    instance = c.bigtable.instance(resources.instance)
+    for table in resources.tables:
+        with contextlib.suppress(gexc.AlreadyExists):
+            instance.table(table.name).create(
+                column_families={name: gc_rule(rule) for name, rule in table.families.items()}
+            )
+
+
+def gc_rule(rule: seedfile.GcRule) -> Any:
+    """The client's GC rule: one condition, or the union of both."""
+    parts: list[Any] = []
+    if rule.max_versions is not None:
+        parts.append(column_family.MaxVersionsGCRule(rule.max_versions))
+    if rule.max_age_seconds is not None:
+        parts.append(column_family.MaxAgeGCRule(timedelta(seconds=rule.max_age_seconds)))
+    return parts[0] if len(parts) == 1 else column_family.GCRuleUnion(rules=parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ResetReport:
+    """What `reset_all` deleted and recreated, and how long it took."""
+
+    subscriptions: int
+    topics: int
+    tables: int
+    seconds: float
+
+
+def reset_all(settings: Settings, seed: seedfile.Seed | None = None) -> ResetReport:
+    """Delete every subscription, topic and table of the project, then seed it again.
+
+    Covers the seed's stages and `settings.stage`. Backlogs go with their subscriptions, rows
+    with their tables; the emulators keep running.
+    """
+    guard(settings)
+    seed = seed or seedfile.load()
+    started = time.perf_counter()
+    project = f"projects/{settings.project}"
+    with clients(settings) as c:
+        subs = [s.name for s in c.subscriber.list_subscriptions(request={"project": project})]
+        for name in subs:
+            with contextlib.suppress(gexc.NotFound):
+                c.subscriber.delete_subscription(subscription=name)
+        topics = [t.name for t in c.publisher.list_topics(request={"project": project})]
+        for name in topics:
+            with contextlib.suppress(gexc.NotFound):
+                c.publisher.delete_topic(topic=name)
+        instance = c.bigtable.instance(settings.instance)
+        tables = instance.list_tables()
+        for table in tables:
+            with contextlib.suppress(gexc.NotFound):
+                table.delete()
+        for stage in dict.fromkeys((*seed.stages, settings.stage)):
+            apply(c, seed.resources(stage, settings.project, settings.instance))
+    return ResetReport(len(subs), len(topics), len(tables), time.perf_counter() - started)
+
+
+def guard(settings: Settings) -> None:
+    """Only local emulators, never prod: a reset deletes everything of the project."""
+    if settings.stage == "prod":
+        raise ResetRefused("reset deletes every resource: refused on stage prod")
+    if not (settings.pubsub_emulator_host and settings.bigtable_emulator_host):
+        raise ResetRefused(
+            "reset --all runs against the emulators only: set PUBSUB_EMULATOR_HOST and "
+            "BIGTABLE_EMULATOR_HOST (`etl emulators up` prints them)"
+        )
