@@ -34,9 +34,10 @@ class AdminApi:
         body = self._get("/v1/subscriptions", {"project": project})
         return {s["name"]: int(s["backlog"]) for s in body.get("subscriptions", [])}
 
-    def messages(self, project: str, limit: int) -> list[dict[str, Any]]:
-        """The project's most recent messages on any topic, newest first."""
-        body = self._get("/v1/messages", {"project": project, "limit": str(limit)})
+    def messages(self, project: str, limit: int, topic: str | None = None) -> list[dict[str, Any]]:
+        """The project's most recent messages (on `topic`, else any), newest first."""
+        query = {"project": project, "limit": str(limit)} | ({"topic": topic} if topic else {})
+        body = self._get("/v1/messages", query)
         messages: list[dict[str, Any]] = body.get("messages", [])
         return messages
 

@@ -1,8 +1,9 @@
 """Where the inspector reads, read-only: the official clients, and our emulator's admin API.
 
 One method per section of the page, each returning that section's JSON. Nothing here writes:
-occupancy is read as stored (no refresh), dead letters are pulled and released again at once
-(as `etl dead-letters` lists them), and the table is read a bounded window at a time.
+occupancy is read as stored (no refresh), dead letters come from the admin API's message log
+(without it they are pulled and released again at once, as `etl dead-letters` lists them), and
+the table is read a bounded window at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 
 RPC_TIMEOUT = 5.0
 MESSAGES = 12
+DEAD_LETTERS = 1000
 SERVICES_TTL = 5.0
 """Seconds the list of services is reused: listing it reads every row key of the table."""
 
@@ -81,9 +83,16 @@ class Sources:
         return {"items": [views.message_view(m) for m in raw], "note": None}
 
     def dead_letters(self) -> dict[str, Any]:
-        """Every dead letter with its reason, as `etl dead-letters` lists them (not consumed)."""
-        subscription = self.settings.subscription(commands.DEAD_LETTER_READER)
-        letters = self.bus.read_dead_letters(subscription)
+        """Every dead letter with its reason: from the admin API's log of the dead-letter topic
+        (nothing pulled), else as `etl dead-letters` lists them (pulled, released at once)."""
+        try:
+            raw = self.admin.messages(
+                self.settings.project, DEAD_LETTERS, topic=self.settings.dead_letter_topic
+            )
+            letters = views.dead_letters_from_log(raw)
+        except AdminUnavailable:
+            subscription = self.settings.subscription(commands.DEAD_LETTER_READER)
+            letters = self.bus.read_dead_letters(subscription)
         return {"items": views.dead_letters_view(letters)}
 
     def table_state(self) -> dict[str, Any]:

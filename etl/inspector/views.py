@@ -90,6 +90,20 @@ def message_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def dead_letters_from_log(raw: Iterable[Mapping[str, Any]]) -> list[DeadLetter]:
+    """Dead letters from the admin API's log of the dead-letter topic, one per original message
+    (Pub/Sub may dead-letter a message twice)."""
+    seen: dict[str, DeadLetter] = {}
+    for message in raw:
+        letter = DeadLetter.of(
+            str(message.get("id", "")),
+            base64.b64decode(message.get("data_base64", "")),
+            message.get("attributes") or {},
+        )
+        seen.setdefault(letter.message_id, letter)
+    return list(seen.values())
+
+
 def dead_letters_view(letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
     """Dead letters in a stable order (pulls return them in any order): by original message id."""
     return [dead_letter_view(d) for d in sorted(letters, key=lambda d: d.message_id)]

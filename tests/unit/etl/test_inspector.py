@@ -119,6 +119,25 @@ def test_a_dead_letter_shows_its_reason_detail_data_and_source() -> None:
     }
 
 
+def test_dead_letters_from_the_message_log_are_one_per_original_message() -> None:
+    def logged(message_id: str, **attributes: str) -> dict[str, Any]:
+        data = base64.b64encode(b"not json").decode()
+        return {"id": message_id, "data_base64": data, "attributes": attributes}
+
+    letters = views.dead_letters_from_log(
+        [
+            logged("d2", reason="not_json", detail="x", originalMessageId="m1"),
+            logged("d1", reason="not_json", detail="x", originalMessageId="m1"),  # twice
+            logged("d3"),  # Pub/Sub's own, after too many delivery attempts
+        ]
+    )
+    assert [(d.message_id, d.reason) for d in letters] == [
+        ("m1", "not_json"),
+        ("d3", "delivery_failed"),
+    ]
+    assert letters[0].data == b"not json"
+
+
 def test_dead_letters_keep_one_order_whatever_order_a_pull_returns() -> None:
     letters = [DeadLetter("r", "", b"", mid, {}) for mid in ("m3", "m1", "m2")]
     assert [d["message_id"] for d in views.dead_letters_view(letters)] == ["m1", "m2", "m3"]
