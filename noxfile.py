@@ -16,7 +16,7 @@ nox.options.sessions = ["lint", "typecheck", "unit", "e2e", "deploy", "workflows
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "deploy", "noxfile.py"]
+SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "deploy", "docs", "noxfile.py"]
 
 
 @nox.session(python=PYTHON)
@@ -56,9 +56,13 @@ def emulators(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """End-to-end tests against real emulators (*_EMULATOR_HOST if set, else native binaries)."""
-    if not _emulator_hosts_set(session):
-        session.run("bash", "emulators/build.sh", external=True)
+    """End-to-end tests against real emulators (*_EMULATOR_HOST if set, else native binaries).
+
+    The native binaries are built either way (a no-op when up to date): the CLI and harness tests
+    start pairs of their own. The inspector's browser test needs Chromium (`/usr/bin/chromium`,
+    or `ETL_CHROMIUM`); Playwright drives it, never downloads one.
+    """
+    session.run("bash", "emulators/build.sh", external=True)
     session.install("-e", ".[test]")
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
 
@@ -70,6 +74,15 @@ def demo(session: nox.Session) -> None:
         session.run("bash", "emulators/build.sh", external=True)
     session.install("-e", ".")
     session.run("etl", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def screenshot(session: nox.Session) -> None:
+    """docs/inspector.png: the inspector over simulated data (not default; needs Chromium)."""
+    if not _emulator_hosts_set(session):
+        session.run("bash", "emulators/build.sh", external=True)
+    session.install("-e", ".[test]")
+    session.run("python", "docs/screenshot.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -170,7 +170,11 @@ def test_e2e_runs_against_docker_compose_with_the_emulator_hosts(workflow: dict[
         after_up = steps[steps.index(up[0]) + 1 :]
         e2e = [s for s in after_up if "nox -s e2e" in s.get("run", "")]
         assert e2e, job_name
-        assert all(s.get("env", {}) == COMPOSE_HOSTS for s in e2e), job_name
+        for step in e2e:
+            env = step.get("env", {})
+            assert {k: env.get(k) for k in COMPOSE_HOSTS} == COMPOSE_HOSTS, job_name
+            admin = env.get("ETL_PUBSUB_ADMIN_HOST")
+            assert admin == ("localhost:8087" if job_name == "e2e" else None), job_name
 
 
 def test_unit_runs_on_every_supported_python(workflow: dict[str, Any]) -> None:
