@@ -314,16 +314,27 @@ def healthy(kind: Kind, running: Running) -> bool:
 
 
 def up(*, host: str = "127.0.0.1") -> dict[str, Running]:
-    """Ensure both emulators run, seeded (reusing recorded healthy ones), and record them."""
+    """Ensure both emulators run, seeded (reusing recorded healthy ones), and record them.
+
+    All or nothing: if one fails to start, those this call started are stopped again."""
     launch = default_launch()
     state = load_state()
-    for kind in KINDS:
-        current = state.get(kind.name)
-        if current is not None and healthy(kind, current):
-            continue
-        if current is not None:
-            stop(current)
-        state[kind.name] = start(kind, host=host, log_dir=state_dir() / "logs", launch=launch)
+    started: list[str] = []
+    try:
+        for kind in KINDS:
+            current = state.get(kind.name)
+            if current is not None and healthy(kind, current):
+                continue
+            if current is not None:
+                stop(current)
+                del state[kind.name]
+            state[kind.name] = start(kind, host=host, log_dir=state_dir() / "logs", launch=launch)
+            started.append(kind.name)
+    except EmulatorError:
+        for name in started:
+            stop(state.pop(name))
+        raise
+    finally:
         save_state(state)
     return state
 

@@ -68,6 +68,24 @@ def test_emulators_up_prints_exactly_the_host_lines_is_idempotent_and_down_stops
     assert run_clean(["emulators", "status"], env).returncode == 1
 
 
+def test_emulators_up_is_all_or_nothing_when_one_emulator_fails_to_start(tmp_path: Path) -> None:
+    from etl.emulators import bin_dir
+
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    (bins / "pubsub-emulator").symlink_to(bin_dir() / "pubsub-emulator")
+    broken = bins / "bigtable-emulator"
+    broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    env = {**without_hosts(tmp_path), "ETL_EMULATORS_BIN": str(bins)}
+    result = run_clean(["emulators", "up"], env)
+    assert result.returncode == 1
+    assert "bigtable emulator exited before it was ready" in result.stderr
+    state = json.loads((tmp_path / "emulators.json").read_text())
+    assert state == {}, "the Pub/Sub emulator it had started was stopped and forgotten"
+    assert run_clean(["emulators", "status"], env).returncode == 1
+
+
 def test_emulators_up_names_the_build_command_when_binaries_are_missing(tmp_path: Path) -> None:
     env = {**without_hosts(tmp_path), "ETL_EMULATORS_BIN": str(tmp_path / "nowhere")}
     result = run_clean(["emulators", "up"], env)
