@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deploy import nox_sessions  # deploy/ is not an installed package
 
 nox.options.default_venv_backend = "uv|venv"
-nox.options.sessions = ["lint", "typecheck", "unit", "e2e", "deploy", "workflows"]
+nox.options.sessions = ["lint", "typecheck", "unit", "emulators_test", "e2e", "deploy", "workflows"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -52,6 +53,17 @@ def unit(session: nox.Session) -> None:
 def emulators(session: nox.Session) -> None:
     """Build the Pub/Sub and Bigtable emulators (static Go binaries in emulators/bin)."""
     session.run("bash", "emulators/build.sh", external=True)
+
+
+@nox.session(python=False)
+def emulators_test(session: nox.Session) -> None:
+    """go vet and the Go tests of the emulators (push delivery, seeding, admin API, readiness).
+
+    `nox -s emulators_test -- -race` adds the race detector (needs a C compiler)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"  # as emulators/build.sh finds it
+    session.chdir("emulators")
+    session.run(go, "vet", "./...", external=True)
+    session.run(go, "test", "-count=1", *session.posargs, "./...", external=True)
 
 
 @nox.session(python=PYTHON)
