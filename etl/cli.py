@@ -55,8 +55,8 @@ def emulators_seed() -> None:
     from etl.seed import InvalidSeed
 
     settings = config.from_env()
-    if not settings.pubsub_emulator_host or not settings.bigtable_emulator_host:
-        raise fail("set PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST first", 2)
+    if not provision.on_emulators(settings):
+        raise fail(provision.NO_HOSTS, 2)
     try:
         stages = provision.ensure_stages(settings)
     except InvalidSeed as err:
@@ -274,7 +274,7 @@ def reset(
             )
             return
         commands.reset(settings)
-    except (ResetRefused, provision.ResetRefused, InvalidSeed) as err:
+    except (ResetRefused, InvalidSeed) as err:
         raise fail(str(err), 2) from err
     console.print(f"table {settings.table} emptied")
 

@@ -20,13 +20,9 @@ from google.cloud import bigtable
 from google.cloud.bigtable import column_family
 
 from etl import seed as seedfile
+from etl.bigtable import ResetRefused
 from etl.config import Settings
 from etl.pubsub import subscription_request
-from etl_core import EtlError
-
-
-class ResetRefused(EtlError, PermissionError):
-    """A reset would touch something that is not a local emulator, or the prod stage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +65,21 @@ def ensure(settings: Settings, seed: seedfile.Seed | None = None) -> seedfile.Re
 def ensure_stages(settings: Settings, seed: seedfile.Seed | None = None) -> list[str]:
     """`ensure` for every stage of the seed file and `settings.stage`; returns the stages."""
     seed = seed or seedfile.load()
-    stages = list(dict.fromkeys((*seed.stages, settings.stage)))
     with clients(settings) as c:
-        for stage in stages:
-            apply(c, seed.resources(stage, settings.project, settings.instance))
+        return apply_stages(c, seed, settings)
+
+
+def apply_stages(c: Clients, seed: seedfile.Seed, settings: Settings) -> list[str]:
+    """`apply` for every stage of the seed file and `settings.stage`; returns the stages."""
+    stages = list(dict.fromkeys((*seed.stages, settings.stage)))
+    for stage in stages:
+        apply(c, seed.resources(stage, settings.project, settings.instance))
     return stages
 
 
 def ensure_local(settings: Settings) -> None:
     """`ensure` when both emulators are configured; production resources are deployed."""
-    if settings.pubsub_emulator_host and settings.bigtable_emulator_host:
+    if on_emulators(settings):
         ensure(settings)
 
 
@@ -142,8 +143,7 @@ def reset_all(settings: Settings, seed: seedfile.Seed | None = None) -> ResetRep
         for table in tables:
             with contextlib.suppress(gexc.NotFound):
                 table.delete()
-        for stage in dict.fromkeys((*seed.stages, settings.stage)):
-            apply(c, seed.resources(stage, settings.project, settings.instance))
+        apply_stages(c, seed, settings)
     return ResetReport(len(subs), len(topics), len(tables), time.perf_counter() - started)
 
 
@@ -151,8 +151,13 @@ def guard(settings: Settings) -> None:
     """Only local emulators, never prod: a reset deletes everything of the project."""
     if settings.stage == "prod":
         raise ResetRefused("reset deletes every resource: refused on stage prod")
-    if not (settings.pubsub_emulator_host and settings.bigtable_emulator_host):
-        raise ResetRefused(
-            "reset --all runs against the emulators only: set PUBSUB_EMULATOR_HOST and "
-            "BIGTABLE_EMULATOR_HOST (`etl emulators up` prints them)"
-        )
+    if not on_emulators(settings):
+        raise ResetRefused(f"reset --all runs against the emulators only: {NO_HOSTS}")
+
+
+NO_HOSTS = "set PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST (`etl emulators up` prints them)"
+
+
+def on_emulators(settings: Settings) -> bool:
+    """Both clients talk to emulators: with one host unset, that client would reach Google."""
+    return bool(settings.pubsub_emulator_host and settings.bigtable_emulator_host)

@@ -16,7 +16,7 @@ import pytest
 from google.cloud import bigtable
 
 from etl import provision, seed
-from etl.bigtable import EventTable
+from etl.bigtable import EventTable, ResetRefused
 from etl.config import Settings, from_env
 from etl.pubsub import Outgoing, PubSub
 from etl.testing import TEST_PROJECT, EmulatorHosts, Seeded
@@ -197,9 +197,9 @@ def test_each_use_of_the_fixture_starts_from_the_seed(seeded_emulators: Seeded, 
 
 def test_reset_all_is_refused_on_prod_and_off_the_emulators() -> None:
     hosts = {"pubsub_emulator_host": "h:1", "bigtable_emulator_host": "h:2"}
-    with pytest.raises(provision.ResetRefused, match="prod"):
+    with pytest.raises(ResetRefused, match="prod"):
         provision.reset_all(Settings(stage="prod", **hosts))
-    with pytest.raises(provision.ResetRefused, match="emulators only"):
+    with pytest.raises(ResetRefused, match="emulators only"):
         provision.reset_all(Settings(stage="dev", pubsub_emulator_host="h:1"))
 
 
