@@ -14,10 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl import ledger
-from etl.bigtable import EventTable
 from etl.config import Settings
-from etl_core import Simulation, event_key, is_event_key, status_key
 
 
 @dataclass
@@ -80,27 +77,3 @@ def serving(settings: Settings, pipeline: str, log_dir: Path, *extra: str) -> It
         if proc.stderr is not None:
             proc.stderr.close()
         log.write_bytes(b"".join(lines))
-
-
-def expected_keys(sim: Simulation) -> set[bytes]:
-    return {event_key(e.service, e.event_time, e.event_id) for e in sim.events}
-
-
-def wait_settled(table: EventTable, sim: Simulation, timeout: float = 120) -> set[bytes]:
-    """Event row keys once every event is stored and no occupancy update is pending."""
-    want = expected_keys(sim)
-    deadline = time.monotonic() + timeout
-    keys: set[bytes] = set()
-    while time.monotonic() < deadline:
-        keys = {k for k, _ in table.all_rows() if is_event_key(k)}
-        pending = any(
-            q.startswith(ledger.DIRTY)
-            for svc in sim.ground_truth
-            for q in table.read_status(status_key(svc)).cells
-        )
-        if keys >= want and not pending:
-            return keys
-        time.sleep(0.2)
-    raise AssertionError(
-        f"not settled after {timeout}s: {len(keys & want)}/{len(want)} rows stored"
-    )

@@ -30,6 +30,7 @@ from etl.inspector import serving
 from etl.inspector.admin import AdminApi
 from etl.pubsub import Outgoing, PubSub
 from etl_core import is_event_key
+from tests.e2e.faults import SETTLE_S
 from tests.e2e.pipeline_support import serving as serving_pipeline
 
 CHROMIUM = Path(os.environ.get("ETL_CHROMIUM") or "/usr/bin/chromium")
@@ -43,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVICE = "inspector-gate"
-LIVE = 60_000
+LIVE = int(SETTLE_S * 1000)
 """Milliseconds to wait for the page to show what the pipeline did."""
 
 
@@ -150,7 +151,7 @@ def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_
 
 
 def wait_for(
-    settings: Settings, done: Callable[[dict[str, Any]], object], timeout: float = 60
+    settings: Settings, done: Callable[[dict[str, Any]], object], timeout: float = SETTLE_S
 ) -> dict[str, Any]:
     """`etl status` once `done` says so."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,8 @@ from etl.config import Settings
 from etl.pubsub import Outgoing, PubSub
 from etl.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
-from tests.e2e.pipeline_support import serving, wait_settled
+from tests.e2e.faults import SETTLE_S, wait_settled, wait_until
+from tests.e2e.pipeline_support import serving
 
 SHAPES = ("current", "fanout", "worker")
 
@@ -29,8 +30,9 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
     sim = simulation(limit=400, seed=11)
     with serving(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
-        stored = wait_settled(table, sim)
+        wait_settled(table, sim.events, hourly=pipeline != "current")
 
+    stored = [key for key, _ in table.all_rows() if is_event_key(key)]
     assert len(stored) == len(sim.events)
     occupancy = commands.occupancy(settings)
     assert {svc: occ.value for svc, occ in occupancy.items()} == sim.ground_truth
@@ -46,7 +48,7 @@ def test_every_event_row_carries_the_seeds_cells(
     sim = simulation(limit=60, seed=3)
     with serving(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim)
+        wait_settled(table, sim.events, hourly=pipeline != "current")
     rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
     by_key = {e.service: e for e in sim.events}
     for cells in rows.values():
@@ -76,23 +78,13 @@ def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_
     with serving(settings, pipeline, tmp_path):
         bus.publish(settings.events_topic, [Outgoing(data) for data in bad])
         bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim)
-        letters = _wait_dead_letters(settings, len(bad))
+        wait_settled(table, sim.events, hourly=pipeline != "current")
+        wait_until(
+            lambda: len(commands.dead_letters(settings)) >= len(bad), SETTLE_S, "the dead letters"
+        )
+        letters = commands.dead_letters(settings)
     assert {d.data: d.reason for d in letters} == bad
     assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
-
-
-def _wait_dead_letters(settings: Settings, count: int) -> list[commands.DeadLetter]:
-    import time
-
-    deadline = time.monotonic() + 60
-    letters: list[commands.DeadLetter] = []
-    while time.monotonic() < deadline:
-        letters = commands.dead_letters(settings)
-        if len(letters) >= count:
-            return letters
-        time.sleep(0.5)
-    return letters
 
 
 def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_calculation(
@@ -121,7 +113,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
                 push_endpoint=f"http://localhost:{broken.server_port}/broken",
             )
             bus.publish_events(settings.events_topic, sim.events)
-            wait_settled(table, sim)
+            wait_settled(table, sim.events, hourly=False)
     finally:
         broken.shutdown()
         broken.server_close()
