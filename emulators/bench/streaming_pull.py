@@ -1,0 +1,113 @@
+"""Measures the Pub/Sub emulator with the official Python client (google-cloud-pubsub).
+
+  python streaming_pull.py --mode subscribe --messages 5000   # subscribe(): streaming pull, msg/s
+  python streaming_pull.py --mode pull --messages 20000       # synchronous pull + ack in batches of 1,000
+  python streaming_pull.py --mode idle --pid PID              # CPU the emulator spends idle with backlogs
+
+Needs PUBSUB_EMULATOR_HOST. Each run uses fresh topic/subscription names and
+deletes them at the end. Published messages are 100-byte payloads.
+"""
+
+import argparse
+import os
+import threading
+import time
+import uuid
+
+from google.cloud import pubsub_v1
+
+PROJECT = "bench"
+
+
+def publish(publisher, topic, n):
+    futures = [publisher.publish(topic, b"x" * 100, seq=str(i)) for i in range(n)]
+    for f in futures:
+        f.result()
+
+
+def create(publisher, subscriber, subs=1):
+    run = uuid.uuid4().hex[:8]
+    topic = publisher.topic_path(PROJECT, f"t-{run}")
+    publisher.create_topic(name=topic)
+    names = []
+    for i in range(subs):
+        name = subscriber.subscription_path(PROJECT, f"s-{run}-{i}")
+        subscriber.create_subscription(name=name, topic=topic, ack_deadline_seconds=60)
+        names.append(name)
+    return topic, names
+
+
+def run_subscribe(subscriber, sub, n):
+    seen = set()
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def callback(message):
+        message.ack()
+        with lock:
+            seen.add(message.message_id)
+            if len(seen) >= n:
+                done.set()
+
+    start = time.monotonic()
+    future = subscriber.subscribe(sub, callback)
+    if not done.wait(timeout=600):
+        print(f"timed out with {len(seen)} of {n} messages")
+    elapsed = time.monotonic() - start
+    future.cancel()  # stops the stream; result() then returns
+    future.result(timeout=30)
+    return len(seen), elapsed
+
+
+def run_pull(subscriber, sub, n):
+    seen = set()
+    start = time.monotonic()
+    while len(seen) < n:
+        resp = subscriber.pull(subscription=sub, max_messages=1000, timeout=30)
+        if not resp.received_messages:
+            continue
+        seen.update(m.message.message_id for m in resp.received_messages)
+        subscriber.acknowledge(subscription=sub, ack_ids=[m.ack_id for m in resp.received_messages])
+    return len(seen), time.monotonic() - start
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["subscribe", "pull", "idle"], required=True)
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--subscriptions", type=int, default=3, help="idle mode: subscriptions holding the backlog")
+    ap.add_argument("--seconds", type=float, default=10, help="idle mode: how long to measure")
+    ap.add_argument("--pid", type=int, help="idle mode: the emulator's process id")
+    args = ap.parse_args()
+
+    publisher = pubsub_v1.PublisherClient(
+        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.05))
+    subscriber = pubsub_v1.SubscriberClient()
+    topic, subs = create(publisher, subscriber, args.subscriptions if args.mode == "idle" else 1)
+    publish(publisher, topic, args.messages)
+    try:
+        if args.mode == "idle":
+            time.sleep(1)
+            before = cpu_seconds(args.pid)
+            time.sleep(args.seconds)
+            used = cpu_seconds(args.pid) - before
+            print(f"idle: {args.messages} messages backlog on {len(subs)} subscriptions: "
+                  f"{used:.2f} s CPU in {args.seconds:.0f} s = {100 * used / args.seconds:.1f} % of a core")
+            return
+        fn = run_subscribe if args.mode == "subscribe" else run_pull
+        got, elapsed = fn(subscriber, subs[0], args.messages)
+        print(f"{args.mode}: {got} of {args.messages} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s")
+    finally:
+        for s in subs:
+            subscriber.delete_subscription(subscription=s)
+        publisher.delete_topic(topic=topic)
+
+
+if __name__ == "__main__":
+    main()

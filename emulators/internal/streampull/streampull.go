@@ -1,0 +1,522 @@
+// Package streampull serves StreamingPull at full speed on top of a
+// Subscriber service that pulls well but streams slowly: pstest's own
+// StreamingPull offers one message per stream every 10 ms (~100 msg/s).
+//
+// Wrap puts a Subscriber in front of pstest's. Its StreamingPull is served
+// from the unary Pull, in batches: every message still goes through pstest's
+// pull path, which counts delivery attempts, dead-letters after
+// max_delivery_attempts, honours ordering keys and filters, and marks the
+// message outstanding. The stream adds what the unary API leaves to it:
+//
+//   - the stream's ack deadline (stream_ack_deadline_seconds, updatable on
+//     any request): each batch is modacked to it as it is pulled;
+//   - acks, modacks and nacks (modack 0) sent on the stream go to
+//     Acknowledge and ModifyAckDeadline;
+//   - keepalives: a request with no acks and no modacks is answered with an
+//     empty response when the client's protocol_version is 1 or more (the Go
+//     client's server-liveness check relies on it; pstest does the same);
+//   - client flow control: never more than max_outstanding_messages messages
+//     and max_outstanding_bytes bytes (message sizes as encoded) outstanding
+//     on a stream; a message stops counting when it is acked, nacked or its
+//     lease expires, whether it was acked on the stream or through the unary
+//     Acknowledge/ModifyAckDeadline (the Python client acks that way), on any
+//     stream of the subscription;
+//   - subscription properties (exactly-once delivery, message ordering) on
+//     every response, as production sends them.
+//
+// A stream ends when the client cancels it, half-closes it (Recv returns
+// io.EOF: the stream ends with OK, like pstest's) or the subscription is
+// deleted (NOT_FOUND). Messages it pulled but had not yet sent (held back by
+// the byte budget) are nacked so they are redelivered at once; messages it
+// sent stay outstanding until acked, nacked or expired, as in production.
+package streampull
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+const (
+	// maxBatch is the most messages one response carries (Pull's default).
+	maxBatch = 1000
+	// minPoll and maxPoll bound how often an empty subscription is polled:
+	// the interval doubles while nothing arrives. pstest's own delivery tick
+	// is 10 ms, so new messages are seen no later than they were.
+	minPoll = time.Millisecond
+	maxPoll = 10 * time.Millisecond
+	// maxDeadline is production's longest ack deadline.
+	maxDeadline = 600 * time.Second
+)
+
+// Subscriber is a Subscriber service whose StreamingPull, Acknowledge and
+// ModifyAckDeadline are this package's; every other method is the wrapped
+// one's.
+type Subscriber struct {
+	pb.SubscriberServer
+	mu      sync.Mutex
+	streams map[string]map[*stream]struct{} // by subscription name
+}
+
+// Wrap returns inner with StreamingPull served from inner's Pull.
+func Wrap(inner pb.SubscriberServer) *Subscriber {
+	return &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
+}
+
+// Acknowledge acknowledges through the wrapped service, then releases the
+// messages' flow-control budget on the subscription's streams.
+func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
+	resp, err := s.SubscriberServer.Acknowledge(ctx, req)
+	if err == nil {
+		s.settle(req.GetSubscription(), req.GetAckIds(), 0)
+	}
+	return resp, err
+}
+
+// ModifyAckDeadline modifies through the wrapped service, then extends the
+// messages' leases on the subscription's streams or, for a nack (0 s),
+// releases their budget.
+func (s *Subscriber) ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest) (*emptypb.Empty, error) {
+	resp, err := s.SubscriberServer.ModifyAckDeadline(ctx, req)
+	if err == nil {
+		s.settle(req.GetSubscription(), req.GetAckIds(), secs(req.GetAckDeadlineSeconds()))
+	}
+	return resp, err
+}
+
+// settle tells every stream of sub that ackIDs were acked (extend 0 and
+// called from Acknowledge), nacked (extend 0) or given a new deadline.
+func (s *Subscriber) settle(sub string, ackIDs []string, extend time.Duration) {
+	if len(ackIDs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st := range s.streams[sub] {
+		st.settle(ackIDs, extend)
+	}
+}
+
+func (s *Subscriber) register(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[st.sub] == nil {
+		s.streams[st.sub] = map[*stream]struct{}{}
+	}
+	s.streams[st.sub][st] = struct{}{}
+}
+
+func (s *Subscriber) unregister(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams[st.sub], st)
+	if len(s.streams[st.sub]) == 0 {
+		delete(s.streams, st.sub)
+	}
+}
+
+// openStreams is the number of streams being served, for tests.
+func (s *Subscriber) openStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.streams {
+		n += len(m)
+	}
+	return n
+}
+
+// lease is a message sent on a stream and not yet settled.
+type lease struct {
+	size    int64
+	expires time.Time
+}
+
+// stream is one StreamingPull call.
+type stream struct {
+	sub      string
+	maxMsgs  int64 // 0: no limit
+	maxBytes int64 // 0: no limit
+	props    *pb.StreamingPullResponse_SubscriptionProperties
+	pings    chan struct{} // keepalives to answer
+	answer   bool          // answer keepalives: protocol_version >= 1
+	wake     chan struct{} // budget released or deadline changed
+
+	mu       sync.Mutex
+	deadline time.Duration
+	leases   map[string]lease // by ack id
+	bytes    int64            // sum of leases' sizes
+	// pending are messages pulled but held back by the byte budget, with
+	// the time their pstest lease runs out.
+	pending []pendingMsg
+	// sent and sentBytes estimate message sizes, to size pulls under a
+	// byte budget.
+	sent, sentBytes int64
+}
+
+type pendingMsg struct {
+	msg     *pb.ReceivedMessage
+	size    int64
+	expires time.Time
+}
+
+// settle applies an ack (extend 0 from Acknowledge), nack (extend 0) or
+// modack to this stream's leases.
+func (st *stream) settle(ackIDs []string, extend time.Duration) {
+	st.mu.Lock()
+	released := false
+	now := time.Now()
+	for _, id := range ackIDs {
+		l, ok := st.leases[id]
+		if !ok {
+			continue
+		}
+		if extend > 0 {
+			l.expires = now.Add(extend)
+			st.leases[id] = l
+			continue
+		}
+		delete(st.leases, id)
+		st.bytes -= l.size
+		released = true
+	}
+	st.mu.Unlock()
+	if released {
+		st.signal()
+	}
+}
+
+func (st *stream) signal() {
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// expire drops leases past their deadline (pstest makes those messages
+// available again) and returns the earliest remaining expiry (zero if none).
+// Called with st.mu held.
+func (st *stream) expire(now time.Time) time.Time {
+	var next time.Time
+	for id, l := range st.leases {
+		if now.After(l.expires) {
+			delete(st.leases, id)
+			st.bytes -= l.size
+			continue
+		}
+		if next.IsZero() || l.expires.Before(next) {
+			next = l.expires
+		}
+	}
+	return next
+}
+
+// budget is how many messages may be sent now, and how many bytes (-1: no
+// byte limit). Called with st.mu held.
+func (st *stream) budget() (msgs int, bytes int64) {
+	msgs = maxBatch
+	if st.maxMsgs > 0 {
+		msgs = int(min(int64(maxBatch), st.maxMsgs-int64(len(st.leases))))
+	}
+	bytes = -1
+	if st.maxBytes > 0 {
+		bytes = max(0, st.maxBytes-st.bytes)
+		if bytes == 0 {
+			msgs = 0
+		}
+	}
+	return max(0, msgs), bytes
+}
+
+// StreamingPull serves a stream from the wrapped service's Pull.
+func (s *Subscriber) StreamingPull(gs pb.Subscriber_StreamingPullServer) error {
+	req, err := gs.Recv()
+	if err != nil {
+		return err
+	}
+	name := req.GetSubscription()
+	if name == "" {
+		return status.Error(codes.InvalidArgument, "missing subscription")
+	}
+	if req.GetMaxOutstandingMessages() < 0 || req.GetMaxOutstandingBytes() < 0 {
+		return status.Error(codes.InvalidArgument, "max_outstanding_messages and max_outstanding_bytes must not be negative")
+	}
+	ctx, cancel := context.WithCancel(gs.Context())
+	defer cancel()
+	sub, err := s.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: name})
+	if err != nil {
+		return err
+	}
+	deadline := secs(req.GetStreamAckDeadlineSeconds())
+	if deadline <= 0 {
+		deadline = secs(sub.GetAckDeadlineSeconds())
+	}
+	if deadline <= 0 {
+		deadline = 10 * time.Second
+	}
+	st := &stream{
+		sub:      name,
+		maxMsgs:  req.GetMaxOutstandingMessages(),
+		maxBytes: req.GetMaxOutstandingBytes(),
+		props: &pb.StreamingPullResponse_SubscriptionProperties{
+			ExactlyOnceDeliveryEnabled: sub.GetEnableExactlyOnceDelivery(),
+			MessageOrderingEnabled:     sub.GetEnableMessageOrdering(),
+		},
+		pings:    make(chan struct{}, 16),
+		answer:   req.GetProtocolVersion() >= 1,
+		wake:     make(chan struct{}, 1),
+		deadline: min(deadline, maxDeadline),
+		leases:   map[string]lease{},
+	}
+	s.register(st)
+	defer s.unregister(st)
+	defer s.nackPending(st)
+
+	// The initial request may carry acks and modacks too.
+	s.handle(ctx, st, req, false)
+
+	recvDone := make(chan error, 1)
+	go func() {
+		for {
+			req, err := gs.Recv()
+			if err != nil {
+				recvDone <- err
+				return
+			}
+			s.handle(ctx, st, req, st.answer)
+		}
+	}()
+	return s.serve(ctx, gs, st, recvDone)
+}
+
+// handle applies one client request: acks, modacks, a new stream deadline,
+// or (none of those) a keepalive to answer if answerPings.
+func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPullRequest, answerPings bool) {
+	if d := secs(req.GetStreamAckDeadlineSeconds()); d > 0 {
+		st.mu.Lock()
+		st.deadline = min(d, maxDeadline)
+		st.mu.Unlock()
+	}
+	if ids := req.GetAckIds(); len(ids) > 0 {
+		// Errors (a deleted subscription) end the stream through Pull.
+		s.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
+	}
+	// Group modacks by deadline: one ModifyAckDeadline per distinct value.
+	ids, deadlines := req.GetModifyDeadlineAckIds(), req.GetModifyDeadlineSeconds()
+	byDeadline := map[int32][]string{}
+	var order []int32
+	for i, id := range ids {
+		if i >= len(deadlines) {
+			break
+		}
+		d := deadlines[i]
+		if _, ok := byDeadline[d]; !ok {
+			order = append(order, d)
+		}
+		byDeadline[d] = append(byDeadline[d], id)
+	}
+	for _, d := range order {
+		s.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d}) //nolint:errcheck
+	}
+	if answerPings && len(ids) == 0 && len(req.GetAckIds()) == 0 {
+		select {
+		case st.pings <- struct{}{}:
+		default: // answers already queued cover this one
+		}
+		st.signal()
+	}
+}
+
+// serve is the stream's send loop: it pulls while the budget allows, sends,
+// and otherwise waits for budget, new messages (polling), keepalives, the
+// client's requests ending or the stream's context.
+func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullServer, st *stream, recvDone <-chan error) error {
+	poll := minPoll
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		for len(st.pings) > 0 {
+			<-st.pings
+			if err := gs.Send(&pb.StreamingPullResponse{}); err != nil {
+				return err
+			}
+		}
+		msgs, err := s.next(ctx, st)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			if err := gs.Send(&pb.StreamingPullResponse{ReceivedMessages: msgs, SubscriptionProperties: st.props}); err != nil {
+				return err
+			}
+			poll = minPoll
+			continue
+		}
+		// Nothing sent: wait for budget or messages.
+		st.mu.Lock()
+		now := time.Now()
+		nextExpiry := st.expire(now)
+		n, _ := st.budget()
+		st.mu.Unlock()
+		var wait time.Duration
+		switch {
+		case n > 0: // budget left, subscription empty: poll
+			wait = poll
+			poll = min(2*poll, maxPoll)
+		case !nextExpiry.IsZero(): // budget spent: until a lease expires
+			wait = nextExpiry.Sub(now) + time.Millisecond
+		default:
+			wait = maxPoll
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case err := <-recvDone:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case <-st.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// next returns the messages to send now, within the budget: held-back ones
+// first, then a batch pulled from the subscription, modacked to the stream's
+// deadline. The messages it returns are leased to the stream.
+func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessage, error) {
+	st.mu.Lock()
+	now := time.Now()
+	st.expire(now)
+	n, bytes := st.budget()
+	deadline := st.deadline
+	// Held-back messages whose pstest lease ran out are pstest's to
+	// redeliver; the rest are sent first.
+	live := st.pending[:0]
+	for _, p := range st.pending {
+		if now.Before(p.expires) {
+			live = append(live, p)
+		}
+	}
+	st.pending = live
+	fromPending := len(st.pending) > 0
+	st.mu.Unlock()
+	if n == 0 {
+		return nil, nil
+	}
+
+	var candidates []pendingMsg
+	if fromPending {
+		st.mu.Lock()
+		candidates, st.pending = st.pending, nil
+		st.mu.Unlock()
+	} else {
+		want := n
+		if bytes >= 0 {
+			want = min(want, max(1, int(bytes/st.avgSize())))
+		}
+		resp, err := s.Pull(ctx, &pb.PullRequest{Subscription: st.sub, MaxMessages: int32(want), ReturnImmediately: true})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return nil, err
+		}
+		for _, m := range resp.GetReceivedMessages() {
+			candidates = append(candidates, pendingMsg{msg: m, size: int64(proto.Size(m.GetMessage()))})
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	// Admit what the budget allows; hold back the rest.
+	st.mu.Lock()
+	n, bytes = st.budget()
+	var out []*pb.ReceivedMessage
+	var held []pendingMsg
+	expires := time.Now().Add(deadline)
+	for _, c := range candidates {
+		fits := len(out) < n && (bytes < 0 || c.size <= bytes || (len(st.leases) == 0 && len(out) == 0))
+		if !fits {
+			if c.expires.IsZero() {
+				c.expires = expires
+			}
+			held = append(held, c)
+			continue
+		}
+		out = append(out, c.msg)
+		st.leases[c.msg.GetAckId()] = lease{size: c.size, expires: expires}
+		st.bytes += c.size
+		if bytes >= 0 {
+			bytes -= c.size
+		}
+		st.sent++
+		st.sentBytes += c.size
+	}
+	st.pending = append(held, st.pending...)
+	st.mu.Unlock()
+
+	// Lease what is sent for the stream's deadline, and what is held back
+	// too (pstest's lease is the subscription's deadline).
+	ids := make([]string, 0, len(candidates))
+	for _, c := range candidates {
+		ids = append(ids, c.msg.GetAckId())
+	}
+	if _, err := s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+		Subscription: st.sub, AckIds: ids, AckDeadlineSeconds: int32(deadline / time.Second),
+	}); err != nil {
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// avgSize is the mean size of the messages sent so far (1 KiB before any).
+func (st *stream) avgSize() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sent == 0 {
+		return 1024
+	}
+	return max(1, st.sentBytes/st.sent)
+}
+
+// nackPending returns the messages held back by the byte budget to the
+// subscription when the stream ends, so they are redelivered at once.
+func (s *Subscriber) nackPending(st *stream) {
+	st.mu.Lock()
+	pending := st.pending
+	st.pending = nil
+	st.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	ids := make([]string, len(pending))
+	for i, p := range pending {
+		ids[i] = p.msg.GetAckId()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck // best effort: they expire anyway
+}
+
+func secs(n int32) time.Duration { return time.Duration(n) * time.Second }
