@@ -39,12 +39,14 @@ def create(publisher, subscriber, subs=1):
 
 def run_subscribe(subscriber, sub, n):
     seen = set()
+    calls = [0]
     lock = threading.Lock()
     done = threading.Event()
 
     def callback(message):
         message.ack()
         with lock:
+            calls[0] += 1
             seen.add(message.message_id)
             if len(seen) >= n:
                 done.set()
@@ -56,6 +58,8 @@ def run_subscribe(subscriber, sub, n):
     elapsed = time.monotonic() - start
     future.cancel()  # stops the stream; result() then returns
     future.result(timeout=30)
+    if calls[0] != len(seen):
+        print(f"{calls[0] - len(seen)} redeliveries")
     return len(seen), elapsed
 
 

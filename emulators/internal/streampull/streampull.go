@@ -39,6 +39,7 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -62,13 +63,22 @@ const (
 // one's.
 type Subscriber struct {
 	pb.SubscriberServer
+	parker  *parker // nil: pstest's delivery goroutines left running
 	mu      sync.Mutex
 	streams map[string]map[*stream]struct{} // by subscription name
 }
 
-// Wrap returns inner with StreamingPull served from inner's Pull.
-func Wrap(inner pb.SubscriberServer) *Subscriber {
-	return &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
+// Wrap returns inner with StreamingPull served from inner's Pull. If g is
+// the pstest server behind inner, and every subscription is created through
+// the returned Subscriber, pstest's per-subscription delivery goroutines are
+// stopped as subscriptions are created (see pstest_internals.go): they only
+// fed pstest's own streams, and cost CPU with backlogs. g may be nil.
+func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
+	s := &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
+	if g != nil && layoutErr == nil {
+		s.parker = &parker{g: g, parked: map[chan struct{}]bool{}}
+	}
+	return s
 }
 
 // Acknowledge acknowledges through the wrapped service, then releases the

@@ -35,7 +35,7 @@ func newEnv(t *testing.T) *env {
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
-	wrap := Wrap(&fake.GServer)
+	wrap := Wrap(&fake.GServer, &fake.GServer)
 	pb.RegisterPublisherServer(srv, &fake.GServer)
 	pb.RegisterSubscriberServer(srv, wrap)
 	go srv.Serve(lis) //nolint:errcheck
@@ -567,5 +567,64 @@ func TestCancelAndCloseLeaveNoGoroutinesAndReturnHeldMessages(t *testing.T) {
 	}
 	if got, want := len(resp.GetReceivedMessages()), 50-len(delivered); got != want {
 		t.Fatalf("Pull after the streams closed: %d messages, want %d", got, want)
+	}
+}
+
+func TestPstestLayout(t *testing.T) {
+	if err := checkLayout(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With the GServer given, a subscription costs no goroutine of pstest's
+// (its 10 ms delivery loop is parked); without it, each costs one. Deleting
+// subscriptions and closing the server after parking must not panic
+// (pstest's stop closes the subscription's done channel).
+func TestParkingStopsPstestDeliveryLoops(t *testing.T) {
+	for _, park := range []bool{true, false} {
+		t.Run(fmt.Sprintf("park=%v", park), func(t *testing.T) {
+			fake := pstest.NewServerWithAddress("127.0.0.1:0")
+			g := &fake.GServer
+			if !park {
+				g = nil
+			}
+			w := Wrap(&fake.GServer, g)
+			ctx := context.Background()
+			if _, err := fake.GServer.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/t"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			before := runtime.NumGoroutine()
+			const n = 20
+			for i := 0; i < n; i++ {
+				name := fmt.Sprintf("projects/p/subscriptions/s%d", i)
+				if _, err := w.CreateSubscription(ctx, &pb.Subscription{Name: name, Topic: "projects/p/topics/t", AckDeadlineSeconds: 10}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+			added := runtime.NumGoroutine() - before
+			if park && added != 0 {
+				t.Errorf("%d goroutines added by %d parked subscriptions", added, n)
+			}
+			if !park && added != n {
+				t.Errorf("%d goroutines added by %d subscriptions left to pstest, want %d", added, n, n)
+			}
+			for i := 0; i < n/2; i++ {
+				if _, err := w.DeleteSubscription(ctx, &pb.DeleteSubscriptionRequest{Subscription: fmt.Sprintf("projects/p/subscriptions/s%d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Parked subscriptions still serve Pull, with pstest's pull path
+			// expiring nothing it should not.
+			if _, err := fake.GServer.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/t", Messages: data(3, 10)}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := w.Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/s19", MaxMessages: 10, ReturnImmediately: true})
+			if err != nil || len(resp.GetReceivedMessages()) != 3 {
+				t.Fatalf("Pull from a parked subscription: %d messages, %v", len(resp.GetReceivedMessages()), err)
+			}
+			fake.Close()
+		})
 	}
 }

@@ -1,0 +1,141 @@
+package streampull
+
+// pstest runs one goroutine per subscription that, every 10 ms, takes the
+// server lock and walks every message of the subscription (expiring leases,
+// dropping old messages, then offering messages to pstest's own streams).
+// With backlogs that costs a quarter of a core while nothing happens. Once
+// StreamingPull is served here, pstest has no streams left to feed: what
+// the tick still does (expiring leases, dead-lettering, dropping messages
+// past retention) its Pull does too, on the messages it is about to serve.
+// So park stops those goroutines: it closes each subscription's done
+// channel (what pstest's stop closes on DeleteSubscription and Close), waits
+// for the goroutines to return, then gives each subscription a fresh open
+// channel for pstest's own stop to close later.
+//
+// The fields are unexported; reflect finds them and unsafe.Pointer reaches
+// them, under GServer.mu (the lock pstest holds when it calls stop). Pinned
+// to cloud.google.com/go/pubsub/v2 v2.9.0: checkLayout, run once and by
+// TestPstestLayout, turns parking off (with the reason in ParkError) if an
+// upgrade changes the layout.
+//
+// Waiting uses GServer.wg, which pstest adds to for subscription goroutines
+// and for the goroutines of its own StreamingPull. The latter never run:
+// StreamingPull is served here. Subscriptions must be created through the
+// Subscriber (CreateSubscription holds parkMu across create and park) so
+// that no wg.Add runs concurrently with the Wait.
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"unsafe"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+var layout = map[string]string{
+	"GServer.mu":        "sync.Mutex",
+	"GServer.wg":        "sync.WaitGroup",
+	"GServer.subs":      "map[string]*pstest.subscription",
+	"subscription.done": "chan struct {}",
+}
+
+var layoutErr = checkLayout()
+
+func checkLayout() error {
+	gserver := reflect.TypeFor[pstest.GServer]()
+	types := map[string]reflect.Type{"GServer": gserver}
+	if subs, ok := gserver.FieldByName("subs"); ok && subs.Type.Kind() == reflect.Map && subs.Type.Elem().Kind() == reflect.Pointer {
+		types["subscription"] = subs.Type.Elem().Elem()
+	}
+	for path, want := range layout {
+		typ, name, _ := strings.Cut(path, ".")
+		t := types[typ]
+		if t == nil || t.Kind() != reflect.Struct {
+			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): no type for %s", path)
+		}
+		f, ok := t.FieldByName(name)
+		if !ok || f.Type.String() != want {
+			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): %s is %v, want %s", path, f.Type, want)
+		}
+	}
+	return nil
+}
+
+// parker stops pstest's per-subscription delivery goroutines.
+type parker struct {
+	g      *pstest.GServer
+	mu     sync.Mutex               // serialises park (and, held by CreateSubscription, pstest's wg.Add)
+	parked map[chan struct{}]bool // the fresh done channels of parked subscriptions
+}
+
+func field[T any](v reflect.Value, name string) *T {
+	return (*T)(unsafe.Pointer(v.FieldByName(name).UnsafeAddr()))
+}
+
+// park stops the delivery goroutine of every subscription not yet parked
+// and returns how many it stopped. Called with p.mu held.
+func (p *parker) park() int {
+	server := reflect.ValueOf(p.g).Elem()
+	mu := field[sync.Mutex](server, "mu")
+	wg := field[sync.WaitGroup](server, "wg")
+
+	mu.Lock()
+	var stopped []*chan struct{}
+	live := map[chan struct{}]bool{} // drops the channels of deleted subscriptions
+	for it := server.FieldByName("subs").MapRange(); it.Next(); {
+		done := field[chan struct{}](it.Value().Elem(), "done")
+		if p.parked[*done] {
+			live[*done] = true
+			continue
+		}
+		close(*done)
+		stopped = append(stopped, done)
+	}
+	mu.Unlock()
+	if len(stopped) == 0 {
+		p.parked = live
+		return 0
+	}
+	// Every goroutine pstest counts has now been told to stop.
+	wg.Wait()
+	mu.Lock()
+	for _, done := range stopped {
+		*done = make(chan struct{})
+		live[*done] = true
+	}
+	mu.Unlock()
+	p.parked = live
+	return len(stopped)
+}
+
+// CreateSubscription creates the subscription through the wrapped service
+// and, when parking, stops pstest's delivery goroutine for it.
+func (s *Subscriber) CreateSubscription(ctx context.Context, req *pb.Subscription) (*pb.Subscription, error) {
+	if s.parker == nil {
+		return s.SubscriberServer.CreateSubscription(ctx, req)
+	}
+	s.parker.mu.Lock()
+	defer s.parker.mu.Unlock()
+	sub, err := s.SubscriberServer.CreateSubscription(ctx, req)
+	s.parker.park()
+	return sub, err
+}
+
+// DeleteSubscription deletes through the wrapped service; when parking, not
+// while a park is under way (pstest's stop would close a closed channel).
+func (s *Subscriber) DeleteSubscription(ctx context.Context, req *pb.DeleteSubscriptionRequest) (*emptypb.Empty, error) {
+	if s.parker != nil {
+		s.parker.mu.Lock()
+		defer s.parker.mu.Unlock()
+	}
+	return s.SubscriberServer.DeleteSubscription(ctx, req)
+}
+
+// ParkError is why pstest's delivery goroutines are not parked (nil: they
+// are, when Wrap was given the GServer).
+func ParkError() error { return layoutErr }
