@@ -63,7 +63,8 @@ const (
 // one's.
 type Subscriber struct {
 	pb.SubscriberServer
-	parker  *parker // nil: pstest's delivery goroutines left running
+	g       *pstest.GServer // nil: no pstest internals used
+	parker  *parker         // nil: pstest's delivery goroutines left running
 	mu      sync.Mutex
 	streams map[string]map[*stream]struct{} // by subscription name
 }
@@ -75,6 +76,7 @@ type Subscriber struct {
 // fed pstest's own streams, and cost CPU with backlogs. g may be nil.
 func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
 	s := &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
+	s.g = g
 	if g != nil && layoutErr == nil {
 		s.parker = &parker{g: g, parked: map[chan struct{}]bool{}}
 	}
@@ -86,7 +88,7 @@ func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
 func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.Acknowledge(ctx, req)
 	if err == nil {
-		s.settle(req.GetSubscription(), req.GetAckIds(), 0)
+		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), 0, false)
 	}
 	return resp, err
 }
@@ -97,22 +99,40 @@ func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest
 func (s *Subscriber) ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.ModifyAckDeadline(ctx, req)
 	if err == nil {
-		s.settle(req.GetSubscription(), req.GetAckIds(), secs(req.GetAckDeadlineSeconds()))
+		d := secs(req.GetAckDeadlineSeconds())
+		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), d, d <= 0)
 	}
 	return resp, err
 }
 
-// settle tells every stream of sub that ackIDs were acked (extend 0 and
-// called from Acknowledge), nacked (extend 0) or given a new deadline.
-func (s *Subscriber) settle(sub string, ackIDs []string, extend time.Duration) {
+// settle tells every stream of sub that ackIDs were acked, nacked or given
+// a new deadline (extend > 0). A nack of an ordered message also nacks the
+// messages sent after it under its ordering key, as production redelivers
+// them after it.
+func (s *Subscriber) settle(ctx context.Context, sub string, ackIDs []string, extend time.Duration, nack bool) {
 	if len(ackIDs) == 0 {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var follow []string
 	for st := range s.streams[sub] {
-		st.settle(ackIDs, extend)
+		follow = append(follow, st.settle(ackIDs, extend, nack)...)
 	}
+	s.mu.Unlock()
+	s.nack(ctx, sub, follow)
+}
+
+// nack returns ackIDs, already released from their streams, to pstest.
+func (s *Subscriber) nack(ctx context.Context, sub string, ackIDs []string) {
+	if len(ackIDs) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+	}
+	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs}) //nolint:errcheck // best effort: they expire anyway
 }
 
 func (s *Subscriber) register(st *stream) {
@@ -148,6 +168,8 @@ func (s *Subscriber) openStreams() int {
 type lease struct {
 	size    int64
 	expires time.Time
+	key     string // ordering key
+	seq     int64  // order sent on the stream
 }
 
 // stream is one StreamingPull call.
@@ -156,6 +178,7 @@ type stream struct {
 	maxMsgs  int64 // 0: no limit
 	maxBytes int64 // 0: no limit
 	props    *pb.StreamingPullResponse_SubscriptionProperties
+	filtered bool // the subscription has a filter: no ordered batches (see extendOrdered)
 	pings    chan struct{} // keepalives to answer
 	answer   bool          // answer keepalives: protocol_version >= 1
 	wake     chan struct{} // budget released or deadline changed
@@ -170,6 +193,7 @@ type stream struct {
 	// sent and sentBytes estimate message sizes, to size pulls under a
 	// byte budget.
 	sent, sentBytes int64
+	seq             int64 // leases sent so far
 }
 
 type pendingMsg struct {
@@ -178,11 +202,11 @@ type pendingMsg struct {
 	expires time.Time
 }
 
-// settle applies an ack (extend 0 from Acknowledge), nack (extend 0) or
-// modack to this stream's leases.
-func (st *stream) settle(ackIDs []string, extend time.Duration) {
+// settle applies an ack, nack or modack (extend > 0) to this stream's
+// leases and returns the ack ids of ordered messages to nack in cascade.
+func (st *stream) settle(ackIDs []string, extend time.Duration, nack bool) []string {
 	st.mu.Lock()
-	released := false
+	var released, nacked []lease
 	now := time.Now()
 	for _, id := range ackIDs {
 		l, ok := st.leases[id]
@@ -196,12 +220,45 @@ func (st *stream) settle(ackIDs []string, extend time.Duration) {
 		}
 		delete(st.leases, id)
 		st.bytes -= l.size
-		released = true
+		released = append(released, l)
+		if nack {
+			nacked = append(nacked, l)
+		}
 	}
+	follow := st.cascade(nacked)
 	st.mu.Unlock()
-	if released {
+	if len(released) > 0 {
 		st.signal()
 	}
+	return follow
+}
+
+// cascade releases the leases sent after any of gone under the same
+// ordering key and returns their ack ids, to be nacked: production
+// redelivers a key's later messages after a redelivered one. Called with
+// st.mu held.
+func (st *stream) cascade(gone []lease) []string {
+	first := map[string]int64{}
+	for _, l := range gone {
+		if l.key == "" {
+			continue
+		}
+		if seq, ok := first[l.key]; !ok || l.seq < seq {
+			first[l.key] = l.seq
+		}
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	var ids []string
+	for id, l := range st.leases {
+		if seq, ok := first[l.key]; ok && l.seq > seq {
+			delete(st.leases, id)
+			st.bytes -= l.size
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (st *stream) signal() {
@@ -212,21 +269,26 @@ func (st *stream) signal() {
 }
 
 // expire drops leases past their deadline (pstest makes those messages
-// available again) and returns the earliest remaining expiry (zero if none).
-// Called with st.mu held.
-func (st *stream) expire(now time.Time) time.Time {
-	var next time.Time
+// available again) and returns the earliest remaining expiry (zero if
+// none) and the ack ids to nack in cascade (ordered messages sent after an
+// expired one). Called with st.mu held.
+func (st *stream) expire(now time.Time) (time.Time, []string) {
+	var expired []lease
 	for id, l := range st.leases {
 		if now.After(l.expires) {
 			delete(st.leases, id)
 			st.bytes -= l.size
-			continue
+			expired = append(expired, l)
 		}
+	}
+	follow := st.cascade(expired)
+	var next time.Time
+	for _, l := range st.leases {
 		if next.IsZero() || l.expires.Before(next) {
 			next = l.expires
 		}
 	}
-	return next
+	return next, follow
 }
 
 // budget is how many messages may be sent now, and how many bytes (-1: no
@@ -280,6 +342,7 @@ func (s *Subscriber) StreamingPull(gs pb.Subscriber_StreamingPullServer) error {
 			ExactlyOnceDeliveryEnabled: sub.GetEnableExactlyOnceDelivery(),
 			MessageOrderingEnabled:     sub.GetEnableMessageOrdering(),
 		},
+		filtered: sub.GetFilter() != "",
 		pings:    make(chan struct{}, 16),
 		answer:   req.GetProtocolVersion() >= 1,
 		wake:     make(chan struct{}, 1),
@@ -374,9 +437,10 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 		// Nothing sent: wait for budget or messages.
 		st.mu.Lock()
 		now := time.Now()
-		nextExpiry := st.expire(now)
+		nextExpiry, follow := st.expire(now)
 		n, _ := st.budget()
 		st.mu.Unlock()
+		s.nack(ctx, st.sub, follow)
 		var wait time.Duration
 		switch {
 		case n > 0: // budget left, subscription empty: poll
@@ -414,7 +478,7 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessage, error) {
 	st.mu.Lock()
 	now := time.Now()
-	st.expire(now)
+	_, follow := st.expire(now)
 	n, bytes := st.budget()
 	deadline := st.deadline
 	// Held-back messages whose pstest lease ran out are pstest's to
@@ -428,6 +492,7 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 	st.pending = live
 	fromPending := len(st.pending) > 0
 	st.mu.Unlock()
+	s.nack(ctx, st.sub, follow)
 	if n == 0 {
 		return nil, nil
 	}
@@ -449,7 +514,11 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 			}
 			return nil, err
 		}
-		for _, m := range resp.GetReceivedMessages() {
+		msgs := resp.GetReceivedMessages()
+		if st.props.GetMessageOrderingEnabled() && s.g != nil && !st.filtered {
+			msgs = append(msgs, extendOrdered(s.g, st.sub, msgs, want-len(msgs), deadline)...)
+		}
+		for _, m := range msgs {
 			candidates = append(candidates, pendingMsg{msg: m, size: int64(proto.Size(m.GetMessage()))})
 		}
 	}
@@ -472,7 +541,8 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 			continue
 		}
 		out = append(out, c.msg)
-		st.leases[c.msg.GetAckId()] = lease{size: c.size, expires: expires}
+		st.seq++
+		st.leases[c.msg.GetAckId()] = lease{size: c.size, expires: expires, key: c.msg.GetMessage().GetOrderingKey(), seq: st.seq}
 		st.bytes += c.size
 		if bytes >= 0 {
 			bytes -= c.size

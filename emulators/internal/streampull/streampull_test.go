@@ -216,7 +216,7 @@ func TestThroughputManyMessagesThroughOneStream(t *testing.T) {
 	}
 }
 
-func TestOrderingKeysDeliverInPublishOrderAndNackRedeliversFirst(t *testing.T) {
+func TestOrderingKeysDeliverInPublishOrderAndNackRedeliversTheRestAfter(t *testing.T) {
 	e := newEnv(t)
 	topic, sub := e.subscription("ordered", func(s *pb.Subscription) { s.EnableMessageOrdering = true })
 	keys := []string{"a", "b", "c"}
@@ -234,20 +234,30 @@ func TestOrderingKeysDeliverInPublishOrderAndNackRedeliversFirst(t *testing.T) {
 	}
 	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
 	got := map[string][]string{}
-	nacked := false
+	// b's 5th message is nacked once. Like an ordered client, this one then
+	// drops b's later messages until the nacked one is back: the server must
+	// redeliver them after it (they are neither acked nor nacked here, and
+	// the 60 s deadline is far beyond the test's waits).
+	nacked, waitingFor := false, ""
 	for total := 0; total < len(msgs); {
 		m := c.must()
-		key := m.GetMessage().GetOrderingKey()
+		key, id := m.GetMessage().GetOrderingKey(), m.GetMessage().GetMessageId()
 		if p := <-c.props; !p.GetMessageOrderingEnabled() {
 			t.Fatal("subscription properties do not say message ordering is enabled")
 		}
-		// Nack b's 5th message once: it must come back before b's 6th.
-		if key == "b" && len(got["b"]) == 4 && !nacked {
-			nacked = true
-			c.modack(0, m.GetAckId())
-			continue
+		if key == "b" {
+			switch {
+			case waitingFor == id:
+				waitingFor = ""
+			case waitingFor != "":
+				continue
+			case len(got["b"]) == 4 && !nacked:
+				nacked, waitingFor = true, id
+				c.modack(0, m.GetAckId())
+				continue
+			}
 		}
-		got[key] = append(got[key], m.GetMessage().GetMessageId())
+		got[key] = append(got[key], id)
 		c.ack(m.GetAckId())
 		total++
 	}
@@ -261,28 +271,69 @@ func TestOrderingKeysDeliverInPublishOrderAndNackRedeliversFirst(t *testing.T) {
 	}
 }
 
-func TestOrderingKeysOneOutstandingPerKey(t *testing.T) {
+func TestOrderingKeysOneOutstandingBatchPerKey(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("ordered-held", func(s *pb.Subscription) { s.EnableMessageOrdering = true })
-	e.publish(topic,
-		&pb.PubsubMessage{Data: []byte("a1"), OrderingKey: "a"},
-		&pb.PubsubMessage{Data: []byte("a2"), OrderingKey: "a"},
-		&pb.PubsubMessage{Data: []byte("b1"), OrderingKey: "b"},
-	)
+	topic, sub := e.subscription("ordered-batch", func(s *pb.Subscription) { s.EnableMessageOrdering = true })
+	var msgs []*pb.PubsubMessage
+	for i := 1; i <= 5; i++ {
+		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(fmt.Sprint("a", i)), OrderingKey: "a"})
+	}
+	msgs = append(msgs, &pb.PubsubMessage{Data: []byte("b1"), OrderingKey: "b"}, &pb.PubsubMessage{Data: []byte("b2"), OrderingKey: "b"})
+	e.publish(topic, msgs...)
 	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
-	first := map[string]*pb.ReceivedMessage{}
-	for i := 0; i < 2; i++ {
+	// Both keys' messages come at once, each key's in order.
+	var a, b []*pb.ReceivedMessage
+	for i := 0; i < 7; i++ {
 		m := c.must()
-		first[string(m.GetMessage().GetData())] = m
+		if m.GetMessage().GetOrderingKey() == "a" {
+			a = append(a, m)
+		} else {
+			b = append(b, m)
+		}
 	}
-	if first["a1"] == nil || first["b1"] == nil {
-		t.Fatalf("first deliveries: %v, want a1 and b1", first)
+	for i, m := range a {
+		if want := fmt.Sprint("a", i+1); string(m.GetMessage().GetData()) != want {
+			t.Fatalf("a's message %d is %q, want %q", i, m.GetMessage().GetData(), want)
+		}
 	}
-	c.quiet(200 * time.Millisecond) // a2 waits for a1
-	c.ack(first["a1"].GetAckId())
-	if m := c.must(); string(m.GetMessage().GetData()) != "a2" {
-		t.Fatalf("after acking a1 got %q, want a2", m.GetMessage().GetData())
+	if len(b) != 2 || string(b[0].GetMessage().GetData()) != "b1" || string(b[1].GetMessage().GetData()) != "b2" {
+		t.Fatalf("b's messages: %v", b)
 	}
+	// A message published now waits until a's whole batch is acked.
+	e.publish(topic, &pb.PubsubMessage{Data: []byte("a6"), OrderingKey: "a"})
+	c.quiet(200 * time.Millisecond)
+	c.ack(a[0].GetAckId(), a[1].GetAckId(), a[2].GetAckId(), a[3].GetAckId())
+	c.quiet(200 * time.Millisecond)
+	c.ack(a[4].GetAckId())
+	if m := c.must(); string(m.GetMessage().GetData()) != "a6" {
+		t.Fatalf("after acking a's batch got %q, want a6", m.GetMessage().GetData())
+	}
+}
+
+func TestOrderingKeysWithFilterStayInOrder(t *testing.T) {
+	e := newEnv(t)
+	topic, sub := e.subscription("ordered-filter", func(s *pb.Subscription) {
+		s.EnableMessageOrdering = true
+		s.Filter = `attributes.keep = "yes"`
+	})
+	var msgs []*pb.PubsubMessage
+	for i := 0; i < 10; i++ {
+		keep := "yes"
+		if i%2 == 1 {
+			keep = "no"
+		}
+		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(fmt.Sprint(i)), OrderingKey: "k", Attributes: map[string]string{"keep": keep}})
+	}
+	e.publish(topic, msgs...)
+	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
+	for _, want := range []string{"0", "2", "4", "6", "8"} {
+		m := c.must()
+		if string(m.GetMessage().GetData()) != want {
+			t.Fatalf("got %q, want %q", m.GetMessage().GetData(), want)
+		}
+		c.ack(m.GetAckId())
+	}
+	c.quiet(200 * time.Millisecond)
 }
 
 func TestAckDeadlineExpiryRedelivers(t *testing.T) {
