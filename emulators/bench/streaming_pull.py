@@ -3,6 +3,7 @@
   python streaming_pull.py --mode subscribe --messages 5000   # subscribe(): streaming pull, msg/s
   python streaming_pull.py --mode pull --messages 20000       # synchronous pull + ack in batches of 1,000
   python streaming_pull.py --mode idle --pid PID              # CPU the emulator spends idle with backlogs
+  python streaming_pull.py --mode subscribe --ordering-keys 10  # subscribe() on an ordered subscription
 
 Needs PUBSUB_EMULATOR_HOST. Each run uses fresh topic/subscription names and
 deletes them at the end. Published messages are 100-byte payloads.
@@ -19,20 +20,22 @@ from google.cloud import pubsub_v1
 PROJECT = "bench"
 
 
-def publish(publisher, topic, n):
-    futures = [publisher.publish(topic, b"x" * 100, seq=str(i)) for i in range(n)]
+def publish(publisher, topic, n, keys=0):
+    futures = [publisher.publish(topic, b"x" * 100, seq=str(i), ordering_key=f"k{i % keys}" if keys else "")
+               for i in range(n)]
     for f in futures:
         f.result()
 
 
-def create(publisher, subscriber, subs=1):
+def create(publisher, subscriber, subs=1, ordered=False):
     run = uuid.uuid4().hex[:8]
     topic = publisher.topic_path(PROJECT, f"t-{run}")
     publisher.create_topic(name=topic)
     names = []
     for i in range(subs):
         name = subscriber.subscription_path(PROJECT, f"s-{run}-{i}")
-        subscriber.create_subscription(name=name, topic=topic, ack_deadline_seconds=60)
+        subscriber.create_subscription(request={"name": name, "topic": topic, "ack_deadline_seconds": 60,
+                                                "enable_message_ordering": ordered})
         names.append(name)
     return topic, names
 
@@ -43,10 +46,18 @@ def run_subscribe(subscriber, sub, n):
     lock = threading.Lock()
     done = threading.Event()
 
+    last = {}
+    disorder = [0]
+
     def callback(message):
         message.ack()
         with lock:
             calls[0] += 1
+            if message.ordering_key and message.message_id not in seen:
+                i = int(message.attributes["seq"])
+                if last.get(message.ordering_key, -1) > i:
+                    disorder[0] += 1
+                last[message.ordering_key] = i
             seen.add(message.message_id)
             if len(seen) >= n:
                 done.set()
@@ -60,6 +71,8 @@ def run_subscribe(subscriber, sub, n):
     future.result(timeout=30)
     if calls[0] != len(seen):
         print(f"{calls[0] - len(seen)} redeliveries")
+    if disorder[0]:
+        print(f"{disorder[0]} messages out of order within their ordering key")
     return len(seen), elapsed
 
 
@@ -88,13 +101,16 @@ def main():
     ap.add_argument("--subscriptions", type=int, default=3, help="idle mode: subscriptions holding the backlog")
     ap.add_argument("--seconds", type=float, default=10, help="idle mode: how long to measure")
     ap.add_argument("--pid", type=int, help="idle mode: the emulator's process id")
+    ap.add_argument("--ordering-keys", type=int, default=0,
+                    help="publish with this many ordering keys to a subscription with message ordering")
     args = ap.parse_args()
 
     publisher = pubsub_v1.PublisherClient(
-        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.05))
+        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.05),
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=args.ordering_keys > 0))
     subscriber = pubsub_v1.SubscriberClient()
-    topic, subs = create(publisher, subscriber, args.subscriptions if args.mode == "idle" else 1)
-    publish(publisher, topic, args.messages)
+    topic, subs = create(publisher, subscriber, args.subscriptions if args.mode == "idle" else 1, args.ordering_keys > 0)
+    publish(publisher, topic, args.messages, args.ordering_keys)
     try:
         if args.mode == "idle":
             time.sleep(1)
@@ -106,7 +122,8 @@ def main():
             return
         fn = run_subscribe if args.mode == "subscribe" else run_pull
         got, elapsed = fn(subscriber, subs[0], args.messages)
-        print(f"{args.mode}: {got} of {args.messages} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s")
+        keys = f" ({args.ordering_keys} ordering keys)" if args.ordering_keys else ""
+        print(f"{args.mode}{keys}: {got} of {args.messages} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s")
     finally:
         for s in subs:
             subscriber.delete_subscription(subscription=s)
