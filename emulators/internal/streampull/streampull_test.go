@@ -481,6 +481,16 @@ func TestFlowControlMessages(t *testing.T) {
 	c.quiet(300 * time.Millisecond)
 }
 
+func TestFlowControlNegativeMeansNoLimit(t *testing.T) {
+	e := newEnv(t)
+	topic, sub := e.subscription("flow-none", nil)
+	e.publish(topic, data(50, 10)...)
+	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60, MaxOutstandingMessages: -1, MaxOutstandingBytes: -1})
+	for i := 0; i < 50; i++ {
+		c.must()
+	}
+}
+
 func TestFlowControlBytesAndExpiryReleases(t *testing.T) {
 	e := newEnv(t)
 	topic, sub := e.subscription("flow-bytes", nil)
@@ -534,7 +544,6 @@ func TestStreamErrors(t *testing.T) {
 	}{
 		{&pb.StreamingPullRequest{}, codes.InvalidArgument},
 		{&pb.StreamingPullRequest{Subscription: "projects/p/subscriptions/nope"}, codes.NotFound},
-		{&pb.StreamingPullRequest{Subscription: sub, MaxOutstandingMessages: -1}, codes.InvalidArgument},
 	} {
 		c := e.open(tc.req)
 		select {
