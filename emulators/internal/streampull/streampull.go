@@ -353,7 +353,9 @@ func (s *Subscriber) StreamingPull(gs pb.Subscriber_StreamingPullServer) error {
 	defer s.nackPending(st)
 
 	// The initial request may carry acks and modacks too.
-	s.handle(ctx, st, req, false)
+	if err := s.handle(ctx, st, req, false); err != nil {
+		return err
+	}
 
 	recvDone := make(chan error, 1)
 	go func() {
@@ -363,15 +365,23 @@ func (s *Subscriber) StreamingPull(gs pb.Subscriber_StreamingPullServer) error {
 				recvDone <- err
 				return
 			}
-			s.handle(ctx, st, req, st.answer)
+			if err := s.handle(ctx, st, req, st.answer); err != nil {
+				recvDone <- err
+				return
+			}
 		}
 	}()
 	return s.serve(ctx, gs, st, recvDone)
 }
 
 // handle applies one client request: acks, modacks, a new stream deadline,
-// or (none of those) a keepalive to answer if answerPings.
-func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPullRequest, answerPings bool) {
+// or (none of those) a keepalive to answer if answerPings. An error aborts
+// the stream.
+func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPullRequest, answerPings bool) error {
+	ids, deadlines := req.GetModifyDeadlineAckIds(), req.GetModifyDeadlineSeconds()
+	if len(ids) != len(deadlines) {
+		return status.Errorf(codes.InvalidArgument, "modify_deadline_ack_ids has %d entries, modify_deadline_seconds %d", len(ids), len(deadlines))
+	}
 	if d := secs(req.GetStreamAckDeadlineSeconds()); d > 0 {
 		st.mu.Lock()
 		st.deadline = min(d, maxDeadline)
@@ -382,13 +392,9 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 		s.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
 	}
 	// Group modacks by deadline: one ModifyAckDeadline per distinct value.
-	ids, deadlines := req.GetModifyDeadlineAckIds(), req.GetModifyDeadlineSeconds()
 	byDeadline := map[int32][]string{}
 	var order []int32
 	for i, id := range ids {
-		if i >= len(deadlines) {
-			break
-		}
 		d := deadlines[i]
 		if _, ok := byDeadline[d]; !ok {
 			order = append(order, d)
@@ -405,6 +411,7 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 		}
 		st.signal()
 	}
+	return nil
 }
 
 // serve is the stream's send loop: it pulls while the budget allows, sends,
@@ -416,6 +423,13 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 	defer timer.Stop()
 	<-timer.C
 	for {
+		select { // the client gone or done, even while messages keep coming
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case err := <-recvDone:
+			return endOfRequests(err)
+		default:
+		}
 		for len(st.pings) > 0 {
 			<-st.pings
 			if err := gs.Send(&pb.StreamingPullResponse{}); err != nil {
@@ -455,10 +469,7 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case err := <-recvDone:
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
+			return endOfRequests(err)
 		case <-st.wake:
 		case <-timer.C:
 		}
@@ -599,3 +610,12 @@ func (s *Subscriber) nackPending(st *stream) {
 }
 
 func secs(n int32) time.Duration { return time.Duration(n) * time.Second }
+
+// endOfRequests is the stream's status once the client's requests end:
+// OK after a half-close (as pstest), else the receive error.
+func endOfRequests(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}

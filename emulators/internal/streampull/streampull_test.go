@@ -555,6 +555,17 @@ func TestStreamErrors(t *testing.T) {
 			t.Errorf("%v: stream not ended", tc.req)
 		}
 	}
+	// Modack ids and deadlines must pair up.
+	bad := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
+	bad.send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{"x", "y"}, ModifyDeadlineSeconds: []int32{10}})
+	select {
+	case err := <-bad.done:
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("mismatched modack lists: %v, want InvalidArgument", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("mismatched modack lists did not end the stream")
+	}
 	// Deleting the subscription ends its streams with NOT_FOUND.
 	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
 	time.Sleep(50 * time.Millisecond)
