@@ -3,6 +3,7 @@
   python streaming_pull.py --mode subscribe --messages 5000   # subscribe(): streaming pull, msg/s
   python streaming_pull.py --mode pull --messages 20000       # synchronous pull + ack in batches of 1,000
   python streaming_pull.py --mode idle --pid PID              # CPU the emulator spends idle with backlogs
+  python streaming_pull.py --mode idle-streams --messages 0 --pid PID  # ... with idle subscribe() streams
   python streaming_pull.py --mode subscribe --ordering-keys 10  # subscribe() on an ordered subscription
 
 Needs PUBSUB_EMULATOR_HOST. Each run uses fresh topic/subscription names and
@@ -96,7 +97,7 @@ def cpu_seconds(pid):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["subscribe", "pull", "idle"], required=True)
+    ap.add_argument("--mode", choices=["subscribe", "pull", "idle", "idle-streams"], required=True)
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--subscriptions", type=int, default=3, help="idle mode: subscriptions holding the backlog")
     ap.add_argument("--seconds", type=float, default=10, help="idle mode: how long to measure")
@@ -109,15 +110,22 @@ def main():
         batch_settings=pubsub_v1.types.BatchSettings(max_messages=1000, max_latency=0.05),
         publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=args.ordering_keys > 0))
     subscriber = pubsub_v1.SubscriberClient()
-    topic, subs = create(publisher, subscriber, args.subscriptions if args.mode == "idle" else 1, args.ordering_keys > 0)
+    idle = args.mode.startswith("idle")
+    topic, subs = create(publisher, subscriber, args.subscriptions if idle else 1, args.ordering_keys > 0)
     publish(publisher, topic, args.messages, args.ordering_keys)
     try:
-        if args.mode == "idle":
+        if idle:
+            streams = []
+            if args.mode == "idle-streams":
+                streams = [subscriber.subscribe(s, lambda m: m.ack()) for s in subs]
+                time.sleep(1)
             time.sleep(1)
             before = cpu_seconds(args.pid)
             time.sleep(args.seconds)
             used = cpu_seconds(args.pid) - before
-            print(f"idle: {args.messages} messages backlog on {len(subs)} subscriptions: "
+            for f in streams:
+                f.cancel()
+            print(f"{args.mode}: {args.messages} messages backlog on {len(subs)} subscriptions: "
                   f"{used:.2f} s CPU in {args.seconds:.0f} s = {100 * used / args.seconds:.1f} % of a core")
             return
         fn = run_subscribe if args.mode == "subscribe" else run_pull
