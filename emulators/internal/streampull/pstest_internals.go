@@ -7,22 +7,17 @@ package streampull
 // StreamingPull is served here, pstest has no streams left to feed: what
 // the tick still does (expiring leases, dead-lettering, dropping messages
 // past retention) its Pull does too, on the messages it is about to serve.
-// So park stops those goroutines: it closes each subscription's done
-// channel (what pstest's stop closes on DeleteSubscription and Close), waits
-// for the goroutines to return, then gives each subscription a fresh open
-// channel for pstest's own stop to close later.
+// So park stops those goroutines: the loop returns when it receives from the
+// subscription's done channel, so park sends it one value. The channel stays
+// open for pstest's stop to close on DeleteSubscription and Close (closing it
+// ourselves would make that a double close). Nothing is written to pstest's
+// fields; the done channels are read from GServer.subs under GServer.mu.
 //
 // The fields are unexported; reflect finds them and unsafe.Pointer reaches
-// them, under GServer.mu (the lock pstest holds when it calls stop). Pinned
-// to cloud.google.com/go/pubsub/v2 v2.9.0: checkLayout, run once and by
-// TestPstestLayout, turns parking off (with the reason in ParkError) if an
-// upgrade changes the layout.
-//
-// Waiting uses GServer.wg, which pstest adds to for subscription goroutines
-// and for the goroutines of its own StreamingPull. The latter never run:
-// StreamingPull is served here. Subscriptions must be created through the
-// Subscriber (CreateSubscription holds parkMu across create and park) so
-// that no wg.Add runs concurrently with the Wait.
+// them. Pinned to cloud.google.com/go/pubsub/v2 v2.9.0: checkLayout, run
+// once and by TestPstestLayout, turns parking and ordered batches off if an
+// upgrade changes the layout. A subscription created other than through the
+// Subscriber is parked at the next CreateSubscription through it.
 
 import (
 	"context"
@@ -36,12 +31,10 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 var layout = map[string]string{
 	"GServer.mu":        "sync.Mutex",
-	"GServer.wg":        "sync.WaitGroup",
 	"GServer.subs":      "map[string]*pstest.subscription",
 	"subscription.done": "chan struct {}",
 }
@@ -71,8 +64,8 @@ func checkLayout() error {
 // parker stops pstest's per-subscription delivery goroutines.
 type parker struct {
 	g      *pstest.GServer
-	mu     sync.Mutex               // serialises park (and, held by CreateSubscription, pstest's wg.Add)
-	parked map[chan struct{}]bool // the fresh done channels of parked subscriptions
+	mu     sync.Mutex             // serialises park
+	parked map[chan struct{}]bool // done channels of parked subscriptions
 }
 
 func field[T any](v reflect.Value, name string) *T {
@@ -80,67 +73,58 @@ func field[T any](v reflect.Value, name string) *T {
 }
 
 // park stops the delivery goroutine of every subscription not yet parked
-// and returns how many it stopped. Called with p.mu held.
+// and returns how many it stopped.
 func (p *parker) park() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	server := reflect.ValueOf(p.g).Elem()
 	mu := field[sync.Mutex](server, "mu")
-	wg := field[sync.WaitGroup](server, "wg")
-
 	mu.Lock()
-	var stopped []*chan struct{}
-	live := map[chan struct{}]bool{} // drops the channels of deleted subscriptions
+	var todo []chan struct{}
+	live := map[chan struct{}]bool{} // forgets deleted subscriptions
 	for it := server.FieldByName("subs").MapRange(); it.Next(); {
-		done := field[chan struct{}](it.Value().Elem(), "done")
-		if p.parked[*done] {
-			live[*done] = true
-			continue
+		done := *field[chan struct{}](it.Value().Elem(), "done")
+		live[done] = true
+		if !p.parked[done] {
+			todo = append(todo, done)
 		}
-		close(*done)
-		stopped = append(stopped, done)
 	}
-	mu.Unlock()
-	if len(stopped) == 0 {
-		p.parked = live
-		return 0
-	}
-	// Every goroutine pstest counts has now been told to stop.
-	wg.Wait()
-	mu.Lock()
-	for _, done := range stopped {
-		*done = make(chan struct{})
-		live[*done] = true
-	}
-	mu.Unlock()
+	mu.Unlock() // the loop may be waiting for it inside its tick
 	p.parked = live
-	return len(stopped)
+	n := 0
+	for _, done := range todo {
+		if stop(done) {
+			n++
+		}
+	}
+	return n
+}
+
+// stop hands the loop its stop signal; false if nothing took it within a
+// second, or pstest closed the channel meanwhile (subscription deleted).
+func stop(done chan struct{}) (ok bool) {
+	defer func() {
+		if recover() != nil { // send on a channel pstest's stop closed
+			ok = false
+		}
+	}()
+	select {
+	case done <- struct{}{}:
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
 }
 
 // CreateSubscription creates the subscription through the wrapped service
 // and, when parking, stops pstest's delivery goroutine for it.
 func (s *Subscriber) CreateSubscription(ctx context.Context, req *pb.Subscription) (*pb.Subscription, error) {
-	if s.parker == nil {
-		return s.SubscriberServer.CreateSubscription(ctx, req)
-	}
-	s.parker.mu.Lock()
-	defer s.parker.mu.Unlock()
 	sub, err := s.SubscriberServer.CreateSubscription(ctx, req)
-	s.parker.park()
+	if s.parker != nil {
+		s.parker.park()
+	}
 	return sub, err
 }
-
-// DeleteSubscription deletes through the wrapped service; when parking, not
-// while a park is under way (pstest's stop would close a closed channel).
-func (s *Subscriber) DeleteSubscription(ctx context.Context, req *pb.DeleteSubscriptionRequest) (*emptypb.Empty, error) {
-	if s.parker != nil {
-		s.parker.mu.Lock()
-		defer s.parker.mu.Unlock()
-	}
-	return s.SubscriberServer.DeleteSubscription(ctx, req)
-}
-
-// ParkError is why pstest's delivery goroutines are not parked (nil: they
-// are, when Wrap was given the GServer).
-func ParkError() error { return layoutErr }
 
 // Ordered delivery. pstest's pull offers one message per ordering key: the
 // earliest unacknowledged one, and none while it is outstanding. Production

@@ -180,7 +180,7 @@ type stream struct {
 	maxMsgs  int64 // <= 0: no limit, as in production
 	maxBytes int64 // <= 0: no limit
 	props    *pb.StreamingPullResponse_SubscriptionProperties
-	filtered bool // the subscription has a filter: no ordered batches (see extendOrdered)
+	filtered bool          // the subscription has a filter: no ordered batches (see extendOrdered)
 	pings    chan struct{} // keepalives to answer
 	answer   bool          // answer keepalives: protocol_version >= 1
 	wake     chan struct{} // budget released or deadline changed

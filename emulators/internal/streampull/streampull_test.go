@@ -681,6 +681,23 @@ func TestParkingStopsPstestDeliveryLoops(t *testing.T) {
 			if !park && added != n {
 				t.Errorf("%d goroutines added by %d subscriptions left to pstest, want %d", added, n, n)
 			}
+			if park {
+				// Created behind the wrapper's back: running until the next
+				// CreateSubscription through it.
+				if _, err := fake.GServer.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/direct", Topic: "projects/p/topics/t", AckDeadlineSeconds: 10}); err != nil {
+					t.Fatal(err)
+				}
+				if added := runtime.NumGoroutine() - before; added != 1 {
+					t.Errorf("%d goroutines added by a subscription created directly on pstest, want 1", added)
+				}
+				if _, err := w.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/last", Topic: "projects/p/topics/t", AckDeadlineSeconds: 10}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+				if added := runtime.NumGoroutine() - before; added != 0 {
+					t.Errorf("%d goroutines left after the next CreateSubscription through the wrapper, want 0", added)
+				}
+			}
 			for i := 0; i < n/2; i++ {
 				if _, err := w.DeleteSubscription(ctx, &pb.DeleteSubscriptionRequest{Subscription: fmt.Sprintf("projects/p/subscriptions/s%d", i)}); err != nil {
 					t.Fatal(err)
