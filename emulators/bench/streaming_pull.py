@@ -28,7 +28,7 @@ def publish(publisher, topic, n, keys=0):
         f.result()
 
 
-def create(publisher, subscriber, subs=1, ordered=False):
+def create(publisher, subscriber, subs=1, ordered=False, exactly_once=False):
     run = uuid.uuid4().hex[:8]
     topic = publisher.topic_path(PROJECT, f"t-{run}")
     publisher.create_topic(name=topic)
@@ -36,12 +36,13 @@ def create(publisher, subscriber, subs=1, ordered=False):
     for i in range(subs):
         name = subscriber.subscription_path(PROJECT, f"s-{run}-{i}")
         subscriber.create_subscription(request={"name": name, "topic": topic, "ack_deadline_seconds": 60,
-                                                "enable_message_ordering": ordered})
+                                                "enable_message_ordering": ordered,
+                                                "enable_exactly_once_delivery": exactly_once})
         names.append(name)
     return topic, names
 
 
-def run_subscribe(subscriber, sub, n):
+def run_subscribe(subscriber, sub, n, exactly_once=False):
     seen = set()
     calls = [0]
     lock = threading.Lock()
@@ -51,7 +52,10 @@ def run_subscribe(subscriber, sub, n):
     disorder = [0]
 
     def callback(message):
-        message.ack()
+        if exactly_once:
+            message.ack_with_response().result(timeout=60)
+        else:
+            message.ack()
         with lock:
             calls[0] += 1
             if message.ordering_key and message.message_id not in seen:
@@ -102,6 +106,8 @@ def main():
     ap.add_argument("--subscriptions", type=int, default=3, help="idle mode: subscriptions holding the backlog")
     ap.add_argument("--seconds", type=float, default=10, help="idle mode: how long to measure")
     ap.add_argument("--pid", type=int, help="idle mode: the emulator's process id")
+    ap.add_argument("--exactly-once", action="store_true",
+                    help="subscribe mode: an exactly-once subscription, acking with ack_with_response()")
     ap.add_argument("--ordering-keys", type=int, default=0,
                     help="publish with this many ordering keys to a subscription with message ordering")
     args = ap.parse_args()
@@ -111,7 +117,8 @@ def main():
         publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=args.ordering_keys > 0))
     subscriber = pubsub_v1.SubscriberClient()
     idle = args.mode.startswith("idle")
-    topic, subs = create(publisher, subscriber, args.subscriptions if idle else 1, args.ordering_keys > 0)
+    topic, subs = create(publisher, subscriber, args.subscriptions if idle else 1, args.ordering_keys > 0,
+                         args.exactly_once)
     publish(publisher, topic, args.messages, args.ordering_keys)
     try:
         if idle:
@@ -128,9 +135,12 @@ def main():
             print(f"{args.mode}: {args.messages} messages backlog on {len(subs)} subscriptions: "
                   f"{used:.2f} s CPU in {args.seconds:.0f} s = {100 * used / args.seconds:.1f} % of a core")
             return
-        fn = run_subscribe if args.mode == "subscribe" else run_pull
-        got, elapsed = fn(subscriber, subs[0], args.messages)
+        if args.mode == "subscribe":
+            got, elapsed = run_subscribe(subscriber, subs[0], args.messages, args.exactly_once)
+        else:
+            got, elapsed = run_pull(subscriber, subs[0], args.messages)
         keys = f" ({args.ordering_keys} ordering keys)" if args.ordering_keys else ""
+        keys += " (exactly-once)" if args.exactly_once else ""
         print(f"{args.mode}{keys}: {got} of {args.messages} messages in {elapsed:.2f} s = {got / elapsed:,.0f} msg/s")
     finally:
         for s in subs:
