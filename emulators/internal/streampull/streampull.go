@@ -260,6 +260,16 @@ func (st *stream) cascade(gone []lease) []string {
 			ids = append(ids, id)
 		}
 	}
+	// Held-back messages of those keys come after every sent one.
+	kept := st.pending[:0]
+	for _, p := range st.pending {
+		if _, ok := first[p.msg.GetMessage().GetOrderingKey()]; ok {
+			ids = append(ids, p.msg.GetAckId())
+			continue
+		}
+		kept = append(kept, p)
+	}
+	st.pending = kept
 	return ids
 }
 

@@ -310,6 +310,40 @@ func TestOrderingKeysOneOutstandingBatchPerKey(t *testing.T) {
 	}
 }
 
+// With a byte budget smaller than a key's batch, the rest of the batch is
+// held back; a nack of the sent message must bring it back before them.
+// (3,000 bytes: the first pull, sized from a 1 KiB guess, takes two
+// 2,000-byte messages; one fits.)
+func TestOrderingKeysNackWithHeldBackMessages(t *testing.T) {
+	e := newEnv(t)
+	topic, sub := e.subscription("ordered-held-back", func(s *pb.Subscription) { s.EnableMessageOrdering = true })
+	var msgs []*pb.PubsubMessage
+	for i := 0; i < 4; i++ {
+		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(fmt.Sprintf("%02000d", i)), OrderingKey: "k"})
+	}
+	e.publish(topic, msgs...)
+	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60, MaxOutstandingBytes: 3000})
+	var got []string
+	nacked := false
+	for len(got) < 4 {
+		m := c.must()
+		i := strings.TrimLeft(string(m.GetMessage().GetData()), "0")
+		if i == "" {
+			i = "0"
+		}
+		if i == "0" && !nacked {
+			nacked = true
+			c.modack(0, m.GetAckId())
+			continue
+		}
+		got = append(got, i)
+		c.ack(m.GetAckId())
+	}
+	if strings.Join(got, ",") != "0,1,2,3" {
+		t.Fatalf("after nacking the first with the rest held back: %v, want 0,1,2,3", got)
+	}
+}
+
 func TestOrderingKeysWithFilterStayInOrder(t *testing.T) {
 	e := newEnv(t)
 	topic, sub := e.subscription("ordered-filter", func(s *pb.Subscription) {
