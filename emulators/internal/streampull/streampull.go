@@ -19,10 +19,14 @@
 //     and max_outstanding_bytes bytes (message sizes as encoded) outstanding
 //     on a stream (production may overshoot the bytes by one message; here
 //     only a single message larger than the budget does, when nothing else
-//     is outstanding); <= 0 means no limit; a message stops counting when it is acked, nacked or its
-//     lease expires, whether it was acked on the stream or through the unary
-//     Acknowledge/ModifyAckDeadline (the Python client acks that way), on any
-//     stream of the subscription;
+//     is outstanding); <= 0 means no limit; a message stops counting when
+//     it is acked, nacked or its lease expires, whether it was acked on the
+//     stream or through the unary Acknowledge/ModifyAckDeadline (the Python
+//     client acks that way), on any stream of the subscription;
+//   - ordering keys: one outstanding batch per key, in publish order (Pull
+//     gives the key's first message, extendOrdered in pstest_internals.go
+//     the ones after it); a nack or expiry of one nacks those sent after it
+//     under its key, so they come again after it;
 //   - subscription properties (exactly-once delivery, message ordering) on
 //     every response, as production sends them.
 //
@@ -31,6 +35,9 @@
 // deleted (NOT_FOUND). Messages it pulled but had not yet sent (held back by
 // the byte budget) are nacked so they are redelivered at once; messages it
 // sent stay outstanding until acked, nacked or expired, as in production.
+//
+// Given the pstest server, Wrap also stops pstest's per-subscription 10 ms
+// delivery loops, which only fed pstest's own streams (pstest_internals.go).
 package streampull
 
 import (
