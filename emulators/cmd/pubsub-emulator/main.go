@@ -18,6 +18,7 @@ import (
 	"strconv"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pubsubadmin"
 	"github.com/etl-pipeline/emulators/internal/pubsubserver"
 )
@@ -45,6 +46,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 		if err := seed.Apply(seed.ApplyPubSub, srv.Conn()); err != nil {
 			return err
 		}
+		seedFaults(seed, srv.Faults())
 	}
 	admin, err := startAdmin(opts, srv)
 	if err != nil {
@@ -70,5 +72,18 @@ func startAdmin(opts *options, srv *pubsubserver.Server) (*pubsubadmin.Server, e
 	if opts.adminPort < 0 {
 		return nil, nil
 	}
-	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake())
+	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithFaults(srv.Faults()))
+}
+
+// seedFaults turns on the faults the seed file declares on subscriptions.
+func seedFaults(s *cli.Seed, reg *faults.Registry) {
+	for _, stage := range s.Stages {
+		for _, sub := range s.Resources(stage, s.Project).Subscriptions {
+			if sub.Faults != nil {
+				name := "projects/" + s.Project + "/subscriptions/" + sub.Name
+				reg.Set(name, *sub.Faults)
+				log.Printf("faults on %s: %+v", name, *sub.Faults)
+			}
+		}
+	}
 }

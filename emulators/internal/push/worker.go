@@ -9,6 +9,8 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 // maxPull caps the messages one pull takes, whatever the free delivery slots.
@@ -156,6 +158,13 @@ func (w *worker) pull(n int) int {
 	started := 0
 	for _, rm := range resp.GetReceivedMessages() {
 		id := rm.GetMessage().GetMessageId()
+		if faults.Extra(rm.GetAckId()) {
+			// A copy added by an injected fault: posted on its own.
+			w.deliveries.Add(1)
+			started++
+			go w.deliverExtra(sub, rm)
+			continue
+		}
 		if h, ok := w.held[id]; ok {
 			// The emulator's ack deadline ran out while we held it, so it
 			// handed the message out again: keep one delivery, the newest ack
@@ -190,6 +199,9 @@ func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt in
 		sendAttempt:  maxDeliveryAttempts(sub) > 0,
 	})
 	cancel()
+	if err == nil && w.d.cfg.Faults != nil && w.d.cfg.Faults.PushError(w.name, msg.GetMessageId(), attempt) {
+		err = errInjected
+	}
 	<-w.d.slots
 	select {
 	case w.outcomes <- outcome{msg: msg, err: err}:
