@@ -30,6 +30,7 @@ name = "events-{stage}"
 [[pubsub.subscriptions]]
 name = "worker-{stage}"
 topic = "events-{stage}"
+faults = { duplicate = 0.5, seed = 3 }
 `
 
 // emulator is run() in a goroutine, its stdout split into lines.
@@ -122,10 +123,17 @@ func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Subscriptions []struct{ Name, Topic string }
+		Subscriptions []struct {
+			Name, Topic string
+			Faults      *struct {
+				Duplicate float64
+				Seed      int64
+			}
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Subscriptions) != 1 ||
-		body.Subscriptions[0].Name != "projects/flag-project/subscriptions/worker-dev" {
+		body.Subscriptions[0].Name != "projects/flag-project/subscriptions/worker-dev" ||
+		body.Subscriptions[0].Faults == nil || body.Subscriptions[0].Faults.Duplicate != 0.5 || body.Subscriptions[0].Faults.Seed != 3 {
 		t.Fatalf("admin subscriptions: %+v, %v", body, err)
 	}
 	e.stop()

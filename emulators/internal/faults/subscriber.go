@@ -139,6 +139,11 @@ func (s *Subscriber) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRes
 		for _, m := range resp.GetReceivedMessages() {
 			fresh = append(fresh, proto.Clone(m).(*pb.ReceivedMessage))
 		}
+		// pstest walks a map: publish order makes the decisions below
+		// independent of it.
+		slices.SortStableFunc(fresh, func(a, b *pb.ReceivedMessage) int {
+			return a.GetMessage().GetPublishTime().AsTime().Compare(b.GetMessage().GetPublishTime().AsTime())
+		})
 	}
 	var deadline time.Duration
 	if len(released) > 0 || len(fresh) > 0 {
