@@ -15,8 +15,8 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
-	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/pubsubserver"
+	"github.com/etl-pipeline/emulators/internal/push"
 )
 
 const project = "projects/p"
