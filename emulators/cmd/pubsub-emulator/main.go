@@ -10,17 +10,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
 	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pubsubadmin"
 	"github.com/etl-pipeline/emulators/internal/pubsubserver"
+	"github.com/etl-pipeline/emulators/internal/state"
 )
 
 func main() {
@@ -37,11 +40,25 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	var imported *state.PubSubState
+	if opts.state.Import != "" {
+		if imported, err = state.LoadPubSub(opts.state.Import); err != nil {
+			return cli.Usage(err)
+		}
+	}
 	srv, err := pubsubserver.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.port)), opts.push)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if imported != nil {
+		start := time.Now()
+		if err := imported.Apply(context.Background(), srv.Conn(), srv.Fake(), srv.Faults()); err != nil {
+			return err
+		}
+		log.Printf("imported %d topics, %d subscriptions, %d messages from %s in %s", len(imported.Topics), len(imported.Subscriptions),
+			len(imported.Messages), opts.state.Import, time.Since(start).Round(time.Millisecond))
+	}
 	if seed != nil {
 		if err := seed.Apply(seed.ApplyPubSub, srv.Conn()); err != nil {
 			return err
@@ -64,6 +81,12 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	}
 	sig := <-signals
 	log.Printf("received %s, shutting down", sig)
+	if dir := opts.state.ExportOnExit; dir != "" {
+		if err := state.ExportPubSub(&srv.Fake().GServer, srv.Faults(), dir); err != nil {
+			return fmt.Errorf("export on exit to %s: %w", dir, err)
+		}
+		log.Printf("exported state to %s", dir)
+	}
 	return nil
 }
 
@@ -72,7 +95,10 @@ func startAdmin(opts *options, srv *pubsubserver.Server) (*pubsubadmin.Server, e
 	if opts.adminPort < 0 {
 		return nil, nil
 	}
-	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithFaults(srv.Faults()))
+	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithFaults(srv.Faults()),
+		pubsubadmin.WithRoute("POST /v1/export", state.ExportHandler(func(dir string) error {
+			return state.ExportPubSub(&srv.Fake().GServer, srv.Faults(), dir)
+		})))
 }
 
 // seedFaults turns on the faults the seed file declares on subscriptions.

@@ -167,3 +167,59 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 		})
 	}
 }
+
+func TestExportOnDemandOnExitAndImport(t *testing.T) {
+	onDemand, onExit := t.TempDir(), t.TempDir()
+	e := start(t, "--admin-port=0", "--export-on-exit", onExit)
+	conn := dial(t, e.line("pubsub emulator listening on "))
+	admin := e.line("pubsub emulator admin on ")
+	ctx := context.Background()
+	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+	if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t", AckDeadlineSeconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/t", Messages: []*pb.PubsubMessage{{Data: []byte("kept"), Attributes: map[string]string{"a": "b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+admin+"/v1/export?dir="+onDemand, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ Dir, Error string }
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || answer.Dir != onDemand {
+		t.Fatalf("POST /v1/export: %d %+v", resp.StatusCode, answer)
+	}
+	if resp, err := http.Post("http://"+admin+"/v1/export?dir=relative", "", nil); err != nil || resp.StatusCode != 400 {
+		t.Errorf("relative dir: %v %v", resp, err)
+	}
+	e.stop()
+
+	for _, dir := range []string{onDemand, onExit} {
+		e := start(t, "--import", dir)
+		conn := dial(t, e.line("pubsub emulator listening on "))
+		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/s", MaxMessages: 10, ReturnImmediately: true})
+		if err != nil || len(got.GetReceivedMessages()) != 1 {
+			t.Fatalf("%s: pull after import: %v %v", dir, got, err)
+		}
+		m := got.GetReceivedMessages()[0].GetMessage()
+		if string(m.GetData()) != "kept" || m.GetAttributes()["a"] != "b" || m.GetMessageId() != "m0" {
+			t.Errorf("%s: imported message %v", dir, m)
+		}
+		e.stop()
+	}
+
+	// Corrupt or missing: exit status 2 before listening.
+	os.WriteFile(filepath.Join(onExit, "topics.jsonl"), []byte("{}\n"), 0o644)
+	for _, dir := range []string{onExit, t.TempDir()} {
+		var stdout strings.Builder
+		err := run([]string{"--port=0", "--import", dir}, &stdout, nil)
+		if cli.ExitCode(err) != 2 || stdout.Len() > 0 {
+			t.Errorf("--import %s: %v (status %d), stdout %q", dir, err, cli.ExitCode(err), stdout.String())
+		}
+	}
+}

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
-	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/pubsubserver"
+	"github.com/etl-pipeline/emulators/internal/push"
 )
 
 func TestPstestLayout(t *testing.T) {
