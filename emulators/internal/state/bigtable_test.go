@@ -60,7 +60,7 @@ func populateBigtable(t *testing.T, srv *bigtableserver.Server) {
 	set("svc#1", "cf", "json", 2_000_000, []byte(`{"a":2}`)) // a second version
 	set("svc#1", "cf", "", 3_000, []byte("empty qualifier"))
 	set("svc#1", "counts", "n", 5_000, []byte{0, 0, 0, 0, 0, 0, 0, 42}) // a binary counter
-	set("svc#2\x00\xff", "cf", "\xfe", 7_000, []byte(""))             // binary key and qualifier, empty value
+	set("svc#2\x00\xff", "cf", "\xfe", 7_000, []byte(""))               // binary key and qualifier, empty value
 	// Server timestamps too.
 	set("svc#3", "cf", "now", -1, []byte("server time"))
 	_, err = data.ReadModifyWriteRow(ctx, &btpb.ReadModifyWriteRowRequest{TableName: tableA, RowKey: []byte("svc#3"), Rules: []*btpb.ReadModifyWriteRule{
