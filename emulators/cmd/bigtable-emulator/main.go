@@ -47,6 +47,9 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if err := stateFlags.Resolve(); err != nil {
+		return err
+	}
 	if *adminPort < -1 || *adminPort > 65535 {
 		return cli.Usage(fmt.Errorf("--admin-port must be -1 (off) or 0-65535, got %d", *adminPort))
 	}

@@ -39,6 +39,9 @@ func parseFlags(args []string) (*options, error) {
 	if *quiet {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if err := o.state.Resolve(); err != nil {
+		return nil, err
+	}
 	if o.adminPort < -1 || o.adminPort > 65535 {
 		return nil, cli.Usage(fmt.Errorf("--admin-port must be -1 (off) or 0-65535, got %d", o.adminPort))
 	}
