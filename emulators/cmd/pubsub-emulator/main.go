@@ -5,8 +5,11 @@
 // until then health checks answer NOT_SERVING and other calls wait. Once
 // ready it prints "pubsub emulator listening on HOST:PORT" on stdout, then,
 // with --admin-port, "pubsub emulator admin on HOST:PORT". Logs go to
-// stderr. SIGINT or SIGTERM shut it down with exit status 0; bad flags or a
-// bad seed file exit with status 2 before listening.
+// stderr. SIGINT or SIGTERM shut it down with exit status 0; bad flags, a
+// bad seed file or a bad --import directory exit with status 2 before
+// listening. --import/--state apply an export (internal/state) before the
+// seed; --export-on-exit/--state export on the signal; the admin API adds
+// fault injection (internal/faults) and POST /v1/export.
 package main
 
 import (

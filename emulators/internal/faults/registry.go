@@ -48,7 +48,7 @@ type subState struct {
 	// expire are ack ids whose lease ends at the next pull; early the
 	// message ids so redelivered, to mark the redelivery.
 	expire []string
-	early  map[string]bool
+	early  map[string]time.Time // when the lease was ended
 }
 
 type queued struct {
@@ -118,7 +118,7 @@ func (st *subState) status(name string) Status {
 func (r *Registry) state(sub string) *subState {
 	st := r.subs[sub]
 	if st == nil {
-		st = &subState{early: map[string]bool{}}
+		st = &subState{early: map[string]time.Time{}}
 		r.subs[sub] = st
 	}
 	return st

@@ -223,9 +223,19 @@ func (st *subState) apply(now time.Time, released []queued, fresh []*pb.Received
 		}
 		st.queue = slices.DeleteFunc(st.queue, func(q queued) bool { return ids[q.msg.GetMessage().GetMessageId()] })
 		for _, m := range fresh {
-			if id := m.GetMessage().GetMessageId(); st.early[id] {
+			id := m.GetMessage().GetMessageId()
+			if _, ok := st.early[id]; ok {
 				delete(st.early, id)
 				m.AckId += earlyMark
+			}
+		}
+	}
+	// A message acked before its lease was ended is never redelivered:
+	// forget it after pstest's 10-minute retention.
+	if len(st.early) > 1000 {
+		for id, at := range st.early {
+			if now.Sub(at) > 10*time.Minute {
+				delete(st.early, id)
 			}
 		}
 	}
@@ -273,7 +283,7 @@ func (st *subState) apply(now time.Time, released []queued, fresh []*pb.Received
 		ack := m.GetAckId()
 		if cfg.fires(EarlyRedelivery, cfg.EarlyRedelivery, ack) {
 			st.expire = append(st.expire, ack)
-			st.early[m.GetMessage().GetMessageId()] = true
+			st.early[m.GetMessage().GetMessageId()] = now
 			st.counts.EarlyRedelivery++
 		}
 		if cfg.fires(Duplicate, cfg.Duplicate, ack) {
