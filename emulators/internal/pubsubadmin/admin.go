@@ -22,14 +22,15 @@ type Server struct {
 }
 
 // Start serves the admin API of fake on addr ("host:port"; port 0 picks a
-// free one).
-func Start(addr string, fake *pstest.Server) (*Server, error) {
+// free one). Messages come from messages when given (the emulator's
+// fidelity layer, which serves Publish), else from pstest's own list.
+func Start(addr string, fake *pstest.Server, messages ...func() []*pstest.Message) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		http:     &http.Server{Handler: Handler(fake), ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: Handler(fake, messages...), ReadHeaderTimeout: 10 * time.Second},
 		listener: lis,
 	}
 	go s.http.Serve(lis) //nolint:errcheck // returns once closed
@@ -48,9 +49,12 @@ func (s *Server) Close() {
 	}
 }
 
-// Handler routes the admin API's requests.
-func Handler(fake *pstest.Server) http.Handler {
-	a := &api{fake: fake}
+// Handler routes the admin API's requests; messages as for Start.
+func Handler(fake *pstest.Server, messages ...func() []*pstest.Message) http.Handler {
+	a := &api{fake: fake, source: fake.Messages}
+	if len(messages) > 0 && messages[0] != nil {
+		a.source = messages[0]
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/subscriptions", a.subscriptions)
 	mux.HandleFunc("GET /v1/messages", a.messages)
@@ -58,7 +62,8 @@ func Handler(fake *pstest.Server) http.Handler {
 }
 
 type api struct {
-	fake *pstest.Server
+	fake   *pstest.Server
+	source func() []*pstest.Message // oldest first
 	// messagesMu serializes pstest's Messages(), which writes counters
 	// into the shared *Message values that callers then read unlocked.
 	messagesMu sync.Mutex

@@ -63,7 +63,7 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 	prefix, topic := projectPrefix(r, "topics"), topicOf(r)
 	a.messagesMu.Lock()
 	defer a.messagesMu.Unlock()
-	all := a.fake.Messages() // oldest first
+	all := a.source() // oldest first
 	out := []Message{}
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		m := all[i]

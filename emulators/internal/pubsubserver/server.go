@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
 )
@@ -39,6 +40,7 @@ type Server struct {
 	listener net.Listener
 	internal *bufconn.Listener
 	conn     *grpc.ClientConn
+	fidelity *pubsubfidelity.Layer
 	stopPush context.CancelFunc
 	pushDone chan struct{}
 	closing  sync.Once
@@ -59,9 +61,17 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// pstest insists on a listener of its own; it is bound to loopback and
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	fidelity, err := pubsubfidelity.New(fake)
+	if err != nil {
+		lis.Close()
+		fake.Close()
+		return nil, err
+	}
 	gate := ready.New("google.pubsub.v1.Publisher", "google.pubsub.v1.Subscriber")
 	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+	opts = append(opts, fidelityOptions(fidelity)...)
 	s := &Server{
+		fidelity: fidelity,
 		host:     host,
 		fake:     fake,
 		listener: lis,
@@ -77,6 +87,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	)
 	if err != nil {
 		lis.Close()
+		fidelity.Close()
 		fake.Close()
 		return nil, err
 	}
@@ -164,6 +175,7 @@ func (s *Server) Close() {
 		case <-time.After(time.Second):
 			s.grpc.Stop() // streaming pulls never end on their own
 		}
+		s.fidelity.Close()
 		s.fake.Close()
 	})
 }

@@ -174,7 +174,7 @@ func (d *Dispatcher) listSubscriptions(ctx context.Context) (map[string]*pb.Subs
 			return nil, err
 		}
 		for _, s := range resp.GetSubscriptions() {
-			if s.GetPushConfig().GetPushEndpoint() != "" {
+			if s.GetPushConfig().GetPushEndpoint() != "" && !s.GetDetached() {
 				subs[s.GetName()] = s
 			}
 		}
