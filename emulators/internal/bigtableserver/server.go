@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/ready"
 )
 
@@ -42,7 +43,7 @@ func Start(laddr string) (*Server, error) {
 	}
 	internal := bufconn.Listen(1 << 20)
 	gate := ready.New("google.bigtable.v2.Bigtable", "google.bigtable.admin.v2.BigtableTableAdmin", "google.bigtable.admin.v2.BigtableInstanceAdmin")
-	opts := append(gate.ServerOptions(),
+	opts := append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
 		grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{addr: address(laddr, public), gate: gate, listener: listenBoth(public, internal)}

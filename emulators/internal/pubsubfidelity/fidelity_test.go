@@ -59,7 +59,10 @@ func TestInvalidNamesRefusedAsProduction(t *testing.T) {
 	}{
 		{func() error { _, err := f.pub.CreateTopic(ctx(), &pb.Topic{Name: topicName("a")}); return err },
 			"Invalid [topics] name: (name=projects/proj/topics/a)"},
-		{func() error { _, err := f.pub.GetTopic(ctx(), &pb.GetTopicRequest{Topic: topicName("goog-t")}); return err },
+		{func() error {
+			_, err := f.pub.GetTopic(ctx(), &pb.GetTopicRequest{Topic: topicName("goog-t")})
+			return err
+		},
 			"Invalid [topics] name: (name=projects/proj/topics/goog-t)"},
 		{func() error {
 			_, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topicName("ab"), Messages: []*pb.PubsubMessage{{Data: []byte("x")}}})
