@@ -2,6 +2,7 @@ package pubsubfidelity
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -55,6 +56,14 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	case *pb.UpdateTopicRequest:
 		if err := checkName("topics", r.GetTopic().GetName()); err != nil {
 			return nil, err
+		}
+		if len(r.GetUpdateMask().GetPaths()) == 0 {
+			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
+		}
+		for _, p := range r.GetUpdateMask().GetPaths() {
+			if strings.HasPrefix(p, "schema_settings.") && r.GetTopic().GetSchemaSettings() == nil {
+				return nil, status.Errorf(codes.InvalidArgument, "update_mask names %s but the topic has no schema_settings", p)
+			}
 		}
 	case *pb.DeleteTopicRequest:
 		if err := checkName("topics", r.GetTopic()); err != nil {
@@ -153,6 +162,9 @@ func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h gr
 func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscriptionRequest, h grpc.UnaryHandler) (any, error) {
 	if err := checkName("subscriptions", r.GetSubscription().GetName()); err != nil {
 		return nil, err
+	}
+	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
+		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
 	}
 	var real *pb.DeadLetterPolicy
 	policy, deadline := false, false
