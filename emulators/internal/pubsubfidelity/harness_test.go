@@ -29,7 +29,12 @@ type fixture struct {
 	skew  atomic.Int64 // added to time.Now by the layer's clock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return startFixture(t, true) }
+
+// newBareFixture is pstest alone (the layer exists but is not in the path).
+func newBareFixture(t *testing.T) *fixture { return startFixture(t, false) }
+
+func startFixture(t *testing.T, withLayer bool) *fixture {
 	t.Helper()
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
 	layer, err := New(fake)
@@ -39,7 +44,11 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, layer: layer, fake: fake}
 	layer.now = func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(layer.Unary))...)
+	opts := grpcrecover.ServerOptions()
+	if withLayer {
+		opts = append(opts, grpc.ChainUnaryInterceptor(layer.Unary))
+	}
+	srv := grpc.NewServer(opts...)
 	pb.RegisterPublisherServer(srv, &fake.GServer)
 	pb.RegisterSubscriberServer(srv, &fake.GServer)
 	go srv.Serve(lis) //nolint:errcheck
