@@ -43,7 +43,12 @@ func Start(laddr string) (*Server, error) {
 	}
 	internal := bufconn.Listen(1 << 20)
 	gate := ready.New("google.bigtable.v2.Bigtable", "google.bigtable.admin.v2.BigtableTableAdmin", "google.bigtable.admin.v2.BigtableInstanceAdmin")
-	opts := append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...),
+	if layoutErr != nil {
+		public.Close()
+		return nil, layoutErr
+	}
+	order := &familyOrder{}
+	opts := append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
 		grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{addr: address(laddr, public), gate: gate, listener: listenBoth(public, internal)}
@@ -57,6 +62,7 @@ func Start(laddr string) (*Server, error) {
 		return nil, err
 	}
 	s.bt, _ = bttest.NewServerWithListener(s.listener, opts...) // never fails
+	order.bt.Store(s.bt)
 	return s, nil
 }
 

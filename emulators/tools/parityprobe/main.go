@@ -50,6 +50,7 @@ func errs(err error) string {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8085", "emulator host:port")
+	soakN := flag.Int("soak", 0, "instead of the checks: publish, pull and ack this many 200-byte messages in rounds of 50,000, printing the time per round (watch the emulator's RSS meanwhile)")
 	flag.Parse()
 	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -57,9 +58,13 @@ func main() {
 		os.Exit(1)
 	}
 	pub, sub = pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
-	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	c, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
 	ctx = c
+	if *soakN > 0 {
+		soak(*soakN)
+		return
+	}
 
 	names()
 	empty()
@@ -348,5 +353,42 @@ func snapshots() {
 func must[T any](_ T, err error) {
 	if err != nil {
 		say("  unexpected error", errs(err))
+	}
+}
+
+func soak(n int) {
+	t := topic("soak")
+	s := subn("soak")
+	must(pub.CreateTopic(ctx, &pb.Topic{Name: t}))
+	must(sub.CreateSubscription(ctx, &pb.Subscription{Name: s, Topic: t, AckDeadlineSeconds: 60}))
+	body := []byte(strings.Repeat("b", 200))
+	for done := 0; done < n; done += 50_000 {
+		start := time.Now()
+		for i := 0; i < 50_000; i += 1000 {
+			msgs := make([]*pb.PubsubMessage, 1000)
+			for j := range msgs {
+				msgs[j] = &pb.PubsubMessage{Data: body}
+			}
+			if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: t, Messages: msgs}); err != nil {
+				say("publish", errs(err))
+				return
+			}
+		}
+		for got := 0; got < 50_000; {
+			r, err := sub.Pull(ctx, &pb.PullRequest{Subscription: s, MaxMessages: 1000})
+			if err != nil {
+				say("pull", errs(err))
+				return
+			}
+			var ids []string
+			for _, m := range r.GetReceivedMessages() {
+				ids = append(ids, m.GetAckId())
+			}
+			got += len(ids)
+			if len(ids) > 0 {
+				must(sub.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: s, AckIds: ids}))
+			}
+		}
+		say(fmt.Sprintf("round %d", done/50_000+1), time.Since(start).Round(time.Millisecond))
 	}
 }
