@@ -2,6 +2,8 @@ package bigtableserver
 
 import (
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 )
@@ -94,6 +96,9 @@ func (s *cellWindowStream) RecvMsg(m any) error {
 		return err
 	}
 	if req, ok := m.(*btpb.ReadRowsRequest); ok && req.GetFilter() != nil {
+		if err := checkFilter(req.GetFilter()); err != nil {
+			return err
+		}
 		req.Filter, s.windows = splitCellFilters(req.GetFilter())
 	}
 	return nil
@@ -132,4 +137,34 @@ func cellWindowInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 		return h(srv, ss)
 	}
 	return h(srv, &cellWindowStream{ServerStream: ss})
+}
+
+// checkFilter refuses what production refuses and bttest panics on: a
+// negative cells_per_row_offset_filter (bttest slices with it).
+func checkFilter(f *btpb.RowFilter) error {
+	switch x := f.GetFilter().(type) {
+	case *btpb.RowFilter_CellsPerRowOffsetFilter:
+		if x.CellsPerRowOffsetFilter < 0 {
+			return status.Error(codes.InvalidArgument, "Error in field 'cells_per_row_offset_filter' : argument must be >= 0")
+		}
+	case *btpb.RowFilter_Chain_:
+		for _, g := range x.Chain.GetFilters() {
+			if err := checkFilter(g); err != nil {
+				return err
+			}
+		}
+	case *btpb.RowFilter_Interleave_:
+		for _, g := range x.Interleave.GetFilters() {
+			if err := checkFilter(g); err != nil {
+				return err
+			}
+		}
+	case *btpb.RowFilter_Condition_:
+		for _, g := range []*btpb.RowFilter{x.Condition.GetPredicateFilter(), x.Condition.GetTrueFilter(), x.Condition.GetFalseFilter()} {
+			if err := checkFilter(g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
+	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 	"cloud.google.com/go/bigtable/bttest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -28,6 +29,11 @@ func (f *familyOrder) serverOptions() []grpc.ServerOption {
 }
 
 func (f *familyOrder) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if r, ok := req.(*btpb.CheckAndMutateRowRequest); ok {
+		if err := checkFilter(r.GetPredicateFilter()); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := h(ctx, req)
 	if err != nil {
 		return resp, err
