@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -218,15 +220,22 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 }
 
 // TestRandomRPCsKeepTheEmulatorServing runs four concurrent random drivers
-// for -chaos.duration (2 s by default).
+// for -chaos.duration (2 s by default), against our server or, by hand,
+// the one at $CHAOS_BIGTABLE_TARGET.
 func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
-	srv, err := Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var conn *grpc.ClientConn
+	if target := os.Getenv("CHAOS_BIGTABLE_TARGET"); target != "" {
+		conn = dial(t, target) // by hand, against another emulator (e.g. cbtemulator)
+	} else {
+		srv, err := Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		srv.Ready()
+		conn = srv.Conn()
 	}
-	defer srv.Close()
-	srv.Ready()
-	c := &chaos{admin: btapb.NewBigtableTableAdminClient(srv.Conn()), data: btpb.NewBigtableClient(srv.Conn()), calls: map[codes.Code]int{}}
+	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn), calls: map[codes.Code]int{}}
 	deadline := time.Now().Add(*chaosDuration)
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -240,7 +249,7 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if _, err := tables(srv.Conn(), 5*time.Second); err != nil {
+	if _, err := tables(conn, 5*time.Second); err != nil {
 		t.Fatalf("the emulator stopped answering: %v", err)
 	}
 	if len(c.internal) > 0 {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -276,10 +278,22 @@ func chaosServer(t testing.TB) *Server {
 }
 
 // TestRandomRPCsKeepTheEmulatorServing runs four concurrent random drivers
-// for -chaos.duration (2 s by default).
+// for -chaos.duration (2 s by default), against our server or, by hand,
+// the one at $CHAOS_PUBSUB_TARGET.
 func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
-	srv := chaosServer(t)
-	c := newChaos(srv.Conn(), flaky(t))
+	var conn grpc.ClientConnInterface
+	if target := os.Getenv("CHAOS_PUBSUB_TARGET"); target != "" {
+		// By hand, against another emulator (e.g. Google's Java one).
+		cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		conn = cc
+	} else {
+		conn = chaosServer(t).Conn()
+	}
+	c := newChaos(conn, flaky(t))
 	ctx := context.Background()
 	deadline := time.Now().Add(*chaosDuration)
 	var wg sync.WaitGroup
