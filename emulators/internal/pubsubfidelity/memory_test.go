@@ -112,3 +112,25 @@ func soak(t *testing.T, f *fixture, rounds, size int) []float64 {
 	}
 	return heaps
 }
+
+func TestMessagesForTheAdminAPI(t *testing.T) {
+	f := newFixture(t)
+	topic := f.topic("adm")
+	a := f.subscription(&pb.Subscription{Name: subName("adm-a"), Topic: topic}).GetName()
+	b := f.subscription(&pb.Subscription{Name: subName("adm-b"), Topic: topic}).GetName()
+	ids := f.publish(topic, "one", "two")
+	first := f.pull(a, 10)
+	f.nack(a, first)
+	f.drain(a)
+	f.drain(b)
+	msgs := f.layer.Messages()
+	if len(msgs) != 2 || msgs[0].ID != ids[0] || msgs[1].ID != ids[1] || string(msgs[0].Data) != "one" {
+		t.Fatalf("messages %+v, want %v oldest first", msgs, ids)
+	}
+	for _, m := range msgs {
+		// a: 2 deliveries (one nacked), b: 1; acked once on each.
+		if m.Deliveries != 3 || m.Acks != 2 || m.Topic != topic {
+			t.Errorf("message %s: deliveries %d, acks %d, topic %s; want 3, 2, %s", m.ID, m.Deliveries, m.Acks, m.Topic, topic)
+		}
+	}
+}
