@@ -58,12 +58,13 @@ type Layer struct {
 	now func() time.Time
 
 	// The rest is guarded by pstest's mutex.
-	lastID    int64
-	policies  map[string]*pb.DeadLetterPolicy // real dead-letter policies, by subscription
-	logs      map[unsafe.Pointer]*topicLog    // kept messages, by pstest topic
-	snapshots map[string]*snapshot
-	recent    []*record // ring of the latest messages, for the admin API
-	next      int       // next slot of recent
+	lastID      int64
+	lastPublish time.Time
+	policies    map[string]*pb.DeadLetterPolicy // real dead-letter policies, by subscription
+	logs        map[unsafe.Pointer]*topicLog    // kept messages, by pstest topic
+	snapshots   map[string]*snapshot
+	recent      []*record // ring of the latest messages, for the admin API
+	next        int       // next slot of recent
 
 	stop chan struct{}
 	done chan struct{}

@@ -44,12 +44,19 @@ func (l *Layer) publishLocked(t *topic, msgs []*pb.PubsubMessage, now time.Time)
 	for _, pm := range msgs {
 		l.lastID++
 		id := strconv.FormatInt(l.lastID, 10)
+		// Strictly increasing: pstest orders messages of an ordering key by
+		// publish time, so a batch must not share one.
+		published := now
+		if !published.After(l.lastPublish) {
+			published = l.lastPublish.Add(time.Nanosecond)
+		}
+		l.lastPublish = published
 		pm.MessageId = id
-		pm.PublishTime = timestamppb.New(now)
-		r := &record{msg: pm, published: now, topic: t.proto().GetName()}
+		pm.PublishTime = timestamppb.New(published)
+		r := &record{msg: pm, published: published, topic: t.proto().GetName()}
 		for _, s := range subs {
 			n := new(int)
-			s.add(pm, now, n, &r.acks)
+			s.add(pm, published, n, &r.acks)
 			r.subs = append(r.subs, s.proto().GetName())
 			r.counts = append(r.counts, n)
 		}
