@@ -22,15 +22,16 @@ type Server struct {
 }
 
 // Start serves the admin API of fake on addr ("host:port"; port 0 picks a
-// free one). Messages come from messages when given (the emulator's
-// fidelity layer, which serves Publish), else from pstest's own list.
-func Start(addr string, fake *pstest.Server, messages ...func() []*pstest.Message) (*Server, error) {
+// free one). With a Source (the emulator's fidelity layer, which serves
+// Publish and parks messages outside pstest), messages and backlogs come
+// from it too; without, from pstest alone.
+func Start(addr string, fake *pstest.Server, src ...Source) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		http:     &http.Server{Handler: Handler(fake, messages...), ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: Handler(fake, src...), ReadHeaderTimeout: 10 * time.Second},
 		listener: lis,
 	}
 	go s.http.Serve(lis) //nolint:errcheck // returns once closed
@@ -49,11 +50,17 @@ func (s *Server) Close() {
 	}
 }
 
-// Handler routes the admin API's requests; messages as for Start.
-func Handler(fake *pstest.Server, messages ...func() []*pstest.Message) http.Handler {
-	a := &api{fake: fake, source: fake.Messages}
-	if len(messages) > 0 && messages[0] != nil {
-		a.source = messages[0]
+// Source is what the fidelity layer adds to pstest's own view.
+type Source interface {
+	Messages() []*pstest.Message // the latest messages, oldest first
+	Parked() map[string]int      // messages waiting outside pstest, by subscription
+}
+
+// Handler routes the admin API's requests; src as for Start.
+func Handler(fake *pstest.Server, src ...Source) http.Handler {
+	a := &api{fake: fake, source: fake.Messages, parked: func() map[string]int { return nil }}
+	if len(src) > 0 && src[0] != nil {
+		a.source, a.parked = src[0].Messages, src[0].Parked
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/subscriptions", a.subscriptions)
@@ -64,6 +71,7 @@ func Handler(fake *pstest.Server, messages ...func() []*pstest.Message) http.Han
 type api struct {
 	fake   *pstest.Server
 	source func() []*pstest.Message // oldest first
+	parked func() map[string]int
 	// messagesMu serializes pstest's Messages(), which writes counters
 	// into the shared *Message values that callers then read unlocked.
 	messagesMu sync.Mutex

@@ -95,6 +95,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		if err == nil {
 			unlock := l.st.lock()
 			delete(l.policies, r.GetSubscription())
+			delete(l.parked, r.GetSubscription())
 			unlock()
 		}
 		return resp, err
@@ -256,7 +257,9 @@ func (l *Layer) beforePull(r *pb.PullRequest) error {
 	if s.proto().GetDetached() {
 		return status.Error(codes.FailedPrecondition, "Subscription is detached")
 	}
-	l.deadLetterDue(r.GetSubscription(), s, l.now())
+	now := l.now()
+	l.deadLetterDue(r.GetSubscription(), s, now)
+	l.refill(s, now)
 	return nil
 }
 
@@ -284,5 +287,6 @@ func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionR
 		t.detach(r.GetSubscription())
 	}
 	s.clear()
+	delete(l.parked, r.GetSubscription())
 	return &pb.DetachSubscriptionResponse{}, nil
 }

@@ -63,8 +63,9 @@ type Layer struct {
 	policies    map[string]*pb.DeadLetterPolicy // real dead-letter policies, by subscription
 	logs        map[unsafe.Pointer]*topicLog    // kept messages, by pstest topic
 	snapshots   map[string]*snapshot
-	recent      []*record // ring of the latest messages, for the admin API
-	next        int       // next slot of recent
+	parked      map[string]*parking // messages waiting outside pstest, by subscription
+	recent      []*record           // ring of the latest messages, for the admin API
+	next        int                 // next slot of recent
 
 	stop chan struct{}
 	done chan struct{}
@@ -98,6 +99,7 @@ func New(fake *pstest.Server) (*Layer, error) {
 		policies:  map[string]*pb.DeadLetterPolicy{},
 		logs:      map[unsafe.Pointer]*topicLog{},
 		snapshots: map[string]*snapshot{},
+		parked:    map[string]*parking{},
 		recent:    make([]*record, 0, recentMessages),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -140,6 +142,13 @@ func (l *Layer) sweep() {
 		}
 	}
 	l.expireSnapshots(now)
+	for name := range l.parked {
+		if s := l.st.subscription(name); s != nil {
+			l.refill(s, now)
+		} else {
+			delete(l.parked, name)
+		}
+	}
 	for key, log := range l.logs {
 		l.prune(log, now)
 		if len(log.recs) == 0 && l.st.topic(log.topic.proto().GetName()) == nil {

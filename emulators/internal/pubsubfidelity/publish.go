@@ -56,7 +56,7 @@ func (l *Layer) publishLocked(t *topic, msgs []*pb.PubsubMessage, now time.Time)
 		r := &record{msg: pm, published: published, topic: t.proto().GetName()}
 		for _, s := range subs {
 			n := new(int)
-			s.add(pm, published, n, &r.acks)
+			l.enqueue(s, &parked{msg: pm, published: published, deliveries: n, acks: &r.acks})
 			r.subs = append(r.subs, s.proto().GetName())
 			r.counts = append(r.counts, n)
 		}

@@ -63,6 +63,7 @@ func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
 }
 
 func (l *Layer) seekTime(s *sub, target, now time.Time) {
+	l.dropParked(s, func(m *parked) bool { return !m.published.Before(target) })
 	for id, m := range s.messages() {
 		if m.publishTime().Before(target) {
 			m.ack()
@@ -83,7 +84,7 @@ func (l *Layer) seekTime(s *sub, target, now time.Time) {
 	p := s.proto()
 	topicRet := top.proto().GetMessageRetentionDuration().AsDuration()
 	for _, r := range log.recs {
-		if r.published.Before(target) || s.has(r.msg.GetMessageId()) {
+		if r.published.Before(target) || l.holds(s, r.msg.GetMessageId()) {
 			continue
 		}
 		age := now.Sub(r.published)
@@ -96,6 +97,7 @@ func (l *Layer) seekTime(s *sub, target, now time.Time) {
 }
 
 func (l *Layer) seekSnapshot(s *sub, snap *snapshot, now time.Time) {
+	l.dropParked(s, nil)
 	for id, m := range s.messages() {
 		m.ack()
 		s.remove(id)
@@ -105,7 +107,7 @@ func (l *Layer) seekSnapshot(s *sub, snap *snapshot, now time.Time) {
 	}
 	if log := l.logs[snap.topic]; log != nil {
 		for _, r := range log.recs {
-			if !r.published.Before(snap.created) && !s.has(r.msg.GetMessageId()) {
+			if !r.published.Before(snap.created) && !l.holds(s, r.msg.GetMessageId()) {
 				l.restore(s, r)
 			}
 		}
@@ -115,7 +117,7 @@ func (l *Layer) seekSnapshot(s *sub, snap *snapshot, now time.Time) {
 // restore puts r back into s as a message never delivered there.
 func (l *Layer) restore(s *sub, r *record) {
 	n := new(int)
-	s.add(r.msg, r.published, n, &r.acks)
+	l.enqueue(s, &parked{msg: r.msg, published: r.published, deliveries: n, acks: &r.acks})
 	r.counts = append(r.counts, n)
 }
 

@@ -60,6 +60,12 @@ func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, err
 			snap.expire = e
 		}
 	}
+	for _, m := range l.parkedMessages(s) {
+		snap.backlog = append(snap.backlog, &record{msg: m.msg, published: m.published, topic: s.proto().GetTopic()})
+		if e := m.published.Add(snapshotLifetime); e.Before(snap.expire) {
+			snap.expire = e
+		}
+	}
 	if snap.expire.Sub(now) < minSnapshotLife {
 		return nil, status.Error(codes.FailedPrecondition, "The snapshot would expire in less than 1 hour: the subscription's backlog is too old")
 	}

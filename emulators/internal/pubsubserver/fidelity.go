@@ -18,3 +18,7 @@ func fidelityOptions(l *pubsubfidelity.Layer) []grpc.ServerOption {
 // or not), for the admin API: pstest's own list stays empty, since Publish
 // is served by the fidelity layer.
 func (s *Server) Messages() []*pstest.Message { return s.fidelity.Messages() }
+
+// Parked counts, by subscription, the messages the fidelity layer holds
+// outside pstest (beyond its window), for the admin API's backlog.
+func (s *Server) Parked() map[string]int { return s.fidelity.Parked() }
