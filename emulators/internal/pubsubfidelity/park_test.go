@@ -3,8 +3,10 @@ package pubsubfidelity
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func (f *fixture) inPstest(name string) int {
@@ -75,5 +77,32 @@ func TestParkedMessagesInSnapshotsAndSeeks(t *testing.T) {
 	}
 	if len(bodies) != 2500 || len(seen) != 2500 {
 		t.Fatalf("after seek to the snapshot: %d messages, %d distinct; want 2500", len(bodies), len(seen))
+	}
+}
+
+func TestSeekKeepsOrderingAcrossTheWindow(t *testing.T) {
+	f := newFixture(t)
+	topic := f.topic("park-ord")
+	name := f.subscription(&pb.Subscription{Name: subName("park-ord"), Topic: topic, EnableMessageOrdering: true, RetainAckedMessages: true}).GetName()
+	start := time.Now()
+	var msgs []*pb.PubsubMessage
+	for i := range 1500 {
+		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(strconv.Itoa(i)), OrderingKey: "k"})
+	}
+	if _, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // 0-9 acked; 10-1009 in pstest, 1010-1499 parked
+		f.ack(name, f.pull(name, 10))
+	}
+	if _, err := f.sub.Seek(ctx(), &pb.SeekRequest{Subscription: name, Target: &pb.SeekRequest_Time{Time: timestamppb.New(start)}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1500 {
+		got := f.pull(name, 10)
+		if len(got) != 1 || string(got[0].GetMessage().GetData()) != strconv.Itoa(i) {
+			t.Fatalf("after seek, pull %d: %d messages, first %q; want only %d", i, len(got), got[0].GetMessage().GetData(), i)
+		}
+		f.ack(name, got)
 	}
 }

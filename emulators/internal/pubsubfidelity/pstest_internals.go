@@ -226,6 +226,10 @@ func (m *msg) deliveries() int {
 	return 0
 }
 
+func (m *msg) counters() (deliveries, acks *int) {
+	return *field[*int](m.p, "message.deliveries"), *field[*int](m.p, "message.acks")
+}
+
 func (m *msg) ack() {
 	if a := *field[*int](m.p, "message.acks"); a != nil {
 		*a++

@@ -1,6 +1,7 @@
 package pubsubfidelity
 
 import (
+	"slices"
 	"time"
 	"unsafe"
 
@@ -62,7 +63,30 @@ func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
 	return &pb.SeekResponse{}, nil
 }
 
+// resettle puts all of s's messages back in publish order: the oldest
+// `window` in pstest, the rest parked, so that messages a seek brought back
+// (parked behind later ones) do not break ordering keys. Must be called
+// with the lock held, after a seek made every message deliverable.
+func (l *Layer) resettle(s *sub) {
+	all := slices.Clone(l.parkedMessages(s))
+	delete(l.parked, s.proto().GetName())
+	for id, m := range s.messages() {
+		rm := m.proto()
+		if rm == nil || rm.GetMessage() == nil {
+			continue
+		}
+		deliveries, acks := m.counters()
+		all = append(all, &parked{msg: rm.GetMessage(), published: m.publishTime(), deliveries: deliveries, acks: acks})
+		s.remove(id)
+	}
+	slices.SortStableFunc(all, func(a, b *parked) int { return a.published.Compare(b.published) })
+	for _, m := range all {
+		l.enqueue(s, m)
+	}
+}
+
 func (l *Layer) seekTime(s *sub, target, now time.Time) {
+	defer l.resettle(s)
 	l.dropParked(s, func(m *parked) bool { return !m.published.Before(target) })
 	for id, m := range s.messages() {
 		if m.publishTime().Before(target) {
@@ -97,6 +121,7 @@ func (l *Layer) seekTime(s *sub, target, now time.Time) {
 }
 
 func (l *Layer) seekSnapshot(s *sub, snap *snapshot, now time.Time) {
+	defer l.resettle(s)
 	l.dropParked(s, nil)
 	for id, m := range s.messages() {
 		m.ack()

@@ -21,7 +21,10 @@ func TestAdminBacklogIncludesParkedMessages(t *testing.T) {
 	ctx := context.Background()
 	topic, name := "projects/p/topics/backlog", "projects/p/subscriptions/backlog"
 	mustOK(t, func() error { _, err := pub.CreateTopic(ctx, &pb.Topic{Name: topic}); return err })
-	mustOK(t, func() error { _, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: name, Topic: topic}); return err })
+	mustOK(t, func() error {
+		_, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: name, Topic: topic})
+		return err
+	})
 	for range 3 {
 		msgs := make([]*pb.PubsubMessage, 1000)
 		for i := range msgs {
