@@ -158,9 +158,20 @@ func sortFamilies(bt *bttest.Server, name string) error {
 	}
 	slices.Sort(names)
 	rank := make(map[string]uint64, len(names))
+	famMap := reflect.NewAt(fieldTyps["table.families"], unsafe.Add(tbl, offsets["table.families"])).Elem()
+	cfType := famMap.Type().Elem().Elem()
 	for i, n := range names {
 		rank[n] = uint64(i)
-		*field[uint64](fams[n], "columnFamily.order") = uint64(i)
+		if *field[uint64](fams[n], "columnFamily.order") == uint64(i) {
+			continue
+		}
+		// Copy on write: bttest reads a family's order after releasing the
+		// table lock (mutations hold the *columnFamily), so it is never
+		// changed in place.
+		cf := reflect.New(cfType)
+		cf.Elem().Set(reflect.NewAt(cfType, fams[n]).Elem())
+		*field[uint64](cf.UnsafePointer(), "columnFamily.order") = uint64(i)
+		famMap.SetMapIndex(reflect.ValueOf(n), cf)
 	}
 	*field[uint64](tbl, "table.counter") = uint64(len(names))
 	var err error
