@@ -48,11 +48,15 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 			if err := checkName("topics", r.GetName()); err != nil {
 				return nil, err
 			}
+			return l.showing(h(ctx, req))
 		}
 	case *pb.GetTopicRequest:
 		if err := checkName("topics", r.GetTopic()); err != nil {
 			return nil, err
 		}
+		return l.showing(h(ctx, req))
+	case *pb.ListTopicsRequest:
+		return l.showing(h(ctx, req))
 	case *pb.UpdateTopicRequest:
 		if err := checkName("topics", r.GetTopic().GetName()); err != nil {
 			return nil, err
@@ -65,6 +69,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 				return nil, status.Errorf(codes.InvalidArgument, "update_mask names %s but the topic has no schema_settings", p)
 			}
 		}
+		return l.showing(h(ctx, req))
 	case *pb.DeleteTopicRequest:
 		if err := checkName("topics", r.GetTopic()); err != nil {
 			return nil, err
@@ -206,8 +211,10 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 	return l.showSubscription(resp.(*pb.Subscription)), nil
 }
 
-// showing fixes up a response carrying subscriptions (pstest's own protos)
-// into copies with their real dead-letter policies.
+// showing turns a response carrying pstest's own topic or subscription
+// protos, which pstest returns and gRPC marshals after pstest's lock is
+// released (a race with a concurrent update), into copies made under the
+// lock, subscriptions with their real dead-letter policies.
 func (l *Layer) showing(resp any, err error) (any, error) {
 	if err != nil {
 		return nil, err
@@ -216,6 +223,8 @@ func (l *Layer) showing(resp any, err error) (any, error) {
 	switch r := resp.(type) {
 	case *pb.Subscription:
 		return l.showSubscription(r), nil
+	case *pb.Topic, *pb.ListTopicsResponse:
+		return proto.Clone(r.(proto.Message)), nil
 	case *pb.ListSubscriptionsResponse:
 		out := proto.Clone(r).(*pb.ListSubscriptionsResponse)
 		for i, s := range r.GetSubscriptions() {
