@@ -46,9 +46,12 @@ var rowLayout = map[string]string{
 }
 
 var (
-	offsets   = map[string]uintptr{}
-	fieldTyps = map[string]reflect.Type{}
+	offsets   = map[string]uintptr{}      // written once at init
+	fieldTyps = map[string]reflect.Type{} // written once at init
 	layoutErr = checkLayout()
+	// Row fields, written once under rowOnce (read only after it).
+	rowOffsets = map[string]uintptr{}
+	rowTyps    = map[string]reflect.Type{}
 )
 
 func checkLayout() error {
@@ -58,10 +61,10 @@ func checkLayout() error {
 	return checkFields(layout, map[string]reflect.Type{
 		"Server": srv, "server": server, "table": table,
 		"columnFamily": mapElem(fieldType(table, "families")),
-	})
+	}, offsets, fieldTyps)
 }
 
-func checkFields(want map[string]string, types map[string]reflect.Type) error {
+func checkFields(want map[string]string, types map[string]reflect.Type, offsets map[string]uintptr, fieldTyps map[string]reflect.Type) error {
 	for path, w := range want {
 		typ, name, _ := strings.Cut(path, ".")
 		got := fieldType(types[typ], name)
@@ -89,7 +92,7 @@ func checkRow(item btree.Item) error {
 			return
 		}
 		row := t.Elem()
-		rowErr = checkFields(rowLayout, map[string]reflect.Type{"row": row, "family": mapElem(fieldType(row, "families"))})
+		rowErr = checkFields(rowLayout, map[string]reflect.Type{"row": row, "family": mapElem(fieldType(row, "families"))}, rowOffsets, rowTyps)
 	})
 	return rowErr
 }
@@ -123,9 +126,20 @@ func field[T any](base unsafe.Pointer, path string) *T {
 	return (*T)(unsafe.Add(base, offsets[path]))
 }
 
+func rowField[T any](base unsafe.Pointer, path string) *T {
+	return (*T)(unsafe.Add(base, rowOffsets[path]))
+}
+
 // pointers returns the values of the map field path of base, by key.
 func pointers(base unsafe.Pointer, path string) map[string]unsafe.Pointer {
-	m := reflect.NewAt(fieldTyps[path], unsafe.Add(base, offsets[path])).Elem()
+	return mapPointers(reflect.NewAt(fieldTyps[path], unsafe.Add(base, offsets[path])).Elem())
+}
+
+func rowPointers(base unsafe.Pointer, path string) map[string]unsafe.Pointer {
+	return mapPointers(reflect.NewAt(rowTyps[path], unsafe.Add(base, rowOffsets[path])).Elem())
+}
+
+func mapPointers(m reflect.Value) map[string]unsafe.Pointer {
 	out := make(map[string]unsafe.Pointer, m.Len())
 	for it := m.MapRange(); it.Next(); {
 		out[it.Key().String()] = it.Value().UnsafePointer()
@@ -180,11 +194,11 @@ func sortFamilies(bt *bttest.Server, name string) error {
 			return false
 		}
 		row := reflect.ValueOf(item).UnsafePointer()
-		rmu := field[sync.Mutex](row, "row.mu")
+		rmu := rowField[sync.Mutex](row, "row.mu")
 		rmu.Lock()
-		for n, fam := range pointers(row, "row.families") {
+		for n, fam := range rowPointers(row, "row.families") {
 			if r, ok := rank[n]; ok {
-				*field[uint64](fam, "family.order") = r
+				*rowField[uint64](fam, "family.order") = r
 			}
 		}
 		rmu.Unlock()
