@@ -37,12 +37,12 @@ func newBareFixture(t *testing.T) *fixture { return startFixture(t, false) }
 func startFixture(t *testing.T, withLayer bool) *fixture {
 	t.Helper()
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
-	layer, err := New(fake)
+	f := &fixture{t: t, fake: fake}
+	layer, err := newLayer(fake, func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, layer: layer, fake: fake}
-	layer.now = func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }
+	f.layer = layer
 	lis := bufconn.Listen(1 << 20)
 	opts := grpcrecover.ServerOptions()
 	if withLayer {

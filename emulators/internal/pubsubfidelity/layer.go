@@ -89,13 +89,16 @@ type topicLog struct {
 
 // New wraps fake. It fails if pstest's layout is not the one this package
 // was written against. Close stops its janitor.
-func New(fake *pstest.Server) (*Layer, error) {
+func New(fake *pstest.Server) (*Layer, error) { return newLayer(fake, time.Now) }
+
+// newLayer is New with the layer's clock (tests move it forward).
+func newLayer(fake *pstest.Server, now func() time.Time) (*Layer, error) {
 	if layoutErr != nil {
 		return nil, layoutErr
 	}
 	l := &Layer{
 		st:        state{g: &fake.GServer},
-		now:       time.Now,
+		now:       now,
 		policies:  map[string]*pb.DeadLetterPolicy{},
 		logs:      map[unsafe.Pointer]*topicLog{},
 		snapshots: map[string]*snapshot{},
