@@ -6,7 +6,8 @@
 - `dev`: Hypothesis's defaults plus its example database (`.hypothesis/`), so a failure found
   locally is tried first on the next run.
 
-`HYPOTHESIS_PROFILE=ci` selects a profile explicitly (e.g. to reproduce CI locally).
+`HYPOTHESIS_PROFILE=ci` selects a profile explicitly (e.g. to reproduce CI locally);
+`HYPOTHESIS_PROFILE=thorough` runs 2,000 examples per property when hunting.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("dev", database=DirectoryBasedExampleDatabase(".hypothesis/examples"))
+settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=2000)
 
 
 def profile_name(environ: Mapping[str, str] = os.environ) -> str:

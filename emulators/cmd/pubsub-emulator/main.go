@@ -56,7 +56,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	defer srv.Close()
 	if imported != nil {
 		start := time.Now()
-		if err := imported.Apply(context.Background(), srv.Conn(), srv.Fake(), srv.Faults()); err != nil {
+		if err := imported.Apply(context.Background(), srv, srv.Faults()); err != nil {
 			return err
 		}
 		log.Printf("imported %d topics, %d subscriptions, %d messages from %s in %s", len(imported.Topics), len(imported.Subscriptions),
@@ -85,7 +85,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	sig := <-signals
 	log.Printf("received %s, shutting down", sig)
 	if dir := opts.state.ExportOnExit; dir != "" {
-		if err := state.ExportPubSub(&srv.Fake().GServer, srv.Faults(), dir); err != nil {
+		if err := state.ExportPubSub(context.Background(), srv, srv.Faults(), dir); err != nil {
 			return fmt.Errorf("export on exit to %s: %w", dir, err)
 		}
 		log.Printf("exported state to %s", dir)
@@ -98,9 +98,9 @@ func startAdmin(opts *options, srv *pubsubserver.Server) (*pubsubadmin.Server, e
 	if opts.adminPort < 0 {
 		return nil, nil
 	}
-	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithFaults(srv.Faults()),
+	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithSource(srv), pubsubadmin.WithFaults(srv.Faults()),
 		pubsubadmin.WithRoute("POST /v1/export", state.ExportHandler(func(dir string) error {
-			return state.ExportPubSub(&srv.Fake().GServer, srv.Faults(), dir)
+			return state.ExportPubSub(context.Background(), srv, srv.Faults(), dir)
 		})))
 }
 

@@ -175,13 +175,13 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	admin := e.line("pubsub emulator admin on ")
 	ctx := context.Background()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
-	if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/t"}); err != nil {
+	if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/things"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t", AckDeadlineSeconds: 10}); err != nil {
+	if _, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/stuff", Topic: "projects/p/topics/things", AckDeadlineSeconds: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/t", Messages: []*pb.PubsubMessage{{Data: []byte("kept"), Attributes: map[string]string{"a": "b"}}}}); err != nil {
+	if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/things", Messages: []*pb.PubsubMessage{{Data: []byte("kept"), Attributes: map[string]string{"a": "b"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Post("http://"+admin+"/v1/export?dir="+onDemand, "", nil)
@@ -202,12 +202,12 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	for _, dir := range []string{onDemand, onExit} {
 		e := start(t, "--import", dir)
 		conn := dial(t, e.line("pubsub emulator listening on "))
-		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/s", MaxMessages: 10, ReturnImmediately: true})
+		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/stuff", MaxMessages: 10, ReturnImmediately: true})
 		if err != nil || len(got.GetReceivedMessages()) != 1 {
 			t.Fatalf("%s: pull after import: %v %v", dir, got, err)
 		}
 		m := got.GetReceivedMessages()[0].GetMessage()
-		if string(m.GetData()) != "kept" || m.GetAttributes()["a"] != "b" || m.GetMessageId() != "m0" {
+		if string(m.GetData()) != "kept" || m.GetAttributes()["a"] != "b" || m.GetMessageId() != "1" {
 			t.Errorf("%s: imported message %v", dir, m)
 		}
 		e.stop()

@@ -186,9 +186,10 @@ func (ep *endpoint) received() []string {
 	return slices.Clone(ep.got)
 }
 
-// acked tells whether message id was acknowledged (pstest's count).
+// acked tells whether message id was acknowledged (the fidelity layer's
+// count, over the topic's subscriptions).
 func (e *env) acked(id string) bool {
-	for _, m := range e.srv.Fake().Messages() {
+	for _, m := range e.srv.Messages() {
 		if m.ID == id {
 			return m.Acks > 0
 		}

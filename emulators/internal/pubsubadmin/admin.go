@@ -28,7 +28,9 @@ type Server struct {
 }
 
 // Start serves the admin API of fake on addr ("host:port"; port 0 picks a
-// free one).
+// free one), with opts: WithSource (the emulator's fidelity layer, which
+// serves Publish and parks messages outside pstest: messages and backlogs
+// come from it too; without, from pstest alone), WithFaults, WithRoute.
 func Start(addr string, fake *pstest.Server, opts ...Option) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -74,9 +76,24 @@ func WithRoute(pattern string, handler http.HandlerFunc) Option {
 	return func(_ *api, mux *http.ServeMux) { mux.HandleFunc(pattern, handler) }
 }
 
-// Handler routes the admin API's requests.
+// Source is what the fidelity layer adds to pstest's own view.
+type Source interface {
+	Messages() []*pstest.Message // the latest messages, oldest first
+	Parked() map[string]int      // messages waiting outside pstest, by subscription
+}
+
+// WithSource takes messages and parked backlogs from src as well as pstest.
+func WithSource(src Source) Option {
+	return func(a *api, _ *http.ServeMux) {
+		if src != nil {
+			a.source, a.parked = src.Messages, src.Parked
+		}
+	}
+}
+
+// Handler routes the admin API's requests; opts as for Start.
 func Handler(fake *pstest.Server, opts ...Option) http.Handler {
-	a := &api{fake: fake}
+	a := &api{fake: fake, source: fake.Messages, parked: func() map[string]int { return nil }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/subscriptions", a.subscriptions)
 	mux.HandleFunc("GET /v1/messages", a.messages)
@@ -88,7 +105,9 @@ func Handler(fake *pstest.Server, opts ...Option) http.Handler {
 
 type api struct {
 	fake   *pstest.Server
-	faults *faults.Registry // nil: no faults reported
+	faults *faults.Registry         // nil: no faults reported
+	source func() []*pstest.Message // oldest first
+	parked func() map[string]int
 	// messagesMu serializes pstest's Messages(), which writes counters
 	// into the shared *Message values that callers then read unlocked.
 	messagesMu sync.Mutex

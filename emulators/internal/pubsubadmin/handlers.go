@@ -48,10 +48,11 @@ func (a *api) subscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prefix := projectPrefix(r, "subscriptions")
+	parked := a.parked()
 	out := []Subscription{}
 	for _, s := range states {
 		if strings.HasPrefix(s.name, prefix) {
-			sub := Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog, PushEndpoint: s.pushEndpoint}
+			sub := Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog + parked[s.name], PushEndpoint: s.pushEndpoint}
 			if a.faults != nil {
 				st, _ := a.faults.Get(s.name)
 				sub.Faults, sub.FaultsFired = st.Faults, st.Fired
@@ -74,7 +75,7 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 	prefix, topic := projectPrefix(r, "topics"), topicOf(r)
 	a.messagesMu.Lock()
 	defer a.messagesMu.Unlock()
-	all := a.fake.Messages() // oldest first
+	all := a.source() // oldest first
 	out := []Message{}
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		m := all[i]

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
 	"github.com/etl-pipeline/emulators/internal/streampull"
@@ -42,6 +43,7 @@ type Server struct {
 	internal *bufconn.Listener
 	conn     *grpc.ClientConn
 	faults   *faults.Registry
+	fidelity *pubsubfidelity.Layer
 	stopPush context.CancelFunc
 	pushDone chan struct{}
 	closing  sync.Once
@@ -62,9 +64,17 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// pstest insists on a listener of its own; it is bound to loopback and
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	fidelity, err := pubsubfidelity.New(fake)
+	if err != nil {
+		lis.Close()
+		fake.Close()
+		return nil, err
+	}
 	gate := ready.New("google.pubsub.v1.Publisher", "google.pubsub.v1.Subscriber")
 	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+	opts = append(opts, fidelityOptions(fidelity)...)
 	s := &Server{
+		fidelity: fidelity,
 		host:     host,
 		fake:     fake,
 		listener: lis,
@@ -80,6 +90,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	)
 	if err != nil {
 		lis.Close()
+		fidelity.Close()
 		fake.Close()
 		return nil, err
 	}
@@ -91,7 +102,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// and push deliveries all pull through them.
 	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
-	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults), &fake.GServer))
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults), &fake.GServer).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
@@ -176,6 +187,7 @@ func (s *Server) Close() {
 		case <-time.After(time.Second):
 			s.grpc.Stop() // streaming pulls never end on their own
 		}
+		s.fidelity.Close()
 		s.fake.Close()
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -22,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 )
 
 // Pub/Sub files.
@@ -66,42 +66,69 @@ func splitName(name, kind string) (project, id string) {
 	return project, id
 }
 
-// messageNumber is N of pstest's message id "mN" (-1 if it is not one).
-func messageNumber(id string) int {
-	n, err := strconv.Atoi(strings.TrimPrefix(id, "m"))
-	if err != nil || !strings.HasPrefix(id, "m") || n < 0 {
+// messageNumber is the number in a message id: the fidelity layer's are
+// decimal, pstest's "mN" (-1 for anything else).
+func messageNumber(id string) int64 {
+	n, err := strconv.ParseInt(strings.TrimPrefix(id, "m"), 10, 64)
+	if err != nil || n < 0 {
 		return -1
 	}
 	return n
 }
 
+// PubSubServer is what export and import need of the Pub/Sub emulator
+// (internal/pubsubserver.Server) beside its gRPC API.
+type PubSubServer interface {
+	Fake() *pstest.Server
+	Conn() *grpc.ClientConn
+	// Backlogs and Restore are the fidelity layer's (see there).
+	Backlogs() (map[string][]*pb.PubsubMessage, int64)
+	Restore(msgs []pubsubfidelity.Restored, lastID int64) error
+}
+
 // ExportPubSub writes the Pub/Sub emulator's state to dir: every topic,
-// every subscription with its configuration and faults (reg may be nil),
-// and each subscription's backlog (messages not yet acknowledged, leased
-// or not), read in one consistent snapshot.
-func ExportPubSub(g *pstest.GServer, reg *faults.Registry, dir string) error {
-	snap, err := snapshot(g)
+// every subscription with its configuration (as GetTopic and
+// GetSubscription answer, through the fidelity layer) and faults (reg may
+// be nil), and each subscription's backlog (messages not yet acknowledged:
+// delivered or not, inside pstest or parked beyond its window), read under
+// one lock.
+func ExportPubSub(ctx context.Context, srv PubSubServer, reg *faults.Registry, dir string) error {
+	topicNames, subNames, err := resourceNames(&srv.Fake().GServer)
 	if err != nil {
 		return err
 	}
+	backlogs, lastID := srv.Backlogs()
+	pub, sub := pb.NewPublisherClient(srv.Conn()), pb.NewSubscriberClient(srv.Conn())
 	w, err := newWriter(dir, "pubsub", backlogsDir)
 	if err != nil {
 		return err
 	}
-	w.manifest.NextMessageID = int64(snap.nextID)
-	slices.SortFunc(snap.topics, func(a, b *pb.Topic) int { return cmp.Compare(a.GetName(), b.GetName()) })
-	slices.SortFunc(snap.subs, func(a, b *pb.Subscription) int { return cmp.Compare(a.GetName(), b.GetName()) })
+	w.manifest.NextMessageID = lastID + 1
 	var topics, subs []any
-	for _, t := range snap.topics {
+	for _, name := range topicNames {
+		t, err := pub.GetTopic(ctx, &pb.GetTopicRequest{Topic: name})
+		if status.Code(err) == codes.NotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("export topic %s: %w", name, err)
+		}
 		line, err := pjson(t)
 		if err != nil {
 			return err
 		}
 		topics = append(topics, line)
 	}
-	for _, s := range snap.subs {
-		if s.GetTopic() == deletedTopic {
-			log.Printf("export: skipping %s: its topic was deleted", s.GetName())
+	for _, name := range subNames {
+		s, err := sub.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: name})
+		if status.Code(err) == codes.NotFound {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("export subscription %s: %w", name, err)
+		}
+		if s.GetTopic() == deletedTopic || s.GetDetached() {
+			log.Printf("export: skipping %s: detached or its topic was deleted", name)
 			continue
 		}
 		line, err := pjson(s)
@@ -110,15 +137,13 @@ func ExportPubSub(g *pstest.GServer, reg *faults.Registry, dir string) error {
 		}
 		rec := subscriptionRecord{Subscription: line}
 		if reg != nil {
-			if st, ok := reg.Get(s.GetName()); ok {
+			if st, ok := reg.Get(name); ok {
 				rec.Faults = st.Faults
 			}
 		}
 		subs = append(subs, rec)
-		msgs := snap.backlog[s.GetName()]
-		slices.SortFunc(msgs, func(a, b *pb.PubsubMessage) int {
-			return cmp.Or(cmp.Compare(messageNumber(a.GetMessageId()), messageNumber(b.GetMessageId())), cmp.Compare(a.GetMessageId(), b.GetMessageId()))
-		})
+		msgs := backlogs[name]
+		slices.SortFunc(msgs, compareMessages)
 		var lines []any
 		for _, m := range msgs {
 			line, err := pjson(m)
@@ -127,7 +152,7 @@ func ExportPubSub(g *pstest.GServer, reg *faults.Registry, dir string) error {
 			}
 			lines = append(lines, line)
 		}
-		if err := w.lines(backlogFile(s.GetName()), lines); err != nil {
+		if err := w.lines(backlogFile(name), lines); err != nil {
 			return err
 		}
 	}
@@ -138,6 +163,11 @@ func ExportPubSub(g *pstest.GServer, reg *faults.Registry, dir string) error {
 		return err
 	}
 	return w.finish()
+}
+
+// compareMessages orders by id (numerically when ids are numbers).
+func compareMessages(a, b *pb.PubsubMessage) int {
+	return cmp.Or(cmp.Compare(messageNumber(a.GetMessageId()), messageNumber(b.GetMessageId())), cmp.Compare(a.GetMessageId(), b.GetMessageId()))
 }
 
 // PubSubState is a loaded, validated Pub/Sub export.
@@ -247,31 +277,22 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 			return nil, err
 		}
 	}
-	slices.SortFunc(st.Messages, func(a, b *BacklogMessage) int {
-		return cmp.Or(cmp.Compare(messageNumber(a.Message.GetMessageId()), messageNumber(b.Message.GetMessageId())),
-			cmp.Compare(a.Message.GetMessageId(), b.Message.GetMessageId()))
-	})
+	slices.SortFunc(st.Messages, func(a, b *BacklogMessage) int { return compareMessages(a.Message, b.Message) })
 	return st, nil
 }
 
-// Apply creates the state in an emulator: topics and subscriptions over
-// conn (AlreadyExists is left as it is), subscriptions first without their
-// push endpoint, so nothing is delivered before the backlogs are in place;
-// then each message, published to its topic with its id and publish time
-// and removed from the topic's subscriptions whose backlog did not hold it;
-// then the push endpoints and the faults (reg may be nil).
+// Apply creates the state in an emulator: topics and subscriptions through
+// its API (AlreadyExists is left as it is), subscriptions first without
+// their push endpoint, so nothing is delivered before the backlogs are in
+// place; then the backlogs through the fidelity layer (each message with
+// its id and publish time, pending on the subscriptions whose backlog held
+// it, never delivered); then the push endpoints and the faults (reg may be
+// nil). Call before the server is ready.
 //
 // Delivery counts start again from zero, leases are not kept (a message
-// that was outstanding is available at once) and pstest's 10-minute
-// retention applies to the original publish times: an undelivered message
-// published more than 10 minutes before the import is dropped at the next
-// pull. Call before the server is ready: while applying, pstest's clock
-// is set to each message's publish time.
-func (st *PubSubState) Apply(ctx context.Context, conn grpc.ClientConnInterface, fake *pstest.Server, reg *faults.Registry) error {
-	if pstestLayoutErr != nil {
-		return pstestLayoutErr
-	}
-	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+// that was outstanding is available at once).
+func (st *PubSubState) Apply(ctx context.Context, srv PubSubServer, reg *faults.Registry) error {
+	pub, sub := pb.NewPublisherClient(srv.Conn()), pb.NewSubscriberClient(srv.Conn())
 	for _, t := range st.Topics {
 		if _, err := pub.CreateTopic(ctx, t); err != nil && status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("import %s: topic %s: %w", st.Dir, t.GetName(), err)
@@ -284,41 +305,12 @@ func (st *PubSubState) Apply(ctx context.Context, conn grpc.ClientConnInterface,
 			return fmt.Errorf("import %s: subscription %s: %w", st.Dir, s.GetName(), err)
 		}
 	}
-	g := &fake.GServer
-	defer fake.SetTimeNowFunc(time.Now)
-	topicSubs := map[string][]string{}
-	for _, s := range st.Subscriptions {
-		topicSubs[s.GetTopic()] = append(topicSubs[s.GetTopic()], s.GetName())
-	}
-	renumbered := 0
+	restored := make([]pubsubfidelity.Restored, 0, len(st.Messages))
 	for _, bm := range st.Messages {
-		m := proto.Clone(bm.Message).(*pb.PubsubMessage)
-		n := messageNumber(m.GetMessageId())
-		if n >= 0 {
-			setNextID(g, n)
-		} else {
-			renumbered++
-		}
-		at := m.GetPublishTime().AsTime()
-		fake.SetTimeNowFunc(func() time.Time { return at })
-		m.MessageId, m.PublishTime = "", nil
-		resp, err := g.Publish(ctx, &pb.PublishRequest{Topic: bm.Topic, Messages: []*pb.PubsubMessage{m}})
-		if err != nil {
-			return fmt.Errorf("import %s: message %s: %w", st.Dir, bm.Message.GetMessageId(), err)
-		}
-		id := resp.GetMessageIds()[0]
-		var drop []string
-		for _, s := range topicSubs[bm.Topic] {
-			if !slices.Contains(bm.Subs, s) {
-				drop = append(drop, s)
-			}
-		}
-		dropFrom(g, id, drop)
+		restored = append(restored, pubsubfidelity.Restored{Topic: bm.Topic, Msg: bm.Message, Subs: bm.Subs})
 	}
-	fake.SetTimeNowFunc(time.Now)
-	setNextID(g, max(nextID(g), st.NextID))
-	if renumbered > 0 {
-		log.Printf("import %s: %d messages had ids not of the form mN and were given new ones", st.Dir, renumbered)
+	if err := srv.Restore(restored, int64(st.NextID)-1); err != nil {
+		return fmt.Errorf("import %s: %w", st.Dir, err)
 	}
 	for _, s := range st.Subscriptions {
 		if s.GetPushConfig().GetPushEndpoint() == "" {

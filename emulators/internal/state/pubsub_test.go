@@ -54,7 +54,7 @@ func (e *psEnv) pullAll(sub string) []*pb.ReceivedMessage {
 	e.must(err)
 	msgs := resp.GetReceivedMessages()
 	slices.SortFunc(msgs, func(a, b *pb.ReceivedMessage) int {
-		return messageNumber(a.GetMessage().GetMessageId()) - messageNumber(b.GetMessage().GetMessageId())
+		return int(messageNumber(a.GetMessage().GetMessageId()) - messageNumber(b.GetMessage().GetMessageId()))
 	})
 	return msgs
 }
@@ -72,7 +72,7 @@ const (
 // acknowledges some messages, and returns the ids of those published.
 func (e *psEnv) populate() []string {
 	ctx := context.Background()
-	for _, tp := range []*pb.Topic{{Name: topicA, Labels: map[string]string{"env": "test"}}, {Name: topicD}, {Name: "projects/q/topics/t"}} {
+	for _, tp := range []*pb.Topic{{Name: topicA, Labels: map[string]string{"env": "test"}}, {Name: topicD}, {Name: "projects/q/topics/things"}} {
 		_, err := e.pub.CreateTopic(ctx, tp)
 		e.must(err)
 	}
@@ -83,7 +83,7 @@ func (e *psEnv) populate() []string {
 			Labels:           map[string]string{"k": "v"}},
 		{Name: subB, Topic: topicA, AckDeadlineSeconds: 60, Filter: `attributes:kind`},
 		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push"}},
-		{Name: subQ, Topic: "projects/q/topics/t", AckDeadlineSeconds: 20},
+		{Name: subQ, Topic: "projects/q/topics/things", AckDeadlineSeconds: 20},
 	}
 	for _, s := range subs {
 		_, err := e.sub.CreateSubscription(ctx, s)
@@ -100,7 +100,7 @@ func (e *psEnv) populate() []string {
 	}
 	resp, err := e.pub.Publish(ctx, &pb.PublishRequest{Topic: topicA, Messages: msgs})
 	e.must(err)
-	_, err = e.pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/q/topics/t", Messages: []*pb.PubsubMessage{{Data: []byte("q")}}})
+	_, err = e.pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/q/topics/things", Messages: []*pb.PubsubMessage{{Data: []byte("q")}}})
 	e.must(err)
 	// Acknowledge two messages on audit only: they stay in worker's backlog.
 	got := e.pullAll(subB)
@@ -141,7 +141,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 	published := a.populate()
 	before := map[string][]*pb.ReceivedMessage{}
 	dir1 := t.TempDir()
-	if err := ExportPubSub(&a.srv.Fake().GServer, a.srv.Faults(), dir1); err != nil {
+	if err := ExportPubSub(context.Background(), a.srv, a.srv.Faults(), dir1); err != nil {
 		t.Fatal(err)
 	}
 	a.srv.Faults().Clear(subA)
@@ -154,13 +154,13 @@ func TestPubSubRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newPubSub(t)
-	if err := st.Apply(context.Background(), b.srv.Conn(), b.srv.Fake(), b.srv.Faults()); err != nil {
+	if err := st.Apply(context.Background(), b.srv, b.srv.Faults()); err != nil {
 		t.Fatal(err)
 	}
 
 	// Exported again, the state is the same, file for file.
 	dir2 := t.TempDir()
-	if err := ExportPubSub(&b.srv.Fake().GServer, b.srv.Faults(), dir2); err != nil {
+	if err := ExportPubSub(context.Background(), b.srv, b.srv.Faults(), dir2); err != nil {
 		t.Fatal(err)
 	}
 	one, two := readDir(t, dir1), readDir(t, dir2)
@@ -174,8 +174,8 @@ func TestPubSubRoundTrip(t *testing.T) {
 	}
 	m1, _ := readManifest(dir1)
 	m2, _ := readManifest(dir2)
-	if m1.NextMessageID != 7 || m2.NextMessageID != m1.NextMessageID {
-		t.Errorf("next message id %d then %d, want 7", m1.NextMessageID, m2.NextMessageID)
+	if m1.NextMessageID != 8 || m2.NextMessageID != m1.NextMessageID {
+		t.Errorf("next message id %d then %d, want 8", m1.NextMessageID, m2.NextMessageID)
 	}
 
 	// The backlogs deliver the same messages: ids, data, attributes,
@@ -203,8 +203,8 @@ func TestPubSubRoundTrip(t *testing.T) {
 	// New messages get new ids.
 	resp, err := b.pub.Publish(context.Background(), &pb.PublishRequest{Topic: topicA, Messages: []*pb.PubsubMessage{{Data: []byte("new")}}})
 	b.must(err)
-	if id := resp.GetMessageIds()[0]; id != "m7" {
-		t.Errorf("first id after import %s, want m7", id)
+	if id := resp.GetMessageIds()[0]; id != "8" {
+		t.Errorf("first id after import %s, want 8", id)
 	}
 	// Configuration and faults came along.
 	got, err := b.sub.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: subP})
@@ -231,7 +231,7 @@ func TestPubSubImportRefusesBadDirectories(t *testing.T) {
 	a := newPubSub(t)
 	a.populate()
 	good := t.TempDir()
-	if err := ExportPubSub(&a.srv.Fake().GServer, nil, good); err != nil {
+	if err := ExportPubSub(context.Background(), a.srv, nil, good); err != nil {
 		t.Fatal(err)
 	}
 	edit := func(dir, name string, change func(string) string) {
@@ -317,12 +317,12 @@ func TestExportReplacesAnEarlierExport(t *testing.T) {
 	a := newPubSub(t)
 	a.populate()
 	dir := t.TempDir()
-	if err := ExportPubSub(&a.srv.Fake().GServer, nil, dir); err != nil {
+	if err := ExportPubSub(context.Background(), a.srv, nil, dir); err != nil {
 		t.Fatal(err)
 	}
 	_, err := a.sub.DeleteSubscription(context.Background(), &pb.DeleteSubscriptionRequest{Subscription: subB})
 	a.must(err)
-	if err := ExportPubSub(&a.srv.Fake().GServer, nil, dir); err != nil {
+	if err := ExportPubSub(context.Background(), a.srv, nil, dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "backlogs/p/audit.jsonl")); !os.IsNotExist(err) {
@@ -330,5 +330,59 @@ func TestExportReplacesAnEarlierExport(t *testing.T) {
 	}
 	if _, err := LoadPubSub(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Messages the fidelity layer parks beyond pstest's window (1,000 per
+// subscription) are exported and imported too; real dead-letter policies
+// (the layer hides them from pstest) are kept.
+func TestPubSubRoundTripBeyondTheWindow(t *testing.T) {
+	ctx := context.Background()
+	a := newPubSub(t)
+	a.populate()
+	const n = 1500
+	var msgs []*pb.PubsubMessage
+	for i := range n {
+		msgs = append(msgs, &pb.PubsubMessage{Data: []byte{byte(i), byte(i >> 8)}})
+	}
+	_, err := a.pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/q/topics/things", Messages: msgs})
+	a.must(err)
+	dir := t.TempDir()
+	a.must(ExportPubSub(ctx, a.srv, nil, dir))
+	data, err := os.ReadFile(filepath.Join(dir, "backlogs/q/other.jsonl"))
+	a.must(err)
+	if lines := strings.Count(string(data), "\n"); lines != n+1 {
+		t.Errorf("backlog of other: %d lines, want %d", lines, n+1)
+	}
+	subs, _ := os.ReadFile(filepath.Join(dir, subscriptionsFile))
+	if !strings.Contains(string(subs), `"maxDeliveryAttempts":7`) {
+		t.Errorf("dead-letter policy not the real one:\n%s", subs)
+	}
+
+	st, err := LoadPubSub(dir)
+	a.must(err)
+	b := newPubSub(t)
+	a.must(st.Apply(ctx, b.srv, nil))
+	seen := map[string]bool{}
+	for range 10 {
+		resp, err := b.sub.Pull(ctx, &pb.PullRequest{Subscription: subQ, MaxMessages: 1000, ReturnImmediately: true})
+		b.must(err)
+		var acks []string
+		for _, m := range resp.GetReceivedMessages() {
+			seen[m.GetMessage().GetMessageId()] = true
+			acks = append(acks, m.GetAckId())
+		}
+		if len(acks) > 0 {
+			_, err = b.sub.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: subQ, AckIds: acks})
+			b.must(err)
+		}
+	}
+	if len(seen) != n+1 {
+		t.Errorf("pulled %d distinct messages after import, want %d", len(seen), n+1)
+	}
+	got, err := b.sub.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: subA})
+	b.must(err)
+	if got.GetDeadLetterPolicy().GetMaxDeliveryAttempts() != 7 {
+		t.Errorf("dead-letter policy after import: %v", got.GetDeadLetterPolicy())
 	}
 }
