@@ -10,7 +10,8 @@ from typing import Any
 
 import functions_framework
 
-from etl import functions, handlers
+from etl.entrypoints import functions
+from etl.service import handlers
 
 
 @functions_framework.http

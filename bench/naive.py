@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from etl.bigtable import EVENT, STATUS, EventTable, decode_int, encode_int, iso_ms
+from etl.adapters.bigtable import EVENT, STATUS, EventTable, decode_int, encode_int, iso_ms
 from etl_core import Event, event_key, status_key
 
 

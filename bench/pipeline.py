@@ -30,12 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import ceilings, core, harness, naive  # noqa: E402
-from etl import emulators, provision  # noqa: E402
-from etl.bigtable import EventTable  # noqa: E402
+from etl_harness import provision  # noqa: E402
+from etl_harness.emulators import native as emulators  # noqa: E402
+from etl.adapters.bigtable import EventTable  # noqa: E402
 from etl.config import Settings  # noqa: E402
-from etl.ledger import DIRTY, current_occupancy  # noqa: E402
-from etl.pubsub import PubSub  # noqa: E402
-from etl.simulation import Request, simulate_before  # noqa: E402
+from etl.service.ledger import DIRTY, current_occupancy  # noqa: E402
+from etl.adapters.pubsub import PubSub  # noqa: E402
+from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
 from tests.e2e.pipeline_support import wait_settled  # noqa: E402
 

@@ -21,10 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
 
-from etl import commands, config, provision, runtime  # noqa: E402
+from etl import config  # noqa: E402
+from etl_harness import provision, serve  # noqa: E402
+from etl_harness.cli import commands  # noqa: E402
 from etl.config import Settings  # noqa: E402
-from etl.demo import emulator_env  # noqa: E402
-from etl.inspector import serving  # noqa: E402
+from etl_harness.cli.demo import emulator_env  # noqa: E402
+from etl_harness.inspector import serving  # noqa: E402
 from tests.e2e.test_inspector import chromium  # noqa: E402
 
 MALFORMED = b'not json\n{"service": "acceso-norte", "event": 1}\n[1, 2]\n'
@@ -36,7 +38,7 @@ def populate(settings: Settings, events: int, seed: int) -> None:
     provision.reset_all(settings)
     stop, ready = threading.Event(), threading.Event()
     worker = threading.Thread(
-        target=runtime.run_worker, args=(settings, stop), kwargs={"on_ready": ready.set}
+        target=serve.run_worker, args=(settings, stop), kwargs={"on_ready": ready.set}
     )
     worker.start()
     try:

@@ -6,7 +6,6 @@ CLI and the tests cannot disagree about which topic or table they talk to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,7 +39,7 @@ class Settings:
 
     @property
     def table(self) -> str:
-        """The seed's table name: `incomingraw_{stage}`."""
+        """The original design's table name: `incomingraw_{stage}`."""
         return f"incomingraw_{self.stage}"
 
     @property
@@ -62,16 +61,13 @@ class Settings:
         """Subscription name of one consumer: `{consumer}-{stage}`."""
         return f"{consumer}-{self.stage}"
 
-    @property
-    def uses_emulators(self) -> bool:
-        return bool(self.pubsub_emulator_host or self.bigtable_emulator_host)
 
-
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+def from_env(environ: Mapping[str, str]) -> Settings:
     """`Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE`, emulator hosts and
     `ETL_FUNCTIONS_HOST` (the address `etl serve` binds its functions to) and
-    `ETL_PUBSUB_ADMIN_HOST` (our Pub/Sub emulator's admin API)."""
-    env = os.environ if environ is None else environ
+    `ETL_PUBSUB_ADMIN_HOST` (our Pub/Sub emulator's admin API). Entry points pass `os.environ`;
+    nothing below them reads it."""
+    env = environ
     return Settings(
         project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
         stage=env.get("ETL_STAGE") or "dev",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from etl.bigtable import EventTable
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings
-from etl.handlers import Pipeline
-from etl.pubsub import PubSub
+from etl.service.handlers import Pipeline
+from etl.adapters.pubsub import PubSub
 
 
 def build(settings: Settings) -> tuple[Pipeline, EventTable, PubSub]:

@@ -227,7 +227,7 @@ def test_deployed_topics_table_and_triggers_are_the_ones_etl_toml_seeds_locally(
     stage: Packaged,
 ) -> None:
     """What runs in the emulators is what gets deployed: names, families and GC rules."""
-    from etl import seed
+    from etl_harness import etl_toml
 
     local = seed.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
     topics = {

@@ -1,4 +1,4 @@
-"""e2e tests run against real emulators; the fixtures come from the `etl.testing` plugin."""
+"""e2e tests run against real emulators; the fixtures come from the `etl_harness.emulators.plugin` plugin."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from etl.bigtable import EventTable
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings, from_env
-from etl.pubsub import PubSub
+from etl.adapters.pubsub import PubSub
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -33,12 +33,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etl import commands, ledger, provision, seed
-from etl.bigtable import EventTable
+from etl_harness.cli import commands
+from etl.service import ledger
+from etl_harness import provision
+from etl_harness import etl_toml
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings, from_env
-from etl.pubsub import Outgoing, PubSub
-from etl.runtime import triggers
-from etl.simulation import Request, simulate_before
+from etl.adapters.pubsub import Outgoing, PubSub
+from etl_harness.serve import triggers
+from etl.service.simulation import Request, simulate_before
 from etl_core import (
     Event,
     Simulation,
@@ -574,6 +577,6 @@ def install_pause(spec: str) -> None:
 if __name__ == "__main__":
     if os.environ.get(PAUSE_ENV):
         install_pause(os.environ[PAUSE_ENV])
-    from etl.cli import app
+    from etl_harness.cli.app import app
 
     app(prog_name="etl")

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl import ledger
-from etl.bigtable import EventTable
+from etl.service import ledger
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings
 from etl_core import Simulation, event_key, is_event_key, status_key
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.testing import EmulatorHosts
+from etl_harness.emulators.plugin import EmulatorHosts
 
 
 def etl(
@@ -69,7 +69,7 @@ def test_emulators_up_prints_exactly_the_host_lines_is_idempotent_and_down_stops
 
 
 def test_emulators_up_is_all_or_nothing_when_one_emulator_fails_to_start(tmp_path: Path) -> None:
-    from etl.emulators import bin_dir
+    from etl_harness.emulators.native import bin_dir
 
     bins = tmp_path / "bin"
     bins.mkdir()

@@ -15,11 +15,12 @@ import google.cloud.pubsub_v1 as pubsub_v1
 import pytest
 from google.cloud import bigtable
 
-from etl import provision, seed
-from etl.bigtable import EventTable, ResetRefused
+from etl_harness import provision
+from etl_harness import etl_toml
+from etl.adapters.bigtable import EventTable, ResetRefused
 from etl.config import Settings, from_env
-from etl.pubsub import Outgoing, PubSub
-from etl.testing import TEST_PROJECT, EmulatorHosts, Seeded
+from etl.adapters.pubsub import Outgoing, PubSub
+from etl_harness.emulators.plugin import TEST_PROJECT, EmulatorHosts, Seeded
 from etl_core import Event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,7 +95,7 @@ def test_emulators_come_up_holding_what_etl_toml_lists(
 ) -> None:
     """A fresh native pair seeds itself (`--seed`, as in compose) before it answers: the Go
     seeder and the Python model agree on every resource and setting."""
-    from etl.emulators import running_pair
+    from etl_harness.emulators.native import running_pair
 
     with running_pair(tmp_path) as env:
         for name, value in env.items():
@@ -268,7 +269,7 @@ def test_each_emulator_refuses_a_bad_seed_file_before_it_listens(
     bad_seed: Path, binary: str
 ) -> None:
     """The compose path: the emulator reads the file itself and exits 2, naming the entry."""
-    from etl.emulators import bin_dir
+    from etl_harness.emulators.native import bin_dir
 
     result = subprocess.run(
         [str(bin_dir() / binary), "--port=0", f"--seed={bad_seed}"],

@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from etl import commands, provision
-from etl.bigtable import iso_ms
+from etl_harness.cli import commands
+from etl_harness import provision
+from etl.adapters.bigtable import iso_ms
 from etl.config import Settings
-from etl.inspector import serving
-from etl.inspector.admin import AdminApi
-from etl.pubsub import Outgoing, PubSub
+from etl_harness.inspector import serving
+from etl_harness.inspector.admin import AdminApi
+from etl.adapters.pubsub import Outgoing, PubSub
 from etl_core import is_event_key
 from tests.e2e.pipeline_support import serving as serving_pipeline
 

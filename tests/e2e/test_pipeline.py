@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from etl import commands
-from etl.bigtable import EventTable, decode_int
+from etl_harness.cli import commands
+from etl.adapters.bigtable import EventTable, decode_int
 from etl.config import Settings
-from etl.pubsub import Outgoing, PubSub
-from etl.simulation import Request, simulate_before
+from etl.adapters.pubsub import Outgoing, PubSub
+from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
 from tests.e2e.pipeline_support import serving, wait_settled
 

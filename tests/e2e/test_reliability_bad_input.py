@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from etl import commands
-from etl.pubsub import Outgoing
+from etl_harness.cli import commands
+from etl.adapters.pubsub import Outgoing
 from tests.e2e.faults import (
     Rig,
     assert_exact,

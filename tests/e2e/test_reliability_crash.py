@@ -34,13 +34,13 @@ def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Pat
 # Where each shape is killed, and why that point matters.
 CRASH_POINTS = [
     # worker, mid-batch, nothing of the batch written yet: its messages must not have been acked
-    ("worker", "etl.bigtable:EventTable.write_events:3"),
+    ("worker", "etl.adapters.bigtable:EventTable.write_events:3"),
     # worker, after the batch's rows and occupancy refresh, before hourly counts and the acks
-    ("worker", "etl.handlers:update_hourly:3"),
+    ("worker", "etl.service.handlers:update_hourly:3"),
     # after the event row was written, before its occupancy was updated
-    ("current", "etl.handlers:update_occupancy:20"),
+    ("current", "etl.service.handlers:update_occupancy:20"),
     # fan-out: after write_event stored the row, before it announced it on the written topic
-    ("fanout", "etl.pubsub:PubSub.publish_events:20"),
+    ("fanout", "etl.adapters.pubsub:PubSub.publish_events:20"),
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etl import commands
+from etl_harness.cli import commands
 from tests.e2e.faults import (
     Rig,
     assert_exact,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from etl import wiring
-from etl.worker import Worker, WorkerOptions
+from etl.entrypoints.worker import Worker, WorkerOptions
 from tests.e2e.faults import (
     PushProxy,
     Rig,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from etl import ledger
+from etl.service import ledger
 from etl_core import fold, status_key
 from tests.e2e.faults import (
     Rig,

@@ -9,8 +9,8 @@ from typing import Any
 import functions_framework
 import pytest
 
-from etl import functions
-from etl.runtime import MAIN
+from etl.entrypoints import functions
+from etl_harness.serve import MAIN
 
 
 @pytest.fixture

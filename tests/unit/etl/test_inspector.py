@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from etl import ledger
-from etl.bigtable import StatusRow
+from etl.service import ledger
+from etl.adapters.bigtable import StatusRow
 from etl.config import Settings
-from etl.inspector import views
-from etl.inspector.admin import AdminApi, AdminUnavailable
-from etl.inspector.app import Inspector, create_app
-from etl.inspector.chart import hourly_svg
-from etl.pubsub import DeadLetter
+from etl_harness.inspector import views
+from etl_harness.inspector.admin import AdminApi, AdminUnavailable
+from etl_harness.inspector.app import Inspector, create_app
+from etl_harness.inspector.chart import hourly_svg
+from etl.adapters.pubsub import DeadLetter
 from etl_core import Event, event_key, status_key
 from etl_core.analytics import HourlyCount
 from tests.unit.etl.fakes import FakeTable

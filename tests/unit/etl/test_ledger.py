@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl import ledger
+from etl.service import ledger
 from etl_core import Event, fold, status_key
 from etl_core.analytics import hourly_counts
 from etl_core.checkpoints import MAX_CHECKPOINTS

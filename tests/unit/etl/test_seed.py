@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl import seed
+from etl_harness import etl_toml
 from etl.config import Settings
-from etl.runtime import FUNCTIONS
+from etl_harness.serve import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[3]
 

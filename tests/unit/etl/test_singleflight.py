@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from etl.singleflight import SingleFlight
+from etl.service.singleflight import SingleFlight
 
 
 def test_callers_arriving_during_a_refresh_share_the_next_one() -> None:

@@ -17,12 +17,13 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from etl import provision, wiring
+from etl_harness import provision
+from etl import wiring
 from etl.config import Settings
 from etl.logs import log
-from etl.pubsub import PubSub
-from etl.seed import Resources, Subscription
-from etl.worker import Worker, WorkerOptions
+from etl.adapters.pubsub import PubSub
+from etl_harness.etl_toml import Resources, Subscription
+from etl.entrypoints.worker import Worker, WorkerOptions
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 PIPELINES = ("current", "fanout", "worker")

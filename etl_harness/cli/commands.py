@@ -1,4 +1,4 @@
-"""What the CLI commands do, over the adapters; printing stays in `etl.cli`."""
+"""What the CLI commands do, over the adapters; printing stays in `etl_harness.cli.app`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from etl import ledger, provision
-from etl.bigtable import EventTable
+from etl.service import ledger
+from etl_harness import provision
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings
-from etl.pubsub import DeadLetter, Outgoing, PubSub
-from etl.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
+from etl.adapters.pubsub import DeadLetter, Outgoing, PubSub
+from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
 from etl_core import Event, Occupancy, ServiceSummary, status_key, summarize, validate_service
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 

@@ -1,32 +1,32 @@
-"""The seed file (`etl.toml`): the pipeline's topics, subscriptions and tables, per stage.
+"""Reads `etl.toml`: the pipeline's topics, subscriptions and tables for the emulators, per stage.
 
 `load()` parses and validates it; errors name the file and the line of the bad entry. The values
-here are plain data; `etl.provision` creates them in the emulators, and the Go emulators read the
+here are plain data; `etl_harness.provision` creates them in the emulators, and the Go emulators read the
 same file with `--seed` (emulators/internal/seed).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
+from importlib import resources
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from etl.config import DEFAULT_INSTANCE, DEFAULT_PROJECT, STAGES
 from etl_core import EtlError
 
 FILE_NAME = "etl.toml"
-STAGES = ("dev", "test", "prod")
 PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
 _PUBSUB_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9_.~+%]{2,254}")
 _TABLE_NAME = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}")
 _FAMILY_NAME = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,63}")
 
 
-class InvalidSeed(EtlError, ValueError):
-    """The seed file cannot be parsed or describes resources that cannot exist."""
+class InvalidEtlToml(EtlError, ValueError):
+    """An etl.toml cannot be parsed or describes resources that cannot exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class Resources:
 
 
 @dataclass(frozen=True, slots=True)
-class Seed:
+class EtlToml:
     """The file as written: names still carry `{stage}` and `{project}`."""
 
     project: str
@@ -126,39 +126,34 @@ class Seed:
         )
 
 
-def find(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
-    """`ETL_SEED_FILE`, else the nearest `etl.toml` from `start` (cwd) upwards, else the one
-    beside this package (a source checkout)."""
-    env = os.environ if environ is None else environ
-    if explicit := env.get("ETL_SEED_FILE"):
+def find(explicit: str | None = None, start: Path | None = None) -> Path:
+    """`explicit` (`ETL_SEED_FILE`), else the nearest `etl.toml` from `start` (cwd) upwards, else
+    the default one shipped with this package."""
+    if explicit:
         return Path(explicit)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / FILE_NAME).is_file():
             return folder / FILE_NAME
-    bundled = Path(__file__).resolve().parent.parent / FILE_NAME
-    if bundled.is_file():
-        return bundled
-    raise InvalidSeed(f"no {FILE_NAME} found from {here} upwards; set ETL_SEED_FILE")
+    return Path(str(resources.files("etl_harness") / FILE_NAME))
 
 
-def load(path: Path | None = None) -> Seed:
-    """Read and validate the seed file (see `find` for which one)."""
-    path = path or find()
+def load(path: Path) -> EtlToml:
+    """Read and validate an etl.toml (`find` says which)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise InvalidSeed(f"{path}: cannot read the seed file: {err.strerror}") from err
+        raise InvalidEtlToml(f"{path}: cannot read it: {err.strerror}") from err
     return parse(text, str(path))
 
 
-def parse(text: str, source: str = FILE_NAME) -> Seed:
-    """Validate the text of a seed file; `source` names it in errors."""
+def parse(text: str, source: str = FILE_NAME) -> EtlToml:
+    """Validate the text of an etl.toml; `source` names it in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise InvalidSeed(f"{source}: {err}") from err
-    return _Reader(text, source).seed(data)
+        raise InvalidEtlToml(f"{source}: {err}") from err
+    return _Reader(text, source).read(data)
 
 
 # --- validation, with line numbers -------------------------------------------------------------
@@ -166,7 +161,7 @@ def parse(text: str, source: str = FILE_NAME) -> Seed:
 
 @dataclass(slots=True)
 class _Reader:
-    """Builds a `Seed` from parsed TOML, reporting `file:line: entry: problem`."""
+    """Builds a `EtlToml` from parsed TOML, reporting `file:line: entry: problem`."""
 
     text: str
     source: str
@@ -175,9 +170,9 @@ class _Reader:
     def __post_init__(self) -> None:
         self.lines = self.text.splitlines()
 
-    def seed(self, data: dict[str, Any]) -> Seed:
+    def read(self, data: dict[str, Any]) -> EtlToml:
         self._only(data, {"project", "stages", "bigtable", "pubsub"}, "", 0)
-        project = self._str(data, "project", "", 0, default="local-project")
+        project = self._str(data, "project", "", 0, default=DEFAULT_PROJECT)
         stages = tuple(self._list(data, "stages", "", 0, default=["dev", "test"]))
         for stage in stages:
             if stage not in STAGES:
@@ -187,10 +182,10 @@ class _Reader:
         self._only(bigtable, {"instance", "tables"}, "bigtable", 0)
         self._only(pubsub, {"topics", "subscriptions"}, "pubsub", 0)
         topics = tuple(self._topic(e, i) for i, e in self._entries(pubsub, "pubsub.topics"))
-        seed = Seed(
+        parsed = EtlToml(
             project=project,
             stages=stages or ("dev",),
-            instance=self._str(bigtable, "instance", "bigtable", 0, default="iotincoming"),
+            instance=self._str(bigtable, "instance", "bigtable", 0, default=DEFAULT_INSTANCE),
             topics=topics,
             subscriptions=tuple(
                 self._subscription(e, i, set(topics))
@@ -201,8 +196,8 @@ class _Reader:
             ),
             source=self.source,
         )
-        self._unique(seed)
-        return seed
+        self._unique(parsed)
+        return parsed
 
     # entries
 
@@ -298,9 +293,9 @@ class _Reader:
             self._fail(line, here, "set max_versions and/or max_age_seconds", f"families.{name}")
         return GcRule(versions, age)
 
-    def _unique(self, seed: Seed) -> None:
-        for stage in seed.stages:
-            res = seed.resources(stage)
+    def _unique(self, parsed: EtlToml) -> None:
+        for stage in parsed.stages:
+            res = parsed.resources(stage)
             groups = (
                 ("topic", res.topics),
                 ("subscription", [s.name for s in res.subscriptions]),
@@ -438,7 +433,7 @@ class _Reader:
     def _fail(self, line: int, where: str, problem: str, key: str | None) -> NoReturn:
         number = self._key_line(line, key)
         place = f"{self.source}:{number}" if number else self.source
-        raise InvalidSeed(f"{place}: {where + ': ' if where else ''}{problem}")
+        raise InvalidEtlToml(f"{place}: {where + ': ' if where else ''}{problem}")
 
 
 def _duplicates(names: Iterable[str]) -> list[str]:

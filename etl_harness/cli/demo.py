@@ -17,12 +17,16 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from etl import commands, config, emulators, ledger, runtime
-from etl.bigtable import EventTable
-from etl.cli_views import analytics_table, occupancy_table
+from etl_harness.cli import commands
+from etl import config
+from etl_harness.emulators import native
+from etl.service import ledger
+from etl_harness import serve
+from etl.adapters.bigtable import EventTable
+from etl_harness.cli.views import analytics_table, occupancy_table
 from etl.config import Settings
-from etl.pubsub import PubSub
-from etl.simulation import Request, simulate_before
+from etl.adapters.pubsub import PubSub
+from etl.service.simulation import Request, simulate_before
 from etl_core import Occupancy, Simulation, status_key
 
 

@@ -18,13 +18,13 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from etl.bigtable import iso_ms
 from etl.config import Settings
-from etl.inspector.sources import Section, Sources
+from etl_core.timestamps import format_event_time
+from etl_harness.inspector.sources import Section, Sources
 
 POLL_MS = 1000
 TIMEOUT = 4.0
-_EXTENSION = "etl.inspector"
+_EXTENSION = "etl_harness.inspector"
 
 
 class Probe:
@@ -113,7 +113,7 @@ def create_app(settings: Settings, inspector: Inspector | None = None) -> Flask:
             "project": settings.project,
             "stage": settings.stage,
             "admin_host": settings.pubsub_admin_host,
-            "time": iso_ms(datetime.now(UTC)),
+            "time": format_event_time(datetime.now(UTC)),
             **live.state(),
         }
         response = jsonify(body)

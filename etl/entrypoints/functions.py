@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from etl import config, wiring
-from etl.handlers import Outcome, Pipeline
+from etl import config
+from etl import wiring
+from etl.config import Settings
+from etl.service.handlers import Outcome, Pipeline, dead_letter
 from etl.logs import log
-from etl.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
+from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
 from etl_core import InvalidEvent, PubSubMessage, unwrap_cloud_event
 from etl_core.events import validate_service
 
 _lock = threading.Lock()
-_pipeline: Pipeline | None = None
+_wired: tuple[Settings, Pipeline] | None = None
+
+
+def configure(settings: Settings) -> Pipeline:
+    """Wire this process's functions to `settings` (`etl serve` does, before serving them)."""
+    global _wired
+    with _lock:
+        pipe, _, _ = wiring.build(settings)
+        _wired = (settings, pipe)
+        return pipe
+
+
+def wired() -> tuple[Settings, Pipeline]:
+    """The settings and pipeline of this function instance; on first use, from the environment
+    Cloud Functions gives it (this is the entry point: the only place that reads it)."""
+    if _wired is None:
+        configure(config.from_env(os.environ))
+    assert _wired is not None
+    return _wired
 
 
 def pipeline() -> Pipeline:
-    """One pipeline per function instance, built on first use from the environment."""
-    global _pipeline
-    with _lock:
-        if _pipeline is None:
-            _pipeline, _, _ = wiring.build(config.from_env())
-        return _pipeline
+    return wired()[1]
 
 
 def on_cloud_event(
@@ -37,11 +53,8 @@ def on_cloud_event(
         message = unwrap_cloud_event(cloud_event.data, event_id=cloud_event["id"])
     except InvalidEvent as err:
         raw = json.dumps(cloud_event.data, default=str).encode()
-        orphan = PubSubMessage(raw, cloud_event["id"], {}, None, None)
-        pipe.bus.dead_letter(orphan, err.reason, err.message, source)
-        pipe.count("dead_lettered")
+        dead_letter(pipe, PubSubMessage(raw, cloud_event["id"], {}, None, None), err, source)
         pipe.flush_counters()
-        log.warning("dead-lettered", reason=str(err.reason), detail=err.message, source=source)
         return Outcome.DEAD_LETTERED
     try:
         return handler(pipe, message)
@@ -98,8 +111,8 @@ def parse_simulation(body: Any, project: str) -> Request:
 
 
 def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
-    """The seed's `simulateAccesoData`: publish simulated events, answer how many."""
-    settings = config.from_env()
+    """The original design's `simulateAccesoData`: publish simulated events, answer how many."""
+    settings, pipe = wired()
     if settings.stage == "prod":
         return _answer(request, 403, "the simulator is disabled on stage prod")
     if request.method != "POST":
@@ -108,8 +121,7 @@ def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
         sim_request = parse_simulation(request.get_json(silent=True), settings.project)
     except BadRequest as err:
         return _answer(request, 400, str(err))
-    pipe = pipeline()
-    pipe.bus.ensure_topic(settings.events_topic)  # the seed: "creating topic if non-existent"
+    pipe.bus.ensure_topic(settings.events_topic)  # the original design: "creating topic if non-existent"
     sim = simulate_before(datetime.now(UTC), sim_request)
     published = publish_paced(
         sim.events,

@@ -6,6 +6,6 @@ every second. Backlogs and messages come from our Pub/Sub emulator's admin API
 (`ETL_PUBSUB_ADMIN_HOST`); without it (Google's emulator, production) they show as n/a.
 """
 
-from etl.inspector.app import create_app, serve, serving
+from etl_harness.inspector.app import create_app, serve, serving
 
 __all__ = ["create_app", "serve", "serving"]

@@ -12,51 +12,65 @@ Protocol, per service:
    row it stands for is always folded by some later refresh; a redelivery only adds a marker.
 
 Nothing is incremented in place, so no retry, redelivery or duplicate can count an event twice.
+This module owns the cell format of summary rows: readers ask it (`pending_updates`,
+`checkpoint_window`, `current_occupancy`, `read_hourly`) rather than parse qualifiers.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from etl.bigtable import StatusRow, decode_int, encode_int, iso_ms
+from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, hourly_counts, status_key
 from etl_core.analytics import HourlyCount, hour_of
 from etl_core.checkpoints import decode_state, encode_state, keep_latest, refold, resume_point
 from etl_core.rowkeys import hourly_key
+from etl_core.timestamps import format_event_time
 
 DIRTY = "dirty:"
 CHECKPOINT = "ckpt:"
 HOUR = "hour:"
 MAX_ATTEMPTS = 50
 
+Cells = Mapping[str, bytes]
+Step = Callable[[StatusRow, list[str]], tuple[Cells, list[str]]]
+"""From a summary row and its dirty markers: the cells to put and stale ones to delete."""
+
 
 class Contention(EtlError, RuntimeError):
     """Too many concurrent refreshes of one summary row; transient (redeliver and try again)."""
 
 
-class SummaryStore(Protocol):
-    """What the ledger needs from the table (the Bigtable adapter, or a fake in unit tests)."""
-
-    def add_markers(self, markers: Mapping[bytes, Sequence[str]]) -> None: ...
-    def read_status(self, key: bytes) -> StatusRow: ...
-    def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
-    ) -> bool: ...
-    def scan_events(
-        self, service: str, start: datetime | None = None, end: datetime | None = None
-    ) -> Iterator[Event]: ...
-
-
 def marker(event_time: datetime, nonce: str) -> str:
-    return f"{DIRTY}{iso_ms(event_time)}:{nonce}"
+    return f"{DIRTY}{format_event_time(event_time)}:{nonce}"
 
 
 def marker_time(qualifier: str) -> datetime:
     return datetime.fromisoformat(qualifier[len(DIRTY) :].rsplit(":", 1)[0])
+
+
+def pending_updates(status: StatusRow) -> int:
+    """How many writes a summary row has not folded in yet (its dirty markers)."""
+    return sum(q.startswith(DIRTY) for q in status.cells)
+
+
+def checkpoints(status: StatusRow) -> dict[datetime, Occupancy]:
+    """The fold states stored in a status row, by the hour they start."""
+    return {
+        datetime.fromisoformat(q[len(CHECKPOINT) :]): decode_state(v)
+        for q, v in status.cells.items()
+        if q.startswith(CHECKPOINT)
+    }
+
+
+def checkpoint_window(status: StatusRow, hours: int) -> datetime | None:
+    """Start of the last `hours` hours of a service's events: its newest checkpoint is the hour of
+    its latest folded event. None (read every row) when the status has no checkpoint yet."""
+    newest = max(checkpoints(status), default=None)
+    return None if newest is None else newest - timedelta(hours=hours - 1)
 
 
 def mark(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
@@ -91,17 +105,9 @@ def current_occupancy(status: StatusRow) -> Occupancy:
 
 def refresh_occupancy(store: SummaryStore, service: str, now: datetime) -> Occupancy:
     """Fold every marked event into the service's status row; returns the committed occupancy."""
-    key = status_key(service)
-    for attempt in range(MAX_ATTEMPTS):
-        status = store.read_status(key)
-        dirty = [q for q in status.cells if q.startswith(DIRTY)]
-        if not dirty:
-            return current_occupancy(status)
-        stored = {
-            datetime.fromisoformat(q[len(CHECKPOINT) :]): decode_state(v)
-            for q, v in status.cells.items()
-            if q.startswith(CHECKPOINT)
-        }
+
+    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
+        stored = checkpoints(status)
         start, state = resume_point(stored, (marker_time(q) for q in dirty))
         final, fresh = refold(state, store.scan_events(service, start=start))
         older = {h: s for h, s in stored.items() if start is not None and h < start}
@@ -110,14 +116,13 @@ def refresh_occupancy(store: SummaryStore, service: str, now: datetime) -> Occup
             "currentOccupancy": encode_int(final.value),
             "anomalies": encode_int(final.anomalies),
             "events": encode_int(final.events),
-            "writeTime": iso_ms(now).encode(),
-            **{f"{CHECKPOINT}{iso_ms(h)}": encode_state(s) for h, s in kept.items()},
+            "writeTime": format_event_time(now).encode(),
+            **{f"{CHECKPOINT}{format_event_time(h)}": encode_state(s) for h, s in kept.items()},
         }
-        stale = [f"{CHECKPOINT}{iso_ms(h)}" for h in stored if h not in kept]
-        if store.commit_status(key, status.version, put, [*dirty, *stale]):
-            return final
-        _backoff(attempt)
-    raise Contention(f"status of {service!r} changed under {MAX_ATTEMPTS} refreshes in a row")
+        stale = [f"{CHECKPOINT}{format_event_time(h)}" for h in stored if h not in kept]
+        return put, stale
+
+    return current_occupancy(refresh(store, status_key(service), step))
 
 
 def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
@@ -132,26 +137,38 @@ def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
 
 def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCount]:
     """Recount the marked hours of a service from its event rows; returns all hourly counts."""
-    key = hourly_key(service)
-    for attempt in range(MAX_ATTEMPTS):
-        status = store.read_status(key)
-        dirty = [q for q in status.cells if q.startswith(DIRTY)]
-        if not dirty:
-            return read_hourly(status)
+
+    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
+        del status
         hours = sorted({hour_of(marker_time(q)) for q in dirty})
         events = store.scan_events(service, start=hours[0], end=hours[-1] + timedelta(hours=1))
         counted = {c.hour: c for c in hourly_counts(events).get(service, [])}
         put: dict[str, bytes] = {}
         for hour in hours:
             count = counted.get(hour, HourlyCount(hour=hour, entries=0, exits=0))
-            put[f"{HOUR}{iso_ms(hour)}"] = f"{count.entries},{count.exits}".encode()
-        if store.commit_status(key, status.version, put, dirty):
-            return read_hourly(store.read_status(key))
+            put[f"{HOUR}{format_event_time(hour)}"] = f"{count.entries},{count.exits}".encode()
+        return put, []
+
+    return read_hourly(refresh(store, hourly_key(service), step))
+
+
+def refresh(store: SummaryStore, key: bytes, step: Step) -> StatusRow:
+    """Commit `step`'s cells and drop the markers it saw, on the row's version; a lost race
+    re-reads and tries again. Returns the row as committed (or as read, when nothing was dirty)."""
+    for attempt in range(MAX_ATTEMPTS):
+        status = store.read_status(key)
+        dirty = [q for q in status.cells if q.startswith(DIRTY)]
+        if not dirty:
+            return status
+        put, stale = step(status, dirty)
+        gone = {*dirty, *stale}
+        if store.commit_status(key, status.version, put, sorted(gone)):
+            kept = {q: v for q, v in status.cells.items() if q not in gone}
+            return StatusRow(status.version + 1, {**kept, **put})
         _backoff(attempt)
-    raise Contention(
-        f"hourly counts of {service!r} changed under {MAX_ATTEMPTS} refreshes in a row"
-    )
+    raise Contention(f"summary row {key!r} changed under {MAX_ATTEMPTS} refreshes in a row")
 
 
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+

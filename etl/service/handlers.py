@@ -8,39 +8,22 @@ redelivers. Every step is idempotent, so a redelivery after a crash at any point
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import Protocol
 
-from etl import ledger
-from etl.ledger import SummaryStore
 from etl.logs import log
-from etl.singleflight import SingleFlight
+from etl.service import ledger
+from etl.service.ports import Bus, EventStore
+from etl.service.singleflight import SingleFlight
 from etl_core import Event, InvalidEvent, Occupancy, PubSubMessage, event_key, parse_event
 
 
 class Outcome(StrEnum):
     PROCESSED = "processed"
     DEAD_LETTERED = "dead_lettered"
-
-
-class EventStore(SummaryStore, Protocol):
-    """The table port: summaries plus event rows."""
-
-    def write_events(self, events: Sequence[Event]) -> None: ...
-    def add_counters(self, counters: Mapping[str, int]) -> None: ...
-    def write_snapshots(self, keys: Sequence[bytes], occupancy: int, at: datetime) -> None: ...
-
-
-class Bus(Protocol):
-    """The Pub/Sub port."""
-
-    def ensure_topic(self, topic: str) -> str: ...
-    def publish_events(self, topic: str, events: Sequence[Event]) -> list[str]: ...
-    def dead_letter(self, message: PubSubMessage, reason: str, detail: str, source: str) -> str: ...
 
 
 def _utc_now() -> datetime:
@@ -78,21 +61,40 @@ class Pipeline:
             self.table.add_counters(pending)
 
 
+Work = Callable[[Pipeline, Sequence[Event]], None]
+"""What a shape does with the valid events of a delivery."""
+
+
+def dead_letter(pipe: Pipeline, message: PubSubMessage, err: InvalidEvent, source: str) -> None:
+    """Send bad input to the dead-letter topic with its reason; the caller then acknowledges."""
+    pipe.bus.dead_letter(message, err.reason, err.message, source)
+    pipe.count("dead_lettered")
+    log.warning(
+        "dead-lettered",
+        reason=str(err.reason),
+        detail=err.message,
+        message_id=message.message_id,
+        source=source,
+    )
+
+
 def parse_or_dead_letter(pipe: Pipeline, message: PubSubMessage, source: str) -> Event | None:
     """The event, or None after the message went to the dead-letter topic with its reason."""
     try:
         return parse_event(message.data, now=pipe.clock(), message_id=message.message_id)
     except InvalidEvent as err:
-        pipe.bus.dead_letter(message, err.reason, err.message, source)
-        pipe.count("dead_lettered")
-        log.warning(
-            "dead-lettered",
-            reason=str(err.reason),
-            detail=err.message,
-            message_id=message.message_id,
-            source=source,
-        )
+        dead_letter(pipe, message, err, source)
         return None
+
+
+def store(pipe: Pipeline, events: Sequence[Event]) -> None:
+    pipe.table.write_events(events)
+
+
+def announce(pipe: Pipeline, events: Sequence[Event]) -> None:
+    """Store the events, then republish them on the `written` topic for the calculations."""
+    pipe.table.write_events(events)
+    pipe.bus.publish_events(pipe.written_topic, events)
 
 
 def update_occupancy(pipe: Pipeline, events: Sequence[Event]) -> None:
@@ -114,52 +116,47 @@ def update_hourly(pipe: Pipeline, events: Sequence[Event]) -> None:
         pipe.hourly_flights.run(service, partial(ledger.refresh_hourly, pipe.table, service))
 
 
-def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
-    """The seed's current pipeline: write the event, then its service's occupancy."""
-    event = parse_or_dead_letter(pipe, message, "pubsub_receiver")
+def store_and_update(pipe: Pipeline, events: Sequence[Event]) -> None:
+    """The original design's single function: the event row, then its service's occupancy."""
+    store(pipe, events)
+    update_occupancy(pipe, events)
+
+
+def handle(pipe: Pipeline, message: PubSubMessage, source: str, work: Work, counter: str) -> Outcome:
+    """One delivery: parse (bad input is dead-lettered), do `work`, count it under `counter`."""
+    event = parse_or_dead_letter(pipe, message, source)
     if event is None:
         return Outcome.DEAD_LETTERED
-    pipe.table.write_events([event])
-    update_occupancy(pipe, [event])
-    pipe.count("deliveries")
+    work(pipe, [event])
+    pipe.count(counter)
     log.info(
-        "processed", message_id=message.message_id, event_id=event.event_id, service=event.service
+        "processed",
+        source=source,
+        message_id=message.message_id,
+        event_id=event.event_id,
+        service=event.service,
     )
     return Outcome.PROCESSED
+
+
+def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
+    """The original design's pipeline: write the event, then its service's occupancy."""
+    return handle(pipe, message, "pubsub_receiver", store_and_update, "deliveries")
 
 
 def handle_write_event(pipe: Pipeline, message: PubSubMessage) -> Outcome:
     """Fan-out step 1: store the event row, then announce it on the `written` topic."""
-    event = parse_or_dead_letter(pipe, message, "write_event")
-    if event is None:
-        return Outcome.DEAD_LETTERED
-    pipe.table.write_events([event])
-    pipe.bus.publish_events(pipe.written_topic, [event])
-    pipe.count("deliveries")
-    log.info(
-        "written", message_id=message.message_id, event_id=event.event_id, service=event.service
-    )
-    return Outcome.PROCESSED
+    return handle(pipe, message, "write_event", announce, "deliveries")
 
 
 def handle_calculate_occupancy(pipe: Pipeline, message: PubSubMessage) -> Outcome:
     """Fan-out calculation: occupancy of the stored event's service."""
-    event = parse_or_dead_letter(pipe, message, "calculate_occupancy")
-    if event is None:
-        return Outcome.DEAD_LETTERED
-    update_occupancy(pipe, [event])
-    pipe.count("calculations")
-    return Outcome.PROCESSED
+    return handle(pipe, message, "calculate_occupancy", update_occupancy, "calculations")
 
 
 def handle_hourly_counts(pipe: Pipeline, message: PubSubMessage) -> Outcome:
     """Fan-out calculation: entries and exits of the stored event's service-hour."""
-    event = parse_or_dead_letter(pipe, message, "hourly_counts")
-    if event is None:
-        return Outcome.DEAD_LETTERED
-    update_hourly(pipe, [event])
-    pipe.count("calculations")
-    return Outcome.PROCESSED
+    return handle(pipe, message, "hourly_counts", update_hourly, "calculations")
 
 
 def handle_batch(pipe: Pipeline, messages: Sequence[PubSubMessage]) -> list[Outcome]:
@@ -173,8 +170,7 @@ def handle_batch(pipe: Pipeline, messages: Sequence[PubSubMessage]) -> list[Outc
             events.setdefault((event.service, event.event_id), event)
     batch = list(events.values())
     if batch:
-        pipe.table.write_events(batch)
-        update_occupancy(pipe, batch)
+        store_and_update(pipe, batch)
         update_hourly(pipe, batch)
     pipe.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
     return outcomes

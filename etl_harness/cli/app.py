@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from etl import config, emulators
-from etl.cli_views import analytics_table, occupancy_table, print_json, status_table
-from etl.runtime import PIPELINES
-from etl.worker import PULL_MODES, WorkerOptions
+from etl import config
+from etl_harness.emulators import native
+from etl_harness.cli.views import analytics_table, occupancy_table, print_json, status_table
+from etl_harness.serve import PIPELINES
+from etl.entrypoints.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series, summarize
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
@@ -36,7 +37,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @emulators_app.command("up")
 def emulators_up() -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
-    from etl.seed import InvalidSeed
+    from etl_harness.etl_toml import InvalidSeed
 
     try:
         state = emulators.up()
@@ -51,8 +52,8 @@ def emulators_up() -> None:
 @emulators_app.command("seed")
 def emulators_seed() -> None:
     """Apply etl.toml to running emulators (those `up` starts are seeded already); idempotent."""
-    from etl import provision
-    from etl.seed import InvalidSeed
+    from etl_harness import provision
+    from etl_harness.etl_toml import InvalidSeed
 
     settings = config.from_env()
     if not provision.on_emulators(settings):
@@ -100,8 +101,8 @@ def emulators_exec(ctx: typer.Context) -> None:
     """
     import subprocess
 
-    from etl import provision
-    from etl.seed import InvalidSeed
+    from etl_harness import provision
+    from etl_harness.etl_toml import InvalidSeed
 
     if not ctx.args:
         raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
@@ -126,7 +127,7 @@ def serve(
     batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
 ) -> None:
     """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
-    from etl import runtime
+    from etl_harness import serve
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
@@ -160,7 +161,7 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish simulated events; `--json` prints the ground truth."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     try:
         truth = commands.simulate(config.from_env(), limit, speed_factor, seed, services)
@@ -177,7 +178,7 @@ def publish(
     source: Annotated[str, typer.Argument(help="A file of one message per line, or - for stdin.")],
 ) -> None:
     """Publish each non-empty line, byte for byte, as one message (replay recorded data)."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
     with stream:
@@ -188,7 +189,7 @@ def publish(
 @app.command()
 def occupancy(service: ServiceOpt = None, as_json: JsonOpt = False) -> None:
     """Current occupancy per service (pending updates are folded in first)."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     result = commands.occupancy(config.from_env(), service)
     if as_json:
@@ -206,12 +207,12 @@ def analytics(
     ] = None,
 ) -> None:
     """Hourly entries/exits, peak and current occupancy per service, from the event rows."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     events = commands.stored_events(config.from_env(), service)
     summaries = summarize(events)
     if plot is not None:
-        from etl.plot import plot_summaries
+        from etl_harness.cli.plot import plot_summaries
 
         plot_summaries(summaries, occupancy_series(events), plot)
         console.print(f"wrote {plot}")
@@ -224,7 +225,7 @@ def analytics(
 @app.command("dead-letters")
 def dead_letters(as_json: JsonOpt = False) -> None:
     """Messages that could not be processed, with their reason (not consumed by listing)."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     letters = commands.dead_letters(config.from_env())
     if as_json:
@@ -238,7 +239,7 @@ def dead_letters(as_json: JsonOpt = False) -> None:
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Processing counters, per-service occupancy/events/anomalies, dead letters by reason."""
-    from etl import commands
+    from etl_harness.cli import commands
 
     report = commands.status(config.from_env())
     if as_json:
@@ -259,9 +260,10 @@ def reset(
     ] = False,
 ) -> None:
     """Delete every row of the stage's table (refused on prod); `--all`: back to the seed."""
-    from etl import commands, provision
-    from etl.bigtable import ResetRefused
-    from etl.seed import InvalidSeed
+    from etl_harness.cli import commands
+    from etl_harness import provision
+    from etl.adapters.bigtable import ResetRefused
+    from etl_harness.etl_toml import InvalidSeed
 
     settings = config.from_env()
     try:
@@ -285,7 +287,7 @@ def inspect(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
     """The inspector web page: backlogs, messages, dead letters, occupancy, hourly chart, rows."""
-    from etl.inspector import serve
+    from etl_harness.inspector import serve
 
     try:
         serve(
@@ -309,7 +311,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Start emulators if needed, serve a pipeline, simulate, and check occupancy against truth."""
-    from etl.demo import run_demo
+    from etl_harness.cli.demo import run_demo
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")

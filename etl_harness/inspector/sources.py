@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etl import commands
-from etl.bigtable import EventTable
+from etl.service import ledger
+from etl_harness import deadletters
+from etl.adapters.bigtable import EventTable
 from etl.config import Settings
-from etl.inspector import views
-from etl.inspector.admin import AdminApi, AdminUnavailable
-from etl.inspector.chart import hourly_svg
-from etl.pubsub import PubSub
+from etl_harness.inspector import views
+from etl_harness.inspector.admin import AdminApi, AdminUnavailable
+from etl_harness.inspector.chart import hourly_svg
+from etl.adapters.pubsub import PubSub
 from etl_core import Event, status_key
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 
@@ -89,10 +90,9 @@ class Sources:
             raw = self.admin.messages(
                 self.settings.project, DEAD_LETTERS, topic=self.settings.dead_letter_topic
             )
-            letters = views.dead_letters_from_log(raw)
+            letters = deadletters.from_admin_log(raw)
         except AdminUnavailable:
-            subscription = self.settings.subscription(commands.DEAD_LETTER_READER)
-            letters = self.bus.read_dead_letters(subscription)
+            letters = deadletters.pulled(self.bus)
         return {"items": views.dead_letters_view(letters)}
 
     def table_state(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class Sources:
         for service in self.services():
             status = self.table.read_status(status_key(service))
             occupancy.append(views.occupancy_view(service, status))
-            events.extend(self.table.scan_events(service, start=views.window_start(status)))
+            events.extend(self.table.scan_events(service, start=ledger.checkpoint_window(status, views.WINDOW_HOURS)))
         hourly = views.hourly_window(events)
         return {
             "occupancy": occupancy,

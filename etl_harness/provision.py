@@ -19,10 +19,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigtable
 from google.cloud.bigtable import column_family
 
-from etl import seed as seedfile
-from etl.bigtable import ResetRefused
+from etl_harness import etl_toml as seedfile
+from etl.adapters.bigtable import ResetRefused
 from etl.config import Settings
-from etl.pubsub import subscription_request
+from etl.adapters.pubsub import subscription_request
 
 
 @dataclass(frozen=True, slots=True)

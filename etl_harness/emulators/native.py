@@ -69,7 +69,7 @@ class Launch:
 
 def default_launch() -> Launch:
     """Seeded from `etl.toml` (validated here, with line numbers) for `GOOGLE_CLOUD_PROJECT`."""
-    from etl import seed
+    from etl_harness import etl_toml
 
     path = seed.find()
     seed.load(path)

@@ -23,7 +23,7 @@ from typing import Any
 import google.cloud.pubsub_v1 as pubsub_v1
 from google.cloud.pubsub_v1.types import FlowControl
 
-from etl.handlers import Pipeline, handle_batch
+from etl.service.handlers import Pipeline, handle_batch
 from etl.logs import log
 from etl_core import PubSubMessage
 

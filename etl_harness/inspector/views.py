@@ -7,9 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from etl import ledger
-from etl.bigtable import StatusRow, iso_ms
-from etl.pubsub import DeadLetter
+from etl.service import ledger
+from etl.service.ports import StatusRow
+from etl_core.timestamps import format_event_time
+from etl_harness.deadletters import DeadLetter
 from etl_core import Event, event_key, hourly_counts
 from etl_core.analytics import HourlyCount
 
@@ -90,20 +91,6 @@ def message_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def dead_letters_from_log(raw: Iterable[Mapping[str, Any]]) -> list[DeadLetter]:
-    """Dead letters from the admin API's log of the dead-letter topic, one per original message
-    (Pub/Sub may dead-letter a message twice)."""
-    seen: dict[str, DeadLetter] = {}
-    for message in raw:
-        letter = DeadLetter.of(
-            str(message.get("id", "")),
-            base64.b64decode(message.get("data_base64", "")),
-            message.get("attributes") or {},
-        )
-        seen.setdefault(letter.message_id, letter)
-    return list(seen.values())
-
-
 def dead_letters_view(letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
     """Dead letters in a stable order (pulls return them in any order): by original message id."""
     return [dead_letter_view(d) for d in sorted(letters, key=lambda d: d.message_id)]
@@ -119,20 +106,6 @@ def dead_letter_view(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-def window_start(status: StatusRow, hours: int = WINDOW_HOURS) -> datetime | None:
-    """Start of the last `hours` hours of a service's events: its newest checkpoint is the hour of
-    its latest folded event. None (read every row) when the status has no checkpoint yet."""
-    newest = max(
-        (
-            datetime.fromisoformat(q[len(ledger.CHECKPOINT) :])
-            for q in status.cells
-            if q.startswith(ledger.CHECKPOINT)
-        ),
-        default=None,
-    )
-    return None if newest is None else newest - timedelta(hours=hours - 1)
-
-
 def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
     """A service's stored occupancy, read as `etl status` reads it (nothing refreshed)."""
     occ = ledger.current_occupancy(status)
@@ -142,7 +115,7 @@ def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
         "occupancy": occ.value,
         "events": occ.events,
         "anomalies": occ.anomalies,
-        "pending": sum(q.startswith(ledger.DIRTY) for q in status.cells),
+        "pending": ledger.pending_updates(status),
         "write_time": write_time.decode() if write_time else None,
     }
 
@@ -154,7 +127,7 @@ def latest_rows(events: Iterable[Event], limit: int = ROWS) -> list[dict[str, An
         {
             "key": event_key(e.service, e.event_time, e.event_id).decode(),
             "service": e.service,
-            "eventTime": iso_ms(e.event_time),
+            "eventTime": format_event_time(e.event_time),
             "event": e.delta,
         }
         for e in newest
@@ -180,6 +153,6 @@ def hourly_window(
 
 def hourly_json(series: Mapping[str, Sequence[HourlyCount]]) -> dict[str, list[dict[str, Any]]]:
     return {
-        service: [{"hour": iso_ms(c.hour), "entries": c.entries, "exits": c.exits} for c in counts]
+        service: [{"hour": format_event_time(c.hour), "entries": c.entries, "exits": c.exits} for c in counts]
         for service, counts in series.items()
     }

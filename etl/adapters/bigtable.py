@@ -11,22 +11,22 @@ Cell encodings (also in the README's "Table schema"):
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
 
 from etl.config import Settings
+from etl.service.ports import StatusRow, decode_int, encode_int
 from etl_core import EtlError, Event, decode_event_key, event_key
 from etl_core.rowkeys import scan_range
+from etl_core.timestamps import format_event_time
 
 EVENT = "event"
 STATUS = "realTimeStatus"
-_INT64 = struct.Struct(">q")
 COUNTERS_KEY = b"\x00counters"
 """Processing counters of all workers and functions. Starts with a control character, which no
 valid service name has, so it can never fall inside a service's key range."""
@@ -40,25 +40,15 @@ class ResetRefused(EtlError, PermissionError):
     """`reset` is never allowed on the prod stage."""
 
 
-def encode_int(value: int) -> bytes:
-    return _INT64.pack(value)
-
-
-def decode_int(raw: bytes) -> int:
-    value: int = _INT64.unpack(raw)[0]
-    return value
-
-
-def iso_ms(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """The latest cell of every column of a status row, and its concurrency token."""
-
-    version: int
-    cells: Mapping[str, bytes]
+def bigtable_client(settings: Settings) -> bigtable.Client:
+    """An admin-capable client for `settings`: the emulator it names (no credentials) or Google."""
+    host = settings.bigtable_emulator_host
+    if not host:
+        return bigtable.Client(project=settings.project, admin=True)
+    client = bigtable.Client(project=settings.project, admin=True, credentials=AnonymousCredentials())
+    # What the client does when BIGTABLE_EMULATOR_HOST is set, from Settings instead.
+    client._emulator_host = host
+    return client
 
 
 def _latest_cells(row: Any, family: str) -> dict[str, bytes]:
@@ -73,13 +63,13 @@ class EventTable:
 
     def __init__(self, settings: Settings, client: bigtable.Client | None = None) -> None:
         self.settings = settings
-        self._client = client or bigtable.Client(project=settings.project, admin=True)
+        self._client = client or bigtable_client(settings)
         self._table = self._client.instance(settings.instance).table(settings.table)
 
     def close(self) -> None:
         self._client.close()
 
-    # --- schema: etl.toml (created by etl.provision) ---
+    # --- schema: etl.toml (created by etl_harness.provision) ---
 
     def reset(self) -> None:
         """Delete every row of this stage's table (refused in prod); the schema stays."""
@@ -96,18 +86,18 @@ class EventTable:
             row = self._table.direct_row(event_key(event.service, event.event_time, event.event_id))
             stamp = event.event_time
             row.set_cell(EVENT, b"service", event.service.encode(), timestamp=stamp)
-            row.set_cell(EVENT, b"eventTime", iso_ms(event.event_time).encode(), timestamp=stamp)
+            row.set_cell(EVENT, b"eventTime", format_event_time(event.event_time).encode(), timestamp=stamp)
             row.set_cell(EVENT, b"event", str(event.delta).encode(), timestamp=stamp)
             rows.append(row)
         self._mutate(rows)
 
     def write_snapshots(self, keys: Iterable[bytes], occupancy: int, at: datetime) -> None:
-        """Stamp event rows with the occupancy known when they were written (the seed's cells)."""
+        """Stamp event rows with the occupancy known when they were written (the original design's cells)."""
         rows = []
         for key in keys:
             row = self._table.direct_row(key)  # newest cell wins; GC keeps one version
             row.set_cell(STATUS, b"currentOccupancy", encode_int(occupancy))
-            row.set_cell(STATUS, b"writeTime", iso_ms(at).encode())
+            row.set_cell(STATUS, b"writeTime", format_event_time(at).encode())
             rows.append(row)
         self._mutate(rows)
 
@@ -167,9 +157,6 @@ class EventTable:
         cells = _latest_cells(row, STATUS)
         version = int(cells.pop("version", b"0").decode() or 0)
         return StatusRow(version=version, cells=cells)
-
-    def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
-        return {key: self.read_status(key) for key in keys}
 
     def list_status_keys(self, suffix: bytes) -> list[bytes]:
         """Keys of all status rows ending in `suffix` (e.g. every service's `~status`)."""

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from google.cloud import bigtable
 
     from etl.config import Settings
-    from etl.provision import ResetReport
+    from etl_harness.provision import ResetReport
 
 TEST_PROJECT = "local-project"
 
@@ -74,7 +74,7 @@ def emulator_hosts(
         if mode == "auto" and pubsub and bigtable:
             yield EmulatorHosts(pubsub, bigtable, "env", os.environ.get("ETL_PUBSUB_ADMIN_HOST"))
         elif mode == "docker":
-            from etl.containers import emulator_containers
+            from etl_harness.emulators.containers import emulator_containers
 
             with emulator_containers() as env:
                 hosts = EmulatorHosts(
@@ -88,7 +88,7 @@ def emulator_hosts(
                 mp.setenv("ETL_FUNCTIONS_HOST", "0.0.0.0")
                 yield hosts
         else:
-            from etl.emulators import running_pair
+            from etl_harness.emulators.native import running_pair
 
             with running_pair(tmp_path_factory.mktemp("emulator-logs")) as env:
                 hosts = EmulatorHosts(
@@ -167,7 +167,7 @@ class Seeded:
     report: ResetReport
 
     def reset(self) -> ResetReport:
-        from etl.provision import reset_all
+        from etl_harness.provision import reset_all
 
         return reset_all(self.settings)
 
@@ -183,7 +183,7 @@ def seeded_emulators(emulator_hosts: EmulatorHosts) -> Seeded:
     from dataclasses import replace
 
     from etl.config import from_env
-    from etl.provision import reset_all
+    from etl_harness.provision import reset_all
 
     del emulator_hosts
     settings = replace(from_env(), project=TEST_PROJECT, stage=os.environ.get("ETL_STAGE", "test"))

@@ -6,7 +6,6 @@ uses the service name as ordering key, so one site's events keep their order.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import Iterable, Mapping
 from concurrent import futures
@@ -14,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import google.cloud.pubsub_v1 as pubsub_v1
+import grpc
 from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 from google.protobuf import duration_pb2
+from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
-from etl import seed
 from etl.config import Settings
 from etl_core import Event, PubSubMessage
 
@@ -36,69 +37,55 @@ class Outgoing:
     attributes: Mapping[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message on the dead-letter topic, as `etl dead-letters` lists it."""
-
-    reason: str
-    detail: str
-    data: bytes
-    message_id: str
-    attributes: Mapping[str, str]
-
-    @classmethod
-    def of(cls, message_id: str, data: bytes, attributes: Mapping[str, str]) -> DeadLetter:
-        """A message of the dead-letter topic: ours carry `reason`; Pub/Sub's own (after too
-        many delivery attempts) carry none."""
-        attrs = dict(attributes)
-        return cls(
-            reason=attrs.get("reason", "delivery_failed"),
-            detail=attrs.get("detail", "max delivery attempts reached"),
-            data=data,
-            message_id=attrs.get("originalMessageId") or message_id,
-            attributes=attrs,
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        try:
-            text: str | None = self.data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        return {
-            "reason": self.reason,
-            "detail": self.detail,
-            "data": text,
-            "data_base64": base64.b64encode(self.data).decode(),
-            "message_id": self.message_id,
-            "attributes": dict(self.attributes),
-        }
-
-
 def subscription_request(
-    project: str, spec: seed.Subscription, push_endpoint: str | None = None
+    project: str,
+    name: str,
+    topic: str,
+    *,
+    ack_deadline_seconds: int = ACK_DEADLINE_S,
+    ordering: bool = False,
+    push_endpoint: str = "",
+    dead_letter: tuple[str, int] | None = None,
+    backoff: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """The CreateSubscription request for a seeded subscription."""
+    """A CreateSubscription request. `dead_letter` is `(topic, max delivery attempts)`,
+    `backoff` the retry policy's `(minimum, maximum)` seconds."""
     topics = f"projects/{project}/topics/"
     request: dict[str, Any] = {
-        "name": f"projects/{project}/subscriptions/{spec.name}",
-        "topic": topics + spec.topic,
-        "ack_deadline_seconds": spec.ack_deadline_seconds,
-        "enable_message_ordering": spec.ordering,
+        "name": f"projects/{project}/subscriptions/{name}",
+        "topic": topics + topic,
+        "ack_deadline_seconds": ack_deadline_seconds,
+        "enable_message_ordering": ordering,
     }
-    endpoint = push_endpoint if push_endpoint is not None else spec.push_endpoint
-    if endpoint:
-        request["push_config"] = PushConfig(push_endpoint=endpoint)
-    if spec.retry:
+    if push_endpoint:
+        request["push_config"] = PushConfig(push_endpoint=push_endpoint)
+    if backoff:
         request["retry_policy"] = RetryPolicy(
-            minimum_backoff=_duration(spec.retry.minimum_backoff_seconds),
-            maximum_backoff=_duration(spec.retry.maximum_backoff_seconds),
+            minimum_backoff=_duration(backoff[0]), maximum_backoff=_duration(backoff[1])
         )
-    if spec.dead_letter:
+    if dead_letter:
         request["dead_letter_policy"] = DeadLetterPolicy(
-            dead_letter_topic=topics + spec.dead_letter.topic,
-            max_delivery_attempts=spec.dead_letter.max_delivery_attempts,
+            dead_letter_topic=topics + dead_letter[0], max_delivery_attempts=dead_letter[1]
         )
     return request
+
+
+def publisher_client(settings: Settings, **options: Any) -> pubsub_v1.PublisherClient:
+    """A publisher for `settings`: the emulator it names (plain gRPC, no credentials) or Google."""
+    host = settings.pubsub_emulator_host
+    if host:
+        options["transport"] = PublisherGrpcTransport(channel=grpc.insecure_channel(host))
+    return pubsub_v1.PublisherClient(**options)
+
+
+def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
+    """A subscriber for `settings`: the emulator it names or Google."""
+    host = settings.pubsub_emulator_host
+    if not host:
+        return pubsub_v1.SubscriberClient()
+    return pubsub_v1.SubscriberClient(
+        transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host))
+    )
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -111,11 +98,12 @@ class PubSub:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.publisher = pubsub_v1.PublisherClient(
+        self.publisher = publisher_client(
+            settings,
             batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01),
             publisher_options=PublisherOptions(enable_message_ordering=True),
         )
-        self.subscriber = pubsub_v1.SubscriberClient()
+        self.subscriber = subscriber_client(settings)
 
     def close(self) -> None:
         self.publisher.stop()
@@ -147,43 +135,37 @@ class PubSub:
     ) -> str:
         """A subscription made up in code (tests, tools); the pipeline's own are in etl.toml."""
         self.ensure_topic(topic)
-        dead = None
+        policy = None
         if dead_letter:
             self.ensure_topic(self.settings.dead_letter_topic)
-            dead = seed.DeadLetterPolicy(self.settings.dead_letter_topic, MAX_DELIVERY_ATTEMPTS)
-        spec = seed.Subscription(
-            name=name,
-            topic=topic,
+            policy = (self.settings.dead_letter_topic, MAX_DELIVERY_ATTEMPTS)
+        request = subscription_request(
+            self.settings.project,
+            name,
+            topic,
             ack_deadline_seconds=ack_deadline_s,
             ordering=ordering,
-            dead_letter=dead,
-            retry=seed.RetryPolicy(0.1, 10.0),
+            push_endpoint=push_endpoint or "",
+            dead_letter=policy,
+            backoff=(0.1, 10.0),
         )
-        return self.put_subscription(spec, push_endpoint)
+        return self.put_subscription(request)
 
-    def put_subscription(self, spec: seed.Subscription, push_endpoint: str | None = None) -> str:
-        """Create the subscription, or bring an existing one's push endpoint to `push_endpoint`
-        (None: the spec's own, i.e. back to pull for a pull subscription)."""
-        path = self.subscription_path(spec.name)
-        endpoint = push_endpoint or spec.push_endpoint or ""
+    def put_subscription(self, request: dict[str, Any]) -> str:
+        """Create the subscription, or bring an existing one's push endpoint to the request's
+        (none: back to pull)."""
         try:
-            self.subscriber.create_subscription(
-                request=subscription_request(self.settings.project, spec, endpoint)
-            )
+            self.subscriber.create_subscription(request=request)
         except gexc.AlreadyExists:
             # UpdateSubscription rather than ModifyPushConfig: pstest implements only the former.
-            push_config = PushConfig(push_endpoint=endpoint)
+            push_config = request.get("push_config") or PushConfig(push_endpoint="")
             self.subscriber.update_subscription(
                 request={
-                    "subscription": {"name": path, "push_config": push_config},
+                    "subscription": {"name": request["name"], "push_config": push_config},
                     "update_mask": {"paths": ["push_config"]},
                 }
             )
-        return path
-
-    def delete_subscription(self, name: str) -> None:
-        with contextlib.suppress(gexc.NotFound):
-            self.subscriber.delete_subscription(subscription=self.subscription_path(name))
+        return str(request["name"])
 
     # --- publishing ---
 
@@ -222,32 +204,3 @@ class PubSub:
         return self.publish(
             self.settings.dead_letter_topic, [Outgoing(message.data, "", attributes)]
         )[0]
-
-    def read_dead_letters(self, subscription: str, max_messages: int = 1000) -> list[DeadLetter]:
-        """Pull every dead letter without consuming it (nacked again right away)."""
-        path = self.subscription_path(subscription)
-        seen: dict[str, DeadLetter] = {}
-        ack_ids: list[str] = []
-        while len(seen) < max_messages:
-            response = self.subscriber.pull(
-                request={"subscription": path, "max_messages": 500}, timeout=10
-            )
-            before = len(seen)
-            if not response.received_messages:
-                break
-            for received in response.received_messages:
-                ack_ids.append(received.ack_id)
-                msg = received.message
-                letter = DeadLetter.of(msg.message_id, bytes(msg.data), msg.attributes)
-                seen.setdefault(letter.message_id, letter)
-            if len(seen) == before:
-                break  # only redeliveries of letters already listed: the backlog is drained
-        for start in range(0, len(ack_ids), 500):
-            self.subscriber.modify_ack_deadline(
-                request={
-                    "subscription": path,
-                    "ack_ids": ack_ids[start : start + 500],
-                    "ack_deadline_seconds": 0,
-                }
-            )
-        return list(seen.values())

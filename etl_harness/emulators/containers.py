@@ -12,8 +12,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from etl.emulators import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PROJECT, PUBSUB, wait_ready
-from etl.seed import find, load
+from etl_harness.emulators.native import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PROJECT, PUBSUB, wait_ready
+from etl_harness.etl_toml import find, load
 
 SEED_IN_CONTAINER = "/etc/etl/etl.toml"
 
