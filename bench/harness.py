@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from etl.adapters.bigtable import EventTable  # noqa: E402
+from etl.adapters.pubsub import PubSub  # noqa: E402
+from etl.config import Settings, from_env  # noqa: E402
+from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_harness import provision  # noqa: E402
 from etl_harness.emulators import native as emulators  # noqa: E402
-from etl.adapters.bigtable import EventTable  # noqa: E402
-from etl.config import Settings, from_env  # noqa: E402
-from etl.adapters.pubsub import PubSub  # noqa: E402
-from etl.service.simulation import Request, simulate_before  # noqa: E402
 
 
 def dirty(settings: Settings, messages: int = 500) -> None:

@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import ceilings, core, harness, naive  # noqa: E402
-from etl_harness import provision  # noqa: E402
-from etl_harness.emulators import native as emulators  # noqa: E402
 from etl.adapters.bigtable import EventTable  # noqa: E402
+from etl.adapters.pubsub import PubSub  # noqa: E402
 from etl.config import Settings  # noqa: E402
 from etl.service.ledger import DIRTY, current_occupancy  # noqa: E402
-from etl.adapters.pubsub import PubSub  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
+from etl_harness import provision  # noqa: E402
+from etl_harness.emulators import native as emulators  # noqa: E402
 from tests.e2e.pipeline_support import wait_settled  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def serving(settings: Settings, pipeline: str, processes: int = 1) -> Iterator[N
     try:
         for _ in range(processes):
             proc = subprocess.Popen(
-                [sys.executable, "-m", "etl", "serve", "--pipeline", pipeline],
+                [sys.executable, "-m", "etl_harness", "serve", "--pipeline", pipeline],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
 
 from etl import config  # noqa: E402
+from etl.config import Settings  # noqa: E402
 from etl_harness import provision, serve  # noqa: E402
 from etl_harness.cli import commands  # noqa: E402
-from etl.config import Settings  # noqa: E402
 from etl_harness.cli.demo import emulator_env  # noqa: E402
 from etl_harness.inspector import serving  # noqa: E402
 from tests.e2e.test_inspector import chromium  # noqa: E402

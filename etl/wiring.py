@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import PubSub
 from etl.config import Settings
 from etl.service.handlers import Pipeline
-from etl.adapters.pubsub import PubSub
 
 
 def build(settings: Settings) -> tuple[Pipeline, EventTable, PubSub]:

@@ -1,17 +1,17 @@
 """Reads `etl.toml`: the pipeline's topics, subscriptions and tables for the emulators, per stage.
 
 `load()` parses and validates it; errors name the file and the line of the bad entry. The values
-here are plain data; `etl_harness.provision` creates them in the emulators, and the Go emulators read the
-same file with `--seed` (emulators/internal/seed).
+here are plain data; `etl_harness.provision` creates them in the emulators, and the Go emulators
+read the same file with their `--seed` flag (emulators/internal/seed).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from importlib import resources
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 

@@ -1,4 +1,4 @@
-"""Create the seed file's resources in the emulators, and bring them back to that state.
+"""Create etl.toml's resources in the emulators, and bring them back to that state.
 
 `ensure` is idempotent and used wherever the pipeline starts locally (`etl serve`, `etl emulators
 exec`, tests). `reset_all` is the instant clean slate: no emulator restart, only deletes and
@@ -19,10 +19,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigtable
 from google.cloud.bigtable import column_family
 
-from etl_harness import etl_toml as seedfile
-from etl.adapters.bigtable import ResetRefused
+from etl.adapters.bigtable import ResetRefused, bigtable_client
+from etl.adapters.pubsub import publisher_client, subscriber_client
+from etl.adapters.pubsub import subscription_request as pubsub_request
 from etl.config import Settings
-from etl.adapters.pubsub import subscription_request
+from etl_harness import etl_toml
+from etl_harness.local import Local
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,7 @@ class Clients:
 @contextlib.contextmanager
 def clients(settings: Settings) -> Iterator[Clients]:
     opened = Clients(
-        pubsub_v1.PublisherClient(),
-        pubsub_v1.SubscriberClient(),
-        bigtable.Client(project=settings.project, admin=True),
+        publisher_client(settings), subscriber_client(settings), bigtable_client(settings)
     )
     try:
         yield opened
@@ -52,38 +52,64 @@ def clients(settings: Settings) -> Iterator[Clients]:
         opened.close()
 
 
-def ensure(settings: Settings, seed: seedfile.Seed | None = None) -> seedfile.Resources:
-    """Create whatever the seed lists for `settings.stage` in `settings.project` and is missing."""
-    resources = (seed or seedfile.load()).resources(
-        settings.stage, settings.project, settings.instance
-    )
+def load(local: Local | None = None) -> etl_toml.EtlToml:
+    """The etl.toml `local` names (`ETL_SEED_FILE`), else the one found from the working
+    directory upwards, else the packaged default."""
+    return etl_toml.load(etl_toml.find(local.etl_toml if local else None))
+
+
+def ensure(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> etl_toml.Resources:
+    """Create whatever etl.toml (`load()` if not given) lists for the stage in the project and
+    is missing."""
+    parsed = parsed or load()
+    resources = parsed.resources(settings.stage, settings.project, settings.instance)
     with clients(settings) as c:
         apply(c, resources)
     return resources
 
 
-def ensure_stages(settings: Settings, seed: seedfile.Seed | None = None) -> list[str]:
-    """`ensure` for every stage of the seed file and `settings.stage`; returns the stages."""
-    seed = seed or seedfile.load()
+def ensure_stages(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> list[str]:
+    """`ensure` for every stage of etl.toml and the configured one; returns the stages."""
     with clients(settings) as c:
-        return apply_stages(c, seed, settings)
+        return apply_stages(c, parsed or load(), settings)
 
 
-def apply_stages(c: Clients, seed: seedfile.Seed, settings: Settings) -> list[str]:
-    """`apply` for every stage of the seed file and `settings.stage`; returns the stages."""
-    stages = list(dict.fromkeys((*seed.stages, settings.stage)))
+def apply_stages(c: Clients, parsed: etl_toml.EtlToml, settings: Settings) -> list[str]:
+    """`apply` for every stage of etl.toml and `settings.stage`; returns the stages."""
+    stages = list(dict.fromkeys((*parsed.stages, settings.stage)))
     for stage in stages:
-        apply(c, seed.resources(stage, settings.project, settings.instance))
+        apply(c, parsed.resources(stage, settings.project, settings.instance))
     return stages
 
 
-def ensure_local(settings: Settings) -> None:
+def ensure_local(local: Local) -> None:
     """`ensure` when both emulators are configured; production resources are deployed."""
-    if on_emulators(settings):
-        ensure(settings)
+    if on_emulators(local.settings):
+        ensure(local.settings, load(local))
 
 
-def apply(c: Clients, resources: seedfile.Resources) -> None:
+def subscription_request(
+    project: str, spec: etl_toml.Subscription, push_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The CreateSubscription request of an etl.toml subscription (`push_endpoint` overrides
+    its own)."""
+    return pubsub_request(
+        project,
+        spec.name,
+        spec.topic,
+        ack_deadline_seconds=spec.ack_deadline_seconds,
+        ordering=spec.ordering,
+        push_endpoint=(push_endpoint or spec.push_endpoint or ""),
+        dead_letter=(spec.dead_letter.topic, spec.dead_letter.max_delivery_attempts)
+        if spec.dead_letter
+        else None,
+        backoff=(spec.retry.minimum_backoff_seconds, spec.retry.maximum_backoff_seconds)
+        if spec.retry
+        else None,
+    )
+
+
+def apply(c: Clients, resources: etl_toml.Resources) -> None:
     """Topics, then subscriptions (which name topics), then tables; existing ones are kept."""
     for topic in resources.topics:
         with contextlib.suppress(gexc.AlreadyExists):
@@ -99,7 +125,7 @@ def apply(c: Clients, resources: seedfile.Resources) -> None:
             )
 
 
-def gc_rule(rule: seedfile.GcRule) -> Any:
+def gc_rule(rule: etl_toml.GcRule) -> Any:
     """The client's GC rule: one condition, or the union of both."""
     parts: list[Any] = []
     if rule.max_versions is not None:
@@ -119,14 +145,14 @@ class ResetReport:
     seconds: float
 
 
-def reset_all(settings: Settings, seed: seedfile.Seed | None = None) -> ResetReport:
-    """Delete every subscription, topic and table of the project, then seed it again.
+def reset_all(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> ResetReport:
+    """Delete every subscription, topic and table of the project, then apply etl.toml again.
 
-    Covers the seed's stages and `settings.stage`. Backlogs go with their subscriptions, rows
+    Covers etl.toml's stages and the configured one. Backlogs go with their subscriptions, rows
     with their tables; the emulators keep running.
     """
     guard(settings)
-    seed = seed or seedfile.load()
+    parsed = parsed or load()
     started = time.perf_counter()
     project = f"projects/{settings.project}"
     with clients(settings) as c:
@@ -143,7 +169,7 @@ def reset_all(settings: Settings, seed: seedfile.Seed | None = None) -> ResetRep
         for table in tables:
             with contextlib.suppress(gexc.NotFound):
                 table.delete()
-        apply_stages(c, seed, settings)
+        apply_stages(c, parsed, settings)
     return ResetReport(len(subs), len(topics), len(tables), time.perf_counter() - started)
 
 

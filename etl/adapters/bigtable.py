@@ -45,7 +45,9 @@ def bigtable_client(settings: Settings) -> bigtable.Client:
     host = settings.bigtable_emulator_host
     if not host:
         return bigtable.Client(project=settings.project, admin=True)
-    client = bigtable.Client(project=settings.project, admin=True, credentials=AnonymousCredentials())
+    client = bigtable.Client(
+        project=settings.project, admin=True, credentials=AnonymousCredentials()
+    )
     # What the client does when BIGTABLE_EMULATOR_HOST is set, from Settings instead.
     client._emulator_host = host
     return client
@@ -86,13 +88,16 @@ class EventTable:
             row = self._table.direct_row(event_key(event.service, event.event_time, event.event_id))
             stamp = event.event_time
             row.set_cell(EVENT, b"service", event.service.encode(), timestamp=stamp)
-            row.set_cell(EVENT, b"eventTime", format_event_time(event.event_time).encode(), timestamp=stamp)
+            row.set_cell(
+                EVENT, b"eventTime", format_event_time(event.event_time).encode(), timestamp=stamp
+            )
             row.set_cell(EVENT, b"event", str(event.delta).encode(), timestamp=stamp)
             rows.append(row)
         self._mutate(rows)
 
     def write_snapshots(self, keys: Iterable[bytes], occupancy: int, at: datetime) -> None:
-        """Stamp event rows with the occupancy known when they were written (the original design's cells)."""
+        """Stamp event rows with the occupancy known when they were written (the original
+        design's cells)."""
         rows = []
         for key in keys:
             row = self._table.direct_row(key)  # newest cell wins; GC keeps one version

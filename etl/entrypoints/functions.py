@@ -9,11 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from etl import config
-from etl import wiring
+from etl import config, wiring
 from etl.config import Settings
-from etl.service.handlers import Outcome, Pipeline, dead_letter
 from etl.logs import log
+from etl.service.handlers import Outcome, Pipeline, dead_letter
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
 from etl_core import InvalidEvent, PubSubMessage, unwrap_cloud_event
 from etl_core.events import validate_service
@@ -121,7 +120,9 @@ def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
         sim_request = parse_simulation(request.get_json(silent=True), settings.project)
     except BadRequest as err:
         return _answer(request, 400, str(err))
-    pipe.bus.ensure_topic(settings.events_topic)  # the original design: "creating topic if non-existent"
+    pipe.bus.ensure_topic(
+        settings.events_topic
+    )  # the original design: "creating topic if non-existent"
     sim = simulate_before(datetime.now(UTC), sim_request)
     published = publish_paced(
         sim.events,

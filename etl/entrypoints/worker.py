@@ -23,8 +23,8 @@ from typing import Any
 import google.cloud.pubsub_v1 as pubsub_v1
 from google.cloud.pubsub_v1.types import FlowControl
 
-from etl.service.handlers import Pipeline, handle_batch
 from etl.logs import log
+from etl.service.handlers import Pipeline, handle_batch
 from etl_core import PubSubMessage
 
 PULL_MODES = ("batch", "streaming")

@@ -122,7 +122,9 @@ def store_and_update(pipe: Pipeline, events: Sequence[Event]) -> None:
     update_occupancy(pipe, events)
 
 
-def handle(pipe: Pipeline, message: PubSubMessage, source: str, work: Work, counter: str) -> Outcome:
+def handle(
+    pipe: Pipeline, message: PubSubMessage, source: str, work: Work, counter: str
+) -> Outcome:
     """One delivery: parse (bad input is dead-lettered), do `work`, count it under `counter`."""
     event = parse_or_dead_letter(pipe, message, source)
     if event is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
@@ -171,4 +171,3 @@ def refresh(store: SummaryStore, key: bytes, step: Step) -> StatusRow:
 
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
-

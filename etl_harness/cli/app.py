@@ -13,12 +13,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from etl import config
-from etl_harness.emulators import native
-from etl_harness.cli.views import analytics_table, occupancy_table, print_json, status_table
-from etl_harness.serve import PIPELINES
 from etl.entrypoints.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series, summarize
+from etl_harness.cli import commands
+from etl_harness.cli.views import analytics_table, occupancy_table, print_json, status_table
+from etl_harness.emulators.native import EmulatorError
+from etl_harness.etl_toml import InvalidEtlToml
+from etl_harness.local import Local
+from etl_harness.local import from_env as local_from_env
+from etl_harness.serve import PIPELINES
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 emulators_app = typer.Typer(no_args_is_help=True, help="The native Pub/Sub and Bigtable emulators.")
@@ -29,6 +32,11 @@ ServiceOpt = Annotated[str | None, typer.Option("--service", help="Only this ser
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
+def configured() -> Local:
+    """The harness configuration, from this process's environment (the CLI is an entry point)."""
+    return local_from_env(os.environ)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
@@ -37,30 +45,31 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @emulators_app.command("up")
 def emulators_up() -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
-    from etl_harness.etl_toml import InvalidSeed
+    from etl_harness.emulators import state
+    from etl_harness.emulators.hosts import Hosts
 
     try:
-        state = emulators.up()
-    except InvalidSeed as err:
+        running = state.up(configured())
+    except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
-    except emulators.EmulatorError as err:
+    except EmulatorError as err:
         raise fail(str(err)) from err
-    for line in emulators.env_lines(state):
-        typer.echo(line)
+    for name, value in Hosts.of(running, "recorded").env().items():
+        typer.echo(f"{name}={value}")
 
 
 @emulators_app.command("seed")
 def emulators_seed() -> None:
     """Apply etl.toml to running emulators (those `up` starts are seeded already); idempotent."""
     from etl_harness import provision
-    from etl_harness.etl_toml import InvalidSeed
 
-    settings = config.from_env()
+    local = configured()
+    settings = local.settings
     if not provision.on_emulators(settings):
         raise fail(provision.NO_HOSTS, 2)
     try:
-        stages = provision.ensure_stages(settings)
-    except InvalidSeed as err:
+        stages = provision.ensure_stages(settings, provision.load(local))
+    except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
     console.print(f"seeded project {settings.project}, stages {', '.join(stages)}")
 
@@ -68,21 +77,25 @@ def emulators_seed() -> None:
 @emulators_app.command("down")
 def emulators_down() -> None:
     """Stop the emulators that `etl emulators up` started."""
-    for running in emulators.down():
+    from etl_harness.emulators import state
+
+    for running in state.down(configured().state_dir):
         console.print(f"stopped {running.name} (pid {running.pid}, {running.address})")
 
 
 @emulators_app.command("status")
 def emulators_status() -> None:
     """Show whether the recorded emulators run and answer."""
-    state = emulators.load_state()
-    if not state:
+    from etl_harness.emulators import native, state
+
+    recorded = state.load(configured().state_dir)
+    if not recorded:
         console.print("no emulators recorded: `etl emulators up` starts them")
         raise typer.Exit(1)
     ok = True
-    for kind in emulators.KINDS:
-        running = state.get(kind.name)
-        healthy = running is not None and emulators.healthy(kind, running)
+    for kind in native.KINDS:
+        running = recorded.get(kind.name)
+        healthy = running is not None and native.healthy(kind, running)
         ok &= healthy
         where = f"{running.address} pid {running.pid} log {running.log}" if running else "-"
         typer.echo(f"{kind.name}\t{'up' if healthy else 'down'}\t{where}")
@@ -102,18 +115,17 @@ def emulators_exec(ctx: typer.Context) -> None:
     import subprocess
 
     from etl_harness import provision
-    from etl_harness.etl_toml import InvalidSeed
+    from etl_harness.emulators.hosts import Emulators
 
     if not ctx.args:
         raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
     try:
-        with emulators.available() as env:
-            os.environ.update(env)  # the Google clients read the hosts from the environment
-            provision.ensure_stages(config.from_env())
-            code = subprocess.call(ctx.args)
-    except InvalidSeed as err:
+        with Emulators(configured()) as emulators:
+            provision.ensure_stages(emulators.settings, provision.load(emulators.local))
+            code = subprocess.call(ctx.args, env={**os.environ, **emulators.env()})
+    except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
-    except emulators.EmulatorError as err:
+    except EmulatorError as err:
         raise fail(str(err)) from err
     raise typer.Exit(code)
 
@@ -127,11 +139,12 @@ def serve(
     batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
 ) -> None:
     """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
-    from etl_harness import serve
+    from etl_harness import serve as serving
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
-    settings = config.from_env()
+    local = configured()
+    settings = local.settings
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -143,9 +156,9 @@ def serve(
         if pull not in PULL_MODES:
             raise fail(f"--pull must be one of {', '.join(PULL_MODES)}")
         options = WorkerOptions(pull=pull, batch_size=batch_size)
-        runtime.run_worker(settings, stop, options, on_ready=ready)
+        serving.run_worker(local, stop, options, on_ready=ready)
         return
-    with runtime.serving_functions(settings, pipeline) as urls:
+    with serving.serving_functions(local, pipeline) as urls:
         for target, url in urls.items():
             console.print(f"serving {target} at {url}")
         typer.echo(f"ready: pipeline {pipeline}", err=True)
@@ -161,10 +174,8 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish simulated events; `--json` prints the ground truth."""
-    from etl_harness.cli import commands
-
     try:
-        truth = commands.simulate(config.from_env(), limit, speed_factor, seed, services)
+        truth = commands.simulate(configured(), limit, speed_factor, seed, services)
     except ValueError as err:
         raise fail(str(err), 2) from err
     if as_json:
@@ -178,20 +189,16 @@ def publish(
     source: Annotated[str, typer.Argument(help="A file of one message per line, or - for stdin.")],
 ) -> None:
     """Publish each non-empty line, byte for byte, as one message (replay recorded data)."""
-    from etl_harness.cli import commands
-
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
     with stream:
-        count = commands.publish_lines(config.from_env(), stream)
+        count = commands.publish_lines(configured(), stream)
     console.print(f"published {count} messages")
 
 
 @app.command()
 def occupancy(service: ServiceOpt = None, as_json: JsonOpt = False) -> None:
     """Current occupancy per service (pending updates are folded in first)."""
-    from etl_harness.cli import commands
-
-    result = commands.occupancy(config.from_env(), service)
+    result = commands.occupancy(configured().settings, service)
     if as_json:
         print_json({svc: occ.value for svc, occ in result.items()})
     else:
@@ -207,9 +214,7 @@ def analytics(
     ] = None,
 ) -> None:
     """Hourly entries/exits, peak and current occupancy per service, from the event rows."""
-    from etl_harness.cli import commands
-
-    events = commands.stored_events(config.from_env(), service)
+    events = commands.stored_events(configured().settings, service)
     summaries = summarize(events)
     if plot is not None:
         from etl_harness.cli.plot import plot_summaries
@@ -225,9 +230,7 @@ def analytics(
 @app.command("dead-letters")
 def dead_letters(as_json: JsonOpt = False) -> None:
     """Messages that could not be processed, with their reason (not consumed by listing)."""
-    from etl_harness.cli import commands
-
-    letters = commands.dead_letters(config.from_env())
+    letters = commands.dead_letters(configured().settings)
     if as_json:
         print_json([d.as_json() for d in letters])
         return
@@ -239,9 +242,7 @@ def dead_letters(as_json: JsonOpt = False) -> None:
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Processing counters, per-service occupancy/events/anomalies, dead letters by reason."""
-    from etl_harness.cli import commands
-
-    report = commands.status(config.from_env())
+    report = commands.status(configured().settings)
     if as_json:
         print_json(report)
         return
@@ -259,16 +260,15 @@ def reset(
         ),
     ] = False,
 ) -> None:
-    """Delete every row of the stage's table (refused on prod); `--all`: back to the seed."""
-    from etl_harness.cli import commands
-    from etl_harness import provision
+    """Delete every row of the stage's table (refused on prod); `--all`: back to etl.toml."""
     from etl.adapters.bigtable import ResetRefused
-    from etl_harness.etl_toml import InvalidSeed
+    from etl_harness import provision
 
-    settings = config.from_env()
+    local = configured()
+    settings = local.settings
     try:
         if everything:
-            report = provision.reset_all(settings)
+            report = provision.reset_all(settings, provision.load(local))
             console.print(
                 f"project {settings.project} back to etl.toml in {report.seconds * 1000:.0f} ms "
                 f"(deleted {report.subscriptions} subscriptions, {report.topics} topics, "
@@ -276,7 +276,7 @@ def reset(
             )
             return
         commands.reset(settings)
-    except (ResetRefused, InvalidSeed) as err:
+    except (ResetRefused, InvalidEtlToml) as err:
         raise fail(str(err), 2) from err
     console.print(f"table {settings.table} emptied")
 
@@ -291,7 +291,7 @@ def inspect(
 
     try:
         serve(
-            config.from_env(),
+            configured().settings,
             host,
             port,
             on_ready=lambda url: console.print(f"inspector at {url} (Ctrl-C stops)"),
@@ -315,7 +315,9 @@ def demo(
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
-    report = run_demo(events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console)
+    report = run_demo(
+        configured(), events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console
+    )
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))
     raise typer.Exit(0 if report.ok else 1)

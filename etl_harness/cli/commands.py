@@ -6,20 +6,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from etl.service import ledger
-from etl_harness import provision
 from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
-from etl.adapters.pubsub import DeadLetter, Outgoing, PubSub
+from etl.service import ledger
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
-from etl_core import Event, Occupancy, ServiceSummary, status_key, summarize, validate_service
+from etl_core import Event, Occupancy, ServiceSummary, status_key, validate_service
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
-
-DEAD_LETTER_READER = "deadletter-reader"
+from etl_harness import deadletters, provision
+from etl_harness.deadletters import DeadLetter
+from etl_harness.local import Local
 
 
 def simulate(
-    settings: Settings, limit: int, speed_factor: float, seed: int, services: str | None
+    local: Local, limit: int, speed_factor: float, seed: int, services: str | None
 ) -> dict[str, Any]:
     """Publish `limit` simulated events paced by `speed_factor`; returns the ground truth."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -33,7 +33,8 @@ def simulate(
         Request(limit, speed_factor, seed, names) if names else Request(limit, speed_factor, seed)
     )
     sim = simulate_before(datetime.now(UTC), request)
-    provision.ensure_local(settings)
+    provision.ensure_local(local)
+    settings = local.settings
     bus = PubSub(settings)
     try:
         publish_paced(
@@ -44,10 +45,11 @@ def simulate(
     return {"published": len(sim.events), "groundTruth": sim.ground_truth}
 
 
-def publish_lines(settings: Settings, stream: IO[bytes]) -> int:
+def publish_lines(local: Local, stream: IO[bytes]) -> int:
     """Each non-empty line (without its line break) becomes one message, byte for byte."""
     lines = (line.rstrip(b"\r\n") for line in stream)
-    provision.ensure_local(settings)
+    provision.ensure_local(local)
+    settings = local.settings
     bus = PubSub(settings)
     try:
         ids = bus.publish(settings.events_topic, (Outgoing(line) for line in lines if line))
@@ -81,11 +83,6 @@ def stored_events(settings: Settings, only: str | None = None) -> list[Event]:
         table.close()
 
 
-def analytics(settings: Settings, only: str | None = None) -> dict[str, ServiceSummary]:
-    """The core's batch analytics over the stored event rows."""
-    return summarize(stored_events(settings, only))
-
-
 def summary_json(summary: ServiceSummary) -> dict[str, Any]:
     return {
         "occupancy": summary.occupancy.value,
@@ -103,10 +100,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def dead_letters(settings: Settings) -> list[DeadLetter]:
-    provision.ensure_local(settings)
+    """Every dead letter, listed without consuming it (and without creating anything)."""
     bus = PubSub(settings)
     try:
-        return bus.read_dead_letters(settings.subscription(DEAD_LETTER_READER))
+        return deadletters.pulled(bus)
     finally:
         bus.close()
 
@@ -136,7 +133,7 @@ def status(settings: Settings) -> dict[str, Any]:
         for svc in services(table, None):
             st = table.read_status(status_key(svc))
             occ = ledger.current_occupancy(st)
-            pending = sum(q.startswith(ledger.DIRTY) for q in st.cells)
+            pending = ledger.pending_updates(st)
             per_service[svc] = {
                 "occupancy": occ.value,
                 "events": occ.events,

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from etl_harness.cli import commands
-from etl import config
-from etl_harness.emulators import native
-from etl.service import ledger
-from etl_harness import serve
 from etl.adapters.bigtable import EventTable
-from etl_harness.cli.views import analytics_table, occupancy_table
-from etl.config import Settings
 from etl.adapters.pubsub import PubSub
+from etl.config import Settings
+from etl.service import ledger
 from etl.service.simulation import Request, simulate_before
-from etl_core import Occupancy, Simulation, status_key
+from etl_core import Occupancy, Simulation, status_key, summarize
+from etl_harness import serve
+from etl_harness.cli import commands
+from etl_harness.cli.views import analytics_table, occupancy_table
+from etl_harness.emulators.hosts import Emulators
+from etl_harness.local import Local
 
 
 @dataclass
@@ -59,37 +56,16 @@ class DemoReport:
 
 
 @contextlib.contextmanager
-def emulator_env() -> Iterator[None]:
-    """Use configured emulators, or start a private pair for the demo's duration."""
-    if os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"):
-        yield
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="etl-demo-") as logs,
-        emulators.running_pair(Path(logs)) as env,
-    ):
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-
-@contextlib.contextmanager
-def running(settings: Settings, pipeline: str) -> Iterator[None]:
+def running(local: Local, pipeline: str) -> Iterator[None]:
+    """The pipeline shape served in this process for the block."""
     if pipeline != "worker":
-        with runtime.serving_functions(settings, pipeline):
+        with serve.serving_functions(local, pipeline):
             yield
         return
     stop, ready = threading.Event(), threading.Event()
     thread = threading.Thread(
-        target=runtime.run_worker,
-        args=(settings, stop),
+        target=serve.run_worker,
+        args=(local, stop),
         kwargs={"on_ready": ready.set},
         daemon=True,
     )
@@ -104,16 +80,16 @@ def running(settings: Settings, pipeline: str) -> Iterator[None]:
 
 
 def run_demo(
-    *, events: int, pipeline: str, seed: int, timeout: float, console: Console
+    local: Local, *, events: int, pipeline: str, seed: int, timeout: float, console: Console
 ) -> DemoReport:
-    with emulator_env():
-        # A project of its own: the demo never mixes with data already in the emulators.
-        settings = replace(
-            config.from_env(), project=f"etl-demo-{uuid.uuid4().hex[:8]}", stage="dev"
-        )
-        os.environ["GOOGLE_CLOUD_PROJECT"] = settings.project
+    """Emulators (configured, recorded or a private pair), then the pipeline over a project of its
+    own, so the demo never mixes with data already in the emulators."""
+    with Emulators(local) as emulators:
+        project = f"etl-demo-{uuid.uuid4().hex[:8]}"
+        settings = replace(emulators.settings, project=project, stage="dev")
+        demo_local = local.with_settings(settings)
         sim = simulate_before(datetime.now(UTC), Request(limit=events, speed_factor=1e9, seed=seed))
-        with running(settings, pipeline):
+        with running(demo_local, pipeline):
             report = _drive(settings, pipeline, sim, timeout, console)
         _show(settings, report, console)
         return report
@@ -164,7 +140,7 @@ def _wait_occupancy(
     while True:
         statuses = {svc: table.read_status(status_key(svc)) for svc in report.truth}
         seen = {svc: ledger.current_occupancy(st) for svc, st in statuses.items()}
-        pending = any(q.startswith(ledger.DIRTY) for st in statuses.values() for q in st.cells)
+        pending = any(ledger.pending_updates(st) for st in statuses.values())
         if not pending or time.monotonic() - begin >= timeout:
             return {svc: occ.value for svc, occ in seen.items()}
         time.sleep(0.1)
@@ -174,7 +150,7 @@ def _show(settings: Settings, report: DemoReport, console: Console) -> None:
     out = Console()
     occ = {svc: Occupancy(value=v) for svc, v in report.occupancy.items()}
     out.print(occupancy_table(occ, truth=report.truth))
-    out.print(analytics_table(commands.analytics(settings)))
+    out.print(analytics_table(summarize(commands.stored_events(settings))))
     rate = report.events / report.seconds if report.seconds else 0.0
     verdict = "[green]OK[/green]" if report.ok else "[red]MISMATCH[/red]"
     out.print(

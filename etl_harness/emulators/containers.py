@@ -9,30 +9,27 @@ admin API.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
-from etl_harness.emulators.native import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PROJECT, PUBSUB, wait_ready
+from etl_harness.emulators.hosts import Hosts
+from etl_harness.emulators.native import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PUBSUB, wait_ready
+from etl_harness.local import Local
 from etl_harness.etl_toml import find, load
 
 SEED_IN_CONTAINER = "/etc/etl/etl.toml"
 
-IMAGES = {
-    PUBSUB.name: os.environ.get("ETL_PUBSUB_IMAGE", "etl-pipeline/pubsub-emulator:local"),
-    BIGTABLE.name: os.environ.get("ETL_BIGTABLE_IMAGE", "etl-pipeline/bigtable-emulator:local"),
-}
-
-
 @contextlib.contextmanager
-def emulator_containers() -> Iterator[dict[str, str]]:
-    """Both emulators in containers on random host ports; yields the `*_EMULATOR_HOST` values."""
-    # Ryuk (the reaper) is an image pull; the `with` blocks below already remove the containers.
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+def emulator_containers(local: Local) -> Iterator[Hosts]:
+    """Both emulators in containers on random host ports, for the block."""
+    from testcontainers.core.config import testcontainers_config
     from testcontainers.core.container import DockerContainer
 
-    seed = find()
+    # Ryuk (the reaper) is an image pull; the `with` blocks below already remove the containers.
+    testcontainers_config.ryuk_disabled = True
+    images = {PUBSUB.name: local.pubsub_image, BIGTABLE.name: local.bigtable_image}
+    seed = find(local.etl_toml)
     load(seed)  # a bad file fails here, with its line, not inside a container
-    project = os.environ.get("GOOGLE_CLOUD_PROJECT") or PROJECT
+    project = local.settings.project
     with contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
         for kind in (PUBSUB, BIGTABLE):
@@ -41,7 +38,7 @@ def emulator_containers() -> Iterator[dict[str, str]]:
                 f"--seed={SEED_IN_CONTAINER} --project={project}"
             )
             container = (
-                DockerContainer(IMAGES[kind.name])
+                DockerContainer(images[kind.name])
                 .with_exposed_ports(kind.default_port)
                 .with_volume_mapping(str(seed.resolve()), SEED_IN_CONTAINER, "ro")
             )
@@ -57,7 +54,9 @@ def emulator_containers() -> Iterator[dict[str, str]]:
             env[kind.env_var] = address
             if kind is PUBSUB:
                 env[ADMIN_ENV] = _address(container, ADMIN_PORT)
-        yield env
+        yield Hosts(
+            env[PUBSUB.env_var], env[BIGTABLE.env_var], "docker", env.get(ADMIN_ENV)
+        )
 
 
 def _address(container: object, inner_port: int) -> str:

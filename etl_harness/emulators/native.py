@@ -1,31 +1,32 @@
-"""Start, find and stop the native Pub/Sub and Bigtable emulators (built by `emulators/build.sh`).
+"""Start and stop our native Pub/Sub and Bigtable emulators (built by `emulators/build.sh`).
 
-`up` is idempotent: emulators recorded in the state file and still answering are reused; a
-default port that is taken moves to a free one. Both are started with `--seed etl.toml`, so they
-create the seeded resources before they answer: readiness means a real RPC answered (list
-topics, list tables) on a seeded emulator, not merely an open port. The Pub/Sub emulator also
-serves its admin API (backlogs, recent messages: `ETL_PUBSUB_ADMIN_HOST`).
+Both are started with `--seed etl.toml` (the Go binaries' flag for it), so they create its
+resources before they answer: readiness means a real RPC answered (list topics, list tables),
+not merely an open port. The Pub/Sub emulator also serves its admin API (backlogs, recent
+messages: `ETL_PUBSUB_ADMIN_HOST`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_delay, wait_fixed
 
+from etl.config import DEFAULT_PROJECT
 from etl_core import EtlError
+from etl_harness import etl_toml
+from etl_harness.local import Local
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "local-project"
+PROJECT = DEFAULT_PROJECT
 ADMIN_PORT = 8087
 ADMIN_ENV = "ETL_PUBSUB_ADMIN_HOST"
 
@@ -46,8 +47,8 @@ class Kind:
 
     def argv(self, binary: Path, host: str, port: int, launch: Launch) -> list[str]:
         args = [str(binary), f"--host={host}", f"--port={port}"]
-        if launch.seed is not None:
-            args += [f"--seed={launch.seed}", f"--project={launch.project}"]
+        if launch.etl_toml is not None:
+            args += [f"--seed={launch.etl_toml}", f"--project={launch.project}"]
         if self.name == "pubsub" and launch.admin_port is not None:
             args.append(f"--admin-port={launch.admin_port}")
         return args
@@ -55,9 +56,11 @@ class Kind:
 
 @dataclass(frozen=True, slots=True)
 class Launch:
-    """What the emulators are started with: the seed file, its project, the admin API port."""
+    """What the emulators are started with: an etl.toml, its project, the admin API port."""
 
-    seed: Path | None = None
+    etl_toml: Path | None = None
+    bin_dir: Path | None = None
+    """Where the binaries are; None: on `PATH`."""
     project: str = PROJECT
     admin_port: int | None = None
 
@@ -67,13 +70,23 @@ class Launch:
         return replace(self, admin_port=port)
 
 
-def default_launch() -> Launch:
-    """Seeded from `etl.toml` (validated here, with line numbers) for `GOOGLE_CLOUD_PROJECT`."""
-    from etl_harness import etl_toml
+def launch_for(local: Local) -> Launch:
+    """Seeded from the etl.toml `local` finds (validated here, with line numbers), for its project."""
+    path = etl_toml.find(local.etl_toml)
+    etl_toml.load(path)
+    bin_dir = find_bin_dir(local.emulators_bin)
+    return Launch(path.resolve(), bin_dir, local.settings.project)
 
-    path = seed.find()
-    seed.load(path)
-    return Launch(path.resolve(), os.environ.get("GOOGLE_CLOUD_PROJECT") or PROJECT)
+
+def find_bin_dir(explicit: str | None = None, start: Path | None = None) -> Path | None:
+    """`explicit`, else `emulators/bin` from `start` (cwd) upwards, else None (use `PATH`)."""
+    if explicit:
+        return Path(explicit)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "emulators" / "bin").is_dir():
+            return folder / "emulators" / "bin"
+    return None
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -105,26 +118,14 @@ class Running:
         return None if self.admin_port is None else f"{self.host}:{self.admin_port}"
 
 
-def bin_dir() -> Path:
-    return Path(os.environ.get("ETL_EMULATORS_BIN") or REPO_ROOT / "emulators" / "bin")
-
-
-def state_dir() -> Path:
-    """`ETL_STATE_DIR`, else `$XDG_STATE_HOME/etl-pipeline`, else `~/.local/state/etl-pipeline`."""
-    if explicit := os.environ.get("ETL_STATE_DIR"):
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME")
-    return (Path(base) if base else Path.home() / ".local" / "state") / "etl-pipeline"
-
-
-def binary_path(kind: Kind) -> Path:
-    path = bin_dir() / kind.binary
-    if not path.is_file():
+def binary_path(kind: Kind, bin_dir: Path | None) -> Path:
+    found = (bin_dir / kind.binary) if bin_dir else Path(shutil.which(kind.binary) or kind.binary)
+    if not found.is_file():
         raise EmulatorError(
-            f"{path} not found: build the emulators first with `bash emulators/build.sh` "
-            "(or `nox -s emulators`)."
+            f"{found} not found: build the emulators first with `bash emulators/build.sh` "
+            "(or `nox -s emulators`), or set ETL_EMULATORS_BIN."
         )
-    return path
+    return found
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -165,7 +166,7 @@ def start(
     launch = launch or Launch()
     if kind is PUBSUB and launch.admin_port is None:
         launch = launch.with_admin_port(host)
-    binary = binary_path(kind)
+    binary = binary_path(kind, launch.bin_dir)
     chosen = port if port is not None else kind.default_port
     if not port_is_free(host, chosen):
         chosen = free_port(host)
@@ -279,30 +280,6 @@ def _reap(pid: int) -> bool:
     return pid_alive(pid)
 
 
-# --- the state file: what `etl emulators up` started, so `down` and `status` can find it ---
-
-
-def state_file() -> Path:
-    return state_dir() / "emulators.json"
-
-
-def load_state() -> dict[str, Running]:
-    path = state_file()
-    if not path.is_file():
-        return {}
-    try:
-        raw = json.loads(path.read_text())
-        return {name: Running(**entry) for name, entry in raw.items()}
-    except (ValueError, TypeError):
-        return {}
-
-
-def save_state(state: dict[str, Running]) -> None:
-    path = state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({name: asdict(r) for name, r in state.items()}, indent=2))
-
-
 def healthy(kind: Kind, running: Running) -> bool:
     if not pid_alive(running.pid):
         return False
@@ -313,94 +290,28 @@ def healthy(kind: Kind, running: Running) -> bool:
     return True
 
 
-def up(*, host: str = "127.0.0.1") -> dict[str, Running]:
-    """Ensure both emulators run, seeded (reusing recorded healthy ones), and record them.
-
-    All or nothing: if one fails to start, those this call started are stopped again."""
-    launch = default_launch()
-    state = load_state()
-    started: list[str] = []
-    try:
-        for kind in KINDS:
-            current = state.get(kind.name)
-            if current is not None and healthy(kind, current):
-                continue
-            if current is not None:
-                stop(current)
-                del state[kind.name]
-            state[kind.name] = start(kind, host=host, log_dir=state_dir() / "logs", launch=launch)
-            started.append(kind.name)
-    except EmulatorError:
-        for name in started:
-            stop(state.pop(name))
-        raise
-    finally:
-        save_state(state)
-    return state
-
-
-def down() -> list[Running]:
-    """Stop what `up` started; returns what was stopped."""
-    state = load_state()
-    for running in state.values():
-        stop(running)
-    with contextlib.suppress(FileNotFoundError):
-        state_file().unlink()
-    return list(state.values())
-
-
-def env_lines(state: dict[str, Running]) -> list[str]:
-    """`NAME=host:port` lines, so `export $(etl emulators up)` works."""
-    return [f"{name}={value}" for name, value in env_of(state).items()]
-
-
-def env_of(state: dict[str, Running]) -> dict[str, str]:
-    """The variables clients read: both emulator hosts and the Pub/Sub admin API."""
-    env = {kind.env_var: state[kind.name].address for kind in KINDS if kind.name in state}
-    pubsub = state.get(PUBSUB.name)
-    if pubsub is not None and pubsub.admin_address:
-        env[ADMIN_ENV] = pubsub.admin_address
-    return env
-
-
 @contextlib.contextmanager
-def available(log_dir: Path | None = None) -> Iterator[dict[str, str]]:
-    """Host variables of running emulators: configured ones, recorded ones, or a fresh pair that
-    is stopped when the block ends."""
-    names = (*(k.env_var for k in KINDS), ADMIN_ENV)
-    configured = {name: os.environ[name] for name in names if os.environ.get(name)}
-    if all(k.env_var in configured for k in KINDS):
-        yield configured
-        return
-    recorded = load_state()
-    if len(recorded) == len(KINDS) and all(healthy(k, recorded[k.name]) for k in KINDS):
-        yield env_of(recorded)
-        return
-    with running_pair(log_dir or state_dir() / "logs") as env:
-        yield env
-
-
-@contextlib.contextmanager
-def running_pair(log_dir: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str]]:
+def running_pair(launch: Launch, log_dir: Path, host: str = "127.0.0.1") -> Iterator[list[Running]]:
     """Both emulators on free ports, seeded, for a `with` block (tests, `etl demo`)."""
-    launch = replace(default_launch(), admin_port=free_port(host))
-    started: dict[str, Running] = {}
+    launch = replace(launch, admin_port=free_port(host))
+    started: list[Running] = []
     try:
         for kind in KINDS:
-            started[kind.name] = start(
-                kind, host=host, port=free_port(host), log_dir=log_dir, launch=launch
+            started.append(
+                start(kind, host=host, port=free_port(host), log_dir=log_dir, launch=launch)
             )
-        yield env_of(started)
+        yield started
     finally:
-        for running in started.values():
+        for running in started:
             stop(running)
 
 
-def versions() -> dict[str, str]:
-    """The Google module versions the emulators are built from, as pinned in `emulators/go.mod`."""
-    gomod = REPO_ROOT / "emulators" / "go.mod"
+def versions(bin_dir: Path | None) -> dict[str, str]:
+    """The Google module versions the emulators are built from, as pinned in `emulators/go.mod`
+    beside `bin_dir` (empty when the binaries come from elsewhere)."""
+    gomod = bin_dir.parent / "go.mod" if bin_dir else None
     found: dict[str, str] = {}
-    if not gomod.is_file():
+    if gomod is None or not gomod.is_file():
         return found
     for line in gomod.read_text().splitlines():
         parts = line.split()

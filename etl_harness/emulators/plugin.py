@@ -1,11 +1,11 @@
 """pytest plugin: running emulators and isolated resources for tests.
 
-Loaded automatically once `etl-pipeline` is installed (entry point `pytest11`). Where the
-emulators come from, in order:
-
-1. `PUBSUB_EMULATOR_HOST` and `BIGTABLE_EMULATOR_HOST` already set (compose, Google's image in CI);
-2. `--emulators=docker` (or `ETL_TEST_EMULATORS=docker`): our images through testcontainers;
-3. otherwise the native binaries from `emulators/bin`, on free ports, for this test session.
+Loaded automatically once `etl-pipeline[harness]` is installed (entry point `pytest11`). The
+emulators come from `Emulators` (etl_harness.emulators.hosts): the configured hosts, or
+`--emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers, or
+a native pair on free ports for this test session (never those `etl emulators up` recorded).
+Their hosts are exported to the session's environment, which the test clients and the processes
+the tests start (`etl serve`) read.
 
 The emulators come up seeded from etl.toml. Every test names its topics, subscriptions and
 tables with `unique_name` (or its own project), so tests never share state and can run in
@@ -23,31 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from etl.config import DEFAULT_INSTANCE, DEFAULT_PROJECT
+from etl_harness.local import Local, from_env
+
 if TYPE_CHECKING:
+    from etl_harness.emulators.hosts import Hosts
     import google.cloud.pubsub_v1 as pubsub_v1
     from google.cloud import bigtable
 
     from etl.config import Settings
     from etl_harness.provision import ResetReport
 
-TEST_PROJECT = "local-project"
-
-
-@dataclass(frozen=True, slots=True)
-class EmulatorHosts:
-    """Where the two emulators answer, and how they were provided."""
-
-    pubsub: str
-    bigtable: str
-    source: str
-
-    admin: str | None = None
-
-    def env(self) -> dict[str, str]:
-        env = {"PUBSUB_EMULATOR_HOST": self.pubsub, "BIGTABLE_EMULATOR_HOST": self.bigtable}
-        if self.admin:
-            env["ETL_PUBSUB_ADMIN_HOST"] = self.admin
-        return env
+TEST_PROJECT = DEFAULT_PROJECT
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,47 +50,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def emulator_hosts(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EmulatorHosts]:
+) -> Iterator[Hosts]:
     """Running emulators for the whole session, exported to the clients through the env."""
+    from etl_harness.emulators.hosts import Emulators
+
     mode = request.config.getoption("--emulators")
-    pubsub, bigtable = (
-        os.environ.get("PUBSUB_EMULATOR_HOST"),
-        os.environ.get("BIGTABLE_EMULATOR_HOST"),
-    )
-    with pytest.MonkeyPatch.context() as mp:
-        if mode == "auto" and pubsub and bigtable:
-            yield EmulatorHosts(pubsub, bigtable, "env", os.environ.get("ETL_PUBSUB_ADMIN_HOST"))
-        elif mode == "docker":
-            from etl_harness.emulators.containers import emulator_containers
-
-            with emulator_containers() as env:
-                hosts = EmulatorHosts(
-                    env["PUBSUB_EMULATOR_HOST"],
-                    env["BIGTABLE_EMULATOR_HOST"],
-                    "docker",
-                    env.get("ETL_PUBSUB_ADMIN_HOST"),
-                )
-                _export(mp, hosts)
-                # Push endpoints must be reachable from the containers, on the Docker host.
-                mp.setenv("ETL_FUNCTIONS_HOST", "0.0.0.0")
-                yield hosts
-        else:
-            from etl_harness.emulators.native import running_pair
-
-            with running_pair(tmp_path_factory.mktemp("emulator-logs")) as env:
-                hosts = EmulatorHosts(
-                    env["PUBSUB_EMULATOR_HOST"],
-                    env["BIGTABLE_EMULATOR_HOST"],
-                    "native",
-                    env.get("ETL_PUBSUB_ADMIN_HOST"),
-                )
-                _export(mp, hosts)
-                yield hosts
-
-
-def _export(mp: pytest.MonkeyPatch, hosts: EmulatorHosts) -> None:
-    for name, value in hosts.env().items():
-        mp.setenv(name, value)
+    local = from_env(os.environ)
+    logs = tmp_path_factory.mktemp("emulator-logs")
+    with (
+        Emulators(local, mode, reuse_recorded=False, log_dir=logs) as emulators,
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for name, value in emulators.env().items():
+            mp.setenv(name, value)  # for the processes the tests start, and their clients
+        yield emulators.hosts
 
 
 @pytest.fixture
@@ -118,13 +78,13 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def gcp_project(emulator_hosts: EmulatorHosts) -> str:
+def gcp_project(emulator_hosts: Hosts) -> str:
     del emulator_hosts
     return TEST_PROJECT
 
 
 @pytest.fixture
-def publisher(emulator_hosts: EmulatorHosts) -> Iterator[pubsub_v1.PublisherClient]:
+def publisher(emulator_hosts: Hosts) -> Iterator[pubsub_v1.PublisherClient]:
     import google.cloud.pubsub_v1 as pubsub_v1
 
     del emulator_hosts
@@ -134,7 +94,7 @@ def publisher(emulator_hosts: EmulatorHosts) -> Iterator[pubsub_v1.PublisherClie
 
 
 @pytest.fixture
-def subscriber(emulator_hosts: EmulatorHosts) -> Iterator[pubsub_v1.SubscriberClient]:
+def subscriber(emulator_hosts: Hosts) -> Iterator[pubsub_v1.SubscriberClient]:
     import google.cloud.pubsub_v1 as pubsub_v1
 
     del emulator_hosts
@@ -144,7 +104,7 @@ def subscriber(emulator_hosts: EmulatorHosts) -> Iterator[pubsub_v1.SubscriberCl
 
 
 @pytest.fixture
-def bigtable_client(emulator_hosts: EmulatorHosts) -> Iterator[bigtable.Client]:
+def bigtable_client(emulator_hosts: Hosts) -> Iterator[bigtable.Client]:
     from google.cloud import bigtable
 
     del emulator_hosts
@@ -156,24 +116,28 @@ def bigtable_client(emulator_hosts: EmulatorHosts) -> Iterator[bigtable.Client]:
 @pytest.fixture
 def bigtable_instance(bigtable_client: bigtable.Client) -> Any:
     """The emulator has no instance admin: any instance id works without creating it."""
-    return bigtable_client.instance("iotincoming")
+    return bigtable_client.instance(DEFAULT_INSTANCE)
 
 
 @dataclass(frozen=True, slots=True)
 class Seeded:
     """The shared project, just reset to etl.toml; `reset()` does it again mid-test."""
 
-    settings: Settings
+    local: Local
     report: ResetReport
 
-    def reset(self) -> ResetReport:
-        from etl_harness.provision import reset_all
+    @property
+    def settings(self) -> Settings:
+        return self.local.settings
 
-        return reset_all(self.settings)
+    def reset(self) -> ResetReport:
+        from etl_harness.provision import load, reset_all
+
+        return reset_all(self.local.settings, load(self.local))
 
 
 @pytest.fixture
-def seeded_emulators(emulator_hosts: EmulatorHosts) -> Seeded:
+def seeded_emulators(emulator_hosts: Hosts) -> Seeded:
     """Emulators holding exactly what etl.toml lists for `local-project`: every other topic,
     subscription (and backlog) and table of the project deleted, seeded ones recreated empty.
 
@@ -182,9 +146,10 @@ def seeded_emulators(emulator_hosts: EmulatorHosts) -> Seeded:
     """
     from dataclasses import replace
 
-    from etl.config import from_env
-    from etl_harness.provision import reset_all
+    from etl_harness.provision import load, reset_all
 
     del emulator_hosts
-    settings = replace(from_env(), project=TEST_PROJECT, stage=os.environ.get("ETL_STAGE", "test"))
-    return Seeded(settings, reset_all(settings))
+    local = from_env(os.environ)
+    stage = os.environ.get("ETL_STAGE", "test")
+    local = local.with_settings(replace(local.settings, project=TEST_PROJECT, stage=stage))
+    return Seeded(local, reset_all(local.settings, load(local)))

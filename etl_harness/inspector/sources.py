@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from etl.service import ledger
-from etl_harness import deadletters
 from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import PubSub
 from etl.config import Settings
+from etl.service import ledger
+from etl_core import Event, status_key
+from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
+from etl_harness import deadletters
 from etl_harness.inspector import views
 from etl_harness.inspector.admin import AdminApi, AdminUnavailable
 from etl_harness.inspector.chart import hourly_svg
-from etl.adapters.pubsub import PubSub
-from etl_core import Event, status_key
-from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 
 RPC_TIMEOUT = 5.0
 MESSAGES = 12
@@ -102,7 +102,11 @@ class Sources:
         for service in self.services():
             status = self.table.read_status(status_key(service))
             occupancy.append(views.occupancy_view(service, status))
-            events.extend(self.table.scan_events(service, start=ledger.checkpoint_window(status, views.WINDOW_HOURS)))
+            events.extend(
+                self.table.scan_events(
+                    service, start=ledger.checkpoint_window(status, views.WINDOW_HOURS)
+                )
+            )
         hourly = views.hourly_window(events)
         return {
             "occupancy": occupancy,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from etl.service import ledger
 from etl.service.ports import StatusRow
-from etl_core.timestamps import format_event_time
-from etl_harness.deadletters import DeadLetter
 from etl_core import Event, event_key, hourly_counts
 from etl_core.analytics import HourlyCount
+from etl_core.timestamps import format_event_time
+from etl_harness.deadletters import DeadLetter
 
 WINDOW_HOURS = 24
 """Hours of event rows read per service (ending at its latest hour) and drawn in the chart."""
@@ -153,6 +153,9 @@ def hourly_window(
 
 def hourly_json(series: Mapping[str, Sequence[HourlyCount]]) -> dict[str, list[dict[str, Any]]]:
     return {
-        service: [{"hour": format_event_time(c.hour), "entries": c.entries, "exits": c.exits} for c in counts]
+        service: [
+            {"hour": format_event_time(c.hour), "entries": c.entries, "exits": c.exits}
+            for c in counts
+        ]
         for service, counts in series.items()
     }

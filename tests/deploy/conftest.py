@@ -143,11 +143,17 @@ def packaged(
         update_text = (target / "configuration-template-update.yml").read_text()
         with zipfile.ZipFile(target / "etlservice.zip") as archive:
             names = frozenset(archive.namelist())
+            texts = {
+                name: archive.read(name).decode()
+                for name in names
+                if name.endswith(".py") or name == "requirements.txt"
+            }
         result[stage] = Packaged(
             stage=stage,
             create=yaml.safe_load((target / "configuration-template-create.yml").read_text()),
             update=yaml.safe_load(update_text),
             update_text=update_text,
             zip_names=names,
+            zip_texts=texts,
         )
     return result

@@ -229,7 +229,7 @@ def test_deployed_topics_table_and_triggers_are_the_ones_etl_toml_seeds_locally(
     """What runs in the emulators is what gets deployed: names, families and GC rules."""
     from etl_harness import etl_toml
 
-    local = seed.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
+    local = etl_toml.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
     topics = {
         r["properties"]["topic"] for r in stage.update["resources"] if r["type"] in TOPIC_TYPES
     }

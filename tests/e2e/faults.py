@@ -33,14 +33,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etl_harness.cli import commands
-from etl.service import ledger
-from etl_harness import provision
-from etl_harness import etl_toml
 from etl.adapters.bigtable import EventTable
-from etl.config import Settings, from_env
 from etl.adapters.pubsub import Outgoing, PubSub
-from etl_harness.serve import triggers
+from etl.config import Settings, from_env
+from etl.service import ledger
 from etl.service.simulation import Request, simulate_before
 from etl_core import (
     Event,
@@ -52,6 +48,9 @@ from etl_core import (
     is_event_key,
     status_key,
 )
+from etl_harness import provision
+from etl_harness.cli import commands
+from etl_harness.serve import triggers
 
 T = TypeVar("T")
 SETTLE_S = float(os.environ.get("ETL_TEST_SETTLE_TIMEOUT", "120"))
@@ -67,19 +66,6 @@ class Rig:
     table: EventTable
     bus: PubSub
     logs: Path
-
-
-@contextlib.contextmanager
-def make_rig(unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    """A `Rig` for the test's fixture (each test module has a three-line `rig` fixture)."""
-    settings = replace(from_env(), project=unique_name("p"), stage="test")
-    provision.ensure(settings)
-    table, bus = EventTable(settings), PubSub(settings)
-    try:
-        yield Rig(settings, table, bus, tmp_path)
-    finally:
-        bus.close()
-        table.close()
 
 
 # --- waiting ---
@@ -109,7 +95,7 @@ class Served:
     args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
     name: str = ""
-    module: str = "etl"
+    module: str = "etl_harness"
     records: list[dict[str, Any]] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
@@ -201,7 +187,7 @@ def served(
     log_dir: Path,
     *args: str,
     name: str = "",
-    module: str = "etl",
+    module: str = "etl_harness",
     **env: str,
 ) -> Iterator[Served]:
     proc = Served(settings, pipeline, log_dir, args, dict(env), name, module).start()
@@ -254,7 +240,7 @@ class PushProxy:
                 return
 
         # Reachable from a containerised emulator too (ETL_FUNCTIONS_HOST=0.0.0.0 under compose).
-        self.server = ThreadingHTTPServer((host or from_env().functions_host, 0), Handler)
+        self.server = ThreadingHTTPServer((host or from_env(os.environ).functions_host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -335,7 +321,7 @@ def base_url(serve: Served, function: str) -> str:
 
 def push_targets(settings: Settings, pipeline: str) -> list[tuple[str, str, str]]:
     """(function, subscription, topic) of each function of a push shape, as etl.toml has them."""
-    resources = seed.load().resources(settings.stage, settings.project)
+    resources = provision.load().resources(settings.stage, settings.project)
     return [(s.function or "", s.name, s.topic) for s in triggers(resources, pipeline)]
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from etl_harness.cli import commands
 from etl.adapters.bigtable import EventTable, decode_int
-from etl.config import Settings
 from etl.adapters.pubsub import Outgoing, PubSub
+from etl.config import Settings
 from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
-from tests.e2e.pipeline_support import serving, wait_settled
+from etl_harness.cli import commands
+from tests.e2e.faults import served
+from tests.e2e.pipeline_support import wait_settled
 
 SHAPES = ("current", "fanout", "worker")
 
@@ -27,7 +28,7 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
     pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
 ) -> None:
     sim = simulation(limit=400, seed=11)
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
         stored = wait_settled(table, sim)
 
@@ -44,7 +45,7 @@ def test_every_event_row_carries_the_seeds_cells(
     pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
 ) -> None:
     sim = simulation(limit=60, seed=3)
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim)
     rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
@@ -73,7 +74,7 @@ def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_
         b'{"service": "gate", "eventTime": "2026-01-01T00:00:00Z", "event": 2}': "bad_delta",
         b'{"service": "gate", "eventTime": "2026-01-01T00:00:00", "event": 1}': "bad_time",
     }
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish(settings.events_topic, [Outgoing(data) for data in bad])
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim)
@@ -114,7 +115,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
     Thread(target=broken.serve_forever, daemon=True).start()
     sim = simulation(limit=120, seed=9)
     try:
-        with serving(settings, "fanout", tmp_path):
+        with served(settings, "fanout", tmp_path):
             bus.ensure_subscription(
                 settings.subscription("hourly-counts"),
                 settings.written_topic,

@@ -7,18 +7,15 @@ import contextlib
 import json
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from etl_harness.cli import commands
 from etl.adapters.pubsub import Outgoing
+from etl_harness.cli import commands
 from tests.e2e.faults import (
     Rig,
     assert_exact,
     fail_first_after_forwarding,
-    make_rig,
     mismatch,
     proxied,
     push_targets,
@@ -28,13 +25,6 @@ from tests.e2e.faults import (
     wait_exact,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
-
 
 T = "2024-05-06T08:00:00.000Z"
 

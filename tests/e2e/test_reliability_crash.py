@@ -7,9 +7,6 @@ stderr; the test then SIGKILLs it there, so the crash point is exact, not timing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
 from etl_core import event_key, is_event_key
@@ -18,18 +15,10 @@ from tests.e2e.faults import (
     Rig,
     Served,
     assert_exact,
-    make_rig,
     served,
     simulation,
     wait_exact,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
-
 
 # Where each shape is killed, and why that point matters.
 CRASH_POINTS = [

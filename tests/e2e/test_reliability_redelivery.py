@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,6 @@ from tests.e2e.faults import (
     Rig,
     assert_exact,
     fail_first_after_forwarding,
-    make_rig,
     proxied,
     push_targets,
     served,
@@ -32,12 +29,6 @@ from tests.e2e.faults import (
     wait_settled,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
 
 
 @pytest.mark.parametrize("pipeline", ["current", "fanout"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from etl.adapters.bigtable import StatusRow
+from etl.service.ports import StatusRow
 from etl_core import Event, event_key
 from etl_core.rowkeys import scan_range
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl.service import ledger
+from etl.service.ports import StatusRow
 from etl_core import Event, fold, status_key
 from etl_core.analytics import hourly_counts
 from etl_core.checkpoints import MAX_CHECKPOINTS
@@ -139,3 +140,29 @@ def test_hourly_counts_equal_the_core_analytics_whatever_the_arrival_order(
     for service, counts in expected.items():
         stored = ledger.read_hourly(table.read_status(ledger.hourly_key(service)))
         assert list(stored.values()) == counts
+
+
+def test_pending_updates_count_the_markers_no_refresh_has_folded_yet() -> None:
+    table = FakeTable()
+    first = Event("gate", BASE, 1, "a")
+    table.write_events([first])
+    ledger.mark(table, [first], nonce="n1")
+    assert ledger.pending_updates(table.read_status(status_key("gate"))) == 1
+    ledger.refresh_occupancy(table, "gate", NOW)
+    later = Event("gate", BASE + timedelta(minutes=1), 1, "b")
+    table.write_events([later])
+    ledger.mark(table, [later], nonce="n2")
+    ledger.mark(table, [later], nonce="n3")  # a redelivery: one more marker
+    assert ledger.pending_updates(table.read_status(status_key("gate"))) == 2
+
+
+def test_the_checkpoint_window_ends_at_the_hour_of_the_latest_folded_event() -> None:
+    table = FakeTable()
+    events = [Event("gate", BASE, 1, "a"), Event("gate", BASE + timedelta(hours=30), 1, "b")]
+    table.write_events(events)
+    ledger.mark(table, events, nonce="n1")
+    ledger.refresh_occupancy(table, "gate", NOW)
+    status = table.read_status(status_key("gate"))
+    latest_hour = BASE + timedelta(hours=30)
+    assert ledger.checkpoint_window(status, hours=24) == latest_hour - timedelta(hours=23)
+    assert ledger.checkpoint_window(StatusRow(0, {}), hours=24) is None

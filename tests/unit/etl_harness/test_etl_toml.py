@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import etl_harness
+from etl.config import STAGES, Settings
 from etl_harness import etl_toml
-from etl.config import Settings
 from etl_harness.serve import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,7 +50,7 @@ push_endpoint = "http://localhost:9000/{project}/{stage}"
 
 
 def test_the_minimal_file_expands_placeholders_for_a_stage_and_project() -> None:
-    res = seed.parse(MINIMAL).resources("test", "other")
+    res = etl_toml.parse(MINIMAL).resources("test", "other")
     assert res.project == "other"
     assert res.instance == "inst"
     assert res.topics == ("events-test", "dead-test")
@@ -57,17 +58,17 @@ def test_the_minimal_file_expands_placeholders_for_a_stage_and_project() -> None
     assert sub.topic == "events-test"
     assert sub.ack_deadline_seconds == 30
     assert sub.ordering
-    assert sub.dead_letter == seed.DeadLetterPolicy("dead-test", 7)
-    assert sub.retry == seed.RetryPolicy(0.5, 20.0)
+    assert sub.dead_letter == etl_toml.DeadLetterPolicy("dead-test", 7)
+    assert sub.retry == etl_toml.RetryPolicy(0.5, 20.0)
     assert res.subscription("hook-test").push_endpoint == "http://localhost:9000/other/test"
     (table,) = res.tables
     assert table.name == "t_test"
-    assert table.families == {"f": seed.GcRule(max_versions=2, max_age_seconds=60)}
+    assert table.families == {"f": etl_toml.GcRule(max_versions=2, max_age_seconds=60)}
 
 
 def test_defaults_fill_what_a_subscription_leaves_out() -> None:
     text = MINIMAL.replace("ack_deadline_seconds = 30\nordering = true\n", "")
-    sub = seed.parse(text).resources("dev").subscription("sub-dev")
+    sub = etl_toml.parse(text).resources("dev").subscription("sub-dev")
     assert (sub.ack_deadline_seconds, sub.ordering, sub.push_endpoint) == (60, False, None)
 
 
@@ -75,7 +76,7 @@ NAME_CHARS = string.ascii_lowercase + string.digits + "-"
 
 
 @given(
-    stage=st.sampled_from(seed.STAGES),
+    stage=st.sampled_from(STAGES),
     project=st.text(NAME_CHARS, min_size=3, max_size=20),
     prefix=st.text(string.ascii_lowercase, min_size=1, max_size=10),
 )
@@ -83,9 +84,9 @@ def test_expansion_leaves_no_placeholder_and_keeps_names_distinct(
     stage: str, project: str, prefix: str
 ) -> None:
     text = MINIMAL.replace('"events-{stage}"', f'"{prefix}-{{project}}-{{stage}}"')
-    res = seed.parse(text).resources(stage, project)
+    res = etl_toml.parse(text).resources(stage, project)
     names = [*res.topics, *(s.name for s in res.subscriptions), *(t.name for t in res.tables)]
-    assert not any(seed.PLACEHOLDERS.search(n) for n in names)
+    assert not any(etl_toml.PLACEHOLDERS.search(n) for n in names)
     assert len(set(names)) == len(names)
     assert res.topics[0] == f"{prefix}-{project}-{stage}"
     assert all(s.topic in res.topics for s in res.subscriptions)
@@ -125,50 +126,57 @@ def test_each_mistake_names_the_file_line_and_problem(old: str, new: str, messag
     assert old in MINIMAL
     text = MINIMAL.replace(old, new, 1)
     expected_line = line_of(text, new.splitlines()[0])
-    with pytest.raises(seed.InvalidSeed) as caught:
-        seed.parse(text, "etl.toml")
+    with pytest.raises(etl_toml.InvalidEtlToml) as caught:
+        etl_toml.parse(text, "etl.toml")
     assert str(caught.value).startswith(f"etl.toml:{expected_line}: ")
     assert message in str(caught.value)
 
 
 def test_a_toml_syntax_error_keeps_tomllibs_line_and_column() -> None:
-    with pytest.raises(seed.InvalidSeed, match=r"^etl\.toml: .*line 3, column"):
-        seed.parse('project = "p"\n\n[[pubsub.topics]\n', "etl.toml")
+    with pytest.raises(etl_toml.InvalidEtlToml, match=r"^etl\.toml: .*line 3, column"):
+        etl_toml.parse('project = "p"\n\n[[pubsub.topics]\n', "etl.toml")
 
 
 def test_a_name_declared_twice_is_refused() -> None:
     text = MINIMAL + '\n[[pubsub.topics]]\nname = "events-{stage}"\n'
-    with pytest.raises(seed.InvalidSeed, match="topic 'events-dev' is declared twice"):
-        seed.parse(text)
+    with pytest.raises(etl_toml.InvalidEtlToml, match="topic 'events-dev' is declared twice"):
+        etl_toml.parse(text)
 
 
 def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
-    with pytest.raises(seed.InvalidSeed, match="cannot read the seed file"):
-        seed.load(tmp_path / "absent.toml")
+    with pytest.raises(etl_toml.InvalidEtlToml, match="cannot read it"):
+        etl_toml.load(tmp_path / "absent.toml")
 
 
-def test_find_prefers_etl_seed_file_then_the_nearest_etl_toml(tmp_path: Path) -> None:
-    nested = tmp_path / "a" / "b"
+def test_find_prefers_etl_seed_file_then_the_nearest_etl_toml_then_the_packaged_one(
+    tmp_path: Path,
+) -> None:
+    nested = tmp_path / "with" / "a" / "b"
     nested.mkdir(parents=True)
-    (tmp_path / "etl.toml").write_text(MINIMAL)
-    assert seed.find(nested, {}) == tmp_path / "etl.toml"
-    assert seed.find(nested, {"ETL_SEED_FILE": "/x.toml"}) == Path("/x.toml")
+    (tmp_path / "with" / "etl.toml").write_text(MINIMAL)
+    lonely = tmp_path / "without"
+    lonely.mkdir()
+    assert etl_toml.find(None, nested) == tmp_path / "with" / "etl.toml"
+    assert etl_toml.find("/x.toml", nested) == Path("/x.toml")
+    packaged = etl_toml.find(None, lonely)
+    assert packaged.parent == Path(etl_harness.__file__).parent
+    assert etl_toml.load(packaged).topics
 
 
 # --- the repository's own etl.toml is what the code expects --------------------------------------
 
 
 @pytest.fixture(scope="module")
-def project_seed() -> seed.Seed:
-    return seed.load(REPO / "etl.toml")
+def project_file() -> etl_toml.EtlToml:
+    return etl_toml.load(REPO / "etl.toml")
 
 
-@pytest.mark.parametrize("stage", seed.STAGES)
+@pytest.mark.parametrize("stage", STAGES)
 def test_etl_toml_declares_every_name_the_pipeline_uses(
-    project_seed: seed.Seed, stage: str
+    project_file: etl_toml.EtlToml, stage: str
 ) -> None:
     settings = Settings(stage=stage)
-    res = project_seed.resources(stage)
+    res = project_file.resources(stage)
     assert {settings.events_topic, settings.written_topic, settings.dead_letter_topic} == set(
         res.topics
     )
@@ -182,8 +190,8 @@ def test_etl_toml_declares_every_name_the_pipeline_uses(
 
 
 def test_etl_toml_dead_letters_every_pipeline_subscription_but_the_reader(
-    project_seed: seed.Seed,
+    project_file: etl_toml.EtlToml,
 ) -> None:
-    for sub in project_seed.resources("dev").subscriptions:
+    for sub in project_file.resources("dev").subscriptions:
         expected = None if sub.name.startswith("deadletter-reader") else "acceso-deadletter-dev"
         assert (sub.dead_letter.topic if sub.dead_letter else None) == expected, sub.name

@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 
-from etl.service import ledger
-from etl.adapters.bigtable import StatusRow
 from etl.config import Settings
+from etl.service import ledger
+from etl_core import Event, event_key, status_key
+from etl_core.analytics import HourlyCount
+from etl_harness.deadletters import DeadLetter
 from etl_harness.inspector import views
 from etl_harness.inspector.admin import AdminApi, AdminUnavailable
 from etl_harness.inspector.app import Inspector, create_app
 from etl_harness.inspector.chart import hourly_svg
-from etl.adapters.pubsub import DeadLetter
-from etl_core import Event, event_key, status_key
-from etl_core.analytics import HourlyCount
 from tests.unit.etl.fakes import FakeTable
 
 T0 = datetime(2026, 11, 28, 8, 15, tzinfo=UTC)
@@ -119,36 +118,9 @@ def test_a_dead_letter_shows_its_reason_detail_data_and_source() -> None:
     }
 
 
-def test_dead_letters_from_the_message_log_are_one_per_original_message() -> None:
-    def logged(message_id: str, **attributes: str) -> dict[str, Any]:
-        data = base64.b64encode(b"not json").decode()
-        return {"id": message_id, "data_base64": data, "attributes": attributes}
-
-    letters = views.dead_letters_from_log(
-        [
-            logged("d2", reason="not_json", detail="x", originalMessageId="m1"),
-            logged("d1", reason="not_json", detail="x", originalMessageId="m1"),  # twice
-            logged("d3"),  # Pub/Sub's own, after too many delivery attempts
-        ]
-    )
-    assert [(d.message_id, d.reason) for d in letters] == [
-        ("m1", "not_json"),
-        ("d3", "delivery_failed"),
-    ]
-    assert letters[0].data == b"not json"
-
-
 def test_dead_letters_keep_one_order_whatever_order_a_pull_returns() -> None:
     letters = [DeadLetter("r", "", b"", mid, {}) for mid in ("m3", "m1", "m2")]
     assert [d["message_id"] for d in views.dead_letters_view(letters)] == ["m1", "m2", "m3"]
-
-
-def test_the_scan_window_ends_at_the_hour_of_the_latest_folded_event() -> None:
-    table = stored([event("gate", 0), event("gate", 60 * 30)])  # 30 hours later
-    status = table.read_status(status_key("gate"))
-    latest_hour = datetime(2026, 11, 29, 14, tzinfo=UTC)
-    assert views.window_start(status, hours=24) == latest_hour - timedelta(hours=23)
-    assert views.window_start(StatusRow(0, {}), hours=24) is None
 
 
 def test_occupancy_is_read_as_stored_with_pending_markers_counted() -> None:
