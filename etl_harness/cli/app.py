@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from etl.entrypoints.worker import PULL_MODES, WorkerOptions
-from etl_core import occupancy_series, summarize
+from etl_core import occupancy_series
 from etl_harness.cli import commands
 from etl_harness.cli.views import analytics_table, occupancy_table, print_json, status_table
 from etl_harness.emulators.native import EmulatorError
@@ -214,12 +214,12 @@ def analytics(
     ] = None,
 ) -> None:
     """Hourly entries/exits, peak and current occupancy per service, from the event rows."""
-    events = commands.stored_events(configured().settings, service)
-    summaries = summarize(events)
+    result = commands.analytics(configured().settings, service)
+    summaries = result.summaries
     if plot is not None:
         from etl_harness.cli.plot import plot_summaries
 
-        plot_summaries(summaries, occupancy_series(events), plot)
+        plot_summaries(summaries, occupancy_series(result.events), plot)
         console.print(f"wrote {plot}")
     if as_json:
         print_json({svc: commands.summary_json(s) for svc, s in summaries.items()})

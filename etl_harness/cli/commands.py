@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -11,7 +12,7 @@ from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl.service import ledger
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
-from etl_core import Event, Occupancy, ServiceSummary, status_key, validate_service
+from etl_core import Event, Occupancy, ServiceSummary, status_key, summarize, validate_service
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 from etl_harness import deadletters, provision
 from etl_harness.deadletters import DeadLetter
@@ -81,6 +82,19 @@ def stored_events(settings: Settings, only: str | None = None) -> list[Event]:
         return [e for svc in services(table, only) for e in table.scan_events(svc)]
     finally:
         table.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Analytics:
+    """The stored events (of one service) and the core's analytics over them."""
+
+    events: list[Event]
+    summaries: dict[str, ServiceSummary]
+
+
+def analytics(settings: Settings, only: str | None = None) -> Analytics:
+    events = stored_events(settings, only)
+    return Analytics(events, summarize(events))
 
 
 def summary_json(summary: ServiceSummary) -> dict[str, Any]:

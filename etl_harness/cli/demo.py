@@ -19,7 +19,7 @@ from etl.adapters.pubsub import PubSub
 from etl.config import Settings
 from etl.service import ledger
 from etl.service.simulation import Request, simulate_before
-from etl_core import Occupancy, Simulation, status_key, summarize
+from etl_core import Occupancy, Simulation, status_key
 from etl_harness import serve
 from etl_harness.cli import commands
 from etl_harness.cli.views import analytics_table, occupancy_table
@@ -150,7 +150,7 @@ def _show(settings: Settings, report: DemoReport, console: Console) -> None:
     out = Console()
     occ = {svc: Occupancy(value=v) for svc, v in report.occupancy.items()}
     out.print(occupancy_table(occ, truth=report.truth))
-    out.print(analytics_table(summarize(commands.stored_events(settings))))
+    out.print(analytics_table(commands.analytics(settings).summaries))
     rate = report.events / report.seconds if report.seconds else 0.0
     verdict = "[green]OK[/green]" if report.ok else "[red]MISMATCH[/red]"
     out.print(

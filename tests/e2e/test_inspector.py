@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from etl.adapters.bigtable import iso_ms
+from etl_core.timestamps import format_event_time
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl_core import is_event_key
@@ -78,7 +78,7 @@ def watch(page: Page) -> list[str]:
 
 
 def event(delta: int) -> Outgoing:
-    body = {"service": SERVICE, "eventTime": iso_ms(datetime.now(UTC)), "event": delta}
+    body = {"service": SERVICE, "eventTime": format_event_time(datetime.now(UTC)), "event": delta}
     return Outgoing(json.dumps(body).encode(), ordering_key=SERVICE)
 
 
