@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from etl.adapters.bigtable import EVENT, STATUS, EventTable
 from etl.service.ports import decode_int, encode_int
-from etl_core.timestamps import format_event_time
 from etl_core import Event, event_key, status_key
+from etl_core.timestamps import format_event_time
 
 
 def write_one(table: EventTable, event: Event) -> None:

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from etl_core.timestamps import format_event_time
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl_core import is_event_key
+from etl_core.timestamps import format_event_time
 from etl_harness import provision
 from etl_harness.cli import commands
 from etl_harness.inspector import serving

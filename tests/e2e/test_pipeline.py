@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from etl.adapters.bigtable import EventTable
-from etl.service.ports import decode_int
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
+from etl.service.ports import decode_int
 from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, is_event_key, summarize
 from etl_harness.cli import commands
