@@ -7,6 +7,7 @@ read the same file with their `--seed` flag (emulators/internal/seed).
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -176,7 +177,9 @@ class _Reader:
         stages = tuple(self._list(data, "stages", "", 0, default=["dev", "test"]))
         for stage in stages:
             if stage not in STAGES:
-                self._fail(0, "", f"stages: {stage!r} is not one of {', '.join(STAGES)}", "stages")
+                self._fail(
+                    0, "", f"stages: {_q(stage)} is not one of {', '.join(STAGES)}", "stages"
+                )
         bigtable = self._table(data, "bigtable")
         pubsub = self._table(data, "pubsub")
         self._only(bigtable, {"instance", "tables"}, "bigtable", 0)
@@ -209,25 +212,32 @@ class _Reader:
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
         return name
 
+    def _named(self, entry: dict[str, Any], where: str, line: int) -> tuple[str, str]:
+        """The entry's name, and `where` with the name in it (for every later message)."""
+        name = self._str(entry, "name", where, line, placeholders=False)
+        where = f"{where} {_q(name)}"
+        self._placeholders(name, where, line, "name")
+        return name, where
+
     def _subscription(self, entry: dict[str, Any], index: int, topics: set[str]) -> Subscription:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
                 "ordering", "dead_letter", "retry"}  # fmt: skip
         self._only(entry, keys, where, line)
-        name = self._str(entry, "name", where, line)
-        where = f'{where} "{name}"'
+        name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
         topic = self._declared(self._str(entry, "topic", where, line), topics, where, line, "topic")
         kind = self._str(entry, "type", where, line, default="pull")
         endpoint = entry.get("push_endpoint")
         if kind not in ("pull", "push"):
-            self._fail(line, where, f'type must be "pull" or "push", got {kind!r}', "type")
-        if (kind == "push") != (endpoint is not None):
-            self._fail(line, where, "push_endpoint is required by type push, and only by it",
-                       "push_endpoint" if endpoint is not None else "type")  # fmt: skip
+            self._fail(line, where, f'type must be "pull" or "push", got {_q(kind)}', "type")
+        if kind == "push" and endpoint is None:
+            self._fail(line, where, "type push requires push_endpoint", "type")
+        if kind != "push" and endpoint is not None:
+            self._fail(line, where, 'push_endpoint needs type = "push"', "push_endpoint")
         if endpoint is not None and not str(endpoint).startswith(("http://", "https://")):
-            self._fail(line, where, f"push_endpoint must be an http(s) URL, got {endpoint!r}",
+            self._fail(line, where, f"push_endpoint must be an http(s) URL, got {_q(endpoint)}",
                        "push_endpoint")  # fmt: skip
         ack = self._int(entry, "ack_deadline_seconds", where, line, 10, 600, default=60)
         return Subscription(
@@ -250,9 +260,9 @@ class _Reader:
         policy = self._inline(raw, "dead_letter", where, line)
         self._only(policy, {"topic", "max_delivery_attempts"}, f"{where} dead_letter", line)
         topic = self._str(policy, "topic", f"{where} dead_letter", line)
-        self._declared(topic, topics, where, line, "dead_letter")
+        self._declared(topic, topics, where, line, "dead_letter.topic")
         attempts = self._int(
-            policy, "max_delivery_attempts", f"{where} dead_letter", line, 5, 100, default=5
+            policy, "max_delivery_attempts", where, line, 5, 100, default=5, label="dead_letter."
         )
         return DeadLetterPolicy(topic, attempts)
 
@@ -263,53 +273,64 @@ class _Reader:
         policy = self._inline(raw, "retry", where, line)
         keys = {"minimum_backoff_seconds", "maximum_backoff_seconds"}
         self._only(policy, keys, f"{where} retry", line)
-        low = self._seconds(policy, "minimum_backoff_seconds", f"{where} retry", line, 10.0)
-        high = self._seconds(policy, "maximum_backoff_seconds", f"{where} retry", line, 600.0)
+        low = self._seconds(policy, "minimum_backoff_seconds", where, line, 10.0)
+        high = self._seconds(policy, "maximum_backoff_seconds", where, line, 600.0)
         if low > high:
-            self._fail(line, where, "retry: minimum_backoff_seconds is above the maximum", "retry")
+            problem = "retry: minimum_backoff_seconds is above maximum_backoff_seconds"
+            self._fail(line, where, problem, "retry")
         return RetryPolicy(low, high)
 
     def _table_entry(self, entry: dict[str, Any], index: int) -> Table:
         where = f"bigtable.tables[{index}]"
         line = self._line_of("bigtable.tables", index)
         self._only(entry, {"name", "families"}, where, line)
-        name = self._str(entry, "name", where, line)
-        where = f'{where} "{name}"'
+        name, where = self._named(entry, where, line)
         self._check_name(name, _TABLE_NAME, where, line, "a table id")
-        families = self._inline(entry.get("families"), "families", where, line)
+        families = self._inline(entry.get("families", {}), "families", where, line)
         if not families:
             self._fail(line, where, "a table needs at least one entry under families", "families")
         return Table(name, {f: self._family(f, rule, where, line) for f, rule in families.items()})
 
     def _family(self, name: str, raw: Any, where: str, line: int) -> GcRule:
         if not _FAMILY_NAME.fullmatch(name):
-            self._fail(line, where, f"{name!r} is not a column family name", "families")
-        rule = self._inline(raw, f"families.{name}", where, line)
-        here = f"{where} families.{name}"
-        self._only(rule, {"max_versions", "max_age_seconds"}, here, line)
-        versions = self._int(rule, "max_versions", here, line, 1, 2**31 - 1, default=None)
-        age = self._int(rule, "max_age_seconds", here, line, 1, 2**40, default=None)
+            self._fail(line, where, f"{_q(name)} is not a column family name", "families")
+        key = f"families.{name}"
+        rule = self._inline(raw, key, where, line)
+        self._only(rule, {"max_versions", "max_age_seconds"}, f"{where} {key}", line)
+        versions = self._int(
+            rule, "max_versions", where, line, 1, 2**31 - 1, default=None, label=f"{key}."
+        )
+        age = self._int(
+            rule, "max_age_seconds", where, line, 1, 2**40, default=None, label=f"{key}."
+        )
         if versions is None and age is None:
-            self._fail(line, here, "set max_versions and/or max_age_seconds", f"families.{name}")
+            self._fail(line, where, f"{key}: set max_versions and/or max_age_seconds", key)
         return GcRule(versions, age)
 
     def _unique(self, parsed: EtlToml) -> None:
+        """Names must differ within each stage; the error points at the second declaration."""
         for stage in parsed.stages:
             res = parsed.resources(stage)
             groups = (
-                ("topic", res.topics),
-                ("subscription", [s.name for s in res.subscriptions]),
-                ("table", [t.name for t in res.tables]),
+                ("topic", "pubsub.topics", res.topics),
+                ("subscription", "pubsub.subscriptions", [s.name for s in res.subscriptions]),
+                ("table", "bigtable.tables", [t.name for t in res.tables]),
             )
-            for kind, names in groups:
-                for name in _duplicates(names):
-                    self._fail(0, "", f"{kind} {name!r} is declared twice (stage {stage})", "")
+            for kind, section, names in groups:
+                seen: set[str] = set()
+                for index, name in enumerate(names):
+                    if name in seen:
+                        line = self._line_of(section, index)
+                        problem = f"{kind} {_q(name)} is declared twice (stage {stage})"
+                        self._fail(line, f"{section}[{index}]", problem, "name")
+                    seen.add(name)
 
     # typed values
 
     def _str(
-        self, d: Mapping[str, Any], key: str, where: str, line: int, default: Any = ...
-    ) -> Any:
+        self, d: Mapping[str, Any], key: str, where: str, line: int, default: Any = ...,
+        *, placeholders: bool = True,
+    ) -> Any:  # fmt: skip
         if key not in d:
             if default is ...:
                 self._fail(line, where, f"{key} is required", None)
@@ -317,27 +338,32 @@ class _Reader:
         value = d[key]
         if not isinstance(value, str) or not value:
             self._fail(line, where, f"{key} must be a non-empty string, got {value!r}", key)
-        self._placeholders(value, where, line, key)
+        if placeholders:
+            self._placeholders(value, where, line, key)
         return value
 
     def _int(
         self, d: Mapping[str, Any], key: str, where: str, line: int, low: int, high: int,
-        default: int | None,
+        default: int | None, label: str = "",
     ) -> Any:  # fmt: skip
+        """An integer in `[low, high]`; `label` prefixes the key in messages (`dead_letter.`)."""
         value = d.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self._fail(line, where, f"{key} must be an integer from {low} to {high}, got {value!r}",
-                       key)  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int):
+            self._fail(line, where, f"{label}{key} must be an integer, got {value!r}", key)
+        if not low <= value <= high:
+            self._fail(line, where, f"{label}{key} must be {low}-{high}, got {value}", key)
         return value
 
     def _seconds(
         self, d: Mapping[str, Any], key: str, where: str, line: int, default: float
     ) -> float:
         value = d.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 600:
-            self._fail(line, where, f"{key} must be seconds from 0 to 600, got {value!r}", key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._fail(line, where, f"retry.{key} must be a number of seconds, got {value!r}", key)
+        if not 0 <= value <= 600:
+            self._fail(line, where, f"retry.{key} must be 0-600, got {value:g}", key)
         return float(value)
 
     def _bool(self, d: Mapping[str, Any], key: str, where: str, line: int) -> bool:
@@ -380,8 +406,8 @@ class _Reader:
 
     def _declared(self, topic: str, topics: set[str], where: str, line: int, key: str) -> str:
         if topic not in topics:
-            self._fail(line, where, f"{key}: topic {topic!r} is not declared in [[pubsub.topics]]",
-                       key)  # fmt: skip
+            problem = f"{key} {_q(topic)} is not declared in [[pubsub.topics]]"
+            self._fail(line, where, problem, key)
         return topic
 
     def _placeholders(self, value: str, where: str, line: int, key: str) -> None:
@@ -394,7 +420,7 @@ class _Reader:
                     what: str) -> None:  # fmt: skip
         sample = name.format_map({"stage": "prod", "project": "p"})
         if not pattern.fullmatch(sample):
-            self._fail(line, where, f"{name!r} is not {what}", "name")
+            self._fail(line, where, f"{_q(name)} is not {what}", "name")
 
     # locations
 
@@ -415,9 +441,11 @@ class _Reader:
         (`start` itself when not found; top-level keys when `start` is 0)."""
         if not key:
             return start
+        dotted = r"\s*\.\s*".join(re.escape(part) for part in key.split("."))
         name = re.escape(key.split(".")[0])
         span = self._span(start)
-        for pattern in (rf"\s*{name}\s*[.=]", rf".*[{{,]\s*{name}\s*="):
+        patterns = (rf"\s*{dotted}\s*=", rf"\s*{name}\s*[.=]", rf".*[{{,]\s*{name}\s*=")
+        for pattern in patterns:
             for number in span:
                 if re.match(pattern, self.lines[number - 1]):
                     return number
@@ -436,11 +464,6 @@ class _Reader:
         raise InvalidEtlToml(f"{place}: {where + ': ' if where else ''}{problem}")
 
 
-def _duplicates(names: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for name in names:
-        if name in seen:
-            repeated.append(name)
-        seen.add(name)
-    return repeated
+def _q(text: object) -> str:
+    """A value quoted as the Go reader quotes it (`%q`), so both give the same messages."""
+    return json.dumps(str(text), ensure_ascii=False)

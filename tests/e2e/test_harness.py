@@ -262,7 +262,7 @@ def test_emulators_up_refuses_a_bad_etl_toml_pointing_at_its_line(
     assert result.returncode == 2
     line = line_with(bad_etl_toml, "max_delivery_attempts = 2")
     assert f"{bad_etl_toml}:{line}: pubsub.subscriptions[0]" in " ".join(result.stderr.split())
-    assert "max_delivery_attempts must be an integer from 5 to 100, got 2" in result.stderr
+    assert "dead_letter.max_delivery_attempts must be 5-100, got 2" in result.stderr
     assert not (tmp_path / "state" / "emulators.json").exists(), "nothing was started"
 
 
