@@ -1,5 +1,5 @@
-"""`nox -s bench`: core, emulator ceilings, each pipeline shape, the seed's naive design, latency,
-and `reset --all` against an emulator restart.
+"""`nox -s bench`: core, emulator ceilings, each pipeline shape, the original (naive) design,
+latency, and `reset --all` against an emulator restart.
 
 Every figure comes from one run on one machine, so the ratios between them hold even when the
 machine is noisy. Results go to stdout as a table and to `bench-results.json`.
@@ -126,7 +126,8 @@ def pipeline_rate(pipeline: str, events: int, processes: int = 1) -> float:
 
 
 def naive_rate(events: int) -> float:
-    """The seed as it stood: per event, write the row, read the count, write count + delta."""
+    """The original design as it stood: per event, write the row, read the count, write
+    count + delta."""
     settings = fresh_settings()
     sim = simulation(events)
     provision.ensure(settings)
@@ -271,7 +272,7 @@ def print_table(r: dict[str, Any]) -> None:
         ),
         *((f"worker x{k}", v, "") for k, v in r["worker_scaling"].items()),
         (
-            "naive (the seed's per-event design)",
+            "naive (the original design's per-event design)",
             r["naive_events_per_s"],
             f"best pipeline {best / r['naive_events_per_s']:.1f}x",
         ),

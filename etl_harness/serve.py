@@ -107,13 +107,13 @@ def run_worker(
     """Run the streaming-pull worker on `worker-{stage}` until `stop` is set."""
     settings = local.settings
     provision.ensure(settings, provision.load(local))
-    pipe, table, bus = wiring.build(settings)
+    rt, table, bus = wiring.build(settings)
     # etl.toml: no message ordering; the ledger does not need it, and ordered delivery (one
     # outstanding message per key) would shrink every batch to one message per service.
     path = bus.subscription_path(settings.subscription("worker"))
     on_ready()
     try:
-        Worker(pipe, bus.subscriber, path, options or WorkerOptions()).run(stop)
+        Worker(rt, bus.subscriber, path, options or WorkerOptions()).run(stop)
     finally:
         bus.close()
         table.close()

@@ -12,25 +12,25 @@ from typing import Any
 from etl import config, wiring
 from etl.config import Settings
 from etl.logs import log
-from etl.service.handlers import Outcome, Pipeline, dead_letter
+from etl.service.handlers import Outcome, Runtime, dead_letter
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
 from etl_core import InvalidEvent, PubSubMessage, unwrap_cloud_event
 from etl_core.events import validate_service
 
 _lock = threading.Lock()
-_wired: tuple[Settings, Pipeline] | None = None
+_wired: tuple[Settings, Runtime] | None = None
 
 
-def configure(settings: Settings) -> Pipeline:
+def configure(settings: Settings) -> Runtime:
     """Wire this process's functions to `settings` (`etl serve` does, before serving them)."""
     global _wired
     with _lock:
-        pipe, _, _ = wiring.build(settings)
-        _wired = (settings, pipe)
-        return pipe
+        rt, _, _ = wiring.build(settings)
+        _wired = (settings, rt)
+        return rt
 
 
-def wired() -> tuple[Settings, Pipeline]:
+def wired() -> tuple[Settings, Runtime]:
     """The settings and pipeline of this function instance; on first use, from the environment
     Cloud Functions gives it (this is the entry point: the only place that reads it)."""
     if _wired is None:
@@ -39,29 +39,29 @@ def wired() -> tuple[Settings, Pipeline]:
     return _wired
 
 
-def pipeline() -> Pipeline:
+def runtime() -> Runtime:
     return wired()[1]
 
 
 def on_cloud_event(
-    cloud_event: Any, handler: Callable[[Pipeline, PubSubMessage], Outcome], source: str
+    cloud_event: Any, handler: Callable[[Runtime, PubSubMessage], Outcome], source: str
 ) -> Outcome:
     """Pub/Sub-triggered function body: bad envelopes and bad events are dead-lettered."""
-    pipe = pipeline()
+    rt = runtime()
     try:
         message = unwrap_cloud_event(cloud_event.data, event_id=cloud_event["id"])
     except InvalidEvent as err:
         raw = json.dumps(cloud_event.data, default=str).encode()
-        dead_letter(pipe, PubSubMessage(raw, cloud_event["id"], {}, None, None), err, source)
-        pipe.flush_counters()
+        dead_letter(rt, PubSubMessage(raw, cloud_event["id"], {}, None, None), err, source)
+        rt.flush_counters()
         return Outcome.DEAD_LETTERED
     try:
-        return handler(pipe, message)
+        return handler(rt, message)
     except Exception:
-        pipe.count("retries")  # Pub/Sub redelivers what we raise on
+        rt.count("retries")  # Pub/Sub redelivers what we raise on
         raise
     finally:
-        pipe.flush_counters()
+        rt.flush_counters()
 
 
 class BadRequest(ValueError):
@@ -111,7 +111,7 @@ def parse_simulation(body: Any, project: str) -> Request:
 
 def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
     """The original design's `simulateAccesoData`: publish simulated events, answer how many."""
-    settings, pipe = wired()
+    settings, rt = wired()
     if settings.stage == "prod":
         return _answer(request, 403, "the simulator is disabled on stage prod")
     if request.method != "POST":
@@ -120,14 +120,14 @@ def simulate_http(request: Any) -> tuple[str, int, dict[str, str]]:
         sim_request = parse_simulation(request.get_json(silent=True), settings.project)
     except BadRequest as err:
         return _answer(request, 400, str(err))
-    pipe.bus.ensure_topic(
+    rt.bus.ensure_topic(
         settings.events_topic
     )  # the original design: "creating topic if non-existent"
     sim = simulate_before(datetime.now(UTC), sim_request)
     published = publish_paced(
         sim.events,
         sim_request.speed_factor,
-        lambda batch: pipe.bus.publish_events(settings.events_topic, batch),
+        lambda batch: rt.bus.publish_events(settings.events_topic, batch),
     )
     log.info("simulated", published=published, topic=settings.events_topic)
     return _answer(

@@ -24,7 +24,7 @@ import google.cloud.pubsub_v1 as pubsub_v1
 from google.cloud.pubsub_v1.types import FlowControl
 
 from etl.logs import log
-from etl.service.handlers import Pipeline, handle_batch
+from etl.service.handlers import Runtime, handle_batch
 from etl_core import PubSubMessage
 
 PULL_MODES = ("batch", "streaming")
@@ -55,12 +55,12 @@ class Worker:
 
     def __init__(
         self,
-        pipe: Pipeline,
+        rt: Runtime,
         subscriber: pubsub_v1.SubscriberClient,
         subscription: str,
         options: WorkerOptions | None = None,
     ) -> None:
-        self.pipe = pipe
+        self.rt = rt
         self.subscriber = subscriber
         self.subscription = subscription
         self.options = options or WorkerOptions()
@@ -73,7 +73,7 @@ class Worker:
             self._run_batches(stop)
         else:
             self._run_streaming(stop)
-        log.info("worker stopped", subscription=self.subscription, counters=self.pipe.counters)
+        log.info("worker stopped", subscription=self.subscription, counters=self.rt.counters)
 
     def _run_batches(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -147,16 +147,16 @@ class Worker:
     def _handle(self, messages: list[PubSubMessage]) -> bool:
         """True when the batch is done and may be acked; False to nack it for redelivery."""
         try:
-            handle_batch(self.pipe, messages)
+            handle_batch(self.rt, messages)
         except Exception as exc:  # any failure: nack the batch, back off, retry later
             self._failures += 1
-            self.pipe.count("retries", len(messages))
+            self.rt.count("retries", len(messages))
             log.error("batch failed; nacked for redelivery", error=repr(exc), size=len(messages))
             with contextlib.suppress(Exception):  # the table may be what failed
-                self.pipe.flush_counters()
+                self.rt.flush_counters()
             return False
         self._failures = 0
-        self.pipe.flush_counters()
+        self.rt.flush_counters()
         return True
 
     def _back_off(self) -> None:

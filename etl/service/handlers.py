@@ -35,8 +35,10 @@ def _nonce() -> str:
 
 
 @dataclass
-class Pipeline:
-    """The wired dependencies of every handler; built once per process (see `etl.wiring`)."""
+class Runtime:
+    """What a deployed process runs the handlers with: the ports wired to real adapters (see
+    `etl.wiring`), a clock, counters. Built once per process. (A pipeline *shape*, `current`,
+    `fanout` or `worker`, is which handlers run.)"""
 
     table: EventStore
     bus: Bus
@@ -61,14 +63,14 @@ class Pipeline:
             self.table.add_counters(pending)
 
 
-Work = Callable[[Pipeline, Sequence[Event]], None]
+Work = Callable[[Runtime, Sequence[Event]], None]
 """What a shape does with the valid events of a delivery."""
 
 
-def dead_letter(pipe: Pipeline, message: PubSubMessage, err: InvalidEvent, source: str) -> None:
+def dead_letter(rt: Runtime, message: PubSubMessage, err: InvalidEvent, source: str) -> None:
     """Send bad input to the dead-letter topic with its reason; the caller then acknowledges."""
-    pipe.bus.dead_letter(message, err.reason, err.message, source)
-    pipe.count("dead_lettered")
+    rt.bus.dead_letter(message, err.reason, err.message, source)
+    rt.count("dead_lettered")
     log.warning(
         "dead-lettered",
         reason=str(err.reason),
@@ -78,59 +80,57 @@ def dead_letter(pipe: Pipeline, message: PubSubMessage, err: InvalidEvent, sourc
     )
 
 
-def parse_or_dead_letter(pipe: Pipeline, message: PubSubMessage, source: str) -> Event | None:
+def parse_or_dead_letter(rt: Runtime, message: PubSubMessage, source: str) -> Event | None:
     """The event, or None after the message went to the dead-letter topic with its reason."""
     try:
-        return parse_event(message.data, now=pipe.clock(), message_id=message.message_id)
+        return parse_event(message.data, now=rt.clock(), message_id=message.message_id)
     except InvalidEvent as err:
-        dead_letter(pipe, message, err, source)
+        dead_letter(rt, message, err, source)
         return None
 
 
-def store(pipe: Pipeline, events: Sequence[Event]) -> None:
-    pipe.table.write_events(events)
+def store(rt: Runtime, events: Sequence[Event]) -> None:
+    rt.table.write_events(events)
 
 
-def announce(pipe: Pipeline, events: Sequence[Event]) -> None:
+def announce(rt: Runtime, events: Sequence[Event]) -> None:
     """Store the events, then republish them on the `written` topic for the calculations."""
-    pipe.table.write_events(events)
-    pipe.bus.publish_events(pipe.written_topic, events)
+    rt.table.write_events(events)
+    rt.bus.publish_events(rt.written_topic, events)
 
 
-def update_occupancy(pipe: Pipeline, events: Sequence[Event]) -> None:
+def update_occupancy(rt: Runtime, events: Sequence[Event]) -> None:
     """Mark, refresh and snapshot the occupancy of every service in `events`."""
-    ledger.mark(pipe.table, events, pipe.nonce())
+    ledger.mark(rt.table, events, rt.nonce())
     for service in sorted({e.service for e in events}):
-        refresh = partial(ledger.refresh_occupancy, pipe.table, service, pipe.clock())
-        occupancy = pipe.occupancy_flights.run(service, refresh)
+        refresh = partial(ledger.refresh_occupancy, rt.table, service, rt.clock())
+        occupancy = rt.occupancy_flights.run(service, refresh)
         keys = [
             event_key(e.service, e.event_time, e.event_id) for e in events if e.service == service
         ]
-        pipe.table.write_snapshots(keys, occupancy.value, pipe.clock())
+        rt.table.write_snapshots(keys, occupancy.value, rt.clock())
 
 
-def update_hourly(pipe: Pipeline, events: Sequence[Event]) -> None:
+def update_hourly(rt: Runtime, events: Sequence[Event]) -> None:
     """Mark and recount the touched hours of every service in `events`."""
-    ledger.mark_hours(pipe.table, events, pipe.nonce())
+    ledger.mark_hours(rt.table, events, rt.nonce())
     for service in sorted({e.service for e in events}):
-        pipe.hourly_flights.run(service, partial(ledger.refresh_hourly, pipe.table, service))
+        rt.hourly_flights.run(service, partial(ledger.refresh_hourly, rt.table, service))
 
 
-def store_and_update(pipe: Pipeline, events: Sequence[Event]) -> None:
+def store_and_update(rt: Runtime, events: Sequence[Event]) -> None:
     """The original design's single function: the event row, then its service's occupancy."""
-    store(pipe, events)
-    update_occupancy(pipe, events)
+    store(rt, events)
+    update_occupancy(rt, events)
 
 
-def handle(
-    pipe: Pipeline, message: PubSubMessage, source: str, work: Work, counter: str
-) -> Outcome:
+def handle(rt: Runtime, message: PubSubMessage, source: str, work: Work, counter: str) -> Outcome:
     """One delivery: parse (bad input is dead-lettered), do `work`, count it under `counter`."""
-    event = parse_or_dead_letter(pipe, message, source)
+    event = parse_or_dead_letter(rt, message, source)
     if event is None:
         return Outcome.DEAD_LETTERED
-    work(pipe, [event])
-    pipe.count(counter)
+    work(rt, [event])
+    rt.count(counter)
     log.info(
         "processed",
         source=source,
@@ -141,38 +141,38 @@ def handle(
     return Outcome.PROCESSED
 
 
-def handle_current(pipe: Pipeline, message: PubSubMessage) -> Outcome:
+def handle_current(rt: Runtime, message: PubSubMessage) -> Outcome:
     """The original design's pipeline: write the event, then its service's occupancy."""
-    return handle(pipe, message, "pubsub_receiver", store_and_update, "deliveries")
+    return handle(rt, message, "pubsub_receiver", store_and_update, "deliveries")
 
 
-def handle_write_event(pipe: Pipeline, message: PubSubMessage) -> Outcome:
+def handle_write_event(rt: Runtime, message: PubSubMessage) -> Outcome:
     """Fan-out step 1: store the event row, then announce it on the `written` topic."""
-    return handle(pipe, message, "write_event", announce, "deliveries")
+    return handle(rt, message, "write_event", announce, "deliveries")
 
 
-def handle_calculate_occupancy(pipe: Pipeline, message: PubSubMessage) -> Outcome:
+def handle_calculate_occupancy(rt: Runtime, message: PubSubMessage) -> Outcome:
     """Fan-out calculation: occupancy of the stored event's service."""
-    return handle(pipe, message, "calculate_occupancy", update_occupancy, "calculations")
+    return handle(rt, message, "calculate_occupancy", update_occupancy, "calculations")
 
 
-def handle_hourly_counts(pipe: Pipeline, message: PubSubMessage) -> Outcome:
+def handle_hourly_counts(rt: Runtime, message: PubSubMessage) -> Outcome:
     """Fan-out calculation: entries and exits of the stored event's service-hour."""
-    return handle(pipe, message, "hourly_counts", update_hourly, "calculations")
+    return handle(rt, message, "hourly_counts", update_hourly, "calculations")
 
 
-def handle_batch(pipe: Pipeline, messages: Sequence[PubSubMessage]) -> list[Outcome]:
+def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome]:
     """The streaming worker: one batched write and one refresh per service for many messages."""
     outcomes: list[Outcome] = []
     events: dict[tuple[str, str], Event] = {}
     for message in messages:
-        event = parse_or_dead_letter(pipe, message, "worker")
+        event = parse_or_dead_letter(rt, message, "worker")
         outcomes.append(Outcome.DEAD_LETTERED if event is None else Outcome.PROCESSED)
         if event is not None:
             events.setdefault((event.service, event.event_id), event)
     batch = list(events.values())
     if batch:
-        store_and_update(pipe, batch)
-        update_hourly(pipe, batch)
-    pipe.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
+        store_and_update(rt, batch)
+        update_hourly(rt, batch)
+    rt.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
     return outcomes

@@ -3,7 +3,8 @@
 `serverless package` needs no cloud: it writes the Deployment Manager templates and the zip under
 `.serverless/`. It does try one Deployment Manager call (to find an existing bucket) and ignores
 its failure, so a throwaway service-account key with a freshly generated RSA key is put where the
-seed's convention looks for it (`~/<project>.json`, with HOME pointing at a temporary directory).
+original design's convention looks for it (`~/<project>.json`, with HOME pointing at a temporary
+directory).
 """
 
 from __future__ import annotations

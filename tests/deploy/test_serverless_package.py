@@ -137,7 +137,8 @@ def test_stage_table_lives_in_the_shared_iotincoming_instance(stage: Packaged) -
 
 
 def test_table_is_created_only_after_its_instance(stage: Packaged) -> None:
-    """The seed's race: the table creation hit 404 "Instance ... not found" on a new stage."""
+    """The original design's race: the table creation hit 404 "Instance ... not found" on a new
+    stage."""
     (instance,) = stage.resources(INSTANCE_TYPE)
     (table,) = stage.resources(TABLE_TYPE)
     assert instance["name"] in table["metadata"]["dependsOn"]

@@ -1,4 +1,5 @@
-"""The seed's system end to end: simulated events through each pipeline shape into Bigtable."""
+"""The original design's system end to end: simulated events through each pipeline shape into
+Bigtable."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
 
 
 @pytest.mark.parametrize("pipeline", SHAPES)
-def test_every_event_row_carries_the_seeds_cells(
+def test_every_event_row_carries_the_original_designs_cells(
     pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
 ) -> None:
     sim = simulation(limit=60, seed=3)

@@ -97,12 +97,12 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
 ) -> None:
     sim = simulation(limit=400, seed=22)
     settings = rig.settings
-    pipe, table, bus = wiring.build(settings)
+    rt, table, bus = wiring.build(settings)
     subscription = bus.ensure_subscription(
         settings.subscription("worker"), settings.events_topic, ack_deadline_s=2
     )
     subscriber = RedeliveringSubscriber(bus.subscriber)
-    worker = Worker(pipe, subscriber, subscription, WorkerOptions(batch_size=50))
+    worker = Worker(rt, subscriber, subscription, WorkerOptions(batch_size=50))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -125,5 +125,5 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
 
     assert subscriber.nacked > 0
     assert subscriber.dropped > 0
-    assert pipe.counters["deliveries"] >= 2 * len(sim.events)
+    assert rt.counters["deliveries"] >= 2 * len(sim.events)
     assert_exact(settings, rig.table, sim.events, hourly=True)

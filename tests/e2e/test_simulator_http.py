@@ -41,7 +41,7 @@ def test_a_valid_request_publishes_the_events_and_says_how_many(client: Any) -> 
     assert sum(1 for _ in body["groundTruth"]) == 3
 
 
-def test_plain_text_is_the_default_answer_as_in_the_seed(client: Any) -> None:
+def test_plain_text_is_the_default_answer_as_in_the_original_design(client: Any) -> None:
     response = post(client, {"limit": 3, "speedFactor": 1e9})
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "3 events published\n"
