@@ -31,7 +31,7 @@ PIPELINES = ("current", "fanout", "worker")
 
 FUNCTIONS = {
     "current": ("pubsub_receiver",),
-    "fanout": ("write_event", "calculate_occupancy", "hourly_counts"),
+    "fanout": ("write_event", "calculate_occupancy", "hourly_counts", "daily_peak"),
 }
 """The entry points of `main.py` each shape runs; etl.toml says which subscription feeds each."""
 

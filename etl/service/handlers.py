@@ -48,6 +48,7 @@ class Runtime:
     counters: dict[str, int] = field(default_factory=dict)
     occupancy_flights: SingleFlight[Occupancy] = field(default_factory=SingleFlight)
     hourly_flights: SingleFlight[object] = field(default_factory=SingleFlight)
+    daily_flights: SingleFlight[object] = field(default_factory=SingleFlight)
 
     unflushed: dict[str, int] = field(default_factory=dict)
 
@@ -118,6 +119,13 @@ def update_hourly(rt: Runtime, events: Sequence[Event]) -> None:
         rt.hourly_flights.run(service, partial(ledger.refresh_hourly, rt.table, service))
 
 
+def update_daily(rt: Runtime, events: Sequence[Event]) -> None:
+    """Mark and recompute the daily peaks of every service in `events`, from the earliest one."""
+    ledger.mark_days(rt.table, events, rt.nonce())
+    for service in sorted({e.service for e in events}):
+        rt.daily_flights.run(service, partial(ledger.refresh_daily, rt.table, service))
+
+
 def store_and_update(rt: Runtime, events: Sequence[Event]) -> None:
     """The original design's single function: the event row, then its service's occupancy."""
     store(rt, events)
@@ -159,6 +167,11 @@ def handle_calculate_occupancy(rt: Runtime, message: PubSubMessage) -> Outcome:
 def handle_hourly_counts(rt: Runtime, message: PubSubMessage) -> Outcome:
     """Fan-out calculation: entries and exits of the stored event's service-hour."""
     return handle(rt, message, "hourly_counts", update_hourly, "calculations")
+
+
+def handle_daily_peak(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """Fan-out calculation: peak occupancy per day of the stored event's service."""
+    return handle(rt, message, "daily_peak", update_daily, "calculations")
 
 
 def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome]:

@@ -1,4 +1,5 @@
-"""Derived summaries (occupancy, hourly counts) kept exact under at-least-once, concurrent delivery.
+"""Derived summaries (occupancy, hourly counts, daily peaks) kept exact under at-least-once,
+concurrent delivery.
 
 Protocol, per service:
 
@@ -13,7 +14,8 @@ Protocol, per service:
 
 Nothing is incremented in place, so no retry, redelivery or duplicate can count an event twice.
 This module owns the cell format of summary rows: readers ask it (`pending_updates`,
-`checkpoint_window`, `current_occupancy`, `read_hourly`) rather than parse qualifiers.
+`checkpoint_window`, `current_occupancy`, `read_hourly`, `read_daily`) rather than parse
+qualifiers.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from datetime import datetime, timedelta
 
 from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, hourly_counts, status_key
-from etl_core.analytics import HourlyCount, hour_of
+from etl_core.analytics import DailyPeak, HourlyCount, daily_peaks_from, hour_of
 from etl_core.checkpoints import decode_state, encode_state, keep_latest, refold, resume_point
-from etl_core.rowkeys import hourly_key
+from etl_core.rowkeys import daily_key, hourly_key
 from etl_core.timestamps import format_event_time
 
 DIRTY = "dirty:"
 CHECKPOINT = "ckpt:"
 HOUR = "hour:"
+DAY = "day:"
 MAX_ATTEMPTS = 50
 
 Cells = Mapping[str, bytes]
@@ -80,6 +83,16 @@ def mark(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
         if event.service not in earliest or event.event_time < earliest[event.service]:
             earliest[event.service] = event.event_time
     store.add_markers({status_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
+
+
+def mark_days(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
+    """Daily peaks: a late event changes its day and every day after it, so, as for occupancy,
+    the earliest event of each service is the one marker needed."""
+    earliest: dict[str, datetime] = {}
+    for event in events:
+        if event.service not in earliest or event.event_time < earliest[event.service]:
+            earliest[event.service] = event.event_time
+    store.add_markers({daily_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
 
 
 def mark_hours(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
@@ -150,6 +163,38 @@ def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCo
         return put, []
 
     return read_hourly(refresh(store, hourly_key(service), step))
+
+
+def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
+    """The daily peaks a summary row holds, by day: `day:<day>` = `value,<time first reached>`."""
+    peaks = {}
+    for qualifier, value in status.cells.items():
+        if qualifier.startswith(DAY):
+            day = datetime.fromisoformat(qualifier[len(DAY) :])
+            level, at = value.decode().split(",", 1)
+            peaks[day] = DailyPeak(day=day, value=int(level), at=datetime.fromisoformat(at))
+    return dict(sorted(peaks.items()))
+
+
+def refresh_daily(store: SummaryStore, service: str) -> dict[datetime, DailyPeak]:
+    """Recompute the peaks of the marked day and every later one, resuming at the state stored
+    for the start of the latest day not after the earliest marker; returns all daily peaks."""
+
+    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
+        stored = checkpoints(status)
+        start, state = resume_point(stored, (marker_time(q) for q in dirty))
+        peaks, starts = daily_peaks_from(state, store.scan_events(service, start=start))
+        older = {d: s for d, s in stored.items() if start is not None and d < start}
+        kept = keep_latest({**older, **starts})
+        put = {
+            f"{DAY}{format_event_time(p.day)}": f"{p.value},{format_event_time(p.at)}".encode()
+            for p in peaks
+        }
+        put |= {f"{CHECKPOINT}{format_event_time(d)}": encode_state(s) for d, s in kept.items()}
+        stale = [f"{CHECKPOINT}{format_event_time(d)}" for d in stored if d not in kept]
+        return put, stale
+
+    return read_daily(refresh(store, daily_key(service), step))
 
 
 def refresh(store: SummaryStore, key: bytes, step: Step) -> StatusRow:

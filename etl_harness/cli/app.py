@@ -16,7 +16,13 @@ from rich.console import Console
 from etl.entrypoints.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series
 from etl_harness.cli import commands
-from etl_harness.cli.views import analytics_table, occupancy_table, print_json, status_table
+from etl_harness.cli.views import (
+    analytics_table,
+    daily_peaks_table,
+    occupancy_table,
+    print_json,
+    status_table,
+)
 from etl_harness.emulators.native import EmulatorError
 from etl_harness.etl_toml import InvalidEtlToml
 from etl_harness.local import Local
@@ -213,7 +219,8 @@ def analytics(
         Path | None, typer.Option(help="Write a PNG of hourly entries/exits and occupancy.")
     ] = None,
 ) -> None:
-    """Hourly entries/exits, peak and current occupancy per service, from the event rows."""
+    """Hourly entries/exits, peak and current occupancy per service, from the event rows; the
+    peak of each day, as the fan-out's daily_peak function stored it."""
     result = commands.analytics(configured().settings, service)
     summaries = result.summaries
     if plot is not None:
@@ -222,9 +229,13 @@ def analytics(
         plot_summaries(summaries, occupancy_series(result.events), plot)
         console.print(f"wrote {plot}")
     if as_json:
-        print_json({svc: commands.summary_json(s) for svc, s in summaries.items()})
+        print_json(
+            {svc: commands.summary_json(s, result.daily.get(svc)) for svc, s in summaries.items()}
+        )
     else:
         Console().print(analytics_table(summaries))
+        if result.daily:
+            Console().print(daily_peaks_table(result.daily))
 
 
 @app.command("dead-letters")

@@ -12,7 +12,16 @@ from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl.service import ledger
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
-from etl_core import Event, Occupancy, ServiceSummary, status_key, summarize, validate_service
+from etl_core import (
+    DailyPeak,
+    Event,
+    Occupancy,
+    ServiceSummary,
+    daily_key,
+    status_key,
+    summarize,
+    validate_service,
+)
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 from etl_harness import deadletters, provision
 from etl_harness.deadletters import DeadLetter
@@ -75,30 +84,36 @@ def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupanc
         table.close()
 
 
-def stored_events(settings: Settings, only: str | None = None) -> list[Event]:
-    """Every stored event (of one service), in key order."""
-    table = EventTable(settings)
-    try:
-        return [e for svc in services(table, only) for e in table.scan_events(svc)]
-    finally:
-        table.close()
-
-
 @dataclass(frozen=True, slots=True)
 class Analytics:
-    """The stored events (of one service) and the core's analytics over them."""
+    """The stored events (of one service), the core's analytics over them, and the daily peaks
+    the fan-out's `daily_peak` function stored (none where it did not run)."""
 
     events: list[Event]
     summaries: dict[str, ServiceSummary]
+    daily: dict[str, list[DailyPeak]]
 
 
 def analytics(settings: Settings, only: str | None = None) -> Analytics:
-    events = stored_events(settings, only)
-    return Analytics(events, summarize(events))
+    table = EventTable(settings)
+    try:
+        names = services(table, only)
+        events = [e for svc in names for e in table.scan_events(svc)]
+        daily = {svc: stored_daily_peaks(table, svc) for svc in names}
+    finally:
+        table.close()
+    return Analytics(events, summarize(events), {s: p for s, p in daily.items() if p})
 
 
-def summary_json(summary: ServiceSummary) -> dict[str, Any]:
+def stored_daily_peaks(table: EventTable, service: str) -> list[DailyPeak]:
+    return list(ledger.read_daily(table.read_status(daily_key(service))).values())
+
+
+def summary_json(summary: ServiceSummary, daily: list[DailyPeak] | None = None) -> dict[str, Any]:
     return {
+        "daily_peaks": [
+            {"day": _iso(p.day), "value": p.value, "at": _iso(p.at)} for p in daily or []
+        ],
         "occupancy": summary.occupancy.value,
         "anomalies": summary.occupancy.anomalies,
         "events": summary.occupancy.events,

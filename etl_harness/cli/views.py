@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
 
-from etl_core import Occupancy, ServiceSummary
+from etl_core import DailyPeak, Occupancy, ServiceSummary
 
 
 def print_json(value: Any) -> None:
@@ -47,6 +47,16 @@ def analytics_table(summaries: Mapping[str, ServiceSummary]) -> Table:
             str(s.peak.value),
             s.peak.at.strftime("%Y-%m-%d %H:%M") if s.peak.at else "-",
         )
+    return table
+
+
+def daily_peaks_table(daily: Mapping[str, Sequence[DailyPeak]]) -> Table:
+    table = Table("service", "day", "peak", "first reached", title="Daily peaks")
+    for service, peaks in sorted(daily.items()):
+        for peak in peaks:
+            table.add_row(
+                service, peak.day.strftime("%Y-%m-%d"), str(peak.value), peak.at.strftime("%H:%M")
+            )
     return table
 
 

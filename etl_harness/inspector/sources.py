@@ -16,7 +16,7 @@ from etl.adapters.bigtable import EventTable
 from etl.adapters.pubsub import PubSub
 from etl.config import Settings
 from etl.service import ledger
-from etl_core import Event, status_key
+from etl_core import Event, daily_key, status_key
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
 from etl_harness import deadletters
 from etl_harness.inspector import views
@@ -96,12 +96,16 @@ class Sources:
         return {"items": views.dead_letters_view(letters)}
 
     def table_state(self) -> dict[str, Any]:
-        """Stored occupancy per service, hourly entries/exits and the latest event rows."""
+        """Stored occupancy and daily peaks per service, hourly entries/exits and the latest event
+        rows."""
         occupancy: list[dict[str, Any]] = []
+        daily: list[dict[str, Any]] = []
         events: list[Event] = []
         for service in self.services():
             status = self.table.read_status(status_key(service))
             occupancy.append(views.occupancy_view(service, status))
+            peaks = ledger.read_daily(self.table.read_status(daily_key(service)))
+            daily.extend(views.daily_peak_view(service, p) for p in peaks.values())
             events.extend(
                 self.table.scan_events(
                     service, start=ledger.checkpoint_window(status, views.WINDOW_HOURS)
@@ -113,6 +117,7 @@ class Sources:
             "hourly": views.hourly_json(hourly),
             "chart_svg": hourly_svg(hourly),
             "rows": views.latest_rows(events),
+            "daily_peaks": daily[-views.ROWS :],
         }
 
     def services(self) -> list[str]:

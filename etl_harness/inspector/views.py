@@ -9,7 +9,7 @@ from typing import Any
 
 from etl.service import ledger
 from etl.service.ports import StatusRow
-from etl_core import Event, event_key, hourly_counts
+from etl_core import DailyPeak, Event, event_key, hourly_counts
 from etl_core.analytics import HourlyCount
 from etl_core.timestamps import format_event_time
 from etl_harness.deadletters import DeadLetter
@@ -117,6 +117,16 @@ def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
         "anomalies": occ.anomalies,
         "pending": ledger.pending_updates(status),
         "write_time": write_time.decode() if write_time else None,
+    }
+
+
+def daily_peak_view(service: str, peak: DailyPeak) -> dict[str, Any]:
+    """One stored daily peak, as the page lists it."""
+    return {
+        "service": service,
+        "day": peak.day.strftime("%Y-%m-%d"),
+        "value": peak.value,
+        "at": format_event_time(peak.at),
     }
 
 

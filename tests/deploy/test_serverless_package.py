@@ -28,6 +28,7 @@ PIPELINE = {
     "writeEvent": ("write_event", "acceso-events"),
     "calculateOccupancy": ("calculate_occupancy", "acceso-written"),
     "hourlyCounts": ("hourly_counts", "acceso-written"),
+    "dailyPeak": ("daily_peak", "acceso-written"),
 }
 SIMULATOR = ("simulateAccesoData", "simulate_acceso_data")
 

@@ -227,7 +227,7 @@ def test_cli_reset_all_reports_what_it_deleted(emulator_hosts: Hosts) -> None:
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stderr.split())  # rich wraps long lines
     assert "project cli-reset-project back to etl.toml in" in said
-    assert "deleted 12 subscriptions, 6 topics, 2 tables" in said
+    assert "deleted 14 subscriptions, 6 topics, 2 tables" in said
 
 
 def test_cli_reset_all_refuses_prod(emulator_hosts: Hosts) -> None:

@@ -13,9 +13,9 @@ from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl.service.ports import decode_int
 from etl.service.simulation import Request, simulate_before
-from etl_core import Simulation, is_event_key, summarize
+from etl_core import Simulation, daily_peaks, is_event_key, summarize
 from etl_harness.cli import commands
-from tests.e2e.faults import served
+from tests.e2e.faults import SETTLE_S, served, wait_until
 from tests.e2e.pipeline_support import wait_settled
 
 SHAPES = ("current", "fanout", "worker")
@@ -133,3 +133,20 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
     assert hourly_rows == [], (
         "the broken calculation wrote nothing, and nothing else depended on it"
     )
+
+
+def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
+    settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    sim = simulation(limit=400, seed=12)  # simulated days: several per service
+    expected = daily_peaks(sim.events)
+    assert any(len(peaks) > 1 for peaks in expected.values())
+    with served(settings, "fanout", tmp_path):
+        bus.publish_events(settings.events_topic, sim.events)
+        wait_settled(table, sim)
+        wait_until(
+            lambda: commands.analytics(settings).daily == expected,
+            SETTLE_S,
+            "the daily_peak function to fold every event",
+        )
+    assert commands.analytics(settings).daily == expected

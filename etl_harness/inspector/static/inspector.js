@@ -142,6 +142,8 @@
     }
     fill("rows-body", section.rows, (r) => [r.key, r.service, r.eventTime, r.event],
       "no event rows yet");
+    fill("daily-peaks-body", section.daily_peaks, (p) => [p.service, p.day, p.value, p.at],
+      "no daily peaks stored (the fan-out's daily_peak stores them)");
   }
 
   function render(state) {

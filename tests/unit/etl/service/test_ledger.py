@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from etl.service import ledger
 from etl.service.ports import StatusRow
-from etl_core import Event, fold, status_key
+from etl_core import Event, daily_key, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
 from etl_core.checkpoints import MAX_CHECKPOINTS
 from tests.unit.etl.fakes import FakeTable
@@ -24,12 +24,12 @@ BASE = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 @st.composite
-def event_lists(draw: st.DrawFn, max_size: int = 40) -> list[Event]:
+def event_lists(draw: st.DrawFn, max_size: int = 40, span_minutes: int = 60 * 12) -> list[Event]:
     n = draw(st.integers(0, max_size))
     services = draw(
         st.lists(st.sampled_from(["gate", "gate-north", "gate#south"]), min_size=n, max_size=n)
     )
-    minutes = draw(st.lists(st.integers(0, 60 * 12), min_size=n, max_size=n))
+    minutes = draw(st.lists(st.integers(0, span_minutes), min_size=n, max_size=n))
     deltas = draw(st.lists(st.sampled_from([1, 1, -1]), min_size=n, max_size=n))
     return [
         Event(service=s, event_time=BASE + timedelta(minutes=m), delta=d, event_id=f"id-{i}")
@@ -166,3 +166,26 @@ def test_the_checkpoint_window_ends_at_the_hour_of_the_latest_folded_event() -> 
     latest_hour = BASE + timedelta(hours=30)
     assert ledger.checkpoint_window(status, hours=24) == latest_hour - timedelta(hours=23)
     assert ledger.checkpoint_window(StatusRow(0, {}), hours=24) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    events=event_lists(max_size=30, span_minutes=60 * 24 * 3),
+    data=st.data(),
+    refresh_every=st.integers(1, 4),
+)
+def test_daily_peaks_equal_the_core_analytics_whatever_the_arrival_order(
+    events: list[Event], data: st.DataObject, refresh_every: int
+) -> None:
+    table = FakeTable()
+    arrivals = data.draw(st.permutations(events))
+    for n, event in enumerate(arrivals, start=1):
+        table.write_events([event])
+        ledger.mark_days(table, [event], nonce=f"n{next(NONCES)}")
+        if n % refresh_every == 0:  # markers pile up between refreshes, as under load
+            ledger.refresh_daily(table, event.service)
+    for service in {e.service for e in events}:
+        ledger.refresh_daily(table, service)
+    for service, peaks in daily_peaks(events).items():
+        stored = ledger.read_daily(table.read_status(daily_key(service)))
+        assert list(stored.values()) == peaks

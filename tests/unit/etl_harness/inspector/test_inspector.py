@@ -13,7 +13,7 @@ import pytest
 
 from etl.config import Settings
 from etl.service import ledger
-from etl_core import Event, event_key, status_key
+from etl_core import DailyPeak, Event, event_key, status_key
 from etl_core.analytics import HourlyCount
 from etl_harness.deadletters import DeadLetter
 from etl_harness.inspector import views
@@ -245,3 +245,13 @@ def test_the_page_names_project_and_stage_and_loads_its_script() -> None:
     assert "project <b>p1</b> · stage <b>test</b>" in html
     assert "/static/inspector.js" in html
     assert 'rel="icon" href="data:,"' in html  # no favicon request, no 404 in the console
+
+
+def test_a_daily_peak_shows_its_day_level_and_when_it_was_first_reached() -> None:
+    peak = DailyPeak(datetime(2026, 11, 28, tzinfo=UTC), 7, T0 + timedelta(minutes=3))
+    assert views.daily_peak_view("gate", peak) == {
+        "service": "gate",
+        "day": "2026-11-28",
+        "value": 7,
+        "at": "2026-11-28T08:18:00.000Z",
+    }
