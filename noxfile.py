@@ -80,13 +80,24 @@ def emulators_test(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """End-to-end tests against real emulators (*_EMULATOR_HOST if set, else native binaries).
 
+    Spread over `ETL_TEST_WORKERS` pytest-xdist workers (default `auto`: one per core), each with
+    its own native emulator pair; `-- -n 0` runs them in one process.
+
     The native binaries are built either way (a no-op when up to date): the CLI and harness tests
     start pairs of their own. The inspector's browser test needs Chromium (`/usr/bin/chromium`,
     or `ETL_CHROMIUM`); Playwright drives it, never downloads one.
     """
     session.run("bash", "emulators/build.sh", external=True)
     session.install("-e", ".[test]")
-    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+    workers = os.environ.get("ETL_TEST_WORKERS", "auto")
+    session.run(
+        "pytest",
+        "tests/e2e",
+        "-p",
+        "no:cacheprovider",
+        *("-n", workers, "--dist", "loadgroup"),
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)

@@ -38,7 +38,7 @@ from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
 from etl_harness import provision  # noqa: E402
 from etl_harness.emulators import native as emulators  # noqa: E402
-from tests.e2e.pipeline_support import wait_settled  # noqa: E402
+from tests.e2e.faults import wait_settled  # noqa: E402
 
 
 def core_rate(events: int) -> float:
@@ -112,7 +112,7 @@ def pipeline_rate(pipeline: str, events: int, processes: int = 1) -> float:
             bus.publish_events(settings.events_topic, sim.events)
             wait_folded(table, sim)
             elapsed = time.perf_counter() - begin
-        wait_settled(table, sim, timeout=60)  # every row stored exactly once
+        wait_settled(table, sim.events, hourly=pipeline != "current", timeout=60)  # exact
         occupancy = {
             svc: current_occupancy(table.read_status(status_key(svc))).value
             for svc in sim.ground_truth
@@ -162,7 +162,7 @@ def latency(rate: float, seconds: float, pipeline: str = "worker") -> dict[str, 
                 )
             for future in pending:
                 future.result(timeout=60)
-            wait_settled(table, sim, timeout=600)
+            wait_settled(table, sim.events, hourly=pipeline != "current", timeout=600)
         visible = {
             key: datetime.fromisoformat(cells["realTimeStatus"]["writeTime"].decode())
             for key, cells in table.all_rows()

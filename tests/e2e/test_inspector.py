@@ -31,7 +31,7 @@ from etl_harness import provision
 from etl_harness.cli import commands
 from etl_harness.inspector import serving
 from etl_harness.inspector.admin import AdminApi
-from tests.e2e.faults import served
+from tests.e2e.faults import SETTLE_S, served
 
 CHROMIUM = Path(os.environ.get("ETL_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVICE = "inspector-gate"
-LIVE = 60_000
+LIVE = int(SETTLE_S * 1000)
 """Milliseconds to wait for the page to show what the pipeline did."""
 
 
@@ -151,7 +151,7 @@ def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_
 
 
 def wait_for(
-    settings: Settings, done: Callable[[dict[str, Any]], object], timeout: float = 60
+    settings: Settings, done: Callable[[dict[str, Any]], object], timeout: float = SETTLE_S
 ) -> dict[str, Any]:
     """`etl status` once `done` says so."""
     deadline = time.monotonic() + timeout

@@ -15,8 +15,7 @@ from etl.service.ports import decode_int
 from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, daily_peaks, is_event_key, summarize
 from etl_harness.cli import commands
-from tests.e2e.faults import SETTLE_S, served, wait_until
-from tests.e2e.pipeline_support import wait_settled
+from tests.e2e.faults import SETTLE_S, served, wait_settled, wait_until
 
 SHAPES = ("current", "fanout", "worker")
 
@@ -32,8 +31,9 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
     sim = simulation(limit=400, seed=11)
     with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
-        stored = wait_settled(table, sim)
+        wait_settled(table, sim.events, hourly=pipeline != "current")
 
+    stored = [key for key, _ in table.all_rows() if is_event_key(key)]
     assert len(stored) == len(sim.events)
     occupancy = commands.occupancy(settings)
     assert {svc: occ.value for svc, occ in occupancy.items()} == sim.ground_truth
@@ -49,7 +49,7 @@ def test_every_event_row_carries_the_original_designs_cells(
     sim = simulation(limit=60, seed=3)
     with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim)
+        wait_settled(table, sim.events, hourly=pipeline != "current")
     rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
     by_key = {e.service: e for e in sim.events}
     for cells in rows.values():
@@ -79,23 +79,13 @@ def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_
     with served(settings, pipeline, tmp_path):
         bus.publish(settings.events_topic, [Outgoing(data) for data in bad])
         bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim)
-        letters = _wait_dead_letters(settings, len(bad))
+        wait_settled(table, sim.events, hourly=pipeline != "current")
+        wait_until(
+            lambda: len(commands.dead_letters(settings)) >= len(bad), SETTLE_S, "the dead letters"
+        )
+        letters = commands.dead_letters(settings)
     assert {d.data: d.reason for d in letters} == bad
     assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
-
-
-def _wait_dead_letters(settings: Settings, count: int) -> list[commands.DeadLetter]:
-    import time
-
-    deadline = time.monotonic() + 60
-    letters: list[commands.DeadLetter] = []
-    while time.monotonic() < deadline:
-        letters = commands.dead_letters(settings)
-        if len(letters) >= count:
-            return letters
-        time.sleep(0.5)
-    return letters
 
 
 def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_calculation(
@@ -124,7 +114,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
                 push_endpoint=f"http://localhost:{broken.server_port}/broken",
             )
             bus.publish_events(settings.events_topic, sim.events)
-            wait_settled(table, sim)
+            wait_settled(table, sim.events, hourly=False)
     finally:
         broken.shutdown()
         broken.server_close()
@@ -143,7 +133,7 @@ def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
     assert any(len(peaks) > 1 for peaks in expected.values())
     with served(settings, "fanout", tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim)
+        wait_settled(table, sim.events, hourly=True)
         wait_until(
             lambda: commands.analytics(settings).daily == expected,
             SETTLE_S,

@@ -13,6 +13,7 @@ import pytest
 from etl.adapters.pubsub import Outgoing
 from etl_harness.cli import commands
 from tests.e2e.faults import (
+    SETTLE_S,
     Rig,
     assert_exact,
     fail_first_after_forwarding,
@@ -22,7 +23,7 @@ from tests.e2e.faults import (
     served,
     shuffled,
     simulation,
-    wait_exact,
+    wait_settled,
     wait_until,
 )
 
@@ -87,10 +88,10 @@ def test_every_malformed_kind_is_dead_lettered_once_with_its_reason_and_original
         )
         with redeliver:  # push shapes: each message, bad ones too, is processed twice
             rig.bus.publish(rig.settings.events_topic, messages)
-            wait_exact(rig.table, sim.events, hourly=pipeline != "current")
+            wait_settled(rig.table, sim.events, hourly=pipeline != "current")
             wait_until(
                 lambda: len(commands.dead_letters(rig.settings)) >= len(malformed),
-                60,
+                SETTLE_S,
                 "every malformed message dead-lettered",
             )
 
@@ -121,7 +122,7 @@ def test_a_push_body_with_a_broken_envelope_is_dead_lettered_as_bad_envelope(
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             status = response.status
-        wait_until(lambda: bool(commands.dead_letters(rig.settings)), 30, "the dead letter")
+        wait_until(lambda: bool(commands.dead_letters(rig.settings)), SETTLE_S, "the dead letter")
     letters = commands.dead_letters(rig.settings)
     assert status == 200, "acknowledged: retrying a broken envelope cannot help"
     assert [d.reason for d in letters] == ["bad_envelope"]
@@ -151,7 +152,7 @@ def test_hostile_service_names_never_collide_or_leak_into_each_others_scans(
     sim = simulation(limit=400, seed=82, services=HOSTILE_SERVICES)
     with served(rig.settings, pipeline, rig.logs):
         rig.bus.publish_events(rig.settings.events_topic, shuffled(sim.events, seed=82))
-        wait_exact(rig.table, sim.events, hourly=pipeline == "worker")
+        wait_settled(rig.table, sim.events, hourly=pipeline == "worker")
 
     assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "worker")
     occupancy = commands.occupancy(rig.settings)

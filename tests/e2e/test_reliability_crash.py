@@ -17,7 +17,7 @@ from tests.e2e.faults import (
     assert_exact,
     served,
     simulation,
-    wait_exact,
+    wait_settled,
 )
 
 # Where each shape is killed, and why that point matters.
@@ -63,7 +63,7 @@ def test_a_process_killed_mid_processing_and_restarted_loses_and_double_counts_n
     assert 0 < len(stored) < len(sim.events), "killed after some writes, before the end"
 
     with served(settings, pipeline, rig.logs, *args, name="-restarted"):
-        wait_exact(rig.table, sim.events, hourly=pipeline != "current")
+        wait_settled(rig.table, sim.events, hourly=pipeline != "current")
 
     assert stored <= {event_key(e.service, e.event_time, e.event_id) for e in sim.events}
     assert_exact(settings, rig.table, sim.events, hourly=pipeline != "current")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 
 from tests.e2e.faults import (
+    SETTLE_S,
     Rig,
     TcpProxy,
     assert_exact,
     served,
     simulation,
-    wait_exact,
+    wait_settled,
     wait_until,
 )
 
@@ -40,7 +41,7 @@ def test_a_bigtable_outage_delays_the_worker_without_losing_double_counting_or_s
             proxy.down()
             began = time.monotonic()
             rig.bus.publish_events(rig.settings.events_topic, sim.events)
-            wait_until(lambda: proxy.refused >= 3, 60, "the worker retrying Bigtable")
+            wait_until(lambda: proxy.refused >= 3, SETTLE_S, "the worker retrying Bigtable")
             wait_until(lambda: time.monotonic() - began >= 8, 10, "an 8 s outage")
             attempts, failed = (
                 proxy.refused,
@@ -48,7 +49,7 @@ def test_a_bigtable_outage_delays_the_worker_without_losing_double_counting_or_s
             )
             outage = time.monotonic() - began
             proxy.up()
-            wait_exact(rig.table, sim.events, hourly=True)
+            wait_settled(rig.table, sim.events, hourly=True)
     finally:
         proxy.close()
 

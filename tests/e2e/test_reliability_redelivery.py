@@ -18,6 +18,7 @@ import pytest
 from etl import wiring
 from etl.entrypoints.worker import Worker, WorkerOptions
 from tests.e2e.faults import (
+    SETTLE_S,
     PushProxy,
     Rig,
     assert_exact,
@@ -42,9 +43,9 @@ def test_push_shapes_count_each_event_once_when_every_message_is_redelivered_aft
         proxied(rig.bus, rig.settings, serve, fail_first_after_forwarding, targets) as proxies,
     ):
         rig.bus.publish_events(rig.settings.events_topic, sim.events)
-        wait_settled(rig.table, sim.events)
+        wait_settled(rig.table, sim.events, hourly=pipeline == "fanout")
         for proxy in proxies.values():  # the last redeliveries may still be in flight
-            wait_until(partial(redelivered, proxy), 60, "every message redelivered")
+            wait_until(partial(redelivered, proxy), SETTLE_S, "every message redelivered")
 
     front = proxies[targets[0][0]]
     assert len(front.seen) == len(sim.events)
@@ -113,10 +114,10 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
                 len(subscriber.deliveries) == len(sim.events)
                 and min(subscriber.deliveries.values()) >= 2
             ),
-            90,
+            SETTLE_S,
             "every message delivered twice",
         )
-        wait_settled(rig.table, sim.events)
+        wait_settled(rig.table, sim.events, hourly=True)
     finally:
         stop.set()
         thread.join(60)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
+	"github.com/etl-pipeline/emulators/internal/streampull"
 )
 
 // maxMessageSize leaves room above Pub/Sub's 10 MB request limit; gRPC's
@@ -82,7 +83,9 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	}
 	dispatcher := push.New(s.conn, cfg)
 	pb.RegisterPublisherServer(s.grpc, &fake.GServer)
-	pb.RegisterSubscriberServer(s.grpc, &subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh})
+	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
+	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, &fake.GServer))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped

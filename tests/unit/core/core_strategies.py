@@ -77,3 +77,14 @@ def event_sets(draw: st.DrawFn, max_size: int = 30) -> list[Event]:
     )
     copies = draw(st.lists(st.sampled_from(unique), max_size=10)) if unique else []
     return unique + copies
+
+
+short_text = st.text(max_size=16)
+"""Text for hostile values: short, so that generation stays cheap on a loaded machine."""
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | short_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(short_text, inner, max_size=3),
+    max_leaves=10,
+)
+"""Any JSON value, nested a little, each container and string bounded."""

@@ -23,7 +23,7 @@ from etl_core import (
     unwrap_push_body,
 )
 from etl_core import events as events_module
-from tests.unit.core.core_strategies import NOW
+from tests.unit.core.core_strategies import NOW, json_values, short_text
 
 PAYLOAD = b'{"service":"acceso-sur","eventTime":"2024-05-06T08:00:00.000Z","event":-1}'
 
@@ -118,16 +118,11 @@ def test_the_events_module_re_exports_the_envelope_api() -> None:
     assert events_module.PubSubMessage is PubSubMessage
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=10,
-)
 messages = st.fixed_dictionaries(
     {},
     optional={
-        "data": json_values | st.binary().map(lambda b: base64.b64encode(b).decode()),
-        "attributes": json_values | st.dictionaries(st.text(), st.text()),
+        "data": json_values | st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()),
+        "attributes": json_values | st.dictionaries(short_text, short_text, max_size=3),
         "messageId": json_values,
         "message_id": json_values,
         "publishTime": json_values,

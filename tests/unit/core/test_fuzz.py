@@ -3,7 +3,7 @@
 Structure-aware and deterministic: each example starts from a valid message (or envelope) and
 mutates it — bytes flipped, cut or spliced with hostile tokens, fields replaced by hostile JSON
 values — so most examples get deep into validation instead of failing at the first byte. The
-`fuzz` profile runs a fixed 2,000 examples per test, derandomized, so CI is reproducible; raise it
+`fuzz` settings run a fixed 2,000 examples per test, derandomized, so CI is reproducible; raise it
 locally with `--hypothesis-seed`/a bigger profile when hunting.
 
 Invariants: whatever the input, only `InvalidEvent` escapes; whatever parses is a valid `Event`
@@ -31,14 +31,13 @@ from etl_core import (
 )
 from tests.unit.core.core_strategies import NOW, events
 
-settings.register_profile(
-    "fuzz",
+fuzz = settings(
     max_examples=2000,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-fuzz = settings.get_profile("fuzz")
+"""2,000 derandomized examples per test on top of the loaded profile (tests/conftest.py)."""
 
 HOSTILE_TOKENS = (
     b"\x00",

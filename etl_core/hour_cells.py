@@ -1,0 +1,118 @@
+"""The cells of an `HourLedger` in a summary row, and the least write that moves a row to a state.
+
+Qualifiers (column family `realTimeStatus`; the row's other cells are left alone):
+
+- `open:<hour>`: the hour's readings, JSON `[[ms into the hour, delta, event id], ...]`, in order;
+- `closed:<hour>`: JSON `{"start": [v, a, n], "end": [v, a, n], "in": e, "out": x,
+  "peak": [value, ms into the hour or null]}` (`v, a, n`: value, anomalies, events folded);
+- `origin`: JSON `[v, a, n, floor]`, the fold state before the first hour kept, and the first
+  day kept once older days were dropped (null before that).
+
+Hours are canonical event times (`2026-11-28T08:00:00.000Z`): readable with `cbt read`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from etl_core.analytics import Peak
+from etl_core.errors import EtlError
+from etl_core.hour_ledger import ClosedHour, HourLedger, Reading
+from etl_core.occupancy import Occupancy
+from etl_core.timestamps import format_event_time, parse_canonical
+
+OPEN = "open:"
+CLOSED = "closed:"
+ORIGIN = "origin"
+_MS = timedelta(milliseconds=1)
+
+
+class CorruptLedger(EtlError, ValueError):
+    """A ledger cell does not decode; rebuild the service's summaries from its event rows."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowWrite:
+    """Cells to set and qualifiers to delete so that a row holds a new ledger state."""
+
+    put: dict[str, bytes]
+    delete: list[str]
+
+
+def is_ledger_cell(qualifier: str) -> bool:
+    return qualifier == ORIGIN or qualifier.startswith((OPEN, CLOSED))
+
+
+def encode(ledger: HourLedger) -> dict[str, bytes]:
+    """Every ledger cell of `ledger`."""
+    floor = None if ledger.floor is None else format_event_time(ledger.floor)
+    cells = {ORIGIN: _dump([*_state(ledger.origin), floor])}
+    for hour, readings in ledger.open.items():
+        cells[OPEN + format_event_time(hour)] = _dump(
+            [[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings]
+        )
+    for hour, c in ledger.closed.items():
+        peak_ms = None if c.peak.at is None else (c.peak.at - hour) // _MS
+        cells[CLOSED + format_event_time(hour)] = _dump(
+            {
+                "start": _state(c.start),
+                "end": _state(c.end),
+                "in": c.entries,
+                "out": c.exits,
+                "peak": [c.peak.value, peak_ms],
+            }
+        )
+    return cells
+
+
+def decode(cells: Mapping[str, bytes], *, horizon: int, max_closed: int) -> HourLedger:
+    """The ledger held by a row's cells (an empty ledger for a row without any)."""
+    ledger = HourLedger(horizon=horizon, max_closed=max_closed)
+    try:
+        for qualifier, raw in cells.items():
+            if qualifier == ORIGIN:
+                value, anomalies, events, floor = json.loads(raw)
+                ledger.origin = Occupancy(value, anomalies, events)
+                ledger.floor = None if floor is None else parse_canonical(floor)
+            elif qualifier.startswith(OPEN):
+                hour = parse_canonical(qualifier[len(OPEN) :])
+                ledger.open[hour] = [
+                    Reading(hour + ms * _MS, str(event_id), int(delta))
+                    for ms, delta, event_id in json.loads(raw)
+                ]
+            elif qualifier.startswith(CLOSED):
+                hour = parse_canonical(qualifier[len(CLOSED) :])
+                ledger.closed[hour] = _closed(hour, json.loads(raw))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptLedger(f"ledger cell does not decode: {exc}") from exc
+    return ledger
+
+
+def row_write(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> RowWrite:
+    """The least write from the ledger cells `before` to `after` (other cells are ignored)."""
+    old = {q: v for q, v in before.items() if is_ledger_cell(q)}
+    put = {q: v for q, v in after.items() if old.get(q) != v}
+    return RowWrite(put, sorted(set(old) - set(after)))
+
+
+def _closed(hour: datetime, fields: dict[str, Any]) -> ClosedHour:
+    value, peak_ms = fields["peak"]
+    return ClosedHour(
+        start=Occupancy(*fields["start"]),
+        end=Occupancy(*fields["end"]),
+        entries=int(fields["in"]),
+        exits=int(fields["out"]),
+        peak=Peak(int(value), None if peak_ms is None else hour + int(peak_ms) * _MS),
+    )
+
+
+def _state(state: Occupancy) -> list[int]:
+    return [state.value, state.anomalies, state.events]
+
+
+def _dump(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,249 @@
+"""A site's summaries kept per hour, so that a batch updates them without reading event rows back.
+
+The state of one service (`HourLedger`) is a chain of hours in time order:
+
+- **open hours**, the newest (within `horizon` hours of the newest hour that has events): each
+  keeps its unique events as `Reading`s in fold order, so a redelivery changes nothing and a late
+  event is inserted in its place. Folding them costs O(readings kept), whatever the arrival order.
+- **closed hours**, older: each keeps only what the summaries need (`ClosedHour`: the fold state
+  before and after it, its entries, exits and peak). Old hours are dropped by whole days, never
+  a day that still has open hours, so at most `max(max_closed, 23)` are kept.
+
+`merge` adds a batch in memory and says what changed; the caller commits the touched cells in one
+conditional write. An event in or before a closed hour cannot be placed without its neighbours:
+`late` names the hour from which the event rows must be read again, and `rebuild` makes the
+ledger from those rows (the event rows stay the source of truth).
+
+Readings are unique by `(time, event id)`, as event rows are: a publisher duplicate carries the
+same `eventId` and time, so it is one reading, exactly as it is one row.
+
+Size bound (tested): a service with at most N events in any hour keeps at most
+`(horizon + 1) * N` readings and `max(max_closed, 23)` closed hours.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from etl_core.analytics import HourlyCount, Peak, hour_of
+from etl_core.events import Event
+from etl_core.occupancy import Occupancy
+
+HOUR = timedelta(hours=1)
+HORIZON_HOURS = 2
+"""Hours behind the newest one that stay open: lateness up to this costs no reads."""
+MAX_CLOSED_HOURS = 24 * 7
+"""Closed hours kept per service; an event older than all of them rebuilds from the first row."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Reading:
+    """One unique event of an open hour; ordered as the fold orders events."""
+
+    time: datetime
+    event_id: str
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedHour:
+    """What the summaries need of an hour that takes no more events without a rebuild."""
+
+    start: Occupancy
+    end: Occupancy
+    entries: int
+    exits: int
+    peak: Peak
+
+
+@dataclass(frozen=True, slots=True)
+class Late:
+    """The batch reaches into closed history: rebuild from the event rows at or after `since`
+    (None: from the service's first row)."""
+
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a merge or rebuild changed, as the summaries to write: the counts of each hour that
+    received events, and the peak of every day from the earliest hour whose fold changed."""
+
+    hourly: dict[datetime, HourlyCount] = field(default_factory=dict)
+    peaks: dict[datetime, Peak] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HourLedger:
+    """The per-hour state of one service; see the module docstring."""
+
+    closed: dict[datetime, ClosedHour] = field(default_factory=dict)
+    open: dict[datetime, list[Reading]] = field(default_factory=dict)
+    origin: Occupancy = field(default_factory=Occupancy)
+    """The fold state before the first hour kept (not zero once old hours were dropped)."""
+    floor: datetime | None = None
+    """The start of the first day kept, once old days were dropped (None: nothing dropped)."""
+    horizon: int = HORIZON_HOURS
+    max_closed: int = MAX_CLOSED_HOURS
+
+    # --- the summaries ---
+
+    def base(self) -> Occupancy:
+        """The fold state before the first open hour."""
+        return self.closed[max(self.closed)].end if self.closed else self.origin
+
+    def occupancy(self) -> Occupancy:
+        """The fold of every event the ledger holds."""
+        state = self.base()
+        for hour in sorted(self.open):
+            state = fold_hour(state, self.open[hour])[0]
+        return state
+
+    def hours(self) -> Iterator[tuple[HourlyCount, Peak]]:
+        """Every kept hour in time order: its entries and exits, and its peak."""
+        for hour in sorted(self.closed):
+            c = self.closed[hour]
+            yield HourlyCount(hour, c.entries, c.exits), c.peak
+        state = self.base()
+        for hour in sorted(self.open):
+            readings = self.open[hour]
+            state, peak = fold_hour(state, readings)
+            yield count(hour, readings), peak
+
+    def hourly(self, hours: Iterable[datetime]) -> dict[datetime, HourlyCount]:
+        """The counts of those of `hours` the ledger keeps."""
+        wanted = set(hours)
+        return {c.hour: c for c, _ in self.hours() if c.hour in wanted}
+
+    def daily_peaks(self, since: datetime) -> dict[datetime, Peak]:
+        """The peak of each UTC day from the day of `since` on: the highest occupancy after any of
+        the day's events, first reached at `at` (`Peak(0, None)` if it never rose above 0)."""
+        first = day_of(since)
+        peaks: dict[datetime, Peak] = {}
+        for counted, peak in self.hours():
+            day = day_of(counted.hour)
+            if day >= first:
+                best = peaks.get(day, Peak(0, None))
+                peaks[day] = peak if peak.value > best.value else best
+        return peaks
+
+    def readings(self) -> int:
+        """How many events the open hours hold (what the size bound counts)."""
+        return sum(len(r) for r in self.open.values())
+
+    # --- changing it ---
+
+    def late(self, events: Iterable[Event]) -> Late | None:
+        """`Late` when an event falls in or before a closed or dropped hour, else None (merge)."""
+        hours = [hour_of(e.event_time) for e in events]
+        if self.floor is not None and any(h < self.floor for h in hours):
+            return Late(None)
+        if not self.closed:
+            return None
+        early = [h for h in hours if h <= max(self.closed)]
+        if not early:
+            return None
+        kept = [h for h in self.closed if h <= min(early)]
+        return Late(max(kept) if kept else None)
+
+    def merge(self, events: Iterable[Event]) -> Change:
+        """Add events (any order, any duplicates) that `late` accepted."""
+        since: datetime | None = None
+        counted: set[datetime] = set()
+        for event in events:
+            hour = hour_of(event.event_time)
+            if (self.closed and hour <= max(self.closed)) or (self.floor and hour < self.floor):
+                raise ValueError(f"{event.event_time} is in closed history: rebuild instead")
+            readings = self.open.setdefault(hour, [])
+            reading = Reading(event.event_time, event.event_id, event.delta)
+            i = bisect.bisect_left(readings, reading)
+            if i < len(readings) and readings[i] == reading:
+                continue
+            readings.insert(i, reading)
+            counted.add(hour)
+            since = hour if since is None else min(since, hour)
+        return self._settle(since, counted)
+
+    def rebuild(self, since: datetime | None, events: Iterable[Event]) -> Change:
+        """Replace every hour from `since` (None: all) with `events`: all the service's event
+        rows from that hour on, as `late` asked for."""
+        if since is None:
+            self.closed, self.origin, self.floor = {}, Occupancy(), None
+        else:
+            kept = {h: c for h, c in self.closed.items() if h < since}
+            if not kept:
+                self.origin = self.closed[since].start
+            self.closed = kept
+        readings: dict[datetime, set[Reading]] = {}
+        for e in events:
+            readings.setdefault(hour_of(e.event_time), set()).add(
+                Reading(e.event_time, e.event_id, e.delta)
+            )
+        self.open = {hour: sorted(r) for hour, r in readings.items()}
+        return self._settle(min(self.open, default=None), set(self.open))
+
+    def _settle(self, since: datetime | None, counted: set[datetime]) -> Change:
+        """The summaries the change touched (taken before old days go), then close and trim."""
+        if since is None:
+            return Change()
+        change = Change(self.hourly(counted), self.daily_peaks(since))
+        self._close()
+        self._drop_old_days()
+        return change
+
+    def _close(self) -> None:
+        """Close the open hours more than `horizon` hours older than the newest."""
+        if not self.open:
+            return
+        cutoff = max(self.open) - self.horizon * HOUR
+        state = self.base()
+        for hour in sorted(self.open):
+            if hour >= cutoff:
+                break
+            readings = self.open.pop(hour)
+            end, peak = fold_hour(state, readings)
+            c = count(hour, readings)
+            self.closed[hour] = ClosedHour(state, end, c.entries, c.exits, peak)
+            state = end
+
+    def _drop_old_days(self) -> None:
+        """Drop whole days of closed hours, oldest first, while more than `max_closed` are kept
+        (a day is never split, so every kept day's peak is whole); never a day with open hours."""
+        while len(self.closed) > self.max_closed:
+            day = day_of(min(self.closed))
+            if any(day_of(h) == day for h in self.open):
+                return
+            for hour in sorted(h for h in self.closed if day_of(h) == day):
+                self.origin = self.closed.pop(hour).end
+            self.floor = day + 24 * HOUR
+
+
+def fold_hour(state: Occupancy, readings: Iterable[Reading]) -> tuple[Occupancy, Peak]:
+    """The state after one hour's readings (in fold order) from `state`, and the hour's peak."""
+    value, anomalies, events = state.value, state.anomalies, state.events
+    best = Peak(0, None)
+    for r in readings:
+        events += 1
+        if r.delta > 0:
+            value += 1
+        elif value:
+            value -= 1
+        else:
+            anomalies += 1
+        if value > best.value:
+            best = Peak(value, r.time)
+    return Occupancy(value, anomalies, events), best
+
+
+def count(hour: datetime, readings: Iterable[Reading]) -> HourlyCount:
+    deltas = [r.delta for r in readings]
+    entries = sum(d > 0 for d in deltas)
+    return HourlyCount(hour, entries, len(deltas) - entries)
+
+
+def day_of(t: datetime) -> datetime:
+    """The start of the UTC day containing `t` (an aware UTC datetime)."""
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,110 @@
+"""What "settled" means: the wait before every final assertion covers messages still in flight.
+
+The fan-out concurrency test once failed with every event row stored and no pending marker, yet one
+event unfolded: its republished message had not yet reached `calculate_occupancy` /
+`hourly_counts` (push backoff after an error), so its marker did not exist, the old wait returned,
+and no other refresh had scanned that far back. This test builds that state on purpose: after a
+settled first batch, an event hours older than every other is published with one newer event, and
+the calculations' copies of the old one are held until the rest is stored and refreshed. A wait
+that returns then fails here; `wait_settled` waits for the fold itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from etl.bigtable import EventTable
+from etl_core import Event, event_key, hourly_key, is_event_key, status_key
+from tests.e2e.faults import (
+    SETTLE_S,
+    PushProxy,
+    Rig,
+    assert_exact,
+    base_url,
+    make_rig,
+    pending_updates,
+    point_push,
+    push_targets,
+    served,
+    simulation,
+    wait_settled,
+    wait_until,
+)
+
+
+@pytest.fixture
+def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
+    with make_rig(unique_name, tmp_path) as rig:
+        yield rig
+
+
+class Holding(PushProxy):
+    """Forwards every push request, but holds those carrying `held_id` until `release` is set."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.held_id: str | None = None
+        self.release = threading.Event()
+
+    def handle(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        data = base64.b64decode(json.loads(body)["message"]["data"])
+        if json.loads(data).get("eventId") == self.held_id:
+            self.release.wait(SETTLE_S)
+        super().handle(request, body)
+
+
+def rows_stored_and_no_marker(table: EventTable, events: list[Event]) -> bool:
+    """The old, incomplete notion of settled: rows and markers only."""
+    want = {event_key(e.service, e.event_time, e.event_id) for e in events}
+    if not {k for k, _ in table.all_rows() if is_event_key(k)} >= want:
+        return False
+    rows = [key(e.service) for e in events for key in (status_key, hourly_key)]
+    return not any(pending_updates(table, row) for row in set(rows))
+
+
+def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_unsettled(
+    rig: Rig,
+) -> None:
+    sim = simulation(limit=60, seed=64, services=("gate",))
+    first, last = min(e.event_time for e in sim.events), max(e.event_time for e in sim.events)
+    late = Event("gate", first - timedelta(hours=3), 1, "late-entry")
+    newest = Event("gate", last + timedelta(minutes=1), -1, "newest-exit")
+    everything = [*sim.events, late, newest]
+    holds: dict[str, Holding] = {}
+    with served(rig.settings, "fanout", rig.logs) as serve:
+        for fn, subscription, topic in push_targets(rig.settings, "fanout"):
+            if fn != "write_event":  # the calculations, fed by the `written` topic
+                holds[fn] = Holding(base_url(serve, fn))
+                point_push(rig.bus, rig.settings, subscription, topic, holds[fn].url)
+        watcher = EventTable(rig.settings)
+        try:
+            rig.bus.publish_events(rig.settings.events_topic, sim.events)
+            wait_settled(rig.table, sim.events, hourly=True)  # checkpoints exist now
+            for hold in holds.values():
+                hold.held_id = late.event_id
+            rig.bus.publish_events(rig.settings.events_topic, [late, newest])
+            wait_until(
+                lambda: rows_stored_and_no_marker(watcher, everything),
+                SETTLE_S,
+                "every row stored and no marker pending, the held messages aside",
+            )
+            for hold in holds.values():
+                threading.Timer(1.0, hold.release.set).start()
+            wait_settled(rig.table, everything, hourly=True)
+            released = all(hold.release.is_set() for hold in holds.values())
+        finally:
+            for hold in holds.values():
+                hold.release.set()
+                hold.close()
+            watcher.close()
+
+    assert released, "settled only after the held calculations were delivered and folded"
+    assert_exact(rig.settings, rig.table, everything, hourly=True)

@@ -1,0 +1,155 @@
+"""The per-hour ledger: whatever the batches, their order, duplicates and lateness, its summaries
+equal the batch fold of the unique events, and it stays within its size bound."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from etl_core import Event, fold, hourly_counts
+from etl_core.analytics import Peak, hour_of
+from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
+from etl_core.hour_ledger import Change, HourLedger, day_of
+from etl_core.occupancy import sort_key, timelines
+from tests.unit.core.core_strategies import NOW
+
+SERVICE = "gate"
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[Event]:
+    """One service's events over ~3 days, some sharing a millisecond, with exact duplicates."""
+    n = draw(st.integers(0, 60))
+    minutes = draw(st.lists(st.integers(0, 60 * 72), min_size=n, max_size=n))
+    deltas = draw(st.lists(st.sampled_from([1, 1, -1]), min_size=n, max_size=n))
+    unique = [
+        Event(SERVICE, NOW + timedelta(minutes=m), d, f"e{i}")
+        for i, (m, d) in enumerate(zip(minutes, deltas, strict=True))
+    ]
+    copies = draw(st.lists(st.sampled_from(unique), max_size=10)) if unique else []
+    return unique + copies
+
+
+def daily_peaks(events: list[Event]) -> dict[datetime, Peak]:
+    """Reference: the highest occupancy after any event of each day, first reached when."""
+    (timeline,) = timelines(events).values() or [[]]
+    peaks: dict[datetime, Peak] = {}
+    value = 0
+    for event in sorted(timeline, key=sort_key):
+        value = value + 1 if event.delta > 0 else max(value - 1, 0)
+        day = day_of(event.event_time)
+        best = peaks.setdefault(day, Peak(0, None))
+        if value > best.value:
+            peaks[day] = Peak(value, event.event_time)
+    return peaks
+
+
+class Row:
+    """A summary row as the service keeps it: the ledger's cells plus the projections it writes."""
+
+    def __init__(self, horizon: int, max_closed: int) -> None:
+        self.cells: dict[str, bytes] = {}
+        self.horizon, self.max_closed = horizon, max_closed
+        self.hourly: dict[datetime, tuple[int, int]] = {}
+        self.peaks: dict[datetime, Peak] = {}
+        self.rows: list[Event] = []  # the event rows, written before the ledger is updated
+
+    def apply(self, batch: list[Event]) -> None:
+        self.rows.extend(batch)
+        ledger = decode(self.cells, horizon=self.horizon, max_closed=self.max_closed)
+        late = ledger.late(batch)
+        if late is None:
+            change = ledger.merge(batch)
+        else:
+            since = late.since
+            change = ledger.rebuild(
+                since, [e for e in self.rows if since is None or hour_of(e.event_time) >= since]
+            )
+        self.project(change)
+        write = row_write(self.cells, encode(ledger))
+        for q in write.delete:
+            del self.cells[q]
+        self.cells.update(write.put)
+
+    def project(self, change: Change) -> None:
+        for hour, c in change.hourly.items():
+            self.hourly[hour] = (c.entries, c.exits)
+        self.peaks.update(change.peaks)
+
+
+def batches(draw: st.DrawFn, events: list[Event]) -> list[list[Event]]:
+    order = draw(st.permutations(events))
+    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=6)))
+    bounds = [0, *cuts, len(order)]
+    return [list(order[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+@given(st.data(), streams(), st.integers(0, 3), st.sampled_from([1, 2, 30, 24 * 7]))
+def test_any_batching_order_and_lateness_gives_the_fold_hourly_counts_and_daily_peaks(
+    data: st.DataObject, events: list[Event], horizon: int, max_closed: int
+) -> None:
+    row = Row(horizon, max_closed)
+    for batch in batches(data.draw, events):
+        row.apply(batch)
+    ledger = decode(row.cells, horizon=horizon, max_closed=max_closed)
+    assert ledger.occupancy() == fold(events).get(SERVICE, ledger.occupancy().__class__())
+    expected = {c.hour: (c.entries, c.exits) for c in hourly_counts(events).get(SERVICE, [])}
+    assert row.hourly == expected
+    assert row.peaks == daily_peaks(events)
+
+
+@given(st.data(), streams(), st.integers(0, 3))
+def test_a_rebuild_from_the_event_rows_equals_the_incremental_ledger(
+    data: st.DataObject, events: list[Event], horizon: int
+) -> None:
+    incremental = Row(horizon, 24 * 7)
+    for batch in batches(data.draw, events):
+        incremental.apply(batch)
+    rebuilt = HourLedger(horizon=horizon)
+    rebuilt.rebuild(None, events)
+    assert encode(rebuilt) == encode(decode(incremental.cells, horizon=horizon, max_closed=24 * 7))
+
+
+@given(st.data(), streams(), st.integers(0, 3), st.integers(1, 30))
+def test_the_ledger_keeps_at_most_horizon_plus_one_hours_of_readings_and_its_closed_limit(
+    data: st.DataObject, events: list[Event], horizon: int, max_closed: int
+) -> None:
+    per_hour = Counter(
+        hour_of(e.event_time) for e in {(e.event_time, e.event_id): e for e in events}.values()
+    )
+    row = Row(horizon, max_closed)
+    for batch in batches(data.draw, events):
+        row.apply(batch)
+        ledger = decode(row.cells, horizon=horizon, max_closed=max_closed)
+        assert ledger.readings() <= (horizon + 1) * max(per_hour.values(), default=0)
+        assert len(ledger.open) <= horizon + 1
+        assert len(ledger.closed) <= max(max_closed, 23)
+
+
+def test_a_redelivered_batch_changes_nothing() -> None:
+    ledger = HourLedger()
+    events = [Event(SERVICE, NOW + timedelta(minutes=m), 1, f"e{m}") for m in range(5)]
+    ledger.merge(events)
+    assert ledger.merge(events) == Change()
+
+
+def test_an_event_older_than_the_horizon_asks_for_the_rows_from_its_closed_hour() -> None:
+    ledger = HourLedger(horizon=1)
+    ledger.merge([Event(SERVICE, NOW + timedelta(hours=h), 1, f"e{h}") for h in range(5)])
+    late = ledger.late([Event(SERVICE, NOW + timedelta(hours=1, minutes=5), -1, "late")])
+    assert late is not None
+    assert late.since == hour_of(NOW + timedelta(hours=1))
+    with pytest.raises(ValueError, match="closed history"):
+        ledger.merge([Event(SERVICE, NOW + timedelta(hours=1, minutes=5), -1, "late")])
+
+
+def test_an_undecodable_ledger_cell_is_a_corrupt_ledger() -> None:
+    with pytest.raises(CorruptLedger):
+        decode({"open:2026-01-01T00:00:00.000Z": b"[[1,"}, horizon=2, max_closed=10)
+    with pytest.raises(CorruptLedger):
+        decode({"closed:not-an-hour": b"{}"}, horizon=2, max_closed=10)
