@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from etl_core.analytics import HourlyCount, Peak, hour_of
+from etl_core.analytics import DailyPeak, HourlyCount, Peak, day_of, hour_of
 from etl_core.events import Event
 from etl_core.occupancy import Occupancy
 
@@ -73,7 +73,7 @@ class Change:
     received events, and the peak of every day from the earliest hour whose fold changed."""
 
     hourly: dict[datetime, HourlyCount] = field(default_factory=dict)
-    peaks: dict[datetime, Peak] = field(default_factory=dict)
+    peaks: dict[datetime, DailyPeak] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -102,32 +102,35 @@ class HourLedger:
             state = fold_hour(state, self.open[hour])[0]
         return state
 
-    def hours(self) -> Iterator[tuple[HourlyCount, Peak]]:
-        """Every kept hour in time order: its entries and exits, and its peak."""
+    def hours(self) -> Iterator[tuple[HourlyCount, Occupancy, Peak]]:
+        """Every kept hour in time order: its entries and exits, the state before it, its peak."""
         for hour in sorted(self.closed):
             c = self.closed[hour]
-            yield HourlyCount(hour, c.entries, c.exits), c.peak
+            yield HourlyCount(hour, c.entries, c.exits), c.start, c.peak
         state = self.base()
         for hour in sorted(self.open):
             readings = self.open[hour]
-            state, peak = fold_hour(state, readings)
-            yield count(hour, readings), peak
+            end, peak = fold_hour(state, readings)
+            yield count(hour, readings), state, peak
+            state = end
 
     def hourly(self, hours: Iterable[datetime]) -> dict[datetime, HourlyCount]:
         """The counts of those of `hours` the ledger keeps."""
         wanted = set(hours)
-        return {c.hour: c for c, _ in self.hours() if c.hour in wanted}
+        return {c.hour: c for c, _, _ in self.hours() if c.hour in wanted}
 
-    def daily_peaks(self, since: datetime) -> dict[datetime, Peak]:
-        """The peak of each UTC day from the day of `since` on: the highest occupancy after any of
-        the day's events, first reached at `at` (`Peak(0, None)` if it never rose above 0)."""
+    def daily_peaks(self, since: datetime) -> dict[datetime, DailyPeak]:
+        """The peak of each UTC day from the day of `since` on (`analytics.DailyPeak`: the level
+        carried into the day counts, reached at midnight)."""
         first = day_of(since)
-        peaks: dict[datetime, Peak] = {}
-        for counted, peak in self.hours():
+        peaks: dict[datetime, DailyPeak] = {}
+        for counted, start, peak in self.hours():
             day = day_of(counted.hour)
-            if day >= first:
-                best = peaks.get(day, Peak(0, None))
-                peaks[day] = peak if peak.value > best.value else best
+            if day < first:
+                continue
+            best = peaks.setdefault(day, DailyPeak(day, start.value, day))
+            if peak.value > best.value and peak.at is not None:
+                peaks[day] = DailyPeak(day, peak.value, peak.at)
         return peaks
 
     def readings(self) -> int:
@@ -242,8 +245,3 @@ def count(hour: datetime, readings: Iterable[Reading]) -> HourlyCount:
     deltas = [r.delta for r in readings]
     entries = sum(d > 0 for d in deltas)
     return HourlyCount(hour, entries, len(deltas) - entries)
-
-
-def day_of(t: datetime) -> datetime:
-    """The start of the UTC day containing `t` (an aware UTC datetime)."""
-    return t.replace(hour=0, minute=0, second=0, microsecond=0)

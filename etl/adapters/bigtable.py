@@ -18,6 +18,7 @@ from typing import Any
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
+from google.cloud.bigtable.row_set import RowSet
 
 from etl.config import Settings
 from etl.service.ports import StatusRow, decode_int, encode_int
@@ -27,6 +28,7 @@ from etl_core.timestamps import format_event_time
 
 EVENT = "event"
 STATUS = "realTimeStatus"
+_LATEST = row_filters.CellsColumnLimitFilter(1)
 COUNTERS_KEY = b"\x00counters"
 """Processing counters of all workers and functions. Starts with a control character, which no
 valid service name has, so it can never fall inside a service's key range."""
@@ -147,21 +149,16 @@ class EventTable:
 
     # --- status rows (derived summaries, updated with optimistic concurrency) ---
 
-    def add_markers(self, markers: Mapping[bytes, Sequence[str]]) -> None:
-        """Set empty marker cells (qualifiers) on status rows: `{row_key: [qualifier, ...]}`."""
-        rows = []
-        for key, qualifiers in markers.items():
-            row = self._table.direct_row(key)
-            for qualifier in qualifiers:
-                row.set_cell(STATUS, qualifier.encode(), b"")
-            rows.append(row)
-        self._mutate(rows)
-
     def read_status(self, key: bytes) -> StatusRow:
-        row = self._table.read_row(key, filter_=row_filters.CellsColumnLimitFilter(1))
-        cells = _latest_cells(row, STATUS)
-        version = int(cells.pop("version", b"0").decode() or 0)
-        return StatusRow(version=version, cells=cells)
+        return _status(self._table.read_row(key, filter_=_LATEST))
+
+    def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
+        """Several status rows in one ReadRows (an absent row reads as empty, version 0)."""
+        rows = RowSet()
+        for key in keys:
+            rows.add_row_key(key)
+        found = {row.row_key: row for row in self._table.read_rows(row_set=rows, filter_=_LATEST)}
+        return {key: _status(found.get(key)) for key in keys}
 
     def list_status_keys(self, suffix: bytes) -> list[bytes]:
         """Keys of all status rows ending in `suffix` (e.g. every service's `~status`)."""
@@ -218,3 +215,10 @@ class EventTable:
             raise BigtableError(
                 f"{len(failed)} of {len(rows)} row writes failed: {failed[0].message}"
             )
+
+
+def _status(row: Any) -> StatusRow:
+    """A status row's latest cells and its version (0 for a row that does not exist)."""
+    cells = _latest_cells(row, STATUS)
+    version = int(cells.pop("version", b"0").decode() or 0)
+    return StatusRow(version=version, cells=cells)

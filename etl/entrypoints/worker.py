@@ -73,7 +73,9 @@ class Worker:
             self._run_batches(stop)
         else:
             self._run_streaming(stop)
-        log.info("worker stopped", subscription=self.subscription, counters=self.rt.counters)
+        with contextlib.suppress(Exception):  # the table may be what is failing
+            self.rt.flush_counters(force=True)
+        log.info("worker stopped", subscription=self.subscription, counters=self.rt.counters.totals)
 
     def _run_batches(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -7,7 +7,6 @@ redelivers. Every step is idempotent, so a redelivery after a crash at any point
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,9 +15,10 @@ from functools import partial
 
 from etl.logs import log
 from etl.service import ledger
+from etl.service.counters import Counters
+from etl.service.group_commit import GroupCommit
 from etl.service.ports import Bus, EventStore
-from etl.service.singleflight import SingleFlight
-from etl_core import Event, InvalidEvent, Occupancy, PubSubMessage, event_key, parse_event
+from etl_core import Event, InvalidEvent, PubSubMessage, event_key, parse_event
 
 
 class Outcome(StrEnum):
@@ -28,10 +28,6 @@ class Outcome(StrEnum):
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _nonce() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 @dataclass
@@ -44,24 +40,17 @@ class Runtime:
     bus: Bus
     written_topic: str
     clock: Callable[[], datetime] = _utc_now
-    nonce: Callable[[], str] = _nonce
-    counters: dict[str, int] = field(default_factory=dict)
-    occupancy_flights: SingleFlight[Occupancy] = field(default_factory=SingleFlight)
-    hourly_flights: SingleFlight[object] = field(default_factory=SingleFlight)
-    daily_flights: SingleFlight[object] = field(default_factory=SingleFlight)
-
-    unflushed: dict[str, int] = field(default_factory=dict)
+    limits: ledger.Limits = field(default_factory=ledger.Limits)
+    counters: Counters = field(default_factory=Counters)
+    commits: GroupCommit[Event, dict[str, ledger.Committed]] = field(default_factory=GroupCommit)
 
     def count(self, name: str, n: int = 1) -> None:
-        if n:
-            self.counters[name] = self.counters.get(name, 0) + n
-            self.unflushed[name] = self.unflushed.get(name, 0) + n
+        self.counters.add(name, n)
 
-    def flush_counters(self) -> None:
-        """Add this process's counts since the last flush to the table's shared counters row."""
-        pending, self.unflushed = self.unflushed, {}
-        if pending:
-            self.table.add_counters(pending)
+    def flush_counters(self, *, force: bool = False) -> None:
+        """Add this process's counts since the last flush to the table's counters row: at most
+        about once a second, unless `force` (at shutdown)."""
+        self.counters.flush(self.table.add_counters, force=force)
 
 
 Work = Callable[[Runtime, Sequence[Event]], None]
@@ -100,30 +89,47 @@ def announce(rt: Runtime, events: Sequence[Event]) -> None:
     rt.bus.publish_events(rt.written_topic, events)
 
 
+def merge(rt: Runtime, summary: ledger.Summary, events: Sequence[Event]) -> None:
+    """Merge stored events into a summary. One service's events (a push delivery) share a commit
+    with the concurrent deliveries of this process (`GroupCommit`); a batch of several services
+    (the worker) reads all their rows at once and commits each."""
+    services = {e.service for e in events}
+    if len(services) == 1:
+        key = f"{summary.name}:{next(iter(services))}"
+        rt.commits.run(key, events, partial(_commit, rt, summary))
+    else:
+        _commit(rt, summary, list(events))
+
+
+def _commit(
+    rt: Runtime, summary: ledger.Summary, events: list[Event]
+) -> dict[str, ledger.Committed]:
+    committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits)
+    rt.count("rows_read", sum(c.rows_read for c in committed.values()))
+    if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
+        for service, c in committed.items():
+            keys = [
+                event_key(e.service, e.event_time, e.event_id)
+                for e in events
+                if e.service == service
+            ]
+            rt.table.write_snapshots(keys, c.ledger.occupancy().value, rt.clock())
+    return committed
+
+
 def update_occupancy(rt: Runtime, events: Sequence[Event]) -> None:
-    """Mark, refresh and snapshot the occupancy of every service in `events`."""
-    ledger.mark(rt.table, events, rt.nonce())
-    for service in sorted({e.service for e in events}):
-        refresh = partial(ledger.refresh_occupancy, rt.table, service, rt.clock())
-        occupancy = rt.occupancy_flights.run(service, refresh)
-        keys = [
-            event_key(e.service, e.event_time, e.event_id) for e in events if e.service == service
-        ]
-        rt.table.write_snapshots(keys, occupancy.value, rt.clock())
+    """The occupancy of every service in `events` (and its snapshot on their rows)."""
+    merge(rt, ledger.OCCUPANCY, events)
 
 
 def update_hourly(rt: Runtime, events: Sequence[Event]) -> None:
-    """Mark and recount the touched hours of every service in `events`."""
-    ledger.mark_hours(rt.table, events, rt.nonce())
-    for service in sorted({e.service for e in events}):
-        rt.hourly_flights.run(service, partial(ledger.refresh_hourly, rt.table, service))
+    """The entries and exits of every hour the events touch."""
+    merge(rt, ledger.HOURLY, events)
 
 
 def update_daily(rt: Runtime, events: Sequence[Event]) -> None:
-    """Mark and recompute the daily peaks of every service in `events`, from the earliest one."""
-    ledger.mark_days(rt.table, events, rt.nonce())
-    for service in sorted({e.service for e in events}):
-        rt.daily_flights.run(service, partial(ledger.refresh_daily, rt.table, service))
+    """The peak occupancy of every day from the earliest event's on."""
+    merge(rt, ledger.DAILY, events)
 
 
 def store_and_update(rt: Runtime, events: Sequence[Event]) -> None:

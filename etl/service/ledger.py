@@ -1,108 +1,184 @@
 """Derived summaries (occupancy, hourly counts, daily peaks) kept exact under at-least-once,
-concurrent delivery.
+concurrent delivery, without reading event rows back.
 
-Protocol, per service:
+Each summary has a row per service (`Summary.key`) holding an `etl_core.hour_ledger.HourLedger`
+(the readings of the open hours, a fold state per closed hour) beside the cells it shows
+(`currentOccupancy`, `hour:<hour>`, `day:<day>`). Per batch, after the event rows are written:
 
-1. a writer stores the event row (idempotent: the key holds the event id, cells carry the event
-   time as timestamp), then adds a *dirty marker* `dirty:<event time>:<nonce>` to the summary row;
-2. `refresh_*` reads the summary row (with its `version`), recomputes from the event rows
-   starting at the latest checkpoint not after the earliest dirty time, and commits the result,
-   deleting exactly the markers it read, with CheckAndMutateRow on `version` (optimistic
-   concurrency);
-3. a lost race re-reads and retries. A marker added during a refresh survives its commit, so the
-   row it stands for is always folded by some later refresh; a redelivery only adds a marker.
+1. read the summary rows of every service of the batch (one ReadRows);
+2. merge the batch into each ledger in memory: a redelivery or a duplicate is already there and
+   changes nothing; an event later than the ledger's horizon is placed by rebuilding its hours
+   from the event rows (the only read of event rows, and the event rows stay the truth);
+3. commit the touched cells with one CheckAndMutateRow on the row's `version`; a lost race
+   re-reads that row and merges again.
 
-Nothing is incremented in place, so no retry, redelivery or duplicate can count an event twice.
-This module owns the cell format of summary rows: readers ask it (`pending_updates`,
-`checkpoint_window`, `current_occupancy`, `read_hourly`, `read_daily`) rather than parse
-qualifiers.
+Nothing is incremented in place, so no retry, redelivery or duplicate counts an event twice, and
+a commit is whole or absent, so a crash at any point leaves nothing half done. This module owns
+the cell format of summary rows: readers ask it (`current_occupancy`, `read_hourly`,
+`read_daily`, `window_start`) rather than parse qualifiers.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
-from etl_core import EtlError, Event, Occupancy, hourly_counts, status_key
-from etl_core.analytics import DailyPeak, HourlyCount, daily_peaks_from, hour_of
-from etl_core.checkpoints import decode_state, encode_state, keep_latest, refold, resume_point
+from etl_core import EtlError, Event, Occupancy, status_key
+from etl_core.analytics import DailyPeak, HourlyCount
+from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
+from etl_core.hour_ledger import HORIZON_HOURS, MAX_CLOSED_HOURS, Change, HourLedger, Late
 from etl_core.rowkeys import daily_key, hourly_key
 from etl_core.timestamps import format_event_time
 
-DIRTY = "dirty:"
-CHECKPOINT = "ckpt:"
 HOUR = "hour:"
 DAY = "day:"
 MAX_ATTEMPTS = 50
 
 Cells = Mapping[str, bytes]
-Step = Callable[[StatusRow, list[str]], tuple[Cells, list[str]]]
-"""From a summary row and its dirty markers: the cells to put and stale ones to delete."""
 
 
 class Contention(EtlError, RuntimeError):
-    """Too many concurrent refreshes of one summary row; transient (redeliver and try again)."""
+    """Too many concurrent commits to one summary row; transient (redeliver and try again)."""
 
 
-def marker(event_time: datetime, nonce: str) -> str:
-    return f"{DIRTY}{format_event_time(event_time)}:{nonce}"
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much history a ledger keeps open and closed (see `etl_core.hour_ledger`)."""
+
+    horizon: int = HORIZON_HOURS
+    max_closed: int = MAX_CLOSED_HOURS
 
 
-def marker_time(qualifier: str) -> datetime:
-    return datetime.fromisoformat(qualifier[len(DIRTY) :].rsplit(":", 1)[0])
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One kind of summary: which row of a service holds it, and the cells it shows."""
+
+    name: str
+    key: Callable[[str], bytes]
+    shown: Callable[[HourLedger, Change, datetime], dict[str, bytes]]
 
 
-def pending_updates(status: StatusRow) -> int:
-    """How many writes a summary row has not folded in yet (its dirty markers)."""
-    return sum(q.startswith(DIRTY) for q in status.cells)
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A service's summary row after a batch: its ledger, and whether the event rows were read."""
+
+    ledger: HourLedger
+    rows_read: int
 
 
-def checkpoints(status: StatusRow) -> dict[datetime, Occupancy]:
-    """The fold states stored in a status row, by the hour they start."""
+def _occupancy_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del change
+    state = ledger.occupancy()
     return {
-        datetime.fromisoformat(q[len(CHECKPOINT) :]): decode_state(v)
-        for q, v in status.cells.items()
-        if q.startswith(CHECKPOINT)
+        "currentOccupancy": encode_int(state.value),
+        "anomalies": encode_int(state.anomalies),
+        "events": encode_int(state.events),
+        "writeTime": format_event_time(now).encode(),
     }
 
 
-def checkpoint_window(status: StatusRow, hours: int) -> datetime | None:
-    """Start of the last `hours` hours of a service's events: its newest checkpoint is the hour of
-    its latest folded event. None (read every row) when the status has no checkpoint yet."""
-    newest = max(checkpoints(status), default=None)
-    return None if newest is None else newest - timedelta(hours=hours - 1)
+def _hourly_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del ledger, now
+    return {
+        f"{HOUR}{format_event_time(h)}": f"{c.entries},{c.exits}".encode()
+        for h, c in change.hourly.items()
+    }
 
 
-def mark(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
-    """Mark each service's summary dirty from its earliest event in `events` (one cell each)."""
-    earliest: dict[str, datetime] = {}
+def _daily_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del ledger, now
+    return {
+        f"{DAY}{format_event_time(d)}": f"{p.value},{format_event_time(p.at)}".encode()
+        for d, p in change.peaks.items()
+    }
+
+
+OCCUPANCY = Summary("occupancy", status_key, _occupancy_cells)
+HOURLY = Summary("hourly", hourly_key, _hourly_cells)
+DAILY = Summary("daily", daily_key, _daily_cells)
+
+
+def update(
+    store: SummaryStore,
+    summary: Summary,
+    events: Sequence[Event],
+    now: datetime,
+    limits: Limits = Limits(),
+) -> dict[str, Committed]:
+    """Merge `events` (already stored as rows) into `summary` for each of their services."""
+    by_service: dict[str, list[Event]] = {}
     for event in events:
-        if event.service not in earliest or event.event_time < earliest[event.service]:
-            earliest[event.service] = event.event_time
-    store.add_markers({status_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
+        by_service.setdefault(event.service, []).append(event)
+    keys = {service: summary.key(service) for service in sorted(by_service)}
+    rows = store.read_statuses(list(keys.values()))
+    return {
+        service: _commit(store, summary, service, rows[key], by_service[service], now, limits)
+        for service, key in keys.items()
+    }
 
 
-def mark_days(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
-    """Daily peaks: a late event changes its day and every day after it, so, as for occupancy,
-    the earliest event of each service is the one marker needed."""
-    earliest: dict[str, datetime] = {}
-    for event in events:
-        if event.service not in earliest or event.event_time < earliest[event.service]:
-            earliest[event.service] = event.event_time
-    store.add_markers({daily_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
+def _commit(
+    store: SummaryStore,
+    summary: Summary,
+    service: str,
+    row: StatusRow,
+    events: Sequence[Event],
+    now: datetime,
+    limits: Limits,
+) -> Committed:
+    key = summary.key(service)
+    for attempt in range(MAX_ATTEMPTS):
+        ledger, change, rows_read = _merged(store, service, row, events, limits)
+        write = row_write(row.cells, encode(ledger))
+        if not write.put and not write.delete:
+            return Committed(ledger, rows_read)  # every event was already in: nothing to do
+        put = {**write.put, **summary.shown(ledger, change, now)}
+        if store.commit_status(key, row.version, put, write.delete):
+            return Committed(ledger, rows_read)
+        _backoff(attempt)
+        row = store.read_status(key)
+    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} commits in a row")
 
 
-def mark_hours(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
-    """Hourly counts need every touched hour, not only the earliest."""
-    hours: dict[str, set[datetime]] = {}
-    for event in events:
-        hours.setdefault(event.service, set()).add(hour_of(event.event_time))
-    store.add_markers(
-        {hourly_key(svc): [marker(h, nonce) for h in sorted(hs)] for svc, hs in hours.items()}
-    )
+def _merged(
+    store: SummaryStore, service: str, row: StatusRow, events: Sequence[Event], limits: Limits
+) -> tuple[HourLedger, Change, int]:
+    """The row's ledger with `events` in it; reads event rows only for late events (or a
+    ledger that does not decode, which is rebuilt from every row)."""
+    try:
+        ledger = decode(row.cells, horizon=limits.horizon, max_closed=limits.max_closed)
+        late = ledger.late(events)
+    except CorruptLedger:
+        ledger = HourLedger(horizon=limits.horizon, max_closed=limits.max_closed)
+        late = Late(None)
+    if late is None:
+        return ledger, ledger.merge(events), 0
+    rows = list(store.scan_events(service, start=late.since))
+    return ledger, ledger.rebuild(late.since, rows), len(rows)
+
+
+def rebuild(
+    store: SummaryStore, summary: Summary, service: str, now: datetime, limits: Limits = Limits()
+) -> HourLedger:
+    """Replace the service's summary with the fold of all its event rows (`etl rebuild`)."""
+    key = summary.key(service)
+    for attempt in range(MAX_ATTEMPTS):
+        row = store.read_status(key)
+        ledger = HourLedger(horizon=limits.horizon, max_closed=limits.max_closed)
+        change = ledger.rebuild(None, store.scan_events(service))
+        write = row_write(row.cells, encode(ledger))
+        put = {**write.put, **summary.shown(ledger, change, now)}
+        if store.commit_status(key, row.version, put, write.delete):
+            return ledger
+        _backoff(attempt)
+    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} rebuilds")
+
+
+# --- reading the cells ---
 
 
 def current_occupancy(status: StatusRow) -> Occupancy:
@@ -116,28 +192,6 @@ def current_occupancy(status: StatusRow) -> Occupancy:
     )
 
 
-def refresh_occupancy(store: SummaryStore, service: str, now: datetime) -> Occupancy:
-    """Fold every marked event into the service's status row; returns the committed occupancy."""
-
-    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
-        stored = checkpoints(status)
-        start, state = resume_point(stored, (marker_time(q) for q in dirty))
-        final, fresh = refold(state, store.scan_events(service, start=start))
-        older = {h: s for h, s in stored.items() if start is not None and h < start}
-        kept = keep_latest({**older, **fresh})
-        put = {
-            "currentOccupancy": encode_int(final.value),
-            "anomalies": encode_int(final.anomalies),
-            "events": encode_int(final.events),
-            "writeTime": format_event_time(now).encode(),
-            **{f"{CHECKPOINT}{format_event_time(h)}": encode_state(s) for h, s in kept.items()},
-        }
-        stale = [f"{CHECKPOINT}{format_event_time(h)}" for h in stored if h not in kept]
-        return put, stale
-
-    return current_occupancy(refresh(store, status_key(service), step))
-
-
 def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
     counts = {}
     for qualifier, value in status.cells.items():
@@ -146,23 +200,6 @@ def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
             entries, exits = (int(x) for x in value.decode().split(","))
             counts[hour] = HourlyCount(hour=hour, entries=entries, exits=exits)
     return dict(sorted(counts.items()))
-
-
-def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCount]:
-    """Recount the marked hours of a service from its event rows; returns all hourly counts."""
-
-    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
-        del status
-        hours = sorted({hour_of(marker_time(q)) for q in dirty})
-        events = store.scan_events(service, start=hours[0], end=hours[-1] + timedelta(hours=1))
-        counted = {c.hour: c for c in hourly_counts(events).get(service, [])}
-        put: dict[str, bytes] = {}
-        for hour in hours:
-            count = counted.get(hour, HourlyCount(hour=hour, entries=0, exits=0))
-            put[f"{HOUR}{format_event_time(hour)}"] = f"{count.entries},{count.exits}".encode()
-        return put, []
-
-    return read_hourly(refresh(store, hourly_key(service), step))
 
 
 def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
@@ -176,43 +213,16 @@ def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
     return dict(sorted(peaks.items()))
 
 
-def refresh_daily(store: SummaryStore, service: str) -> dict[datetime, DailyPeak]:
-    """Recompute the peaks of the marked day and every later one, resuming at the state stored
-    for the start of the latest day not after the earliest marker; returns all daily peaks."""
-
-    def step(status: StatusRow, dirty: list[str]) -> tuple[Cells, list[str]]:
-        stored = checkpoints(status)
-        start, state = resume_point(stored, (marker_time(q) for q in dirty))
-        peaks, starts = daily_peaks_from(state, store.scan_events(service, start=start))
-        older = {d: s for d, s in stored.items() if start is not None and d < start}
-        kept = keep_latest({**older, **starts})
-        put = {
-            f"{DAY}{format_event_time(p.day)}": f"{p.value},{format_event_time(p.at)}".encode()
-            for p in peaks
-        }
-        put |= {f"{CHECKPOINT}{format_event_time(d)}": encode_state(s) for d, s in kept.items()}
-        stale = [f"{CHECKPOINT}{format_event_time(d)}" for d in stored if d not in kept]
-        return put, stale
-
-    return read_daily(refresh(store, daily_key(service), step))
-
-
-def refresh(store: SummaryStore, key: bytes, step: Step) -> StatusRow:
-    """Commit `step`'s cells and drop the markers it saw, on the row's version; a lost race
-    re-reads and tries again. Returns the row as committed (or as read, when nothing was dirty)."""
-    for attempt in range(MAX_ATTEMPTS):
-        status = store.read_status(key)
-        dirty = [q for q in status.cells if q.startswith(DIRTY)]
-        if not dirty:
-            return status
-        put, stale = step(status, dirty)
-        gone = {*dirty, *stale}
-        if store.commit_status(key, status.version, put, sorted(gone)):
-            kept = {q: v for q, v in status.cells.items() if q not in gone}
-            return StatusRow(status.version + 1, {**kept, **put})
-        _backoff(attempt)
-    raise Contention(f"summary row {key!r} changed under {MAX_ATTEMPTS} refreshes in a row")
+def window_start(status: StatusRow, hours: int, limits: Limits = Limits()) -> datetime | None:
+    """Start of the last `hours` hours of a service's events (its newest hour with events,
+    minus `hours - 1`); None when the row holds no ledger yet."""
+    try:
+        ledger = decode(status.cells, horizon=limits.horizon, max_closed=limits.max_closed)
+    except CorruptLedger:
+        return None
+    newest = max([*ledger.open, *ledger.closed], default=None)
+    return None if newest is None else newest - timedelta(hours=hours - 1)
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))

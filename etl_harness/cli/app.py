@@ -203,7 +203,7 @@ def publish(
 
 @app.command()
 def occupancy(service: ServiceOpt = None, as_json: JsonOpt = False) -> None:
-    """Current occupancy per service (pending updates are folded in first)."""
+    """Current occupancy per service, as stored."""
     result = commands.occupancy(configured().settings, service)
     if as_json:
         print_json({svc: occ.value for svc, occ in result.items()})

@@ -75,11 +75,12 @@ def services(table: EventTable, only: str | None) -> list[str]:
 
 
 def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupancy]:
-    """Refresh (folds pending updates; idempotent) and read each service's occupancy."""
+    """Each service's occupancy as its status row holds it (every commit leaves it whole)."""
     table = EventTable(settings)
     try:
-        now = datetime.now(UTC)
-        return {svc: ledger.refresh_occupancy(table, svc, now) for svc in services(table, only)}
+        names = services(table, only)
+        rows = table.read_statuses([status_key(svc) for svc in names])
+        return {svc: ledger.current_occupancy(rows[status_key(svc)]) for svc in names}
     finally:
         table.close()
 
@@ -162,12 +163,10 @@ def status(settings: Settings) -> dict[str, Any]:
         for svc in services(table, None):
             st = table.read_status(status_key(svc))
             occ = ledger.current_occupancy(st)
-            pending = ledger.pending_updates(st)
             per_service[svc] = {
                 "occupancy": occ.value,
                 "events": occ.events,
                 "anomalies": occ.anomalies,
-                "pending": pending,
             }
     finally:
         table.close()

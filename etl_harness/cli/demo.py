@@ -135,13 +135,13 @@ def _wait_rows(
 def _wait_occupancy(
     table: EventTable, report: DemoReport, timeout: float, begin: float
 ) -> dict[str, int]:
-    """Occupancy as the status rows hold it, once no update is pending (or time is up)."""
+    """Occupancy as the status rows hold it, once they have folded every event (or time is up)."""
     seen: dict[str, Occupancy] = {}
     while True:
         statuses = {svc: table.read_status(status_key(svc)) for svc in report.truth}
         seen = {svc: ledger.current_occupancy(st) for svc, st in statuses.items()}
-        pending = any(ledger.pending_updates(st) for st in statuses.values())
-        if not pending or time.monotonic() - begin >= timeout:
+        folded = all(seen[svc].events >= n for svc, n in report.expected_rows.items())
+        if folded or time.monotonic() - begin >= timeout:
             return {svc: occ.value for svc, occ in seen.items()}
         time.sleep(0.1)
 

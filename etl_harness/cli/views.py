@@ -61,11 +61,9 @@ def daily_peaks_table(daily: Mapping[str, Sequence[DailyPeak]]) -> Table:
 
 
 def status_table(report: Mapping[str, Any]) -> Table:
-    table = Table("service", "occupancy", "events", "anomalies", "pending", title="Status")
+    table = Table("service", "occupancy", "events", "anomalies", title="Status")
     for service, row in sorted(report["services"].items()):
-        table.add_row(
-            service, *(str(row[k]) for k in ("occupancy", "events", "anomalies", "pending"))
-        )
+        table.add_row(service, *(str(row[k]) for k in ("occupancy", "events", "anomalies")))
     counters = ", ".join(f"{k} {v}" for k, v in sorted(report["counters"].items())) or "none yet"
     letters = ", ".join(f"{k} {v}" for k, v in sorted(report["dead_letters"].items())) or "none"
     duplicates = report["duplicates"]

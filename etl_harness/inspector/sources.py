@@ -108,7 +108,7 @@ class Sources:
             daily.extend(views.daily_peak_view(service, p) for p in peaks.values())
             events.extend(
                 self.table.scan_events(
-                    service, start=ledger.checkpoint_window(status, views.WINDOW_HOURS)
+                    service, start=ledger.window_start(status, views.WINDOW_HOURS)
                 )
             )
         hourly = views.hourly_window(events)

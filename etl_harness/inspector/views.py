@@ -115,7 +115,6 @@ def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
         "occupancy": occ.value,
         "events": occ.events,
         "anomalies": occ.anomalies,
-        "pending": ledger.pending_updates(status),
         "write_time": write_time.decode() if write_time else None,
     }
 

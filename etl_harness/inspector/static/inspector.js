@@ -117,7 +117,7 @@
     meta.textContent = `${item.events} events`;
     const more = document.createElement("div");
     more.className = "muted";
-    more.textContent = `${item.anomalies} anomalies · ${item.pending} pending`;
+    more.textContent = `${item.anomalies} anomalies · ${item.events} events`;
     div.append(name, value, meta, more);
     const before = lastOccupancy.get(item.service);
     if (before !== undefined && before !== item.occupancy) div.classList.add("changed");

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl_core import Event, fold, hourly_counts
-from etl_core.analytics import Peak, hour_of
+from etl_core import Event, daily_peaks, fold, hourly_counts
+from etl_core.analytics import DailyPeak, hour_of
 from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
-from etl_core.hour_ledger import Change, HourLedger, day_of
-from etl_core.occupancy import sort_key, timelines
+from etl_core.hour_ledger import Change, HourLedger
 from tests.unit.core.core_strategies import NOW
 
 SERVICE = "gate"
@@ -35,20 +34,6 @@ def streams(draw: st.DrawFn) -> list[Event]:
     return unique + copies
 
 
-def daily_peaks(events: list[Event]) -> dict[datetime, Peak]:
-    """Reference: the highest occupancy after any event of each day, first reached when."""
-    (timeline,) = timelines(events).values() or [[]]
-    peaks: dict[datetime, Peak] = {}
-    value = 0
-    for event in sorted(timeline, key=sort_key):
-        value = value + 1 if event.delta > 0 else max(value - 1, 0)
-        day = day_of(event.event_time)
-        best = peaks.setdefault(day, Peak(0, None))
-        if value > best.value:
-            peaks[day] = Peak(value, event.event_time)
-    return peaks
-
-
 class Row:
     """A summary row as the service keeps it: the ledger's cells plus the projections it writes."""
 
@@ -56,7 +41,7 @@ class Row:
         self.cells: dict[str, bytes] = {}
         self.horizon, self.max_closed = horizon, max_closed
         self.hourly: dict[datetime, tuple[int, int]] = {}
-        self.peaks: dict[datetime, Peak] = {}
+        self.peaks: dict[datetime, DailyPeak] = {}
         self.rows: list[Event] = []  # the event rows, written before the ledger is updated
 
     def apply(self, batch: list[Event]) -> None:
@@ -100,7 +85,7 @@ def test_any_batching_order_and_lateness_gives_the_fold_hourly_counts_and_daily_
     assert ledger.occupancy() == fold(events).get(SERVICE, ledger.occupancy().__class__())
     expected = {c.hour: (c.entries, c.exits) for c in hourly_counts(events).get(SERVICE, [])}
     assert row.hourly == expected
-    assert row.peaks == daily_peaks(events)
+    assert row.peaks == {p.day: p for p in daily_peaks(events).get(SERVICE, [])}
 
 
 @given(st.data(), streams(), st.integers(0, 3))

@@ -1,9 +1,9 @@
-"""The ledger keeps occupancy exact under redelivery, reordering and concurrent refreshes."""
+"""The ledger keeps every summary exact under redelivery, reordering, lateness, crashes and
+concurrent writers, and reads event rows back only for events later than its horizon."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -11,20 +11,17 @@ from hypothesis import strategies as st
 
 from etl.service import ledger
 from etl.service.ports import StatusRow
-from etl_core import Event, daily_key, daily_peaks, fold, status_key
+from etl_core import Event, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
-from etl_core.checkpoints import MAX_CHECKPOINTS
 from tests.unit.etl.fakes import FakeTable
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-NONCES = (
-    itertools.count()
-)  # every delivery marks with a nonce of its own, as uuid4 does in production
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
+SUMMARIES = (ledger.OCCUPANCY, ledger.HOURLY, ledger.DAILY)
 
 
 @st.composite
-def event_lists(draw: st.DrawFn, max_size: int = 40, span_minutes: int = 60 * 12) -> list[Event]:
+def event_lists(draw: st.DrawFn, max_size: int = 40, span_minutes: int = 60 * 30) -> list[Event]:
     n = draw(st.integers(0, max_size))
     services = draw(
         st.lists(st.sampled_from(["gate", "gate-north", "gate#south"]), min_size=n, max_size=n)
@@ -37,155 +34,161 @@ def event_lists(draw: st.DrawFn, max_size: int = 40, span_minutes: int = 60 * 12
     ]
 
 
-class InterleavingTable(FakeTable):
-    """Runs queued writers in the middle of a refresh's scan: the race the ledger must survive."""
+class RacingTable(FakeTable):
+    """Runs queued writers just before a commit lands, so that commit loses the version check:
+    concurrent writers of other processes, as the CheckAndMutate on `version` sees them."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.during_scan: list[tuple[Event, bool]] = []
+        self.racers: list[Callable[[], None]] = []
 
-    def scan_events(
-        self, service: str, start: datetime | None = None, end: datetime | None = None
-    ) -> Iterator[Event]:
-        rows = list(super().scan_events(service, start, end))
-        while self.during_scan:
-            event, refresh = self.during_scan.pop()
-            deliver(self, event, refresh=refresh)
-        yield from rows
+    def commit_status(
+        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+    ) -> bool:
+        while self.racers:
+            self.racers.pop()()
+        return super().commit_status(key, expected_version, put, delete)
 
 
-def deliver(table: FakeTable, event: Event, *, refresh: bool = True) -> None:
-    """What a function does with one delivery: write, mark, refresh."""
-    table.write_events([event])
-    ledger.mark(table, [event], nonce=f"n{next(NONCES)}")
-    if refresh:
-        ledger.refresh_occupancy(table, event.service, NOW)
+def deliver(table: FakeTable, events: list[Event], horizon: int, *, crash: bool = False) -> None:
+    """What a handler does with a delivery: the event rows, then every summary. `crash`: killed
+    after the rows were written (the message is redelivered later)."""
+    table.write_events(events)
+    if crash:
+        return
+    for summary in SUMMARIES:
+        ledger.update(table, summary, events, NOW, ledger.Limits(horizon=horizon))
 
 
-@settings(max_examples=200, deadline=None)
-@given(events=event_lists(), data=st.data())
-def test_any_interleaving_of_deliveries_and_refreshes_converges_to_the_batch_fold(
-    events: list[Event], data: st.DataObject
+def assert_summaries_equal_the_fold(table: FakeTable, events: list[Event]) -> None:
+    for service, expected in fold(events).items():
+        assert ledger.current_occupancy(table.read_status(status_key(service))) == expected
+    for service, counts in hourly_counts(events).items():
+        stored = ledger.read_hourly(table.read_status(ledger.HOURLY.key(service)))
+        assert list(stored.values()) == counts
+    for service, peaks in daily_peaks(events).items():
+        stored = ledger.read_daily(table.read_status(ledger.DAILY.key(service)))
+        assert list(stored.values()) == peaks
+
+
+@settings(deadline=None)
+@given(events=event_lists(), data=st.data(), horizon=st.integers(0, 3))
+def test_any_arrival_order_redelivery_crash_and_concurrent_commit_converges_to_the_fold(
+    events: list[Event], data: st.DataObject, horizon: int
 ) -> None:
     redelivered = data.draw(st.lists(st.sampled_from(events), max_size=10)) if events else []
     arrivals = data.draw(st.permutations(events + redelivered))
-    table = InterleavingTable()
+    table = RacingTable()
+    crashed: list[Event] = []
     for event in arrivals:
-        if data.draw(st.booleans()):
-            table.during_scan.append((event, data.draw(st.booleans())))
+        how = data.draw(st.sampled_from(["now", "racing", "crash"]))
+        if how == "crash":
+            deliver(table, [event], horizon, crash=True)
+            crashed.append(event)
+        elif how == "racing":  # lands in the middle of the next writer's commit
+            table.racers.append(lambda e=event: deliver(table, [e], horizon))
         else:
-            deliver(table, event)
-    for event, _ in table.during_scan:
-        deliver(table, event)
-    expected = fold(events)
-    for service in {e.service for e in events}:
-        assert ledger.refresh_occupancy(table, service, NOW) == expected[service]
+            deliver(table, [event], horizon)
+    for racer in table.racers:
+        racer()
+    for event in crashed:  # Pub/Sub redelivers what was never acknowledged
+        deliver(table, [event], horizon)
+    assert_summaries_equal_the_fold(table, events)
 
 
-@settings(max_examples=100, deadline=None)
-@given(events=event_lists())
-def test_every_refresh_after_a_marked_write_leaves_no_pending_marker(events: list[Event]) -> None:
+@settings(deadline=None)
+@given(events=event_lists(), data=st.data(), horizon=st.integers(0, 3))
+def test_batches_of_many_services_give_the_same_summaries_as_single_deliveries(
+    events: list[Event], data: st.DataObject, horizon: int
+) -> None:
     table = FakeTable()
-    for event in events:
-        deliver(table, event)
-    for service in {e.service for e in events}:
-        cells = table.read_status(status_key(service)).cells
-        assert not [q for q in cells if q.startswith(ledger.DIRTY)]
+    order = data.draw(st.permutations(events))
+    size = data.draw(st.integers(1, 12))
+    for i in range(0, len(order), size):
+        deliver(table, list(order[i : i + size]), horizon)
+    assert_summaries_equal_the_fold(table, events)
 
 
-def test_a_late_event_hours_behind_refolds_from_an_earlier_checkpoint() -> None:
+@settings(deadline=None)
+@given(events=event_lists(), horizon=st.integers(0, 3))
+def test_events_within_the_horizon_never_read_an_event_row_back(
+    events: list[Event], horizon: int
+) -> None:
     table = FakeTable()
-    times = [BASE + timedelta(hours=h) for h in range(6)]
-    for i, t in enumerate(times):
-        deliver(table, Event("gate", t, 1, f"in-{i}"))
-    deliver(table, Event("gate", times[5] + timedelta(minutes=1), -1, "out-late-order"))
-    late_exit = Event("gate", times[1] + timedelta(minutes=30), -1, "late")
-    deliver(table, late_exit)
-    status = table.read_status(status_key("gate"))
-    assert ledger.current_occupancy(status).value == 4
-    assert sum(q.startswith(ledger.CHECKPOINT) for q in status.cells) == 6
+    reads = 0
+    for event in sorted(events, key=lambda e: e.event_time):  # late by at most the horizon
+        table.write_events([event])
+        for summary in SUMMARIES:
+            committed = ledger.update(table, summary, [event], NOW, ledger.Limits(horizon))
+            reads += sum(c.rows_read for c in committed.values())
+    assert reads == 0
+    assert_summaries_equal_the_fold(table, events)
+
+
+@settings(deadline=None)
+@given(events=event_lists(), data=st.data())
+def test_a_rebuild_from_the_event_rows_equals_the_incremental_summaries(
+    events: list[Event], data: st.DataObject
+) -> None:
+    incremental = FakeTable()
+    for event in data.draw(st.permutations(events)):
+        deliver(incremental, [event], horizon=1)
+    rebuilt = FakeTable()
+    rebuilt.write_events(events)
+    for service in {e.service for e in events}:
+        for summary in SUMMARIES:
+            ledger.rebuild(rebuilt, summary, service, NOW, ledger.Limits(horizon=1))
+            mine, theirs = (t.read_status(summary.key(service)) for t in (rebuilt, incremental))
+            assert _shown(mine) == _shown(theirs)
+
+
+def _shown(row: StatusRow) -> dict[str, bytes]:
+    return {q: v for q, v in row.cells.items() if q != "writeTime"}
+
+
+def test_an_event_hours_later_than_the_horizon_reads_back_only_the_rows_from_its_hour() -> None:
+    table = FakeTable()
+    hours = [Event("gate", BASE + timedelta(hours=h), 1, f"in-{h}") for h in range(8)]
+    deliver(table, hours, horizon=1)
+    late = Event("gate", BASE + timedelta(hours=5, minutes=30), -1, "late-exit")
+    table.write_events([late])
+    committed = ledger.update(table, ledger.OCCUPANCY, [late], NOW, ledger.Limits(horizon=1))
+    assert committed["gate"].rows_read == 4  # hours 5, 6 and 7, and the late exit itself
+    assert ledger.current_occupancy(table.read_status(status_key("gate"))).value == 7
+
+
+def test_a_redelivery_commits_nothing() -> None:
+    table = FakeTable()
+    event = Event("gate", BASE, 1, "a")
+    deliver(table, [event], horizon=2)
+    commits = table.commits
+    deliver(table, [event], horizon=2)
+    assert table.commits == commits
 
 
 def test_exits_at_zero_are_anomalies_and_never_make_occupancy_negative() -> None:
     table = FakeTable()
-    deliver(table, Event("gate", BASE, -1, "a"))
-    deliver(table, Event("gate", BASE + timedelta(minutes=1), 1, "b"))
-    occupancy = ledger.refresh_occupancy(table, "gate", NOW)
+    deliver(table, [Event("gate", BASE, -1, "a")], horizon=2)
+    deliver(table, [Event("gate", BASE + timedelta(minutes=1), 1, "b")], horizon=2)
+    occupancy = ledger.current_occupancy(table.read_status(status_key("gate")))
     assert (occupancy.value, occupancy.anomalies, occupancy.events) == (1, 1, 2)
 
 
-def test_checkpoints_are_capped_so_a_status_row_stays_small() -> None:
+def test_a_corrupt_ledger_cell_is_rebuilt_from_the_event_rows() -> None:
     table = FakeTable()
-    for h in range(MAX_CHECKPOINTS + 10):
-        deliver(table, Event("gate", BASE + timedelta(hours=h), 1, f"e{h}"))
-    cells = table.read_status(status_key("gate")).cells
-    assert sum(q.startswith(ledger.CHECKPOINT) for q in cells) == MAX_CHECKPOINTS
-    assert (
-        ledger.current_occupancy(table.read_status(status_key("gate"))).value
-        == MAX_CHECKPOINTS + 10
-    )
+    events = [Event("gate", BASE + timedelta(minutes=m), 1, f"e{m}") for m in range(3)]
+    deliver(table, events, horizon=2)
+    table.status[status_key("gate")]["open:2026-11-20T00:00:00.000Z"] = b"not json"
+    more = Event("gate", BASE + timedelta(minutes=9), 1, "e9")
+    deliver(table, [more], horizon=2)
+    assert ledger.current_occupancy(table.read_status(status_key("gate"))).value == 4
 
 
-@settings(max_examples=100, deadline=None)
-@given(events=event_lists(), data=st.data())
-def test_hourly_counts_equal_the_core_analytics_whatever_the_arrival_order(
-    events: list[Event], data: st.DataObject
-) -> None:
-    table = FakeTable()
-    for event in data.draw(st.permutations(events)):
-        table.write_events([event])
-        ledger.mark_hours(table, [event], nonce=event.event_id)
-        ledger.refresh_hourly(table, event.service)
-    expected = hourly_counts(events)
-    for service, counts in expected.items():
-        stored = ledger.read_hourly(table.read_status(ledger.hourly_key(service)))
-        assert list(stored.values()) == counts
-
-
-def test_pending_updates_count_the_markers_no_refresh_has_folded_yet() -> None:
-    table = FakeTable()
-    first = Event("gate", BASE, 1, "a")
-    table.write_events([first])
-    ledger.mark(table, [first], nonce="n1")
-    assert ledger.pending_updates(table.read_status(status_key("gate"))) == 1
-    ledger.refresh_occupancy(table, "gate", NOW)
-    later = Event("gate", BASE + timedelta(minutes=1), 1, "b")
-    table.write_events([later])
-    ledger.mark(table, [later], nonce="n2")
-    ledger.mark(table, [later], nonce="n3")  # a redelivery: one more marker
-    assert ledger.pending_updates(table.read_status(status_key("gate"))) == 2
-
-
-def test_the_checkpoint_window_ends_at_the_hour_of_the_latest_folded_event() -> None:
+def test_the_window_ends_at_the_newest_hour_with_events() -> None:
     table = FakeTable()
     events = [Event("gate", BASE, 1, "a"), Event("gate", BASE + timedelta(hours=30), 1, "b")]
-    table.write_events(events)
-    ledger.mark(table, events, nonce="n1")
-    ledger.refresh_occupancy(table, "gate", NOW)
+    deliver(table, events, horizon=2)
     status = table.read_status(status_key("gate"))
-    latest_hour = BASE + timedelta(hours=30)
-    assert ledger.checkpoint_window(status, hours=24) == latest_hour - timedelta(hours=23)
-    assert ledger.checkpoint_window(StatusRow(0, {}), hours=24) is None
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    events=event_lists(max_size=30, span_minutes=60 * 24 * 3),
-    data=st.data(),
-    refresh_every=st.integers(1, 4),
-)
-def test_daily_peaks_equal_the_core_analytics_whatever_the_arrival_order(
-    events: list[Event], data: st.DataObject, refresh_every: int
-) -> None:
-    table = FakeTable()
-    arrivals = data.draw(st.permutations(events))
-    for n, event in enumerate(arrivals, start=1):
-        table.write_events([event])
-        ledger.mark_days(table, [event], nonce=f"n{next(NONCES)}")
-        if n % refresh_every == 0:  # markers pile up between refreshes, as under load
-            ledger.refresh_daily(table, event.service)
-    for service in {e.service for e in events}:
-        ledger.refresh_daily(table, service)
-    for service, peaks in daily_peaks(events).items():
-        stored = ledger.read_daily(table.read_status(daily_key(service)))
-        assert list(stored.values()) == peaks
+    newest = BASE + timedelta(hours=30)
+    assert ledger.window_start(status, hours=24) == newest - timedelta(hours=23)
+    assert ledger.window_start(StatusRow(0, {}), hours=24) is None
