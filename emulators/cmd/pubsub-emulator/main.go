@@ -70,5 +70,5 @@ func startAdmin(opts *options, srv *pubsubserver.Server) (*pubsubadmin.Server, e
 	if opts.adminPort < 0 {
 		return nil, nil
 	}
-	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake())
+	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), srv)
 }

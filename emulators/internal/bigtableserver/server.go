@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/ready"
 )
 
@@ -42,7 +43,12 @@ func Start(laddr string) (*Server, error) {
 	}
 	internal := bufconn.Listen(1 << 20)
 	gate := ready.New("google.bigtable.v2.Bigtable", "google.bigtable.admin.v2.BigtableTableAdmin", "google.bigtable.admin.v2.BigtableInstanceAdmin")
-	opts := append(gate.ServerOptions(),
+	if layoutErr != nil {
+		public.Close()
+		return nil, layoutErr
+	}
+	order := &familyOrder{}
+	opts := append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
 		grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{addr: address(laddr, public), gate: gate, listener: listenBoth(public, internal)}
@@ -56,6 +62,7 @@ func Start(laddr string) (*Server, error) {
 		return nil, err
 	}
 	s.bt, _ = bttest.NewServerWithListener(s.listener, opts...) // never fails
+	order.bt.Store(s.bt)
 	return s, nil
 }
 

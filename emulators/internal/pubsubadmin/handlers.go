@@ -42,10 +42,11 @@ func (a *api) subscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prefix := projectPrefix(r, "subscriptions")
+	parked := a.parked()
 	out := []Subscription{}
 	for _, s := range states {
 		if strings.HasPrefix(s.name, prefix) {
-			out = append(out, Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog, PushEndpoint: s.pushEndpoint})
+			out = append(out, Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog + parked[s.name], PushEndpoint: s.pushEndpoint})
 		}
 	}
 	slices.SortFunc(out, func(x, y Subscription) int { return cmp.Compare(x.Name, y.Name) })
@@ -63,7 +64,7 @@ func (a *api) messages(w http.ResponseWriter, r *http.Request) {
 	prefix, topic := projectPrefix(r, "topics"), topicOf(r)
 	a.messagesMu.Lock()
 	defer a.messagesMu.Unlock()
-	all := a.fake.Messages() // oldest first
+	all := a.source() // oldest first
 	out := []Message{}
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		m := all[i]

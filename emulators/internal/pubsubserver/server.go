@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
 	"github.com/etl-pipeline/emulators/internal/streampull"
@@ -40,6 +41,7 @@ type Server struct {
 	listener net.Listener
 	internal *bufconn.Listener
 	conn     *grpc.ClientConn
+	fidelity *pubsubfidelity.Layer
 	stopPush context.CancelFunc
 	pushDone chan struct{}
 	closing  sync.Once
@@ -60,9 +62,17 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// pstest insists on a listener of its own; it is bound to loopback and
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	fidelity, err := pubsubfidelity.New(fake)
+	if err != nil {
+		lis.Close()
+		fake.Close()
+		return nil, err
+	}
 	gate := ready.New("google.pubsub.v1.Publisher", "google.pubsub.v1.Subscriber")
 	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+	opts = append(opts, fidelityOptions(fidelity)...)
 	s := &Server{
+		fidelity: fidelity,
 		host:     host,
 		fake:     fake,
 		listener: lis,
@@ -78,6 +88,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	)
 	if err != nil {
 		lis.Close()
+		fidelity.Close()
 		fake.Close()
 		return nil, err
 	}
@@ -85,7 +96,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	pb.RegisterPublisherServer(s.grpc, &fake.GServer)
 	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
-	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, &fake.GServer))
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, &fake.GServer).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
@@ -167,6 +178,7 @@ func (s *Server) Close() {
 		case <-time.After(time.Second):
 			s.grpc.Stop() // streaming pulls never end on their own
 		}
+		s.fidelity.Close()
 		s.fake.Close()
 	})
 }

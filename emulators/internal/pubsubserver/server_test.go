@@ -53,7 +53,7 @@ func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {
 	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { pushed.Add(1) }))
 	defer ep.Close()
 
-	topic, name := "projects/p/topics/t", "projects/p/subscriptions/s"
+	topic, name := "projects/p/topics/topic-t", "projects/p/subscriptions/sub-s"
 	mustOK(t, func() error { _, err := pub.CreateTopic(ctx, &pb.Topic{Name: topic}); return err })
 	mustOK(t, func() error {
 		_, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: name, Topic: topic, AckDeadlineSeconds: 10})
@@ -110,9 +110,9 @@ func TestCloseEndsOpenStreamsAndStopsServing(t *testing.T) {
 	srv, conn := start(t)
 	ctx := context.Background()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
-	mustOK(t, func() error { _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/t"}); return err })
+	mustOK(t, func() error { _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/topic-t"}); return err })
 	mustOK(t, func() error {
-		_, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t", AckDeadlineSeconds: 10})
+		_, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/sub-s", Topic: "projects/p/topics/topic-t", AckDeadlineSeconds: 10})
 		return err
 	})
 	// An open streaming pull would keep a graceful stop waiting forever.
@@ -121,7 +121,7 @@ func TestCloseEndsOpenStreamsAndStopsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustOK(t, func() error {
-		return stream.Send(&pb.StreamingPullRequest{Subscription: "projects/p/subscriptions/s", StreamAckDeadlineSeconds: 10})
+		return stream.Send(&pb.StreamingPullRequest{Subscription: "projects/p/subscriptions/sub-s", StreamAckDeadlineSeconds: 10})
 	})
 
 	t0 := time.Now()

@@ -20,6 +20,8 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
+
+	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 )
 
 // Config tunes the dispatcher; zero fields take the defaults below.
@@ -121,7 +123,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	tick := time.NewTicker(d.cfg.ResyncInterval)
 	defer tick.Stop()
 	for {
-		d.resync(ctx, workers, &wg)
+		grpcrecover.Run("push resync", func() { d.resync(ctx, workers, &wg) })
 		select {
 		case <-ctx.Done():
 			return
@@ -152,7 +154,9 @@ func (d *Dispatcher) resync(ctx context.Context, workers map[string]*worker, wg 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run()
+			// A panic ends this worker (its shutdown hands its messages
+			// back); the next resync starts a new one.
+			grpcrecover.Run("push worker "+name, w.run)
 		}()
 	}
 	for name, w := range workers {
@@ -174,7 +178,7 @@ func (d *Dispatcher) listSubscriptions(ctx context.Context) (map[string]*pb.Subs
 			return nil, err
 		}
 		for _, s := range resp.GetSubscriptions() {
-			if s.GetPushConfig().GetPushEndpoint() != "" {
+			if s.GetPushConfig().GetPushEndpoint() != "" && !s.GetDetached() {
 				subs[s.GetName()] = s
 			}
 		}

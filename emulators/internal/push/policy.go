@@ -89,3 +89,10 @@ func splitName(name string) (project, id string) {
 	}
 	return "", name
 }
+
+// DeadLetterMessage is the message forwarded to a dead-letter topic after
+// attempts deliveries from subscription sub (for pull subscriptions, used by
+// internal/pubsubfidelity).
+func DeadLetterMessage(sub string, m *pb.PubsubMessage, attempts int) *pb.PubsubMessage {
+	return deadLetter(sub, m, attempts)
+}

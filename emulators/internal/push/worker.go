@@ -2,6 +2,8 @@ package push
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +11,8 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 )
 
 // maxPull caps the messages one pull takes, whatever the free delivery slots.
@@ -181,7 +185,7 @@ func (w *worker) pull(n int) int {
 func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) {
 	defer w.deliveries.Done()
 	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
-	err := post(ctx, w.d.cfg.HTTPClient, delivery{
+	err := guardedPost(ctx, w.d.cfg.HTTPClient, delivery{
 		subscription: w.name,
 		endpoint:     aliasLocalhost(sub.GetPushConfig().GetPushEndpoint(), w.d.cfg.LocalhostAlias),
 		config:       sub.GetPushConfig(),
@@ -321,4 +325,13 @@ func (w *worker) shutdown() {
 	_, _ = w.d.sub.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
 		Subscription: w.name, AckIds: ackIDs, AckDeadlineSeconds: 0,
 	})
+}
+
+// guardedPost is post, with a panic turned into a failed delivery (a nack)
+// instead of the emulator's end.
+func guardedPost(ctx context.Context, client *http.Client, d delivery) (err error) {
+	if !grpcrecover.Run("push delivery to "+d.endpoint, func() { err = post(ctx, client, d) }) {
+		err = errors.New("push delivery failed: emulator bug (panic), see the log")
+	}
+	return err
 }

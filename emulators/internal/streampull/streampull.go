@@ -49,6 +49,7 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -72,8 +73,9 @@ const (
 // one's.
 type Subscriber struct {
 	pb.SubscriberServer
-	g       *pstest.GServer // nil: no pstest internals used
-	parker  *parker         // nil: pstest's delivery goroutines left running
+	via     grpc.UnaryServerInterceptor // the server's interceptors, for the calls a stream makes
+	g       *pstest.GServer             // nil: no pstest internals used
+	parker  *parker                     // nil: pstest's delivery goroutines left running
 	mu      sync.Mutex
 	streams map[string]map[*stream]struct{} // by subscription name
 }
@@ -94,6 +96,34 @@ func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
 
 // Acknowledge acknowledges through the wrapped service, then releases the
 // messages' flow-control budget on the subscription's streams.
+// Via makes the unary calls a stream makes (Pull, Acknowledge, ModifyAckDeadline)
+// go through `interceptor` (the server's chain, e.g. the fidelity layer), as the
+// same calls from a client do. Call it before serving.
+func (s *Subscriber) Via(interceptor grpc.UnaryServerInterceptor) *Subscriber {
+	s.via = interceptor
+	return s
+}
+
+// call runs one of this service's unary methods as a client call would run.
+func (s *Subscriber) call(ctx context.Context, method string, req any) (any, error) {
+	handler := func(ctx context.Context, req any) (any, error) {
+		switch r := req.(type) {
+		case *pb.PullRequest:
+			return s.Pull(ctx, r)
+		case *pb.AcknowledgeRequest:
+			return s.Acknowledge(ctx, r)
+		case *pb.ModifyAckDeadlineRequest:
+			return s.ModifyAckDeadline(ctx, r)
+		}
+		return nil, status.Errorf(codes.Internal, "streampull: no unary method for %T", req)
+	}
+	if s.via == nil {
+		return handler(ctx, req)
+	}
+	info := &grpc.UnaryServerInfo{Server: s, FullMethod: "/google.pubsub.v1.Subscriber/" + method}
+	return s.via(ctx, req, info, handler)
+}
+
 func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.Acknowledge(ctx, req)
 	if err == nil {
@@ -406,7 +436,7 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 	}
 	if ids := req.GetAckIds(); len(ids) > 0 {
 		// Errors (a deleted subscription) end the stream through Pull.
-		s.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
+		s.call(ctx, "Acknowledge", &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
 	}
 	// Group modacks by deadline: one ModifyAckDeadline per distinct value.
 	byDeadline := map[int32][]string{}
@@ -419,7 +449,7 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 		byDeadline[d] = append(byDeadline[d], id)
 	}
 	for _, d := range order {
-		s.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d}) //nolint:errcheck
+		s.call(ctx, "ModifyAckDeadline", &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d}) //nolint:errcheck
 	}
 	if answerPings && len(ids) == 0 && len(req.GetAckIds()) == 0 {
 		select {
@@ -534,7 +564,8 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 		if bytes >= 0 {
 			want = min(want, max(1, int(bytes/st.avgSize())))
 		}
-		resp, err := s.Pull(ctx, &pb.PullRequest{Subscription: st.sub, MaxMessages: int32(want), ReturnImmediately: true})
+		out, err := s.call(ctx, "Pull", &pb.PullRequest{Subscription: st.sub, MaxMessages: int32(want), ReturnImmediately: true})
+		resp, _ := out.(*pb.PullResponse)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, status.FromContextError(ctx.Err()).Err()

@@ -1,0 +1,301 @@
+package pubsubfidelity
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	publisher  = "/google.pubsub.v1.Publisher/"
+	subscriber = "/google.pubsub.v1.Subscriber/"
+)
+
+// Unary is the layer as a gRPC unary interceptor: it serves some methods
+// itself, checks the requests of others before pstest (the handler) sees
+// them and fixes up their responses.
+func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	switch r := req.(type) {
+	// Served here.
+	case *pb.PublishRequest:
+		return l.Publish(r)
+	case *pb.SeekRequest:
+		return l.Seek(r)
+	case *pb.CreateSnapshotRequest:
+		return l.CreateSnapshot(r)
+	case *pb.GetSnapshotRequest:
+		return l.GetSnapshot(r)
+	case *pb.UpdateSnapshotRequest:
+		return l.UpdateSnapshot(r)
+	case *pb.DeleteSnapshotRequest:
+		return l.DeleteSnapshot(r)
+	case *pb.ListSnapshotsRequest:
+		return l.ListSnapshots(r)
+	case *pb.ListTopicSnapshotsRequest:
+		return l.ListTopicSnapshots(r)
+	case *pb.DetachSubscriptionRequest:
+		return l.Detach(r)
+
+	// Checked, then pstest.
+	case *pb.Topic:
+		if info.FullMethod == publisher+"CreateTopic" {
+			if err := checkName("topics", r.GetName()); err != nil {
+				return nil, err
+			}
+			return l.showing(h(ctx, req))
+		}
+	case *pb.GetTopicRequest:
+		if err := checkName("topics", r.GetTopic()); err != nil {
+			return nil, err
+		}
+		return l.showing(h(ctx, req))
+	case *pb.ListTopicsRequest:
+		return l.showing(h(ctx, req))
+	case *pb.UpdateTopicRequest:
+		if err := checkName("topics", r.GetTopic().GetName()); err != nil {
+			return nil, err
+		}
+		if len(r.GetUpdateMask().GetPaths()) == 0 {
+			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
+		}
+		for _, p := range r.GetUpdateMask().GetPaths() {
+			if strings.HasPrefix(p, "schema_settings.") && r.GetTopic().GetSchemaSettings() == nil {
+				return nil, status.Errorf(codes.InvalidArgument, "update_mask names %s but the topic has no schema_settings", p)
+			}
+		}
+		return l.showing(h(ctx, req))
+	case *pb.DeleteTopicRequest:
+		if err := checkName("topics", r.GetTopic()); err != nil {
+			return nil, err
+		}
+	case *pb.ListTopicSubscriptionsRequest:
+		if err := checkName("topics", r.GetTopic()); err != nil {
+			return nil, err
+		}
+		return l.attachedOnly(h(ctx, req))
+	case *pb.Subscription:
+		if info.FullMethod == subscriber+"CreateSubscription" {
+			return l.createSubscription(ctx, r, h)
+		}
+	case *pb.UpdateSubscriptionRequest:
+		return l.updateSubscription(ctx, r, h)
+	case *pb.GetSubscriptionRequest:
+		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+			return nil, err
+		}
+		return l.showing(h(ctx, req))
+	case *pb.ListSubscriptionsRequest:
+		return l.showing(h(ctx, req))
+	case *pb.DeleteSubscriptionRequest:
+		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+			return nil, err
+		}
+		resp, err := h(ctx, req)
+		if err == nil {
+			unlock := l.st.lock()
+			delete(l.policies, r.GetSubscription())
+			delete(l.parked, r.GetSubscription())
+			unlock()
+		}
+		return resp, err
+	case *pb.PullRequest:
+		if err := l.beforePull(r); err != nil {
+			return nil, err
+		}
+	case *pb.AcknowledgeRequest:
+		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+			return nil, err
+		}
+	case *pb.ModifyAckDeadlineRequest:
+		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+			return nil, err
+		}
+		if d := r.GetAckDeadlineSeconds(); d < 0 || d > 600 {
+			return nil, status.Errorf(codes.InvalidArgument, "Invalid ack deadline given: %d; must be between 0 and 600 seconds", d)
+		}
+		resp, err := h(ctx, req)
+		if err == nil { // a nack may have made a message due for dead-lettering
+			l.deadLetterNow(r.GetSubscription())
+		}
+		return resp, err
+	case *pb.ModifyPushConfigRequest:
+		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+			return nil, err
+		}
+	}
+	return h(ctx, req)
+}
+
+// createSubscription validates as production does (an omitted ack deadline
+// is 10 s; 0-600 else INVALID_ARGUMENT, the Java emulator's bounds) and
+// keeps the real dead-letter policy.
+func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h grpc.UnaryHandler) (any, error) {
+	if err := checkNames("subscriptions", r.GetName(), "topics", r.GetTopic()); err != nil {
+		return nil, err
+	}
+	switch d := r.GetAckDeadlineSeconds(); {
+	case d == 0:
+		r.AckDeadlineSeconds = 10
+	case d < 0 || d > 600:
+		return nil, status.Error(codes.InvalidArgument, "ack_deadline_secs out of bounds")
+	}
+	real, err := hidePolicy(r.GetDeadLetterPolicy())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer l.st.lock()()
+	if real != nil {
+		l.policies[r.GetName()] = real
+	} else {
+		delete(l.policies, r.GetName())
+	}
+	return l.showSubscription(resp.(*pb.Subscription)), nil
+}
+
+// updateSubscription does what createSubscription does for the fields in
+// the mask, and applies a new ack deadline to deliveries too (pstest only
+// records it).
+func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscriptionRequest, h grpc.UnaryHandler) (any, error) {
+	if err := checkName("subscriptions", r.GetSubscription().GetName()); err != nil {
+		return nil, err
+	}
+	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
+		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
+	}
+	var real *pb.DeadLetterPolicy
+	policy, deadline := false, false
+	for _, path := range r.GetUpdateMask().GetPaths() {
+		switch path {
+		case "dead_letter_policy":
+			var err error
+			if real, err = hidePolicy(r.GetSubscription().GetDeadLetterPolicy()); err != nil {
+				return nil, err
+			}
+			policy = true
+		case "ack_deadline_seconds":
+			switch d := r.GetSubscription().GetAckDeadlineSeconds(); {
+			case d == 0:
+				r.Subscription.AckDeadlineSeconds = 10
+			case d < 0 || d > 600:
+				return nil, status.Error(codes.InvalidArgument, "ack_deadline_secs out of bounds")
+			}
+			deadline = true
+		}
+	}
+	resp, err := h(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer l.st.lock()()
+	name := r.GetSubscription().GetName()
+	if policy {
+		if real != nil {
+			l.policies[name] = real
+		} else {
+			delete(l.policies, name)
+		}
+	}
+	if s := l.st.subscription(name); s != nil && deadline {
+		s.setAckTimeout(time.Duration(s.proto().GetAckDeadlineSeconds()) * time.Second)
+	}
+	return l.showSubscription(resp.(*pb.Subscription)), nil
+}
+
+// showing turns a response carrying pstest's own topic or subscription
+// protos, which pstest returns and gRPC marshals after pstest's lock is
+// released (a race with a concurrent update), into copies made under the
+// lock, subscriptions with their real dead-letter policies.
+func (l *Layer) showing(resp any, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer l.st.lock()()
+	switch r := resp.(type) {
+	case *pb.Subscription:
+		return l.showSubscription(r), nil
+	case *pb.Topic, *pb.ListTopicsResponse:
+		return proto.Clone(r.(proto.Message)), nil
+	case *pb.ListSubscriptionsResponse:
+		out := proto.Clone(r).(*pb.ListSubscriptionsResponse)
+		for i, s := range r.GetSubscriptions() {
+			out.Subscriptions[i] = l.showSubscription(s)
+		}
+		return out, nil
+	}
+	return resp, nil
+}
+
+// attachedOnly leaves detached subscriptions out of a topic's list (pstest
+// lists every subscription naming the topic). A page may come out shorter.
+func (l *Layer) attachedOnly(resp any, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	r := resp.(*pb.ListTopicSubscriptionsResponse)
+	out := &pb.ListTopicSubscriptionsResponse{NextPageToken: r.GetNextPageToken()}
+	defer l.st.lock()()
+	for _, name := range r.GetSubscriptions() {
+		if s := l.st.subscription(name); s == nil || !s.proto().GetDetached() {
+			out.Subscriptions = append(out.Subscriptions, name)
+		}
+	}
+	return out, nil
+}
+
+// beforePull refuses pulls from detached subscriptions and dead-letters
+// what is due, so that no message is delivered past its max attempts.
+func (l *Layer) beforePull(r *pb.PullRequest) error {
+	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+		return err
+	}
+	defer l.st.lock()()
+	s := l.st.subscription(r.GetSubscription())
+	if s == nil {
+		return nil // pstest answers NOT_FOUND
+	}
+	if s.proto().GetDetached() {
+		return status.Error(codes.FailedPrecondition, "Subscription is detached")
+	}
+	now := l.now()
+	l.deadLetterDue(r.GetSubscription(), s, now)
+	l.refill(s, now)
+	return nil
+}
+
+func (l *Layer) deadLetterNow(name string) {
+	defer l.st.lock()()
+	if s := l.st.subscription(name); s != nil {
+		l.deadLetterDue(name, s, l.now())
+	}
+}
+
+// Detach serves DetachSubscription: the subscription stays (detached:
+// true, its messages dropped, pulls refused) but leaves its topic, which no
+// longer lists it nor delivers to it.
+func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionResponse, error) {
+	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
+		return nil, err
+	}
+	defer l.st.lock()()
+	s := l.st.subscription(r.GetSubscription())
+	if s == nil {
+		return nil, status.Error(codes.NotFound, "Subscription does not exist")
+	}
+	s.proto().Detached = true
+	if t := s.topic(); t != nil {
+		t.detach(r.GetSubscription())
+	}
+	s.clear()
+	delete(l.parked, r.GetSubscription())
+	return &pb.DetachSubscriptionResponse{}, nil
+}

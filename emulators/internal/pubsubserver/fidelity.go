@@ -1,0 +1,24 @@
+package pubsubserver
+
+import (
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
+
+	"github.com/etl-pipeline/emulators/internal/grpcrecover"
+	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
+)
+
+// fidelityOptions put panic recovery, then the fidelity layer, in front of
+// every handler (after the readiness gate).
+func fidelityOptions(l *pubsubfidelity.Layer) []grpc.ServerOption {
+	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(l.Unary))
+}
+
+// Messages are the latest messages published (at most 1,000, acknowledged
+// or not), for the admin API: pstest's own list stays empty, since Publish
+// is served by the fidelity layer.
+func (s *Server) Messages() []*pstest.Message { return s.fidelity.Messages() }
+
+// Parked counts, by subscription, the messages the fidelity layer holds
+// outside pstest (beyond its window), for the admin API's backlog.
+func (s *Server) Parked() map[string]int { return s.fidelity.Parked() }
