@@ -110,10 +110,11 @@ class PubSub:
         self.subscriber.close()
 
     def topic_path(self, topic: str) -> str:
-        return f"projects/{self.settings.project}/topics/{topic}"
+        """`projects/P/topics/<topic>` of a topic *name* (a path here would be wrapped twice)."""
+        return f"projects/{self.settings.project}/topics/{_name(topic, 'topic')}"
 
     def subscription_path(self, name: str) -> str:
-        return f"projects/{self.settings.project}/subscriptions/{name}"
+        return f"projects/{self.settings.project}/subscriptions/{_name(name, 'subscription')}"
 
     # --- resources (idempotent) ---
 
@@ -204,3 +205,9 @@ class PubSub:
         return self.publish(
             self.settings.dead_letter_topic, [Outgoing(message.data, "", attributes)]
         )[0]
+
+
+def _name(name: str, kind: str) -> str:
+    if "/" in name:
+        raise ValueError(f"a {kind} name, not a path, is expected here: {name!r}")
+    return name

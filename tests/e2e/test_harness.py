@@ -146,7 +146,8 @@ def dirty(settings: Settings) -> None:
     publish(settings, [Outgoing(b'{"stale": true}')] * 5)
     bus = PubSub(settings)
     try:
-        bus.ensure_subscription("stray-sub", bus.ensure_topic("stray-topic"))
+        bus.ensure_topic("stray-topic")
+        bus.ensure_subscription("stray-sub", "stray-topic")
     finally:
         bus.close()
     table = EventTable(settings)
