@@ -261,6 +261,20 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def rebuild(service: ServiceOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute every summary (occupancy, hourly counts, daily peaks) from the event rows."""
+    rebuilt = commands.rebuild(configured().settings, service)
+    if as_json:
+        print_json(rebuilt)
+        return
+    for svc, summary in rebuilt.items():
+        console.print(
+            f"{svc}: occupancy {summary['occupancy']}, {summary['events']} events, "
+            f"{summary['anomalies']} anomalies"
+        )
+
+
+@app.command()
 def reset(
     everything: Annotated[
         bool,

@@ -18,6 +18,8 @@ from etl_core import (
     Occupancy,
     ServiceSummary,
     daily_key,
+    decode_event_key,
+    is_event_key,
     status_key,
     summarize,
     validate_service,
@@ -81,6 +83,32 @@ def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupanc
         names = services(table, only)
         rows = table.read_statuses([status_key(svc) for svc in names])
         return {svc: ledger.current_occupancy(rows[status_key(svc)]) for svc in names}
+    finally:
+        table.close()
+
+
+def rebuild(settings: Settings, only: str | None = None) -> dict[str, dict[str, int]]:
+    """Every summary of each service recomputed from its event rows (the rows are the truth),
+    with the same ledger the pipeline runs; committed on each row's version like any update."""
+    table = EventTable(settings)
+    limits = ledger.Limits(horizon=settings.ledger_horizon_hours)
+    now = datetime.now(UTC)
+    try:
+        if only is None:
+            keys = (k for k, _ in table.all_rows() if is_event_key(k))
+            names = sorted({decode_event_key(k)[0] for k in keys})
+        else:
+            names = [only]
+        out: dict[str, dict[str, int]] = {}
+        for svc in names:
+            for summary in (ledger.OCCUPANCY, ledger.HOURLY, ledger.DAILY):
+                state = ledger.rebuild(table, summary, svc, now, limits).occupancy()
+            out[svc] = {
+                "occupancy": state.value,
+                "anomalies": state.anomalies,
+                "events": state.events,
+            }
+        return out
     finally:
         table.close()
 
