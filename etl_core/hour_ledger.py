@@ -2,9 +2,11 @@
 
 The state of one service (`HourLedger`) is a chain of hours in time order:
 
-- **open hours**, the newest (within `horizon` hours of the newest hour that has events): each
-  keeps its unique events as `Reading`s in fold order, so a redelivery changes nothing and a late
-  event is inserted in its place. Folding them costs O(readings kept), whatever the arrival order.
+- **open hours**, the newest: every hour within `horizon` hours of the newest hour that has
+  events, and older ones too while the open hours hold at most `budget` readings (a sparse site
+  keeps days open, a busy one its last hours). Each keeps its unique events as `Reading`s in fold
+  order, so a redelivery changes nothing and a late event is inserted in its place. Folding them
+  costs O(readings kept), whatever the arrival order.
 - **closed hours**, older: each keeps only what the summaries need (`ClosedHour`: the fold state
   before and after it, its entries, exits and peak). Old hours are dropped by whole days, never
   a day that still has open hours, so at most `max(max_closed, 23)` are kept.
@@ -18,7 +20,7 @@ Readings are unique by `(time, event id)`, as event rows are: a publisher duplic
 same `eventId` and time, so it is one reading, exactly as it is one row.
 
 Size bound (tested): a service with at most N events in any hour keeps at most
-`(horizon + 1) * N` readings and `max(max_closed, 23)` closed hours.
+`max(budget, (horizon + 1) * N)` readings and `max(max_closed, 23)` closed hours.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from etl_core.occupancy import Occupancy
 HOUR = timedelta(hours=1)
 HORIZON_HOURS = 2
 """Hours behind the newest one that stay open: lateness up to this costs no reads."""
+OPEN_READINGS = 20_000
+"""Readings the open hours may hold before hours older than the horizon close (~1 MB a row)."""
 MAX_CLOSED_HOURS = 24 * 7
 """Closed hours kept per service; an event older than all of them rebuilds from the first row."""
 
@@ -87,6 +91,7 @@ class HourLedger:
     floor: datetime | None = None
     """The start of the first day kept, once old days were dropped (None: nothing dropped)."""
     horizon: int = HORIZON_HOURS
+    budget: int = OPEN_READINGS
     max_closed: int = MAX_CLOSED_HOURS
 
     # --- the summaries ---
@@ -198,15 +203,18 @@ class HourLedger:
         return change
 
     def _close(self) -> None:
-        """Close the open hours more than `horizon` hours older than the newest."""
+        """Close the oldest open hours more than `horizon` hours older than the newest, while the
+        open hours hold more than `budget` readings."""
         if not self.open:
             return
         cutoff = max(self.open) - self.horizon * HOUR
+        held = self.readings()
         state = self.base()
         for hour in sorted(self.open):
-            if hour >= cutoff:
+            if hour >= cutoff or held <= self.budget:
                 break
             readings = self.open.pop(hour)
+            held -= len(readings)
             end, peak = fold_hour(state, readings)
             c = count(hour, readings)
             self.closed[hour] = ClosedHour(state, end, c.entries, c.exits, peak)

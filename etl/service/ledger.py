@@ -30,7 +30,14 @@ from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, status_key
 from etl_core.analytics import DailyPeak, HourlyCount
 from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
-from etl_core.hour_ledger import HORIZON_HOURS, MAX_CLOSED_HOURS, Change, HourLedger, Late
+from etl_core.hour_ledger import (
+    HORIZON_HOURS,
+    MAX_CLOSED_HOURS,
+    OPEN_READINGS,
+    Change,
+    HourLedger,
+    Late,
+)
 from etl_core.rowkeys import daily_key, hourly_key
 from etl_core.timestamps import format_event_time
 
@@ -51,6 +58,14 @@ class Limits:
 
     horizon: int = HORIZON_HOURS
     max_closed: int = MAX_CLOSED_HOURS
+    budget: int = OPEN_READINGS
+
+    def empty(self) -> HourLedger:
+        return HourLedger(horizon=self.horizon, max_closed=self.max_closed, budget=self.budget)
+
+    def read(self, cells: Cells) -> HourLedger:
+        """The ledger a summary row holds (CorruptLedger if a cell does not decode)."""
+        return decode(cells, horizon=self.horizon, max_closed=self.max_closed, budget=self.budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +165,14 @@ def _merged(
     """The row's ledger with `events` in it; reads event rows only for late events (or a
     ledger that does not decode, which is rebuilt from every row)."""
     try:
-        ledger = decode(row.cells, horizon=limits.horizon, max_closed=limits.max_closed)
+        ledger = decode(
+            row.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
         late = ledger.late(events)
     except CorruptLedger:
-        ledger = HourLedger(horizon=limits.horizon, max_closed=limits.max_closed)
+        ledger = HourLedger(
+            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
         late = Late(None)
     if late is None:
         return ledger, ledger.merge(events), 0
@@ -168,7 +187,9 @@ def rebuild(
     key = summary.key(service)
     for attempt in range(MAX_ATTEMPTS):
         row = store.read_status(key)
-        ledger = HourLedger(horizon=limits.horizon, max_closed=limits.max_closed)
+        ledger = HourLedger(
+            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
         change = ledger.rebuild(None, store.scan_events(service))
         write = row_write(row.cells, encode(ledger))
         put = {**write.put, **summary.shown(ledger, change, now)}
@@ -217,7 +238,9 @@ def window_start(status: StatusRow, hours: int, limits: Limits = Limits()) -> da
     """Start of the last `hours` hours of a service's events (its newest hour with events,
     minus `hours - 1`); None when the row holds no ledger yet."""
     try:
-        ledger = decode(status.cells, horizon=limits.horizon, max_closed=limits.max_closed)
+        ledger = decode(
+            status.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
     except CorruptLedger:
         return None
     newest = max([*ledger.open, *ledger.closed], default=None)

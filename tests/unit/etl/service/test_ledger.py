@@ -50,6 +50,11 @@ class RacingTable(FakeTable):
         return super().commit_status(key, expected_version, put, delete)
 
 
+def limits(horizon: int) -> ledger.Limits:
+    """Small ledgers, so that hours close and late events take the slow path in these tests."""
+    return ledger.Limits(horizon=horizon, budget=horizon * 3)
+
+
 def deliver(table: FakeTable, events: list[Event], horizon: int, *, crash: bool = False) -> None:
     """What a handler does with a delivery: the event rows, then every summary. `crash`: killed
     after the rows were written (the message is redelivered later)."""
@@ -57,7 +62,7 @@ def deliver(table: FakeTable, events: list[Event], horizon: int, *, crash: bool 
     if crash:
         return
     for summary in SUMMARIES:
-        ledger.update(table, summary, events, NOW, ledger.Limits(horizon=horizon))
+        ledger.update(table, summary, events, NOW, limits(horizon))
 
 
 def assert_summaries_equal_the_fold(table: FakeTable, events: list[Event]) -> None:
@@ -119,7 +124,7 @@ def test_events_within_the_horizon_never_read_an_event_row_back(
     for event in sorted(events, key=lambda e: e.event_time):  # late by at most the horizon
         table.write_events([event])
         for summary in SUMMARIES:
-            committed = ledger.update(table, summary, [event], NOW, ledger.Limits(horizon))
+            committed = ledger.update(table, summary, [event], NOW, limits(horizon))
             reads += sum(c.rows_read for c in committed.values())
     assert reads == 0
     assert_summaries_equal_the_fold(table, events)
@@ -137,7 +142,7 @@ def test_a_rebuild_from_the_event_rows_equals_the_incremental_summaries(
     rebuilt.write_events(events)
     for service in {e.service for e in events}:
         for summary in SUMMARIES:
-            ledger.rebuild(rebuilt, summary, service, NOW, ledger.Limits(horizon=1))
+            ledger.rebuild(rebuilt, summary, service, NOW, limits(1))
             mine, theirs = (t.read_status(summary.key(service)) for t in (rebuilt, incremental))
             assert _shown(mine) == _shown(theirs)
 
@@ -147,14 +152,27 @@ def _shown(row: StatusRow) -> dict[str, bytes]:
 
 
 def test_an_event_hours_later_than_the_horizon_reads_back_only_the_rows_from_its_hour() -> None:
-    table = FakeTable()
+    table, strict = FakeTable(), ledger.Limits(horizon=1, budget=0)
     hours = [Event("gate", BASE + timedelta(hours=h), 1, f"in-{h}") for h in range(8)]
-    deliver(table, hours, horizon=1)
+    table.write_events(hours)
+    ledger.update(table, ledger.OCCUPANCY, hours, NOW, strict)
     late = Event("gate", BASE + timedelta(hours=5, minutes=30), -1, "late-exit")
     table.write_events([late])
-    committed = ledger.update(table, ledger.OCCUPANCY, [late], NOW, ledger.Limits(horizon=1))
+    committed = ledger.update(table, ledger.OCCUPANCY, [late], NOW, strict)
     assert committed["gate"].rows_read == 4  # hours 5, 6 and 7, and the late exit itself
     assert ledger.current_occupancy(table.read_status(status_key("gate"))).value == 7
+
+
+def test_a_sparse_site_keeps_days_open_so_a_shuffled_stream_reads_nothing_back() -> None:
+    table = FakeTable()
+    days = [Event("gate", BASE + timedelta(hours=h), 1, f"in-{h}") for h in range(0, 24 * 5, 3)]
+    table.write_events(days)
+    reads = 0
+    for event in reversed(days):  # every event later than the one before it: days late
+        committed = ledger.update(table, ledger.OCCUPANCY, [event], NOW, ledger.Limits(horizon=2))
+        reads += committed["gate"].rows_read
+    assert reads == 0
+    assert ledger.current_occupancy(table.read_status(status_key("gate"))).value == len(days)
 
 
 def test_a_redelivery_commits_nothing() -> None:
