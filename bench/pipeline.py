@@ -17,7 +17,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -33,11 +32,13 @@ from bench import ceilings, core, harness, naive  # noqa: E402
 from etl.adapters.bigtable import EventTable  # noqa: E402
 from etl.adapters.pubsub import PubSub  # noqa: E402
 from etl.config import Settings  # noqa: E402
-from etl.service.ledger import DIRTY, current_occupancy  # noqa: E402
+from etl.service.ledger import current_occupancy, pending_updates  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
 from etl_harness import provision  # noqa: E402
-from etl_harness.emulators import native as emulators  # noqa: E402
+from etl_harness.emulators import native  # noqa: E402
+from etl_harness.emulators.hosts import Emulators  # noqa: E402
+from etl_harness.local import from_env as local_from_env  # noqa: E402
 from tests.e2e.pipeline_support import wait_settled  # noqa: E402
 
 
@@ -94,7 +95,7 @@ def wait_folded(table: EventTable, sim: Simulation, timeout: float = 600) -> Non
     while time.monotonic() < deadline:
         statuses = [table.read_status(status_key(svc)) for svc in sim.ground_truth]
         folded = sum(current_occupancy(st).events for st in statuses)
-        pending = any(q.startswith(DIRTY) for st in statuses for q in st.cells)
+        pending = any(pending_updates(st) for st in statuses)
         if folded >= expected and not pending:
             return
         time.sleep(0.02)
@@ -242,7 +243,7 @@ def main() -> None:
     results["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "emulators": emulators.versions(),
+        "emulators": native.versions(native.find_bin_dir(os.environ.get("ETL_EMULATORS_BIN"))),
     }
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
@@ -250,11 +251,10 @@ def main() -> None:
 
 @contextlib.contextmanager
 def emulators_for_bench() -> Iterator[None]:
-    if os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"):
-        yield
-        return
-    with tempfile.TemporaryDirectory() as logs, emulators.running_pair(Path(logs)) as env:
-        os.environ.update(env)
+    """The configured emulators, else a private pair; their hosts are this script's environment,
+    which the `etl serve` processes it starts inherit."""
+    with Emulators(local_from_env(os.environ), reuse_recorded=False) as running:
+        os.environ.update(running.env())
         yield
 
 

@@ -322,12 +322,24 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Start emulators if needed, serve a pipeline, simulate, and check occupancy against truth."""
+    import subprocess
+
     from etl_harness.cli.demo import run_demo
+    from etl_harness.emulators.hosts import Emulators
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
+    local = configured()
+    if not (local.settings.pubsub_emulator_host and local.settings.bigtable_emulator_host):
+        # The official clients read the hosts from the environment only: run the demo again in
+        # a child process that has them, against emulators started (or found) for it.
+        with Emulators(local) as emulators:
+            env = {**os.environ, **emulators.env()}
+            raise typer.Exit(
+                subprocess.call([sys.executable, "-m", "etl_harness", *sys.argv[1:]], env=env)
+            )
     report = run_demo(
-        configured(), events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console
+        local, events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console
     )
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))

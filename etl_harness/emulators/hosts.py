@@ -1,6 +1,7 @@
 """Which emulators to use, decided in one place: `Emulators`, a context manager in the spirit of
-testcontainers' containers. It knows its hosts, gives `.env()` for child processes and
-`.settings` for this one, and hands out clients; the CLI, the demo and the pytest plugin use it.
+testcontainers' containers. It knows its hosts, gives `.env()` for child processes (the official
+clients read the hosts from the environment only) and `.settings`, and hands out clients; the CLI,
+the demo and the pytest plugin use it.
 
 Where the emulators come from, in order:
 
@@ -142,11 +143,14 @@ class Emulators:
             settings = replace(settings, functions_host="0.0.0.0")
         return settings
 
+    # Clients for a process whose environment holds `env()`: one started with it, or the pytest
+    # session (its plugin exports it). The official clients read the hosts from nowhere else.
+
     def publisher(self) -> pubsub_v1.PublisherClient:
-        return publisher_client(self.settings)
+        return publisher_client()
 
     def subscriber(self) -> pubsub_v1.SubscriberClient:
-        return subscriber_client(self.settings)
+        return subscriber_client()
 
     def bigtable(self, project: str | None = None) -> bigtable.Client:
         settings = self.settings
