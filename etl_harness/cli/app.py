@@ -120,15 +120,19 @@ def emulators_exec(ctx: typer.Context) -> None:
     """
     import subprocess
 
-    from etl_harness import provision
     from etl_harness.emulators.hosts import Emulators
 
     if not ctx.args:
         raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
     try:
         with Emulators(configured()) as emulators:
-            provision.ensure_stages(emulators.settings, provision.load(emulators.local))
-            code = subprocess.call(ctx.args, env={**os.environ, **emulators.env()})
+            # Children get the hosts (the official clients read them from the environment only):
+            # `etl emulators seed` applies etl.toml, then CMD runs.
+            env = {**os.environ, **emulators.env()}
+            seeded = subprocess.call(
+                [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
+            )
+            code = seeded or subprocess.call(ctx.args, env=env)
     except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
     except EmulatorError as err:
