@@ -52,7 +52,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def emulators_up() -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
     from etl_harness.emulators import state
-    from etl_harness.emulators.hosts import Hosts
+    from etl_harness.emulators.native import Hosts
 
     try:
         running = state.up(configured())

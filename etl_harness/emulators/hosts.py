@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -27,33 +27,10 @@ from etl.adapters.bigtable import bigtable_client
 from etl.adapters.pubsub import publisher_client, subscriber_client
 from etl.config import Settings
 from etl_harness.emulators import native, state
-from etl_harness.emulators.native import ADMIN_ENV, BIGTABLE, PUBSUB, Running
+from etl_harness.emulators.native import Hosts
 from etl_harness.local import Local
 
 Mode = Literal["auto", "native", "docker"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hosts:
-    """Where the two emulators answer, and how they were provided."""
-
-    pubsub: str
-    bigtable: str
-    source: str
-    admin: str | None = None
-
-    @classmethod
-    def of(cls, running: list[Running] | dict[str, Running], source: str) -> Hosts:
-        by_name = running if isinstance(running, dict) else {r.name: r for r in running}
-        pubsub = by_name[PUBSUB.name]
-        return cls(pubsub.address, by_name[BIGTABLE.name].address, source, pubsub.admin_address)
-
-    def env(self) -> dict[str, str]:
-        """The variables clients and child processes read."""
-        env = {PUBSUB.env_var: self.pubsub, BIGTABLE.env_var: self.bigtable}
-        if self.admin:
-            env[ADMIN_ENV] = self.admin
-        return env
 
 
 class Emulators:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from google.cloud import bigtable
 
     from etl.config import Settings
-    from etl_harness.emulators.hosts import Emulators, Hosts
+    from etl_harness.emulators.hosts import Emulators
+    from etl_harness.emulators.native import Hosts
     from etl_harness.local import Local
     from etl_harness.provision import ResetReport
 
