@@ -76,23 +76,25 @@ def checkpoint_window(status: StatusRow, hours: int) -> datetime | None:
     return None if newest is None else newest - timedelta(hours=hours - 1)
 
 
-def mark(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
-    """Mark each service's summary dirty from its earliest event in `events` (one cell each)."""
+def mark(
+    store: SummaryStore,
+    events: Iterable[Event],
+    nonce: str,
+    row: Callable[[str], bytes] = status_key,
+) -> None:
+    """Mark each service's summary row (`row(service)`; occupancy's by default) dirty from its
+    earliest event in `events`: one cell each, since a refresh refolds from there onwards."""
     earliest: dict[str, datetime] = {}
     for event in events:
         if event.service not in earliest or event.event_time < earliest[event.service]:
             earliest[event.service] = event.event_time
-    store.add_markers({status_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
+    store.add_markers({row(svc): [marker(t, nonce)] for svc, t in earliest.items()})
 
 
 def mark_days(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
     """Daily peaks: a late event changes its day and every day after it, so, as for occupancy,
     the earliest event of each service is the one marker needed."""
-    earliest: dict[str, datetime] = {}
-    for event in events:
-        if event.service not in earliest or event.event_time < earliest[event.service]:
-            earliest[event.service] = event.event_time
-    store.add_markers({daily_key(svc): [marker(t, nonce)] for svc, t in earliest.items()})
+    mark(store, events, nonce, daily_key)
 
 
 def mark_hours(store: SummaryStore, events: Iterable[Event], nonce: str) -> None:
@@ -123,29 +125,48 @@ def refresh_occupancy(store: SummaryStore, service: str, now: datetime) -> Occup
         stored = checkpoints(status)
         start, state = resume_point(stored, (marker_time(q) for q in dirty))
         final, fresh = refold(state, store.scan_events(service, start=start))
-        older = {h: s for h, s in stored.items() if start is not None and h < start}
-        kept = keep_latest({**older, **fresh})
-        put = {
+        put, stale = checkpoint_cells(stored, start, fresh)
+        put |= {
             "currentOccupancy": encode_int(final.value),
             "anomalies": encode_int(final.anomalies),
             "events": encode_int(final.events),
             "writeTime": format_event_time(now).encode(),
-            **{f"{CHECKPOINT}{format_event_time(h)}": encode_state(s) for h, s in kept.items()},
         }
-        stale = [f"{CHECKPOINT}{format_event_time(h)}" for h in stored if h not in kept]
         return put, stale
 
     return current_occupancy(refresh(store, status_key(service), step))
 
 
+def checkpoint_cells(
+    stored: Mapping[datetime, Occupancy],
+    start: datetime | None,
+    fresh: Mapping[datetime, Occupancy],
+) -> tuple[dict[str, bytes], list[str]]:
+    """After a refold from `start`: the checkpoint cells to put (those before `start` kept, the
+    fresh ones, at most the newest `MAX_CHECKPOINTS`) and the stored ones to delete."""
+    older = {h: s for h, s in stored.items() if start is not None and h < start}
+    kept = keep_latest({**older, **fresh})
+    put = {f"{CHECKPOINT}{format_event_time(h)}": encode_state(s) for h, s in kept.items()}
+    stale = [f"{CHECKPOINT}{format_event_time(h)}" for h in stored if h not in kept]
+    return put, stale
+
+
+def dated_cells(status: StatusRow, prefix: str) -> list[tuple[datetime, str]]:
+    """`(time, text)` of the cells `<prefix><time>` of a summary row, in time order."""
+    return sorted(
+        (datetime.fromisoformat(q[len(prefix) :]), v.decode())
+        for q, v in status.cells.items()
+        if q.startswith(prefix)
+    )
+
+
 def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
+    """The hourly counts a summary row holds, by hour: `hour:<hour>` = `entries,exits`."""
     counts = {}
-    for qualifier, value in status.cells.items():
-        if qualifier.startswith(HOUR):
-            hour = datetime.fromisoformat(qualifier[len(HOUR) :])
-            entries, exits = (int(x) for x in value.decode().split(","))
-            counts[hour] = HourlyCount(hour=hour, entries=entries, exits=exits)
-    return dict(sorted(counts.items()))
+    for hour, text in dated_cells(status, HOUR):
+        entries, exits = (int(x) for x in text.split(","))
+        counts[hour] = HourlyCount(hour=hour, entries=entries, exits=exits)
+    return counts
 
 
 def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCount]:
@@ -168,12 +189,10 @@ def refresh_hourly(store: SummaryStore, service: str) -> dict[datetime, HourlyCo
 def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
     """The daily peaks a summary row holds, by day: `day:<day>` = `value,<time first reached>`."""
     peaks = {}
-    for qualifier, value in status.cells.items():
-        if qualifier.startswith(DAY):
-            day = datetime.fromisoformat(qualifier[len(DAY) :])
-            level, at = value.decode().split(",", 1)
-            peaks[day] = DailyPeak(day=day, value=int(level), at=datetime.fromisoformat(at))
-    return dict(sorted(peaks.items()))
+    for day, text in dated_cells(status, DAY):
+        level, at = text.split(",", 1)
+        peaks[day] = DailyPeak(day=day, value=int(level), at=datetime.fromisoformat(at))
+    return peaks
 
 
 def refresh_daily(store: SummaryStore, service: str) -> dict[datetime, DailyPeak]:
@@ -184,14 +203,11 @@ def refresh_daily(store: SummaryStore, service: str) -> dict[datetime, DailyPeak
         stored = checkpoints(status)
         start, state = resume_point(stored, (marker_time(q) for q in dirty))
         peaks, starts = daily_peaks_from(state, store.scan_events(service, start=start))
-        older = {d: s for d, s in stored.items() if start is not None and d < start}
-        kept = keep_latest({**older, **starts})
-        put = {
-            f"{DAY}{format_event_time(p.day)}": f"{p.value},{format_event_time(p.at)}".encode()
-            for p in peaks
-        }
-        put |= {f"{CHECKPOINT}{format_event_time(d)}": encode_state(s) for d, s in kept.items()}
-        stale = [f"{CHECKPOINT}{format_event_time(d)}" for d in stored if d not in kept]
+        put, stale = checkpoint_cells(stored, start, starts)
+        for p in peaks:
+            put[f"{DAY}{format_event_time(p.day)}"] = (
+                f"{p.value},{format_event_time(p.at)}".encode()
+            )
         return put, stale
 
     return read_daily(refresh(store, daily_key(service), step))

@@ -15,6 +15,7 @@ exactly what etl.toml lists (tens of milliseconds, no restart).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,16 +100,14 @@ def publisher(emulators: Emulators) -> Iterator[pubsub_v1.PublisherClient]:
 
 @pytest.fixture
 def subscriber(emulators: Emulators) -> Iterator[pubsub_v1.SubscriberClient]:
-    client = emulators.subscriber()
-    yield client
-    client.close()
+    with contextlib.closing(emulators.subscriber()) as client:
+        yield client
 
 
 @pytest.fixture
 def bigtable_client(emulators: Emulators) -> Iterator[bigtable.Client]:
-    client = emulators.bigtable()
-    yield client
-    client.close()
+    with contextlib.closing(emulators.bigtable()) as client:
+        yield client
 
 
 @pytest.fixture
