@@ -17,7 +17,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,7 +36,9 @@ from etl.service.ledger import current_occupancy  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
 from etl_harness import provision  # noqa: E402
-from etl_harness.emulators import native as emulators  # noqa: E402
+from etl_harness.emulators import native  # noqa: E402
+from etl_harness.emulators.hosts import Emulators  # noqa: E402
+from etl_harness.local import from_env as local_from_env  # noqa: E402
 from tests.e2e.faults import wait_settled  # noqa: E402
 
 
@@ -241,7 +242,7 @@ def main() -> None:
     results["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "emulators": emulators.versions(),
+        "emulators": native.versions(native.find_bin_dir(os.environ.get("ETL_EMULATORS_BIN"))),
     }
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
@@ -249,11 +250,10 @@ def main() -> None:
 
 @contextlib.contextmanager
 def emulators_for_bench() -> Iterator[None]:
-    if os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"):
-        yield
-        return
-    with tempfile.TemporaryDirectory() as logs, emulators.running_pair(Path(logs)) as env:
-        os.environ.update(env)
+    """The configured emulators, else a private pair; their hosts are this script's environment,
+    which the `etl serve` processes it starts inherit."""
+    with Emulators(local_from_env(os.environ), reuse_recorded=False) as running:
+        os.environ.update(running.env())
         yield
 
 

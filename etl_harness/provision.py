@@ -43,9 +43,7 @@ class Clients:
 
 @contextlib.contextmanager
 def clients(settings: Settings) -> Iterator[Clients]:
-    opened = Clients(
-        publisher_client(settings), subscriber_client(settings), bigtable_client(settings)
-    )
+    opened = Clients(publisher_client(), subscriber_client(), bigtable_client(settings))
     try:
         yield opened
     finally:

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
 from google.cloud.bigtable.row_set import RowSet
@@ -43,16 +42,12 @@ class ResetRefused(EtlError, PermissionError):
 
 
 def bigtable_client(settings: Settings) -> bigtable.Client:
-    """An admin-capable client for `settings`: the emulator it names (no credentials) or Google."""
-    host = settings.bigtable_emulator_host
-    if not host:
-        return bigtable.Client(project=settings.project, admin=True)
-    client = bigtable.Client(
-        project=settings.project, admin=True, credentials=AnonymousCredentials()
-    )
-    # What the client does when BIGTABLE_EMULATOR_HOST is set, from Settings instead.
-    client._emulator_host = host
-    return client
+    """An admin-capable client of `settings.project`.
+
+    The official client reaches an emulator only through `BIGTABLE_EMULATOR_HOST` in the process
+    environment (its data path reads nothing else), so a process that talks to emulators is
+    started with it: `Emulators.env()` hands it to child processes."""
+    return bigtable.Client(project=settings.project, admin=True)
 
 
 def _latest_cells(row: Any, family: str) -> dict[str, bytes]:

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import google.cloud.pubsub_v1 as pubsub_v1
-import grpc
 from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 from google.protobuf import duration_pb2
-from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
-from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
 from etl.config import Settings
@@ -70,22 +67,14 @@ def subscription_request(
     return request
 
 
-def publisher_client(settings: Settings, **options: Any) -> pubsub_v1.PublisherClient:
-    """A publisher for `settings`: the emulator it names (plain gRPC, no credentials) or Google."""
-    host = settings.pubsub_emulator_host
-    if host:
-        options["transport"] = PublisherGrpcTransport(channel=grpc.insecure_channel(host))
+def publisher_client(**options: Any) -> pubsub_v1.PublisherClient:
+    """A publisher. Like every official client, it reaches an emulator only through
+    `PUBSUB_EMULATOR_HOST` in the process environment (see `etl.adapters.bigtable`)."""
     return pubsub_v1.PublisherClient(**options)
 
 
-def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
-    """A subscriber for `settings`: the emulator it names or Google."""
-    host = settings.pubsub_emulator_host
-    if not host:
-        return pubsub_v1.SubscriberClient()
-    return pubsub_v1.SubscriberClient(
-        transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host))
-    )
+def subscriber_client() -> pubsub_v1.SubscriberClient:
+    return pubsub_v1.SubscriberClient()
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -99,11 +88,10 @@ class PubSub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.publisher = publisher_client(
-            settings,
             batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01),
             publisher_options=PublisherOptions(enable_message_ordering=True),
         )
-        self.subscriber = subscriber_client(settings)
+        self.subscriber = subscriber_client()
 
     def close(self) -> None:
         self.publisher.stop()

@@ -52,7 +52,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def emulators_up() -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
     from etl_harness.emulators import state
-    from etl_harness.emulators.hosts import Hosts
+    from etl_harness.emulators.native import Hosts
 
     try:
         running = state.up(configured())
@@ -120,15 +120,19 @@ def emulators_exec(ctx: typer.Context) -> None:
     """
     import subprocess
 
-    from etl_harness import provision
     from etl_harness.emulators.hosts import Emulators
 
     if not ctx.args:
         raise fail("nothing to run: etl emulators exec -- CMD [ARGS...]", 2)
     try:
         with Emulators(configured()) as emulators:
-            provision.ensure_stages(emulators.settings, provision.load(emulators.local))
-            code = subprocess.call(ctx.args, env={**os.environ, **emulators.env()})
+            # Children get the hosts (the official clients read them from the environment only):
+            # `etl emulators seed` applies etl.toml, then CMD runs.
+            env = {**os.environ, **emulators.env()}
+            seeded = subprocess.call(
+                [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
+            )
+            code = seeded or subprocess.call(ctx.args, env=env)
     except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
     except EmulatorError as err:
@@ -336,12 +340,24 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Start emulators if needed, serve a pipeline, simulate, and check occupancy against truth."""
+    import subprocess
+
     from etl_harness.cli.demo import run_demo
+    from etl_harness.emulators.hosts import Emulators
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
+    local = configured()
+    if not (local.settings.pubsub_emulator_host and local.settings.bigtable_emulator_host):
+        # The official clients read the hosts from the environment only: run the demo again in
+        # a child process that has them, against emulators started (or found) for it.
+        with Emulators(local) as emulators:
+            env = {**os.environ, **emulators.env()}
+            raise typer.Exit(
+                subprocess.call([sys.executable, "-m", "etl_harness", *sys.argv[1:]], env=env)
+            )
     report = run_demo(
-        configured(), events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console
+        local, events=events, pipeline=pipeline, seed=seed, timeout=timeout, console=console
     )
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))

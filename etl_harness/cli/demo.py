@@ -23,7 +23,6 @@ from etl_core import Occupancy, Simulation, status_key
 from etl_harness import serve
 from etl_harness.cli import commands
 from etl_harness.cli.views import analytics_table, occupancy_table
-from etl_harness.emulators.hosts import Emulators
 from etl_harness.local import Local
 
 
@@ -82,17 +81,16 @@ def running(local: Local, pipeline: str) -> Iterator[None]:
 def run_demo(
     local: Local, *, events: int, pipeline: str, seed: int, timeout: float, console: Console
 ) -> DemoReport:
-    """Emulators (configured, recorded or a private pair), then the pipeline over a project of its
-    own, so the demo never mixes with data already in the emulators."""
-    with Emulators(local) as emulators:
-        project = f"etl-demo-{uuid.uuid4().hex[:8]}"
-        settings = replace(emulators.settings, project=project, stage="dev")
-        demo_local = local.with_settings(settings)
-        sim = simulate_before(datetime.now(UTC), Request(limit=events, speed_factor=1e9, seed=seed))
-        with running(demo_local, pipeline):
-            report = _drive(settings, pipeline, sim, timeout, console)
-        _show(settings, report, console)
-        return report
+    """The pipeline on the configured emulators, over a project of its own, so the demo never
+    mixes with data already in the emulators (`etl demo` starts emulators first if needed)."""
+    project = f"etl-demo-{uuid.uuid4().hex[:8]}"
+    settings = replace(local.settings, project=project, stage="dev")
+    demo_local = local.with_settings(settings)
+    sim = simulate_before(datetime.now(UTC), Request(limit=events, speed_factor=1e9, seed=seed))
+    with running(demo_local, pipeline):
+        report = _drive(settings, pipeline, sim, timeout, console)
+    _show(settings, report, console)
+    return report
 
 
 def _drive(

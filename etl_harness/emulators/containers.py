@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from etl_harness.emulators.hosts import Hosts
-from etl_harness.emulators.native import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PUBSUB, wait_ready
+from etl_harness.emulators.native import ADMIN_ENV, ADMIN_PORT, BIGTABLE, PUBSUB, Hosts, wait_ready
 from etl_harness.local import Local
 from etl_harness.etl_toml import find, load
 

@@ -1,6 +1,7 @@
 """Which emulators to use, decided in one place: `Emulators`, a context manager in the spirit of
-testcontainers' containers. It knows its hosts, gives `.env()` for child processes and
-`.settings` for this one, and hands out clients; the CLI, the demo and the pytest plugin use it.
+testcontainers' containers. It knows its hosts, gives `.env()` for child processes (the official
+clients read the hosts from the environment only) and `.settings`, and hands out clients; the CLI,
+the demo and the pytest plugin use it.
 
 Where the emulators come from, in order:
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -26,33 +27,10 @@ from etl.adapters.bigtable import bigtable_client
 from etl.adapters.pubsub import publisher_client, subscriber_client
 from etl.config import Settings
 from etl_harness.emulators import native, state
-from etl_harness.emulators.native import ADMIN_ENV, BIGTABLE, PUBSUB, Running
+from etl_harness.emulators.native import Hosts
 from etl_harness.local import Local
 
 Mode = Literal["auto", "native", "docker"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hosts:
-    """Where the two emulators answer, and how they were provided."""
-
-    pubsub: str
-    bigtable: str
-    source: str
-    admin: str | None = None
-
-    @classmethod
-    def of(cls, running: list[Running] | dict[str, Running], source: str) -> Hosts:
-        by_name = running if isinstance(running, dict) else {r.name: r for r in running}
-        pubsub = by_name[PUBSUB.name]
-        return cls(pubsub.address, by_name[BIGTABLE.name].address, source, pubsub.admin_address)
-
-    def env(self) -> dict[str, str]:
-        """The variables clients and child processes read."""
-        env = {PUBSUB.env_var: self.pubsub, BIGTABLE.env_var: self.bigtable}
-        if self.admin:
-            env[ADMIN_ENV] = self.admin
-        return env
 
 
 class Emulators:
@@ -142,11 +120,14 @@ class Emulators:
             settings = replace(settings, functions_host="0.0.0.0")
         return settings
 
+    # Clients for a process whose environment holds `env()`: one started with it, or the pytest
+    # session (its plugin exports it). The official clients read the hosts from nowhere else.
+
     def publisher(self) -> pubsub_v1.PublisherClient:
-        return publisher_client(self.settings)
+        return publisher_client()
 
     def subscriber(self) -> pubsub_v1.SubscriberClient:
-        return subscriber_client(self.settings)
+        return subscriber_client()
 
     def bigtable(self, project: str | None = None) -> bigtable.Client:
         settings = self.settings

@@ -118,6 +118,29 @@ class Running:
         return None if self.admin_port is None else f"{self.host}:{self.admin_port}"
 
 
+@dataclass(frozen=True, slots=True)
+class Hosts:
+    """Where the two emulators answer, and how they were provided."""
+
+    pubsub: str
+    bigtable: str
+    source: str
+    admin: str | None = None
+
+    @classmethod
+    def of(cls, running: list[Running] | dict[str, Running], source: str) -> Hosts:
+        by_name = running if isinstance(running, dict) else {r.name: r for r in running}
+        pubsub = by_name[PUBSUB.name]
+        return cls(pubsub.address, by_name[BIGTABLE.name].address, source, pubsub.admin_address)
+
+    def env(self) -> dict[str, str]:
+        """The variables clients and child processes read."""
+        env = {PUBSUB.env_var: self.pubsub, BIGTABLE.env_var: self.bigtable}
+        if self.admin:
+            env[ADMIN_ENV] = self.admin
+        return env
+
+
 def binary_path(kind: Kind, bin_dir: Path | None) -> Path:
     found = (bin_dir / kind.binary) if bin_dir else Path(shutil.which(kind.binary) or kind.binary)
     if not found.is_file():

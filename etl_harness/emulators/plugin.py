@@ -15,6 +15,7 @@ exactly what etl.toml lists (tens of milliseconds, no restart).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from etl.config import DEFAULT_INSTANCE, DEFAULT_PROJECT
-from etl_harness.local import Local, from_env
-
 if TYPE_CHECKING:
-    from etl_harness.emulators.hosts import Hosts
     import google.cloud.pubsub_v1 as pubsub_v1
     from google.cloud import bigtable
 
     from etl.config import Settings
+    from etl_harness.emulators.hosts import Emulators
+    from etl_harness.emulators.native import Hosts
+    from etl_harness.local import Local
     from etl_harness.provision import ResetReport
 
-TEST_PROJECT = DEFAULT_PROJECT
+# Nothing of the project is imported at module level: pytest loads this plugin before coverage
+# starts, and what it imports here would be measured as never run.
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,22 +49,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def emulator_hosts(
+def emulators(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Hosts]:
-    """Running emulators for the whole session, exported to the clients through the env."""
+) -> Iterator[Emulators]:
+    """Running emulators for the whole session, their hosts exported to the environment, which
+    the processes tests start (`etl serve`) and the clients they make read."""
     from etl_harness.emulators.hosts import Emulators
+    from etl_harness.local import from_env
 
     mode = request.config.getoption("--emulators")
-    local = from_env(os.environ)
     logs = tmp_path_factory.mktemp("emulator-logs")
     with (
-        Emulators(local, mode, reuse_recorded=False, log_dir=logs) as emulators,
+        Emulators(from_env(os.environ), mode, reuse_recorded=False, log_dir=logs) as running,
         pytest.MonkeyPatch.context() as mp,
     ):
-        for name, value in emulators.env().items():
-            mp.setenv(name, value)  # for the processes the tests start, and their clients
-        yield emulators.hosts
+        for name, value in running.env().items():
+            mp.setenv(name, value)
+        yield running
+
+
+@pytest.fixture(scope="session")
+def emulator_hosts(emulators: Emulators) -> Hosts:
+    """Where the session's emulators answer, and how they were provided."""
+    return emulators.hosts
 
 
 @pytest.fixture
@@ -78,45 +86,34 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def gcp_project(emulator_hosts: Hosts) -> str:
-    del emulator_hosts
-    return TEST_PROJECT
+def gcp_project(emulators: Emulators) -> str:
+    """The project the clients below default to (etl.toml's)."""
+    return emulators.settings.project
 
 
 @pytest.fixture
-def publisher(emulator_hosts: Hosts) -> Iterator[pubsub_v1.PublisherClient]:
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    del emulator_hosts
-    client = pubsub_v1.PublisherClient()
+def publisher(emulators: Emulators) -> Iterator[pubsub_v1.PublisherClient]:
+    client = emulators.publisher()
     yield client
     client.stop()
 
 
 @pytest.fixture
-def subscriber(emulator_hosts: Hosts) -> Iterator[pubsub_v1.SubscriberClient]:
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    del emulator_hosts
-    client = pubsub_v1.SubscriberClient()
-    yield client
-    client.close()
+def subscriber(emulators: Emulators) -> Iterator[pubsub_v1.SubscriberClient]:
+    with contextlib.closing(emulators.subscriber()) as client:
+        yield client
 
 
 @pytest.fixture
-def bigtable_client(emulator_hosts: Hosts) -> Iterator[bigtable.Client]:
-    from google.cloud import bigtable
-
-    del emulator_hosts
-    client = bigtable.Client(project=TEST_PROJECT, admin=True)
-    yield client
-    client.close()
+def bigtable_client(emulators: Emulators) -> Iterator[bigtable.Client]:
+    with contextlib.closing(emulators.bigtable()) as client:
+        yield client
 
 
 @pytest.fixture
-def bigtable_instance(bigtable_client: bigtable.Client) -> Any:
+def bigtable_instance(emulators: Emulators, bigtable_client: bigtable.Client) -> Any:
     """The emulator has no instance admin: any instance id works without creating it."""
-    return bigtable_client.instance(DEFAULT_INSTANCE)
+    return bigtable_client.instance(emulators.settings.instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +143,12 @@ def seeded_emulators(emulator_hosts: Hosts) -> Seeded:
     """
     from dataclasses import replace
 
+    from etl.config import DEFAULT_PROJECT
+    from etl_harness.local import from_env
     from etl_harness.provision import load, reset_all
 
     del emulator_hosts
     local = from_env(os.environ)
     stage = os.environ.get("ETL_STAGE", "test")
-    local = local.with_settings(replace(local.settings, project=TEST_PROJECT, stage=stage))
+    local = local.with_settings(replace(local.settings, project=DEFAULT_PROJECT, stage=stage))
     return Seeded(local, reset_all(local.settings, load(local)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_harness.emulators.hosts import Hosts
+from etl_harness.emulators.native import Hosts
 
 
 def etl(

@@ -17,11 +17,11 @@ from google.cloud import bigtable
 
 from etl.adapters.bigtable import EventTable, ResetRefused
 from etl.adapters.pubsub import Outgoing, PubSub
-from etl.config import Settings
+from etl.config import DEFAULT_PROJECT, Settings
 from etl_core import Event
 from etl_harness import provision
-from etl_harness.emulators.hosts import Hosts
-from etl_harness.emulators.plugin import TEST_PROJECT, Seeded
+from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.plugin import Seeded
 from etl_harness.etl_toml import Resources
 from etl_harness.local import from_env as local_from_env
 
@@ -102,7 +102,7 @@ def test_emulators_come_up_holding_what_etl_toml_lists(
     with Emulators(local_from_env(os.environ), "native", log_dir=tmp_path) as emulators:
         for name, value in emulators.env().items():
             monkeypatch.setenv(name, value)
-        settings = replace(emulators.settings, project=TEST_PROJECT)
+        settings = replace(emulators.settings, project=DEFAULT_PROJECT)
         assert_holds_exactly(settings, expected(settings, provision.load().stages))
 
 
