@@ -10,7 +10,8 @@ from typing import Any
 
 import functions_framework
 
-from etl import functions, handlers
+from etl.entrypoints import functions
+from etl.service import handlers
 
 
 @functions_framework.http
@@ -43,3 +44,9 @@ def calculate_occupancy(cloud_event: Any) -> None:
 def hourly_counts(cloud_event: Any) -> None:
     """Fan-out calculation: entries and exits per service-hour."""
     functions.on_cloud_event(cloud_event, handlers.handle_hourly_counts, "hourly_counts")
+
+
+@functions_framework.cloud_event
+def daily_peak(cloud_event: Any) -> None:
+    """Fan-out calculation: peak occupancy per service per day."""
+    functions.on_cloud_event(cloud_event, handlers.handle_daily_peak, "daily_peak")

@@ -17,7 +17,17 @@ nox.options.sessions = ["lint", "typecheck", "unit", "emulators_test", "e2e", "d
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-SOURCES = ["etl_core", "etl", "main.py", "tests", "bench", "deploy", "docs", "noxfile.py"]
+SOURCES = [
+    "etl_core",
+    "etl",
+    "etl_harness",
+    "main.py",
+    "tests",
+    "bench",
+    "deploy",
+    "docs",
+    "noxfile.py",
+]
 
 
 @nox.session(python=PYTHON)
@@ -30,9 +40,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the pure core and the adapters."""
+    """mypy --strict on the core, the deployed runtime and the local tooling."""
     session.install("-e", ".[typecheck]")
-    session.run("mypy", "--strict", "etl_core", "etl", "main.py", *session.posargs)
+    session.run("mypy", "--strict", "etl_core", "etl", "etl_harness", "main.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -95,7 +105,7 @@ def demo(session: nox.Session) -> None:
     """The demo: emulators, a pipeline, simulated events, occupancy checked against the truth."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
-    session.install("-e", ".")
+    session.install("-e", ".[harness]")
     session.run("etl", "demo", *session.posargs)
 
 

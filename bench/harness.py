@@ -21,11 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from etl import emulators, provision  # noqa: E402
-from etl.bigtable import EventTable  # noqa: E402
+from etl.adapters.bigtable import EventTable  # noqa: E402
+from etl.adapters.pubsub import PubSub  # noqa: E402
 from etl.config import Settings, from_env  # noqa: E402
-from etl.pubsub import PubSub  # noqa: E402
-from etl.simulation import Request, simulate_before  # noqa: E402
+from etl.service.simulation import Request, simulate_before  # noqa: E402
+from etl_harness import provision  # noqa: E402
+from etl_harness.emulators import native as emulators  # noqa: E402
+from etl_harness.emulators.native import Hosts  # noqa: E402
+from etl_harness.local import from_env as local_from_env  # noqa: E402
 
 
 def dirty(settings: Settings, messages: int = 500) -> None:
@@ -43,18 +46,20 @@ def dirty(settings: Settings, messages: int = 500) -> None:
 
 
 def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
-    """Both emulators, seeded, on the given ports; exported to this process's clients."""
-    launch = emulators.default_launch()
+    """Both emulators, seeded, on the given ports (a restart keeps them); exported to this
+    script's environment, where the official clients look for them."""
+    launch = emulators.launch_for(local_from_env(os.environ))
     running = [
         emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch)
         for kind in emulators.KINDS
     ]
-    os.environ.update(emulators.env_of({r.name: r for r in running}))
+    os.environ.update(Hosts.of(running, "native").env())
     return running
 
 
-def settings_now() -> Settings:
-    return replace(from_env(), project=emulators.PROJECT, stage="test")
+def settings_of(running: list[emulators.Running]) -> Settings:
+    del running  # exported by start_pair
+    return replace(from_env(os.environ), project=emulators.PROJECT, stage="test")
 
 
 def measure(rounds: int = 5) -> dict[str, float]:
@@ -68,14 +73,14 @@ def measure(rounds: int = 5) -> dict[str, float]:
         running = start_pair(logs, ports)
         try:
             for _ in range(rounds):
-                dirty(settings_now())
+                dirty(settings_of(running))
                 started = time.perf_counter()
                 for r in running:
                     emulators.stop(r)
                 running = start_pair(logs, ports)
                 restarts.append((time.perf_counter() - started) * 1000)
-                dirty(settings_now())
-                resets.append(provision.reset_all(settings_now()).seconds * 1000)
+                dirty(settings_of(running))
+                resets.append(provision.reset_all(settings_of(running)).seconds * 1000)
         finally:
             for r in running:
                 emulators.stop(r)

@@ -1,4 +1,5 @@
-"""The seed's per-event design as it stood, for the baseline: no batching, read-then-write count.
+"""The original design's per-event processing as it stood, for the baseline: no batching,
+read-then-write count.
 
 Per event: one single-row write of the event cells, then read the service's count and write it back
 plus the delta. It races under concurrency (two readers, one lost update); run serially here it is
@@ -10,15 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from etl.bigtable import EVENT, STATUS, EventTable, decode_int, encode_int, iso_ms
+from etl.adapters.bigtable import EVENT, STATUS, EventTable
+from etl.service.ports import decode_int, encode_int
 from etl_core import Event, event_key, status_key
+from etl_core.timestamps import format_event_time
 
 
 def write_one(table: EventTable, event: Event) -> None:
-    raw = table._table  # the seed talked to the client directly; so does its baseline
+    raw = table._table  # the original design talked to the client directly; so does its baseline
     row = raw.direct_row(event_key(event.service, event.event_time, event.event_id))
     row.set_cell(EVENT, b"service", event.service.encode())
-    row.set_cell(EVENT, b"eventTime", iso_ms(event.event_time).encode())
+    row.set_cell(EVENT, b"eventTime", format_event_time(event.event_time).encode())
     row.set_cell(EVENT, b"event", str(event.delta).encode())
     row.commit()
     current = raw.read_row(status_key(event.service))

@@ -26,6 +26,7 @@ def deploy(session: nox.Session) -> None:
     session.run(
         "pytest",
         "tests/deploy/test_serverless_package.py",
+        "tests/deploy/test_deployed_zip.py",
         "tests/deploy/test_stage_guard.py",
         "-p",
         "no:cacheprovider",

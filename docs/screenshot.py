@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import threading
 import time
@@ -21,28 +22,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
 
-from etl import commands, config, provision, runtime  # noqa: E402
 from etl.config import Settings  # noqa: E402
-from etl.demo import emulator_env  # noqa: E402
-from etl.inspector import serving  # noqa: E402
+from etl_harness import provision, serve  # noqa: E402
+from etl_harness.cli import commands  # noqa: E402
+from etl_harness.emulators.hosts import Emulators  # noqa: E402
+from etl_harness.inspector import serving  # noqa: E402
+from etl_harness.local import Local  # noqa: E402
+from etl_harness.local import from_env as local_from_env  # noqa: E402
 from tests.e2e.test_inspector import chromium  # noqa: E402
 
 MALFORMED = b'not json\n{"service": "acceso-norte", "event": 1}\n[1, 2]\n'
 WIDTH, MAX_BYTES = 1200, 300_000
 
 
-def populate(settings: Settings, events: int, seed: int) -> None:
+def populate(local: Local, events: int, seed: int) -> None:
     """Simulated events and malformed messages through the worker, until all are processed."""
-    provision.reset_all(settings)
+    settings = local.settings
+    provision.reset_all(settings, provision.load(local))
     stop, ready = threading.Event(), threading.Event()
     worker = threading.Thread(
-        target=runtime.run_worker, args=(settings, stop), kwargs={"on_ready": ready.set}
+        target=serve.run_worker, args=(local, stop), kwargs={"on_ready": ready.set}
     )
     worker.start()
     try:
         ready.wait(60)
-        commands.simulate(settings, events, 1e9, seed, None)
-        commands.publish_lines(settings, io.BytesIO(MALFORMED))
+        commands.simulate(local, events, 1e9, seed, None)
+        commands.publish_lines(local, io.BytesIO(MALFORMED))
         wait_processed(settings, events, MALFORMED.count(b"\n"))
     finally:
         stop.set()
@@ -53,9 +58,8 @@ def wait_processed(settings: Settings, events: int, letters: int, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         report = commands.status(settings)
-        pending = any(s["pending"] for s in report["services"].values())
         dead = sum(report["dead_letters"].values())
-        if report["unique_events"] == events and not pending and dead == letters:
+        if report["unique_events"] == events and dead == letters:
             return
         time.sleep(0.5)
     raise SystemExit(f"the worker did not process {events} events in {timeout:g} s")
@@ -78,9 +82,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    with emulator_env():
-        settings = replace(config.from_env(), project="inspector-demo", stage="dev")
-        populate(settings, args.events, args.seed)
+    local = local_from_env(os.environ)
+    with Emulators(local, reuse_recorded=False) as emulators:
+        os.environ.update(emulators.env())  # this script's own clients read the hosts from it
+        settings = replace(emulators.settings, project="inspector-demo", stage="dev")
+        populate(local.with_settings(settings), args.events, args.seed)
         shoot(settings, args.out, MALFORMED.count(b"\n"))
     size = args.out.stat().st_size
     print(f"wrote {args.out} ({size / 1000:.0f} kB)")

@@ -1,1 +1,2 @@
-"""Adapters, entry points and the local harness around the pure `etl_core` library."""
+"""What Cloud Functions and the worker run, around the pure `etl_core`: service, adapters, entry
+points. Deployed; imports nothing of `etl_harness`."""

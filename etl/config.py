@@ -6,7 +6,6 @@ CLI and the tests cannot disagree about which topic or table they talk to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,14 +32,21 @@ class Settings:
     functions_host: str = "127.0.0.1"
     pubsub_admin_host: str | None = None
     """Our Pub/Sub emulator's HTTP admin API (backlogs, recent messages), for `etl inspect`."""
+    ledger_horizon_hours: int = 2
+    """Hours behind a service's newest that a summary keeps open: events later than that are
+    placed by reading their hours' event rows back (see `etl_core.hour_ledger`)."""
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise InvalidConfig(f"ETL_STAGE must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if not 0 <= self.ledger_horizon_hours <= 48:
+            raise InvalidConfig(
+                f"ETL_LEDGER_HORIZON_HOURS must be 0-48, got {self.ledger_horizon_hours}"
+            )
 
     @property
     def table(self) -> str:
-        """The seed's table name: `incomingraw_{stage}`."""
+        """The original design's table name: `incomingraw_{stage}`."""
         return f"incomingraw_{self.stage}"
 
     @property
@@ -62,16 +68,14 @@ class Settings:
         """Subscription name of one consumer: `{consumer}-{stage}`."""
         return f"{consumer}-{self.stage}"
 
-    @property
-    def uses_emulators(self) -> bool:
-        return bool(self.pubsub_emulator_host or self.bigtable_emulator_host)
 
-
-def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+def from_env(environ: Mapping[str, str]) -> Settings:
     """`Settings` from `GOOGLE_CLOUD_PROJECT`, `ETL_STAGE`, `BIGTABLE_INSTANCE`, emulator hosts and
     `ETL_FUNCTIONS_HOST` (the address `etl serve` binds its functions to) and
-    `ETL_PUBSUB_ADMIN_HOST` (our Pub/Sub emulator's admin API)."""
-    env = os.environ if environ is None else environ
+    `ETL_PUBSUB_ADMIN_HOST` (our Pub/Sub emulator's admin API) and `ETL_LEDGER_HORIZON_HOURS`.
+    Entry points pass `os.environ`;
+    nothing below them reads it."""
+    env = environ
     return Settings(
         project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
         stage=env.get("ETL_STAGE") or "dev",
@@ -80,4 +84,15 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         bigtable_emulator_host=env.get("BIGTABLE_EMULATOR_HOST") or None,
         functions_host=env.get("ETL_FUNCTIONS_HOST") or "127.0.0.1",
         pubsub_admin_host=env.get("ETL_PUBSUB_ADMIN_HOST") or None,
+        ledger_horizon_hours=_int(env, "ETL_LEDGER_HORIZON_HOURS", 2),
     )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidConfig(f"{name} must be a whole number, got {raw!r}") from None

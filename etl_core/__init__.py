@@ -5,9 +5,11 @@ argument) and no unseeded randomness, so everything here is deterministic and un
 """
 
 from etl_core.analytics import (
+    DailyPeak,
     HourlyCount,
     Peak,
     ServiceSummary,
+    daily_peaks,
     hour_of,
     hourly_counts,
     occupancy_series,
@@ -31,6 +33,7 @@ from etl_core.events import (
 from etl_core.occupancy import Occupancy, OccupancyTracker, fold, sort_key
 from etl_core.rowkeys import (
     MAX_KEY_BYTES,
+    daily_key,
     decode_event_key,
     event_key,
     hourly_key,
@@ -47,6 +50,7 @@ __all__ = [
     "MAX_FUTURE",
     "MAX_KEY_BYTES",
     "MAX_MESSAGE_BYTES",
+    "DailyPeak",
     "EtlError",
     "Event",
     "HourlyCount",
@@ -60,6 +64,8 @@ __all__ = [
     "Reason",
     "ServiceSummary",
     "Simulation",
+    "daily_key",
+    "daily_peaks",
     "decode_event_key",
     "event_key",
     "fold",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from etl_core.events import Event
-from etl_core.occupancy import Occupancy, fold_timeline, timelines
+from etl_core.occupancy import Occupancy, fold_timeline, sort_key, timelines
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,16 @@ class Peak:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyPeak:
+    """Highest occupancy of a service during the UTC day starting at `day`, and when it was first
+    reached. The level carried in from the day before counts, reached at `day` itself."""
+
+    day: datetime
+    value: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSummary:
     """Everything the analytics know about one service."""
 
@@ -51,6 +61,36 @@ def hour_of(t: datetime) -> datetime:
             raise ValueError(f"hour_of needs an aware datetime: {t!r}")
         t = t.astimezone(UTC)
     return t.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(t: datetime) -> datetime:
+    """The start (midnight) of the UTC day containing `t`."""
+    return hour_of(t).replace(hour=0)
+
+
+def daily_peaks_from(
+    start: Occupancy, timeline: Iterable[Event]
+) -> tuple[list[DailyPeak], dict[datetime, Occupancy]]:
+    """Fold one service's unique events (all on or after the day they resume at) from `start`:
+    the peak of every day that has events, and the state at the start of each such day (the
+    checkpoints to resume at later). Events are sorted here, as `checkpoints.refold` does."""
+    state = start
+    peaks: dict[datetime, DailyPeak] = {}
+    starts: dict[datetime, Occupancy] = {}
+    for event in sorted(timeline, key=sort_key):
+        day = day_of(event.event_time)
+        if day not in starts:
+            starts[day] = state
+            peaks[day] = DailyPeak(day, state.value, day)
+        state = state.apply(event.delta)
+        if state.value > peaks[day].value:
+            peaks[day] = DailyPeak(day, state.value, event.event_time)
+    return list(peaks.values()), starts
+
+
+def daily_peaks(events: Iterable[Event]) -> dict[str, list[DailyPeak]]:
+    """Per service, the peak occupancy of every day that has events, in day order."""
+    return {s: daily_peaks_from(Occupancy(), t)[0] for s, t in timelines(events).items()}
 
 
 def _hourly(timeline: list[Event]) -> list[HourlyCount]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from etl_core.analytics import Peak
 from etl_core.errors import EtlError
-from etl_core.hour_ledger import ClosedHour, HourLedger, Reading
+from etl_core.hour_ledger import OPEN_READINGS, ClosedHour, HourLedger, Reading
 from etl_core.occupancy import Occupancy
 from etl_core.timestamps import format_event_time, parse_canonical
 
@@ -69,9 +69,11 @@ def encode(ledger: HourLedger) -> dict[str, bytes]:
     return cells
 
 
-def decode(cells: Mapping[str, bytes], *, horizon: int, max_closed: int) -> HourLedger:
+def decode(
+    cells: Mapping[str, bytes], *, horizon: int, max_closed: int, budget: int = OPEN_READINGS
+) -> HourLedger:
     """The ledger held by a row's cells (an empty ledger for a row without any)."""
-    ledger = HourLedger(horizon=horizon, max_closed=max_closed)
+    ledger = HourLedger(horizon=horizon, max_closed=max_closed, budget=budget)
     try:
         for qualifier, raw in cells.items():
             if qualifier == ORIGIN:

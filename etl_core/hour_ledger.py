@@ -2,9 +2,11 @@
 
 The state of one service (`HourLedger`) is a chain of hours in time order:
 
-- **open hours**, the newest (within `horizon` hours of the newest hour that has events): each
-  keeps its unique events as `Reading`s in fold order, so a redelivery changes nothing and a late
-  event is inserted in its place. Folding them costs O(readings kept), whatever the arrival order.
+- **open hours**, the newest: every hour within `horizon` hours of the newest hour that has
+  events, and older ones too while the open hours hold at most `budget` readings (a sparse site
+  keeps days open, a busy one its last hours). Each keeps its unique events as `Reading`s in fold
+  order, so a redelivery changes nothing and a late event is inserted in its place. Folding them
+  costs O(readings kept), whatever the arrival order.
 - **closed hours**, older: each keeps only what the summaries need (`ClosedHour`: the fold state
   before and after it, its entries, exits and peak). Old hours are dropped by whole days, never
   a day that still has open hours, so at most `max(max_closed, 23)` are kept.
@@ -18,7 +20,7 @@ Readings are unique by `(time, event id)`, as event rows are: a publisher duplic
 same `eventId` and time, so it is one reading, exactly as it is one row.
 
 Size bound (tested): a service with at most N events in any hour keeps at most
-`(horizon + 1) * N` readings and `max(max_closed, 23)` closed hours.
+`max(budget, (horizon + 1) * N)` readings and `max(max_closed, 23)` closed hours.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from etl_core.analytics import HourlyCount, Peak, hour_of
+from etl_core.analytics import DailyPeak, HourlyCount, Peak, day_of, hour_of
 from etl_core.events import Event
 from etl_core.occupancy import Occupancy
 
 HOUR = timedelta(hours=1)
 HORIZON_HOURS = 2
 """Hours behind the newest one that stay open: lateness up to this costs no reads."""
+OPEN_READINGS = 20_000
+"""Readings the open hours may hold before hours older than the horizon close (~1 MB a row)."""
 MAX_CLOSED_HOURS = 24 * 7
 """Closed hours kept per service; an event older than all of them rebuilds from the first row."""
 
@@ -73,7 +77,7 @@ class Change:
     received events, and the peak of every day from the earliest hour whose fold changed."""
 
     hourly: dict[datetime, HourlyCount] = field(default_factory=dict)
-    peaks: dict[datetime, Peak] = field(default_factory=dict)
+    peaks: dict[datetime, DailyPeak] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -87,6 +91,7 @@ class HourLedger:
     floor: datetime | None = None
     """The start of the first day kept, once old days were dropped (None: nothing dropped)."""
     horizon: int = HORIZON_HOURS
+    budget: int = OPEN_READINGS
     max_closed: int = MAX_CLOSED_HOURS
 
     # --- the summaries ---
@@ -102,32 +107,35 @@ class HourLedger:
             state = fold_hour(state, self.open[hour])[0]
         return state
 
-    def hours(self) -> Iterator[tuple[HourlyCount, Peak]]:
-        """Every kept hour in time order: its entries and exits, and its peak."""
+    def hours(self) -> Iterator[tuple[HourlyCount, Occupancy, Peak]]:
+        """Every kept hour in time order: its entries and exits, the state before it, its peak."""
         for hour in sorted(self.closed):
             c = self.closed[hour]
-            yield HourlyCount(hour, c.entries, c.exits), c.peak
+            yield HourlyCount(hour, c.entries, c.exits), c.start, c.peak
         state = self.base()
         for hour in sorted(self.open):
             readings = self.open[hour]
-            state, peak = fold_hour(state, readings)
-            yield count(hour, readings), peak
+            end, peak = fold_hour(state, readings)
+            yield count(hour, readings), state, peak
+            state = end
 
     def hourly(self, hours: Iterable[datetime]) -> dict[datetime, HourlyCount]:
         """The counts of those of `hours` the ledger keeps."""
         wanted = set(hours)
-        return {c.hour: c for c, _ in self.hours() if c.hour in wanted}
+        return {c.hour: c for c, _, _ in self.hours() if c.hour in wanted}
 
-    def daily_peaks(self, since: datetime) -> dict[datetime, Peak]:
-        """The peak of each UTC day from the day of `since` on: the highest occupancy after any of
-        the day's events, first reached at `at` (`Peak(0, None)` if it never rose above 0)."""
+    def daily_peaks(self, since: datetime) -> dict[datetime, DailyPeak]:
+        """The peak of each UTC day from the day of `since` on (`analytics.DailyPeak`: the level
+        carried into the day counts, reached at midnight)."""
         first = day_of(since)
-        peaks: dict[datetime, Peak] = {}
-        for counted, peak in self.hours():
+        peaks: dict[datetime, DailyPeak] = {}
+        for counted, start, peak in self.hours():
             day = day_of(counted.hour)
-            if day >= first:
-                best = peaks.get(day, Peak(0, None))
-                peaks[day] = peak if peak.value > best.value else best
+            if day < first:
+                continue
+            best = peaks.setdefault(day, DailyPeak(day, start.value, day))
+            if peak.value > best.value and peak.at is not None:
+                peaks[day] = DailyPeak(day, peak.value, peak.at)
         return peaks
 
     def readings(self) -> int:
@@ -195,15 +203,18 @@ class HourLedger:
         return change
 
     def _close(self) -> None:
-        """Close the open hours more than `horizon` hours older than the newest."""
+        """Close the oldest open hours more than `horizon` hours older than the newest, while the
+        open hours hold more than `budget` readings."""
         if not self.open:
             return
         cutoff = max(self.open) - self.horizon * HOUR
+        held = self.readings()
         state = self.base()
         for hour in sorted(self.open):
-            if hour >= cutoff:
+            if hour >= cutoff or held <= self.budget:
                 break
             readings = self.open.pop(hour)
+            held -= len(readings)
             end, peak = fold_hour(state, readings)
             c = count(hour, readings)
             self.closed[hour] = ClosedHour(state, end, c.entries, c.exits, peak)
@@ -242,8 +253,3 @@ def count(hour: datetime, readings: Iterable[Reading]) -> HourlyCount:
     deltas = [r.delta for r in readings]
     entries = sum(d > 0 for d in deltas)
     return HourlyCount(hour, entries, len(deltas) - entries)
-
-
-def day_of(t: datetime) -> datetime:
-    """The start of the UTC day containing `t` (an aware UTC datetime)."""
-    return t.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -14,7 +14,7 @@ Why this shape (Bigtable's schema guidance):
   event_id)` order, because the timestamp is fixed width and UTF-8 preserves code point order.
 - One service's writes append at the end of its range: acceptable, a door sensor's rate is low.
 
-Per-service derived rows sit beside the events: `prefix + "~status"` and `prefix + "~hourly"`.
+Per-service derived rows sit beside the events: `prefix + "~status"`, `"~hourly"`, `"~daily"`.
 `~` sorts after every digit, so they are outside `service_range` and never decode as events.
 """
 
@@ -29,6 +29,7 @@ from etl_core.timestamps import check_event_time, format_event_time, parse_canon
 MAX_KEY_BYTES = 4096
 STATUS_SUFFIX = b"~status"
 HOURLY_SUFFIX = b"~hourly"
+DAILY_SUFFIX = b"~daily"
 _ESCAPES = str.maketrans({"\\": "\\\\", "#": "\\#"})
 
 
@@ -90,6 +91,11 @@ def status_key(service: str) -> bytes:
 def hourly_key(service: str) -> bytes:
     """Row of the service's entries and exits per hour."""
     return service_prefix(service) + HOURLY_SUFFIX
+
+
+def daily_key(service: str) -> bytes:
+    """Row of the service's peak occupancy per day."""
+    return service_prefix(service) + DAILY_SUFFIX
 
 
 def split_key(key: bytes) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 `serverless package` needs no cloud: it writes the Deployment Manager templates and the zip under
 `.serverless/`. It does try one Deployment Manager call (to find an existing bucket) and ignores
 its failure, so a throwaway service-account key with a freshly generated RSA key is put where the
-seed's convention looks for it (`~/<project>.json`, with HOME pointing at a temporary directory).
+original design's convention looks for it (`~/<project>.json`, with HOME pointing at a temporary
+directory).
 """
 
 from __future__ import annotations
@@ -143,11 +144,17 @@ def packaged(
         update_text = (target / "configuration-template-update.yml").read_text()
         with zipfile.ZipFile(target / "etlservice.zip") as archive:
             names = frozenset(archive.namelist())
+            texts = {
+                name: archive.read(name).decode()
+                for name in names
+                if name.endswith(".py") or name == "requirements.txt"
+            }
         result[stage] = Packaged(
             stage=stage,
             create=yaml.safe_load((target / "configuration-template-create.yml").read_text()),
             update=yaml.safe_load(update_text),
             update_text=update_text,
             zip_names=names,
+            zip_texts=texts,
         )
     return result

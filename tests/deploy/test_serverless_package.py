@@ -28,6 +28,7 @@ PIPELINE = {
     "writeEvent": ("write_event", "acceso-events"),
     "calculateOccupancy": ("calculate_occupancy", "acceso-written"),
     "hourlyCounts": ("hourly_counts", "acceso-written"),
+    "dailyPeak": ("daily_peak", "acceso-written"),
 }
 SIMULATOR = ("simulateAccesoData", "simulate_acceso_data")
 
@@ -137,7 +138,8 @@ def test_stage_table_lives_in_the_shared_iotincoming_instance(stage: Packaged) -
 
 
 def test_table_is_created_only_after_its_instance(stage: Packaged) -> None:
-    """The seed's race: the table creation hit 404 "Instance ... not found" on a new stage."""
+    """The original design's race: the table creation hit 404 "Instance ... not found" on a new
+    stage."""
     (instance,) = stage.resources(INSTANCE_TYPE)
     (table,) = stage.resources(TABLE_TYPE)
     assert instance["name"] in table["metadata"]["dependsOn"]
@@ -227,9 +229,9 @@ def test_deployed_topics_table_and_triggers_are_the_ones_etl_toml_seeds_locally(
     stage: Packaged,
 ) -> None:
     """What runs in the emulators is what gets deployed: names, families and GC rules."""
-    from etl import seed
+    from etl_harness import etl_toml
 
-    local = seed.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
+    local = etl_toml.load(REPO / "etl.toml").resources(stage.stage, PROJECT)
     topics = {
         r["properties"]["topic"] for r in stage.update["resources"] if r["type"] in TOPIC_TYPES
     }

@@ -1,15 +1,20 @@
-"""e2e tests run against real emulators; the fixtures come from the `etl.testing` plugin."""
+"""e2e tests run against real emulators; the fixtures come from the pytest plugin
+`etl_harness.emulators.plugin`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from etl.bigtable import EventTable
+from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import PubSub
 from etl.config import Settings, from_env
-from etl.pubsub import PubSub
+from etl_harness import provision
+from tests.e2e.faults import Rig
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
     """A project of its own per test: topics, subscriptions and the table are all isolated."""
     del emulator_hosts
-    return replace(from_env(), project=unique_name("p"), stage="test")
+    return replace(from_env(os.environ), project=unique_name("p"), stage="test")
 
 
 @pytest.fixture
@@ -43,3 +48,17 @@ def bus(settings: Settings) -> Iterator[PubSub]:
     bus = PubSub(settings)
     yield bus
     bus.close()
+
+
+@pytest.fixture
+def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
+    """One isolated project, provisioned from etl.toml, with its table, bus and a log folder."""
+    del emulator_hosts
+    settings = replace(from_env(os.environ), project=unique_name("p"), stage="test")
+    provision.ensure(settings)
+    table, bus = EventTable(settings), PubSub(settings)
+    try:
+        yield Rig(settings, table, bus, tmp_path)
+    finally:
+        bus.close()
+        table.close()

@@ -33,12 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etl import commands, ledger, provision, seed
-from etl.bigtable import EventTable
+from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings, from_env
-from etl.pubsub import Outgoing, PubSub
-from etl.runtime import triggers
-from etl.simulation import Request, simulate_before
+from etl.service import ledger
+from etl.service.simulation import Request, simulate_before
 from etl_core import (
     Event,
     Simulation,
@@ -49,6 +48,9 @@ from etl_core import (
     is_event_key,
     status_key,
 )
+from etl_harness import provision
+from etl_harness.cli import commands
+from etl_harness.serve import triggers
 
 T = TypeVar("T")
 SETTLE_S = float(os.environ.get("ETL_TEST_SETTLE_TIMEOUT", "120"))
@@ -65,19 +67,6 @@ class Rig:
     table: EventTable
     bus: PubSub
     logs: Path
-
-
-@contextlib.contextmanager
-def make_rig(unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    """A `Rig` for the test's fixture (each test module has a three-line `rig` fixture)."""
-    settings = replace(from_env(), project=unique_name("p"), stage="test")
-    provision.ensure(settings)
-    table, bus = EventTable(settings), PubSub(settings)
-    try:
-        yield Rig(settings, table, bus, tmp_path)
-    finally:
-        bus.close()
-        table.close()
 
 
 # --- waiting ---
@@ -107,7 +96,7 @@ class Served:
     args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
     name: str = ""
-    module: str = "etl"
+    module: str = "etl_harness"
     records: list[dict[str, Any]] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
@@ -199,7 +188,7 @@ def served(
     log_dir: Path,
     *args: str,
     name: str = "",
-    module: str = "etl",
+    module: str = "etl_harness",
     **env: str,
 ) -> Iterator[Served]:
     proc = Served(settings, pipeline, log_dir, args, dict(env), name, module).start()
@@ -252,7 +241,7 @@ class PushProxy:
                 return
 
         # Reachable from a containerised emulator too (ETL_FUNCTIONS_HOST=0.0.0.0 under compose).
-        self.server = ThreadingHTTPServer((host or from_env().functions_host, 0), Handler)
+        self.server = ThreadingHTTPServer((host or from_env(os.environ).functions_host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -333,7 +322,7 @@ def base_url(serve: Served, function: str) -> str:
 
 def push_targets(settings: Settings, pipeline: str) -> list[tuple[str, str, str]]:
     """(function, subscription, topic) of each function of a push shape, as etl.toml has them."""
-    resources = seed.load().resources(settings.stage, settings.project)
+    resources = provision.load().resources(settings.stage, settings.project)
     return [(s.function or "", s.name, s.topic) for s in triggers(resources, pipeline)]
 
 
@@ -454,28 +443,17 @@ def unsettled(table: EventTable, events: Sequence[Event], *, hourly: bool) -> st
     """What the table still lacks of the shape's final state ("" once settled).
 
     Settled is the complete condition every final assertion needs, not a proxy for it: every
-    event row stored, no pending update on any summary row the shape keeps (occupancy, and hourly
-    counts when `hourly`), and each summary equal to the fold of the unique events. Rows and
-    markers alone are not enough: in `fanout` an event's markers appear only when the calculation
-    receives the republished message, which may still be in flight (push backoff, a slow network)
-    after every row is stored and every marker so far is folded.
+    event row stored and each summary the shape keeps (occupancy, and hourly counts when
+    `hourly`) equal to the fold of the unique events. Rows alone are not enough: in `fanout` an
+    event reaches the calculations through the republished message, which may still be in
+    flight (push backoff, a slow network) after every row is stored.
     """
     want = {event_key(e.service, e.event_time, e.event_id) for e in events}
     keys = {k for k, _ in table.all_rows() if is_event_key(k)}
     if not keys >= want:
         example = sorted(want - keys)[:1]
         return f"{len(want - keys)} of {len(want)} event rows missing, e.g. {example}"
-    summaries = [status_key, hourly_key] if hourly else [status_key]
-    rows = [summary(svc) for svc in {e.service for e in events} for summary in summaries]
-    pending = {row: n for row in rows if (n := pending_updates(table, row))}
-    if pending:
-        return f"summary updates pending: {pending}"
     return mismatch(table, events, hourly=hourly)
-
-
-def pending_updates(table: EventTable, row: bytes) -> int:
-    """Dirty markers on one summary row: updates written but not yet folded."""
-    return sum(q.startswith(ledger.DIRTY) for q in table.read_status(row).cells)
 
 
 def wait_settled(
@@ -581,6 +559,6 @@ def install_pause(spec: str) -> None:
 if __name__ == "__main__":
     if os.environ.get(PAUSE_ENV):
         install_pause(os.environ[PAUSE_ENV])
-    from etl.cli import app
+    from etl_harness.cli.app import app
 
     app(prog_name="etl")

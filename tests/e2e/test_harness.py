@@ -15,12 +15,15 @@ import google.cloud.pubsub_v1 as pubsub_v1
 import pytest
 from google.cloud import bigtable
 
-from etl import provision, seed
-from etl.bigtable import EventTable, ResetRefused
-from etl.config import Settings, from_env
-from etl.pubsub import Outgoing, PubSub
-from etl.testing import TEST_PROJECT, EmulatorHosts, Seeded
+from etl.adapters.bigtable import EventTable, ResetRefused
+from etl.adapters.pubsub import Outgoing, PubSub
+from etl.config import DEFAULT_PROJECT, Settings
 from etl_core import Event
+from etl_harness import provision
+from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.plugin import Seeded
+from etl_harness.etl_toml import Resources
+from etl_harness.local import from_env as local_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,9 +52,9 @@ def listed(settings: Settings) -> dict[str, Any]:
     return {"topics": topics, "subscriptions": subs, "tables": tables}
 
 
-def expected(settings: Settings, stages: tuple[str, ...]) -> seed.Resources:
-    """All the seed's resources of `stages`, merged into one `Resources`."""
-    loaded = seed.load()
+def expected(settings: Settings, stages: tuple[str, ...]) -> Resources:
+    """All etl.toml's resources of `stages`, merged into one `Resources`."""
+    loaded = provision.load()
     parts = [loaded.resources(stage, settings.project, settings.instance) for stage in stages]
     return replace(
         parts[0],
@@ -61,7 +64,7 @@ def expected(settings: Settings, stages: tuple[str, ...]) -> seed.Resources:
     )
 
 
-def assert_holds_exactly(settings: Settings, want: seed.Resources) -> None:
+def assert_holds_exactly(settings: Settings, want: Resources) -> None:
     """The project holds exactly `want`, with each subscription's settings as declared."""
     got = listed(settings)
     assert got["topics"] == set(want.topics)
@@ -94,13 +97,13 @@ def test_emulators_come_up_holding_what_etl_toml_lists(
 ) -> None:
     """A fresh native pair seeds itself (`--seed`, as in compose) before it answers: the Go
     seeder and the Python model agree on every resource and setting."""
-    from etl.emulators import running_pair
+    from etl_harness.emulators.hosts import Emulators
 
-    with running_pair(tmp_path) as env:
-        for name, value in env.items():
+    with Emulators(local_from_env(os.environ), "native", log_dir=tmp_path) as emulators:
+        for name, value in emulators.env().items():
             monkeypatch.setenv(name, value)
-        settings = replace(from_env(), project=TEST_PROJECT)
-        assert_holds_exactly(settings, expected(settings, seed.load().stages))
+        settings = replace(emulators.settings, project=DEFAULT_PROJECT)
+        assert_holds_exactly(settings, expected(settings, provision.load().stages))
 
 
 def test_ensure_is_idempotent_and_keeps_what_is_already_there(settings: Settings) -> None:
@@ -143,7 +146,8 @@ def dirty(settings: Settings) -> None:
     publish(settings, [Outgoing(b'{"stale": true}')] * 5)
     bus = PubSub(settings)
     try:
-        bus.ensure_subscription("stray-sub", bus.ensure_topic("stray-topic"))
+        bus.ensure_topic("stray-topic")
+        bus.ensure_subscription("stray-sub", "stray-topic")
     finally:
         bus.close()
     table = EventTable(settings)
@@ -176,7 +180,7 @@ def test_reset_all_brings_back_exactly_the_seeded_state_without_a_restart(
     report = seeded_emulators.reset()
     assert report.topics >= 1
     assert report.subscriptions >= 1
-    assert_holds_exactly(settings, expected(settings, seed.load().stages))
+    assert_holds_exactly(settings, expected(settings, provision.load().stages))
     assert backlog(settings, "worker") == 0
     table = EventTable(settings)
     try:
@@ -208,7 +212,7 @@ def test_reset_all_is_refused_on_prod_and_off_the_emulators() -> None:
 
 def etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "etl", *args],
+        [sys.executable, "-m", "etl_harness", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -217,17 +221,17 @@ def etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_reset_all_reports_what_it_deleted(emulator_hosts: EmulatorHosts) -> None:
+def test_cli_reset_all_reports_what_it_deleted(emulator_hosts: Hosts) -> None:
     env = {**os.environ, **emulator_hosts.env(), "GOOGLE_CLOUD_PROJECT": "cli-reset-project"}
     assert etl("emulators", "seed", env=env).returncode == 0
     result = etl("reset", "--all", env=env)
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stderr.split())  # rich wraps long lines
     assert "project cli-reset-project back to etl.toml in" in said
-    assert "deleted 12 subscriptions, 6 topics, 2 tables" in said
+    assert "deleted 14 subscriptions, 6 topics, 2 tables" in said
 
 
-def test_cli_reset_all_refuses_prod(emulator_hosts: EmulatorHosts) -> None:
+def test_cli_reset_all_refuses_prod(emulator_hosts: Hosts) -> None:
     env = {**os.environ, **emulator_hosts.env(), "ETL_STAGE": "prod"}
     result = etl("reset", "--all", env=env)
     assert result.returncode == 2
@@ -235,7 +239,7 @@ def test_cli_reset_all_refuses_prod(emulator_hosts: EmulatorHosts) -> None:
 
 
 @pytest.fixture
-def bad_seed(tmp_path: Path) -> Path:
+def bad_etl_toml(tmp_path: Path) -> Path:
     text = (
         (REPO / "etl.toml")
         .read_text()
@@ -250,28 +254,30 @@ def line_with(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-def test_emulators_up_refuses_a_bad_seed_file_pointing_at_its_line(
-    bad_seed: Path, tmp_path: Path
+def test_emulators_up_refuses_a_bad_etl_toml_pointing_at_its_line(
+    bad_etl_toml: Path, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
-    env |= {"ETL_STATE_DIR": str(tmp_path / "state"), "ETL_SEED_FILE": str(bad_seed)}
+    env |= {"ETL_STATE_DIR": str(tmp_path / "state"), "ETL_SEED_FILE": str(bad_etl_toml)}
     result = etl("emulators", "up", env=env)
     assert result.returncode == 2
-    line = line_with(bad_seed, "max_delivery_attempts = 2")
-    assert f"{bad_seed}:{line}: pubsub.subscriptions[0]" in " ".join(result.stderr.split())
-    assert "max_delivery_attempts must be an integer from 5 to 100, got 2" in result.stderr
+    line = line_with(bad_etl_toml, "max_delivery_attempts = 2")
+    assert f"{bad_etl_toml}:{line}: pubsub.subscriptions[0]" in " ".join(result.stderr.split())
+    assert "dead_letter.max_delivery_attempts must be 5-100, got 2" in result.stderr
     assert not (tmp_path / "state" / "emulators.json").exists(), "nothing was started"
 
 
 @pytest.mark.parametrize("binary", ["pubsub-emulator", "bigtable-emulator"])
-def test_each_emulator_refuses_a_bad_seed_file_before_it_listens(
-    bad_seed: Path, binary: str
+def test_each_emulator_refuses_a_bad_etl_toml_before_it_listens(
+    bad_etl_toml: Path, binary: str
 ) -> None:
     """The compose path: the emulator reads the file itself and exits 2, naming the entry."""
-    from etl.emulators import bin_dir
+    from etl_harness.emulators.native import find_bin_dir
 
+    bin_dir = find_bin_dir(os.environ.get("ETL_EMULATORS_BIN"))
+    assert bin_dir is not None, "run from the repository, or set ETL_EMULATORS_BIN"
     result = subprocess.run(
-        [str(bin_dir() / binary), "--port=0", f"--seed={bad_seed}"],
+        [str(bin_dir / binary), "--port=0", f"--seed={bad_etl_toml}"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -280,7 +286,7 @@ def test_each_emulator_refuses_a_bad_seed_file_before_it_listens(
     assert result.returncode == 2, result.stderr
     assert "listening" not in result.stdout
     assert "max_delivery_attempts" in result.stderr
-    assert str(bad_seed) in result.stderr
+    assert str(bad_etl_toml) in result.stderr
 
 
 def test_emulators_exec_seeds_before_it_runs_the_command(tmp_path: Path) -> None:
@@ -294,5 +300,5 @@ def test_emulators_exec_seeds_before_it_runs_the_command(tmp_path: Path) -> None
     result = etl("emulators", "exec", "--", sys.executable, "-c", script, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     topics = json.loads(result.stdout.strip().splitlines()[-1])
-    want = expected(Settings(), seed.load().stages).topics
+    want = expected(Settings(), provision.load().stages).topics
     assert topics == sorted(f"projects/local-project/topics/{t}" for t in want)

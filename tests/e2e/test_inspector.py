@@ -23,15 +23,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from etl import commands, provision
-from etl.bigtable import iso_ms
+from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
-from etl.inspector import serving
-from etl.inspector.admin import AdminApi
-from etl.pubsub import Outgoing, PubSub
 from etl_core import is_event_key
-from tests.e2e.faults import SETTLE_S
-from tests.e2e.pipeline_support import serving as serving_pipeline
+from etl_core.timestamps import format_event_time
+from etl_harness import provision
+from etl_harness.cli import commands
+from etl_harness.inspector import serving
+from etl_harness.inspector.admin import AdminApi
+from tests.e2e.faults import SETTLE_S, served
 
 CHROMIUM = Path(os.environ.get("ETL_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,7 +78,7 @@ def watch(page: Page) -> list[str]:
 
 
 def event(delta: int) -> Outgoing:
-    body = {"service": SERVICE, "eventTime": iso_ms(datetime.now(UTC)), "event": delta}
+    body = {"service": SERVICE, "eventTime": format_event_time(datetime.now(UTC)), "event": delta}
     return Outgoing(json.dumps(body).encode(), ordering_key=SERVICE)
 
 
@@ -107,7 +107,7 @@ def test_the_page_shows_a_dead_letter_and_occupancy_changes_live(
         expect(page.locator("#dead-letters-body")).to_contain_text("no dead letters")
         expect(page.locator("#occupancy-cards")).to_contain_text("no services yet")
         occupancy = page.locator(f'#occupancy-cards .card[data-service="{SERVICE}"] .value')
-        with serving_pipeline(settings, "current", tmp_path):
+        with served(settings, "current", tmp_path):
             bus.publish(settings.events_topic, [Outgoing(b"not json"), event(1)])
             expect(page.locator("#dead-letters-body")).to_contain_text("not_json", timeout=LIVE)
             expect(occupancy).to_have_text("1", timeout=LIVE)
@@ -134,7 +134,7 @@ def expect_backlog_and_messages(page: Page, settings: Settings) -> None:
 
 def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_path: Path) -> None:
     provision.ensure(settings)
-    with serving_pipeline(settings, "worker", tmp_path):
+    with served(settings, "worker", tmp_path):
         bus.publish(settings.events_topic, [Outgoing(b"[1, 2]"), event(1), event(1)])
         report = wait_for(settings, lambda r: r["unique_events"] == 2 and r["dead_letters"])
     with serving(settings) as url:

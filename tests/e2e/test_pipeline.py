@@ -1,4 +1,5 @@
-"""The seed's system end to end: simulated events through each pipeline shape into Bigtable."""
+"""The original design's system end to end: simulated events through each pipeline shape into
+Bigtable."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from etl import commands
-from etl.bigtable import EventTable, decode_int
+from etl.adapters.bigtable import EventTable
+from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
-from etl.pubsub import Outgoing, PubSub
-from etl.simulation import Request, simulate_before
-from etl_core import Simulation, is_event_key, summarize
-from tests.e2e.faults import SETTLE_S, wait_settled, wait_until
-from tests.e2e.pipeline_support import serving
+from etl.service.ports import decode_int
+from etl.service.simulation import Request, simulate_before
+from etl_core import Simulation, daily_peaks, is_event_key, summarize
+from etl_harness.cli import commands
+from tests.e2e.faults import SETTLE_S, served, wait_settled, wait_until
 
 SHAPES = ("current", "fanout", "worker")
 
@@ -28,7 +29,7 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
     pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
 ) -> None:
     sim = simulation(limit=400, seed=11)
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim.events, hourly=pipeline != "current")
 
@@ -38,15 +39,15 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
     assert {svc: occ.value for svc, occ in occupancy.items()} == sim.ground_truth
     assert all(occ.anomalies == 0 and occ.events > 0 for occ in occupancy.values())
     expected = summarize(sim.events)
-    assert commands.analytics(settings) == expected
+    assert commands.analytics(settings).summaries == expected
 
 
 @pytest.mark.parametrize("pipeline", SHAPES)
-def test_every_event_row_carries_the_seeds_cells(
+def test_every_event_row_carries_the_original_designs_cells(
     pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
 ) -> None:
     sim = simulation(limit=60, seed=3)
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim.events, hourly=pipeline != "current")
     rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
@@ -75,7 +76,7 @@ def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_
         b'{"service": "gate", "eventTime": "2026-01-01T00:00:00Z", "event": 2}': "bad_delta",
         b'{"service": "gate", "eventTime": "2026-01-01T00:00:00", "event": 1}': "bad_time",
     }
-    with serving(settings, pipeline, tmp_path):
+    with served(settings, pipeline, tmp_path):
         bus.publish(settings.events_topic, [Outgoing(data) for data in bad])
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim.events, hourly=pipeline != "current")
@@ -106,7 +107,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
     Thread(target=broken.serve_forever, daemon=True).start()
     sim = simulation(limit=120, seed=9)
     try:
-        with serving(settings, "fanout", tmp_path):
+        with served(settings, "fanout", tmp_path):
             bus.ensure_subscription(
                 settings.subscription("hourly-counts"),
                 settings.written_topic,
@@ -122,3 +123,20 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
     assert hourly_rows == [], (
         "the broken calculation wrote nothing, and nothing else depended on it"
     )
+
+
+def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
+    settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+) -> None:
+    sim = simulation(limit=400, seed=12)  # simulated days: several per service
+    expected = daily_peaks(sim.events)
+    assert any(len(peaks) > 1 for peaks in expected.values())
+    with served(settings, "fanout", tmp_path):
+        bus.publish_events(settings.events_topic, sim.events)
+        wait_settled(table, sim.events, hourly=True)
+        wait_until(
+            lambda: commands.analytics(settings).daily == expected,
+            SETTLE_S,
+            "the daily_peak function to fold every event",
+        )
+    assert commands.analytics(settings).daily == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -96,7 +97,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 def functions_host() -> str:
     """Where push endpoints listen: 0.0.0.0 when the emulator runs in a container."""
-    return from_env().functions_host
+    return from_env(os.environ).functions_host
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ CheckAndMutate on `version` keeps them from overwriting each other's occupancy.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,20 +16,12 @@ from tests.e2e.faults import (
     Served,
     assert_exact,
     base_url,
-    make_rig,
     point_push,
     publish_with_duplicates,
     push_targets,
     simulation,
     wait_settled,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
-
 
 SERVICES = ("gate", "gate-north")
 

@@ -7,9 +7,6 @@ stderr; the test then SIGKILLs it there, so the crash point is exact, not timing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
 from etl_core import event_key, is_event_key
@@ -18,29 +15,21 @@ from tests.e2e.faults import (
     Rig,
     Served,
     assert_exact,
-    make_rig,
     served,
     simulation,
     wait_settled,
 )
 
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
-
-
 # Where each shape is killed, and why that point matters.
 CRASH_POINTS = [
     # worker, mid-batch, nothing of the batch written yet: its messages must not have been acked
-    ("worker", "etl.bigtable:EventTable.write_events:3"),
+    ("worker", "etl.adapters.bigtable:EventTable.write_events:3"),
     # worker, after the batch's rows and occupancy refresh, before hourly counts and the acks
-    ("worker", "etl.handlers:update_hourly:3"),
+    ("worker", "etl.service.handlers:update_hourly:3"),
     # after the event row was written, before its occupancy was updated
-    ("current", "etl.handlers:update_occupancy:20"),
+    ("current", "etl.service.handlers:update_occupancy:20"),
     # fan-out: after write_event stored the row, before it announced it on the written topic
-    ("fanout", "etl.pubsub:PubSub.publish_events:20"),
+    ("fanout", "etl.adapters.pubsub:PubSub.publish_events:20"),
 ]
 
 

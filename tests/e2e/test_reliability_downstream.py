@@ -9,29 +9,17 @@ batches during the outage are bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.e2e.faults import (
     SETTLE_S,
     Rig,
     TcpProxy,
     assert_exact,
-    make_rig,
     served,
     simulation,
     wait_settled,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
-
 
 BATCH_FAILED = "batch failed; nacked for redelivery"
 

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
-from etl import commands
+from etl_harness.cli import commands
 from tests.e2e.faults import (
     SETTLE_S,
     Rig,
     assert_exact,
-    make_rig,
     publish_with_duplicates,
     served,
     simulation,
     wait_settled,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
 
 
 @pytest.mark.parametrize("pipeline", ["current", "fanout", "worker"])

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from etl import wiring
-from etl.worker import Worker, WorkerOptions
+from etl.entrypoints.worker import Worker, WorkerOptions
 from tests.e2e.faults import (
     SETTLE_S,
     PushProxy,
     Rig,
     assert_exact,
     fail_first_after_forwarding,
-    make_rig,
     proxied,
     push_targets,
     served,
@@ -33,12 +30,6 @@ from tests.e2e.faults import (
     wait_settled,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
 
 
 @pytest.mark.parametrize("pipeline", ["current", "fanout"])
@@ -107,12 +98,12 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
 ) -> None:
     sim = simulation(limit=400, seed=22)
     settings = rig.settings
-    pipe, table, bus = wiring.build(settings)
+    rt, table, bus = wiring.build(settings)
     subscription = bus.ensure_subscription(
         settings.subscription("worker"), settings.events_topic, ack_deadline_s=2
     )
     subscriber = RedeliveringSubscriber(bus.subscriber)
-    worker = Worker(pipe, subscriber, subscription, WorkerOptions(batch_size=50))
+    worker = Worker(rt, subscriber, subscription, WorkerOptions(batch_size=50))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -135,5 +126,5 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
 
     assert subscriber.nacked > 0
     assert subscriber.dropped > 0
-    assert pipe.counters["deliveries"] >= 2 * len(sim.events)
+    assert rt.counters["deliveries"] >= 2 * len(sim.events)
     assert_exact(settings, rig.table, sim.events, hourly=True)

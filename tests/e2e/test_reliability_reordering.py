@@ -8,29 +8,20 @@ the final state is the fold of all events, with no anomaly left.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from etl import ledger
+from etl.service import ledger
 from etl_core import fold, status_key
 from tests.e2e.faults import (
     Rig,
     assert_exact,
-    make_rig,
     served,
     shuffled,
     simulation,
     wait_settled,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
 
 
 @pytest.mark.parametrize("pipeline", ["current", "fanout", "worker"])

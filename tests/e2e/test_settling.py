@@ -1,11 +1,11 @@
 """What "settled" means: the wait before every final assertion covers messages still in flight.
 
-The fan-out concurrency test once failed with every event row stored and no pending marker, yet one
-event unfolded: its republished message had not yet reached `calculate_occupancy` /
-`hourly_counts` (push backoff after an error), so its marker did not exist, the old wait returned,
-and no other refresh had scanned that far back. This test builds that state on purpose: after a
-settled first batch, an event hours older than every other is published with one newer event, and
-the calculations' copies of the old one are held until the rest is stored and refreshed. A wait
+The fan-out concurrency test once failed with every event row stored and no pending marker (the
+ledger of that time marked rows dirty), yet one event unfolded: its republished message had not yet
+reached `calculate_occupancy` / `hourly_counts` (push backoff after an error), so the old wait on
+rows and markers returned. This test builds that state on purpose: after a settled first batch,
+an event hours older than every other is published with one newer event, and the calculations'
+copies of the old one are held until every row is stored and the newer one is folded. A wait
 that returns then fails here; `wait_settled` waits for the fold itself.
 """
 
@@ -14,23 +14,19 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 
-import pytest
-
-from etl.bigtable import EventTable
-from etl_core import Event, event_key, hourly_key, is_event_key, status_key
+from etl.adapters.bigtable import EventTable
+from etl.service import ledger
+from etl_core import Event, event_key, hourly_key, is_event_key
+from etl_core.analytics import hour_of
 from tests.e2e.faults import (
     SETTLE_S,
     PushProxy,
     Rig,
     assert_exact,
     base_url,
-    make_rig,
-    pending_updates,
     point_push,
     push_targets,
     served,
@@ -38,12 +34,6 @@ from tests.e2e.faults import (
     wait_settled,
     wait_until,
 )
-
-
-@pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(unique_name, tmp_path) as rig:
-        yield rig
 
 
 class Holding(PushProxy):
@@ -61,13 +51,13 @@ class Holding(PushProxy):
         super().handle(request, body)
 
 
-def rows_stored_and_no_marker(table: EventTable, events: list[Event]) -> bool:
-    """The old, incomplete notion of settled: rows and markers only."""
+def rows_stored_and_newest_folded(table: EventTable, events: list[Event], newest: Event) -> bool:
+    """The old, incomplete notion of settled: every row stored, the latest update folded."""
     want = {event_key(e.service, e.event_time, e.event_id) for e in events}
     if not {k for k, _ in table.all_rows() if is_event_key(k)} >= want:
         return False
-    rows = [key(e.service) for e in events for key in (status_key, hourly_key)]
-    return not any(pending_updates(table, row) for row in set(rows))
+    hours = ledger.read_hourly(table.read_status(hourly_key(newest.service)))
+    return hour_of(newest.event_time) in hours
 
 
 def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_unsettled(
@@ -92,9 +82,9 @@ def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_un
                 hold.held_id = late.event_id
             rig.bus.publish_events(rig.settings.events_topic, [late, newest])
             wait_until(
-                lambda: rows_stored_and_no_marker(watcher, everything),
+                lambda: rows_stored_and_newest_folded(watcher, everything, newest),
                 SETTLE_S,
-                "every row stored and no marker pending, the held messages aside",
+                "every row stored and the newest event counted, the held messages aside",
             )
             for hold in holds.values():
                 threading.Timer(1.0, hold.release.set).start()

@@ -1,16 +1,20 @@
-"""The seed's `simulateAccesoData` over HTTP, through functions-framework's own test client."""
+"""The original design's `simulateAccesoData` over HTTP, through functions-framework's test
+client."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import functions_framework
 import pytest
 
-from etl import functions
-from etl.runtime import MAIN
+from etl.config import from_env
+from etl.entrypoints import functions
+from etl_harness.serve import main_py
 
 
 @pytest.fixture
@@ -18,10 +22,9 @@ def client(
     emulator_hosts: object, monkeypatch: pytest.MonkeyPatch, unique_name: Callable[[str], str]
 ) -> Any:
     del emulator_hosts
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", unique_name("sim"))
-    monkeypatch.setenv("ETL_STAGE", "dev")
-    monkeypatch.setattr(functions, "_pipeline", None)
-    app = functions_framework.create_app(target="simulate_acceso_data", source=str(MAIN))
+    monkeypatch.setattr(functions, "_wired", None)
+    functions.configure(replace(from_env(os.environ), project=unique_name("sim"), stage="dev"))
+    app = functions_framework.create_app(target="simulate_acceso_data", source=main_py())
     return app.test_client()
 
 
@@ -38,7 +41,7 @@ def test_a_valid_request_publishes_the_events_and_says_how_many(client: Any) -> 
     assert sum(1 for _ in body["groundTruth"]) == 3
 
 
-def test_plain_text_is_the_default_answer_as_in_the_seed(client: Any) -> None:
+def test_plain_text_is_the_default_answer_as_in_the_original_design(client: Any) -> None:
     response = post(client, {"limit": 3, "speedFactor": 1e9})
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "3 events published\n"
@@ -71,8 +74,9 @@ def test_wrong_method_gets_405(client: Any) -> None:
     assert client.get("/").status_code == 405
 
 
-def test_the_simulator_is_refused_on_prod(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ETL_STAGE", "prod")
+def test_the_simulator_is_refused_on_prod(client: Any) -> None:
+    settings, _ = functions.wired()
+    functions.configure(replace(settings, stage="prod"))
     response = post(client, {"limit": 1, "speedFactor": 60})
     assert response.status_code == 403
     assert "prod" in response.get_data(as_text=True)

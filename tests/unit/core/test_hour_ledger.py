@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl_core import Event, fold, hourly_counts
-from etl_core.analytics import Peak, hour_of
+from etl_core import Event, daily_peaks, fold, hourly_counts
+from etl_core.analytics import DailyPeak, hour_of
 from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
-from etl_core.hour_ledger import Change, HourLedger, day_of
-from etl_core.occupancy import sort_key, timelines
+from etl_core.hour_ledger import Change, HourLedger
 from tests.unit.core.core_strategies import NOW
 
 SERVICE = "gate"
@@ -35,33 +34,19 @@ def streams(draw: st.DrawFn) -> list[Event]:
     return unique + copies
 
 
-def daily_peaks(events: list[Event]) -> dict[datetime, Peak]:
-    """Reference: the highest occupancy after any event of each day, first reached when."""
-    (timeline,) = timelines(events).values() or [[]]
-    peaks: dict[datetime, Peak] = {}
-    value = 0
-    for event in sorted(timeline, key=sort_key):
-        value = value + 1 if event.delta > 0 else max(value - 1, 0)
-        day = day_of(event.event_time)
-        best = peaks.setdefault(day, Peak(0, None))
-        if value > best.value:
-            peaks[day] = Peak(value, event.event_time)
-    return peaks
-
-
 class Row:
     """A summary row as the service keeps it: the ledger's cells plus the projections it writes."""
 
-    def __init__(self, horizon: int, max_closed: int) -> None:
+    def __init__(self, horizon: int, max_closed: int, budget: int = 0) -> None:
         self.cells: dict[str, bytes] = {}
-        self.horizon, self.max_closed = horizon, max_closed
+        self.horizon, self.max_closed, self.budget = horizon, max_closed, budget
         self.hourly: dict[datetime, tuple[int, int]] = {}
-        self.peaks: dict[datetime, Peak] = {}
+        self.peaks: dict[datetime, DailyPeak] = {}
         self.rows: list[Event] = []  # the event rows, written before the ledger is updated
 
     def apply(self, batch: list[Event]) -> None:
         self.rows.extend(batch)
-        ledger = decode(self.cells, horizon=self.horizon, max_closed=self.max_closed)
+        ledger = self.ledger()
         late = ledger.late(batch)
         if late is None:
             change = ledger.merge(batch)
@@ -76,6 +61,11 @@ class Row:
             del self.cells[q]
         self.cells.update(write.put)
 
+    def ledger(self) -> HourLedger:
+        return decode(
+            self.cells, horizon=self.horizon, max_closed=self.max_closed, budget=self.budget
+        )
+
     def project(self, change: Change) -> None:
         for hour, c in change.hourly.items():
             self.hourly[hour] = (c.entries, c.exits)
@@ -89,45 +79,50 @@ def batches(draw: st.DrawFn, events: list[Event]) -> list[list[Event]]:
     return [list(order[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-@given(st.data(), streams(), st.integers(0, 3), st.sampled_from([1, 2, 30, 24 * 7]))
+BUDGETS = st.sampled_from([0, 3, 10, 20_000])
+"""Readings the open hours may hold: 0 closes every hour past the horizon at once."""
+
+
+@given(st.data(), streams(), st.integers(0, 3), st.sampled_from([1, 2, 30, 24 * 7]), BUDGETS)
 def test_any_batching_order_and_lateness_gives_the_fold_hourly_counts_and_daily_peaks(
-    data: st.DataObject, events: list[Event], horizon: int, max_closed: int
+    data: st.DataObject, events: list[Event], horizon: int, max_closed: int, budget: int
 ) -> None:
-    row = Row(horizon, max_closed)
+    row = Row(horizon, max_closed, budget)
     for batch in batches(data.draw, events):
         row.apply(batch)
-    ledger = decode(row.cells, horizon=horizon, max_closed=max_closed)
+    ledger = row.ledger()
     assert ledger.occupancy() == fold(events).get(SERVICE, ledger.occupancy().__class__())
     expected = {c.hour: (c.entries, c.exits) for c in hourly_counts(events).get(SERVICE, [])}
     assert row.hourly == expected
-    assert row.peaks == daily_peaks(events)
+    assert row.peaks == {p.day: p for p in daily_peaks(events).get(SERVICE, [])}
 
 
-@given(st.data(), streams(), st.integers(0, 3))
+@given(st.data(), streams(), st.integers(0, 3), BUDGETS)
 def test_a_rebuild_from_the_event_rows_equals_the_incremental_ledger(
-    data: st.DataObject, events: list[Event], horizon: int
+    data: st.DataObject, events: list[Event], horizon: int, budget: int
 ) -> None:
-    incremental = Row(horizon, 24 * 7)
+    incremental = Row(horizon, 24 * 7, budget)
     for batch in batches(data.draw, events):
         incremental.apply(batch)
-    rebuilt = HourLedger(horizon=horizon)
+    rebuilt = HourLedger(horizon=horizon, budget=budget)
     rebuilt.rebuild(None, events)
-    assert encode(rebuilt) == encode(decode(incremental.cells, horizon=horizon, max_closed=24 * 7))
+    assert encode(rebuilt) == encode(incremental.ledger())
 
 
-@given(st.data(), streams(), st.integers(0, 3), st.integers(1, 30))
-def test_the_ledger_keeps_at_most_horizon_plus_one_hours_of_readings_and_its_closed_limit(
-    data: st.DataObject, events: list[Event], horizon: int, max_closed: int
+@given(st.data(), streams(), st.integers(0, 3), st.integers(1, 30), BUDGETS)
+def test_the_ledger_keeps_its_budget_or_horizon_plus_one_hours_of_readings_and_its_closed_limit(
+    data: st.DataObject, events: list[Event], horizon: int, max_closed: int, budget: int
 ) -> None:
     per_hour = Counter(
         hour_of(e.event_time) for e in {(e.event_time, e.event_id): e for e in events}.values()
     )
-    row = Row(horizon, max_closed)
+    row = Row(horizon, max_closed, budget)
     for batch in batches(data.draw, events):
         row.apply(batch)
-        ledger = decode(row.cells, horizon=horizon, max_closed=max_closed)
-        assert ledger.readings() <= (horizon + 1) * max(per_hour.values(), default=0)
-        assert len(ledger.open) <= horizon + 1
+        ledger = row.ledger()
+        busiest = max(per_hour.values(), default=0)
+        assert ledger.readings() <= max(budget, (horizon + 1) * busiest)
+        assert budget or len(ledger.open) <= horizon + 1
         assert len(ledger.closed) <= max(max_closed, 23)
 
 
@@ -139,7 +134,7 @@ def test_a_redelivered_batch_changes_nothing() -> None:
 
 
 def test_an_event_older_than_the_horizon_asks_for_the_rows_from_its_closed_hour() -> None:
-    ledger = HourLedger(horizon=1)
+    ledger = HourLedger(horizon=1, budget=0)
     ledger.merge([Event(SERVICE, NOW + timedelta(hours=h), 1, f"e{h}") for h in range(5)])
     late = ledger.late([Event(SERVICE, NOW + timedelta(hours=1, minutes=5), -1, "late")])
     assert late is not None

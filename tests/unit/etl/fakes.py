@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from etl.bigtable import StatusRow
+from etl.service.ports import StatusRow
 from etl_core import Event, event_key
 from etl_core.rowkeys import scan_range
 
@@ -34,15 +34,13 @@ class FakeTable:
         for key in keys:
             self.snapshots[key] = occupancy
 
-    def add_markers(self, markers: Mapping[bytes, Sequence[str]]) -> None:
-        for key, qualifiers in markers.items():
-            for q in qualifiers:
-                self.status.setdefault(key, {})[q] = b""
-
     def read_status(self, key: bytes) -> StatusRow:
         cells = dict(self.status.get(key, {}))
         version = int(cells.pop("version", b"0"))
         return StatusRow(version=version, cells=cells)
+
+    def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
+        return {key: self.read_status(key) for key in keys}
 
     def commit_status(
         self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]

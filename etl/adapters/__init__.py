@@ -1,0 +1,1 @@
+"""One module per Google service, behind the service layer's ports."""

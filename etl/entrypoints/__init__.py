@@ -1,0 +1,1 @@
+"""Where a deployed process starts: the Cloud Functions bodies and the streaming worker."""

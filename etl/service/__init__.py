@@ -1,0 +1,1 @@
+"""Use cases over ports: what the pipeline does with a message, whatever stores it."""

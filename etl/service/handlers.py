@@ -1,0 +1,197 @@
+"""Use cases: what each pipeline shape does with a Pub/Sub message. Entry points stay thin.
+
+The decision on failure is made here, explicitly: bad input (`InvalidEvent`) is dead-lettered with
+its reason and acknowledged; anything else (a backend unavailable, contention) propagates so Pub/Sub
+redelivers. Every step is idempotent, so a redelivery after a crash at any point is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+
+from etl.logs import log
+from etl.service import ledger
+from etl.service.counters import Counters
+from etl.service.group_commit import GroupCommit
+from etl.service.ports import Bus, EventStore
+from etl_core import Event, InvalidEvent, PubSubMessage, event_key, parse_event
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DEAD_LETTERED = "dead_lettered"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What a deployed process runs the handlers with: the ports wired to real adapters (see
+    `etl.wiring`), a clock, counters. Built once per process. (A pipeline *shape*, `current`,
+    `fanout` or `worker`, is which handlers run.)"""
+
+    table: EventStore
+    bus: Bus
+    written_topic: str
+    clock: Callable[[], datetime] = _utc_now
+    limits: ledger.Limits = field(default_factory=ledger.Limits)
+    counters: Counters = field(default_factory=Counters)
+    commits: GroupCommit[Event, dict[str, ledger.Committed]] = field(default_factory=GroupCommit)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters.add(name, n)
+
+    def flush_counters(self, *, force: bool = False) -> None:
+        """Add this process's counts since the last flush to the table's counters row: at most
+        about once a second, unless `force` (at shutdown)."""
+        self.counters.flush(self.table.add_counters, force=force)
+
+
+Work = Callable[[Runtime, Sequence[Event]], None]
+"""What a shape does with the valid events of a delivery."""
+
+
+def dead_letter(rt: Runtime, message: PubSubMessage, err: InvalidEvent, source: str) -> None:
+    """Send bad input to the dead-letter topic with its reason; the caller then acknowledges."""
+    rt.bus.dead_letter(message, err.reason, err.message, source)
+    rt.count("dead_lettered")
+    log.warning(
+        "dead-lettered",
+        reason=str(err.reason),
+        detail=err.message,
+        message_id=message.message_id,
+        source=source,
+    )
+
+
+def parse_or_dead_letter(rt: Runtime, message: PubSubMessage, source: str) -> Event | None:
+    """The event, or None after the message went to the dead-letter topic with its reason."""
+    try:
+        return parse_event(message.data, now=rt.clock(), message_id=message.message_id)
+    except InvalidEvent as err:
+        dead_letter(rt, message, err, source)
+        return None
+
+
+def store(rt: Runtime, events: Sequence[Event]) -> None:
+    rt.table.write_events(events)
+
+
+def announce(rt: Runtime, events: Sequence[Event]) -> None:
+    """Store the events, then republish them on the `written` topic for the calculations."""
+    rt.table.write_events(events)
+    rt.bus.publish_events(rt.written_topic, events)
+
+
+def merge(rt: Runtime, summary: ledger.Summary, events: Sequence[Event]) -> None:
+    """Merge stored events into a summary. One service's events (a push delivery) share a commit
+    with the concurrent deliveries of this process (`GroupCommit`); a batch of several services
+    (the worker) reads all their rows at once and commits each."""
+    services = {e.service for e in events}
+    if len(services) == 1:
+        key = f"{summary.name}:{next(iter(services))}"
+        rt.commits.run(key, events, partial(_commit, rt, summary))
+    else:
+        _commit(rt, summary, list(events))
+
+
+def _commit(
+    rt: Runtime, summary: ledger.Summary, events: list[Event]
+) -> dict[str, ledger.Committed]:
+    committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits)
+    rt.count("rows_read", sum(c.rows_read for c in committed.values()))
+    if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
+        for service, c in committed.items():
+            keys = [
+                event_key(e.service, e.event_time, e.event_id)
+                for e in events
+                if e.service == service
+            ]
+            rt.table.write_snapshots(keys, c.ledger.occupancy().value, rt.clock())
+    return committed
+
+
+def update_occupancy(rt: Runtime, events: Sequence[Event]) -> None:
+    """The occupancy of every service in `events` (and its snapshot on their rows)."""
+    merge(rt, ledger.OCCUPANCY, events)
+
+
+def update_hourly(rt: Runtime, events: Sequence[Event]) -> None:
+    """The entries and exits of every hour the events touch."""
+    merge(rt, ledger.HOURLY, events)
+
+
+def update_daily(rt: Runtime, events: Sequence[Event]) -> None:
+    """The peak occupancy of every day from the earliest event's on."""
+    merge(rt, ledger.DAILY, events)
+
+
+def store_and_update(rt: Runtime, events: Sequence[Event]) -> None:
+    """The original design's single function: the event row, then its service's occupancy."""
+    store(rt, events)
+    update_occupancy(rt, events)
+
+
+def handle(rt: Runtime, message: PubSubMessage, source: str, work: Work, counter: str) -> Outcome:
+    """One delivery: parse (bad input is dead-lettered), do `work`, count it under `counter`."""
+    event = parse_or_dead_letter(rt, message, source)
+    if event is None:
+        return Outcome.DEAD_LETTERED
+    work(rt, [event])
+    rt.count(counter)
+    log.info(
+        "processed",
+        source=source,
+        message_id=message.message_id,
+        event_id=event.event_id,
+        service=event.service,
+    )
+    return Outcome.PROCESSED
+
+
+def handle_current(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """The original design's pipeline: write the event, then its service's occupancy."""
+    return handle(rt, message, "pubsub_receiver", store_and_update, "deliveries")
+
+
+def handle_write_event(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """Fan-out step 1: store the event row, then announce it on the `written` topic."""
+    return handle(rt, message, "write_event", announce, "deliveries")
+
+
+def handle_calculate_occupancy(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """Fan-out calculation: occupancy of the stored event's service."""
+    return handle(rt, message, "calculate_occupancy", update_occupancy, "calculations")
+
+
+def handle_hourly_counts(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """Fan-out calculation: entries and exits of the stored event's service-hour."""
+    return handle(rt, message, "hourly_counts", update_hourly, "calculations")
+
+
+def handle_daily_peak(rt: Runtime, message: PubSubMessage) -> Outcome:
+    """Fan-out calculation: peak occupancy per day of the stored event's service."""
+    return handle(rt, message, "daily_peak", update_daily, "calculations")
+
+
+def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome]:
+    """The streaming worker: one batched write and one refresh per service for many messages."""
+    outcomes: list[Outcome] = []
+    events: dict[tuple[str, str], Event] = {}
+    for message in messages:
+        event = parse_or_dead_letter(rt, message, "worker")
+        outcomes.append(Outcome.DEAD_LETTERED if event is None else Outcome.PROCESSED)
+        if event is not None:
+            events.setdefault((event.service, event.event_id), event)
+    batch = list(events.values())
+    if batch:
+        store_and_update(rt, batch)
+        update_hourly(rt, batch)
+    rt.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
+    return outcomes

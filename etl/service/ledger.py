@@ -1,0 +1,251 @@
+"""Derived summaries (occupancy, hourly counts, daily peaks) kept exact under at-least-once,
+concurrent delivery, without reading event rows back.
+
+Each summary has a row per service (`Summary.key`) holding an `etl_core.hour_ledger.HourLedger`
+(the readings of the open hours, a fold state per closed hour) beside the cells it shows
+(`currentOccupancy`, `hour:<hour>`, `day:<day>`). Per batch, after the event rows are written:
+
+1. read the summary rows of every service of the batch (one ReadRows);
+2. merge the batch into each ledger in memory: a redelivery or a duplicate is already there and
+   changes nothing; an event later than the ledger's horizon is placed by rebuilding its hours
+   from the event rows (the only read of event rows, and the event rows stay the truth);
+3. commit the touched cells with one CheckAndMutateRow on the row's `version`; a lost race
+   re-reads that row and merges again.
+
+Nothing is incremented in place, so no retry, redelivery or duplicate counts an event twice, and
+a commit is whole or absent, so a crash at any point leaves nothing half done. This module owns
+the cell format of summary rows: readers ask it (`current_occupancy`, `read_hourly`,
+`read_daily`, `window_start`) rather than parse qualifiers.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
+from etl_core import EtlError, Event, Occupancy, status_key
+from etl_core.analytics import DailyPeak, HourlyCount
+from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
+from etl_core.hour_ledger import (
+    HORIZON_HOURS,
+    MAX_CLOSED_HOURS,
+    OPEN_READINGS,
+    Change,
+    HourLedger,
+    Late,
+)
+from etl_core.rowkeys import daily_key, hourly_key
+from etl_core.timestamps import format_event_time
+
+HOUR = "hour:"
+DAY = "day:"
+MAX_ATTEMPTS = 50
+
+Cells = Mapping[str, bytes]
+
+
+class Contention(EtlError, RuntimeError):
+    """Too many concurrent commits to one summary row; transient (redeliver and try again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much history a ledger keeps open and closed (see `etl_core.hour_ledger`)."""
+
+    horizon: int = HORIZON_HOURS
+    max_closed: int = MAX_CLOSED_HOURS
+    budget: int = OPEN_READINGS
+
+    def empty(self) -> HourLedger:
+        return HourLedger(horizon=self.horizon, max_closed=self.max_closed, budget=self.budget)
+
+    def read(self, cells: Cells) -> HourLedger:
+        """The ledger a summary row holds (CorruptLedger if a cell does not decode)."""
+        return decode(cells, horizon=self.horizon, max_closed=self.max_closed, budget=self.budget)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One kind of summary: which row of a service holds it, and the cells it shows."""
+
+    name: str
+    key: Callable[[str], bytes]
+    shown: Callable[[HourLedger, Change, datetime], dict[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A service's summary row after a batch: its ledger, and whether the event rows were read."""
+
+    ledger: HourLedger
+    rows_read: int
+
+
+def _occupancy_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del change
+    state = ledger.occupancy()
+    return {
+        "currentOccupancy": encode_int(state.value),
+        "anomalies": encode_int(state.anomalies),
+        "events": encode_int(state.events),
+        "writeTime": format_event_time(now).encode(),
+    }
+
+
+def _hourly_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del ledger, now
+    return {
+        f"{HOUR}{format_event_time(h)}": f"{c.entries},{c.exits}".encode()
+        for h, c in change.hourly.items()
+    }
+
+
+def _daily_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
+    del ledger, now
+    return {
+        f"{DAY}{format_event_time(d)}": f"{p.value},{format_event_time(p.at)}".encode()
+        for d, p in change.peaks.items()
+    }
+
+
+OCCUPANCY = Summary("occupancy", status_key, _occupancy_cells)
+HOURLY = Summary("hourly", hourly_key, _hourly_cells)
+DAILY = Summary("daily", daily_key, _daily_cells)
+
+
+def update(
+    store: SummaryStore,
+    summary: Summary,
+    events: Sequence[Event],
+    now: datetime,
+    limits: Limits = Limits(),
+) -> dict[str, Committed]:
+    """Merge `events` (already stored as rows) into `summary` for each of their services."""
+    by_service: dict[str, list[Event]] = {}
+    for event in events:
+        by_service.setdefault(event.service, []).append(event)
+    keys = {service: summary.key(service) for service in sorted(by_service)}
+    rows = store.read_statuses(list(keys.values()))
+    return {
+        service: _commit(store, summary, service, rows[key], by_service[service], now, limits)
+        for service, key in keys.items()
+    }
+
+
+def _commit(
+    store: SummaryStore,
+    summary: Summary,
+    service: str,
+    row: StatusRow,
+    events: Sequence[Event],
+    now: datetime,
+    limits: Limits,
+) -> Committed:
+    key = summary.key(service)
+    for attempt in range(MAX_ATTEMPTS):
+        ledger, change, rows_read = _merged(store, service, row, events, limits)
+        write = row_write(row.cells, encode(ledger))
+        if not write.put and not write.delete:
+            return Committed(ledger, rows_read)  # every event was already in: nothing to do
+        put = {**write.put, **summary.shown(ledger, change, now)}
+        if store.commit_status(key, row.version, put, write.delete):
+            return Committed(ledger, rows_read)
+        _backoff(attempt)
+        row = store.read_status(key)
+    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} commits in a row")
+
+
+def _merged(
+    store: SummaryStore, service: str, row: StatusRow, events: Sequence[Event], limits: Limits
+) -> tuple[HourLedger, Change, int]:
+    """The row's ledger with `events` in it; reads event rows only for late events (or a
+    ledger that does not decode, which is rebuilt from every row)."""
+    try:
+        ledger = decode(
+            row.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
+        late = ledger.late(events)
+    except CorruptLedger:
+        ledger = HourLedger(
+            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
+        late = Late(None)
+    if late is None:
+        return ledger, ledger.merge(events), 0
+    rows = list(store.scan_events(service, start=late.since))
+    return ledger, ledger.rebuild(late.since, rows), len(rows)
+
+
+def rebuild(
+    store: SummaryStore, summary: Summary, service: str, now: datetime, limits: Limits = Limits()
+) -> HourLedger:
+    """Replace the service's summary with the fold of all its event rows (`etl rebuild`)."""
+    key = summary.key(service)
+    for attempt in range(MAX_ATTEMPTS):
+        row = store.read_status(key)
+        ledger = HourLedger(
+            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
+        change = ledger.rebuild(None, store.scan_events(service))
+        write = row_write(row.cells, encode(ledger))
+        put = {**write.put, **summary.shown(ledger, change, now)}
+        if store.commit_status(key, row.version, put, write.delete):
+            return ledger
+        _backoff(attempt)
+    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} rebuilds")
+
+
+# --- reading the cells ---
+
+
+def current_occupancy(status: StatusRow) -> Occupancy:
+    cells = status.cells
+    if "currentOccupancy" not in cells:
+        return Occupancy()
+    return Occupancy(
+        value=decode_int(cells["currentOccupancy"]),
+        anomalies=decode_int(cells.get("anomalies", encode_int(0))),
+        events=decode_int(cells.get("events", encode_int(0))),
+    )
+
+
+def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
+    counts = {}
+    for qualifier, value in status.cells.items():
+        if qualifier.startswith(HOUR):
+            hour = datetime.fromisoformat(qualifier[len(HOUR) :])
+            entries, exits = (int(x) for x in value.decode().split(","))
+            counts[hour] = HourlyCount(hour=hour, entries=entries, exits=exits)
+    return dict(sorted(counts.items()))
+
+
+def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
+    """The daily peaks a summary row holds, by day: `day:<day>` = `value,<time first reached>`."""
+    peaks = {}
+    for qualifier, value in status.cells.items():
+        if qualifier.startswith(DAY):
+            day = datetime.fromisoformat(qualifier[len(DAY) :])
+            level, at = value.decode().split(",", 1)
+            peaks[day] = DailyPeak(day=day, value=int(level), at=datetime.fromisoformat(at))
+    return dict(sorted(peaks.items()))
+
+
+def window_start(status: StatusRow, hours: int, limits: Limits = Limits()) -> datetime | None:
+    """Start of the last `hours` hours of a service's events (its newest hour with events,
+    minus `hours - 1`); None when the row holds no ledger yet."""
+    try:
+        ledger = decode(
+            status.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
+        )
+    except CorruptLedger:
+        return None
+    newest = max([*ledger.open, *ledger.closed], default=None)
+    return None if newest is None else newest - timedelta(hours=hours - 1)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))

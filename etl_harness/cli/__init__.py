@@ -1,0 +1,1 @@
+"""The `etl` command: its app, the commands behind it, and how their output looks."""

@@ -1,0 +1,1 @@
+"""The local Pub/Sub and Bigtable emulators: native binaries, containers, and which to use."""

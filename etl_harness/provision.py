@@ -1,0 +1,187 @@
+"""Create etl.toml's resources in the emulators, and bring them back to that state.
+
+`ensure` is idempotent and used wherever the pipeline starts locally (`etl serve`, `etl emulators
+exec`, tests). `reset_all` is the instant clean slate: no emulator restart, only deletes and
+creates, refused unless both emulators are configured and the stage is not prod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import google.cloud.pubsub_v1 as pubsub_v1
+from google.api_core import exceptions as gexc
+from google.cloud import bigtable
+from google.cloud.bigtable import column_family
+
+from etl.adapters.bigtable import ResetRefused, bigtable_client
+from etl.adapters.pubsub import publisher_client, subscriber_client
+from etl.adapters.pubsub import subscription_request as pubsub_request
+from etl.config import Settings
+from etl_harness import etl_toml
+from etl_harness.local import Local
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The official admin clients, closed together."""
+
+    publisher: pubsub_v1.PublisherClient
+    subscriber: pubsub_v1.SubscriberClient
+    bigtable: bigtable.Client
+
+    def close(self) -> None:
+        self.publisher.stop()
+        self.subscriber.close()
+        self.bigtable.close()
+
+
+@contextlib.contextmanager
+def clients(settings: Settings) -> Iterator[Clients]:
+    opened = Clients(publisher_client(), subscriber_client(), bigtable_client(settings))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def load(local: Local | None = None) -> etl_toml.EtlToml:
+    """The etl.toml `local` names (`ETL_SEED_FILE`), else the one found from the working
+    directory upwards, else the packaged default."""
+    return etl_toml.load(etl_toml.find(local.etl_toml if local else None))
+
+
+def ensure(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> etl_toml.Resources:
+    """Create whatever etl.toml (`load()` if not given) lists for the stage in the project and
+    is missing."""
+    parsed = parsed or load()
+    resources = parsed.resources(settings.stage, settings.project, settings.instance)
+    with clients(settings) as c:
+        apply(c, resources)
+    return resources
+
+
+def ensure_stages(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> list[str]:
+    """`ensure` for every stage of etl.toml and the configured one; returns the stages."""
+    with clients(settings) as c:
+        return apply_stages(c, parsed or load(), settings)
+
+
+def apply_stages(c: Clients, parsed: etl_toml.EtlToml, settings: Settings) -> list[str]:
+    """`apply` for every stage of etl.toml and `settings.stage`; returns the stages."""
+    stages = list(dict.fromkeys((*parsed.stages, settings.stage)))
+    for stage in stages:
+        apply(c, parsed.resources(stage, settings.project, settings.instance))
+    return stages
+
+
+def ensure_local(local: Local) -> None:
+    """`ensure` when both emulators are configured; production resources are deployed."""
+    if on_emulators(local.settings):
+        ensure(local.settings, load(local))
+
+
+def subscription_request(
+    project: str, spec: etl_toml.Subscription, push_endpoint: str | None = None
+) -> dict[str, Any]:
+    """The CreateSubscription request of an etl.toml subscription (`push_endpoint` overrides
+    its own)."""
+    return pubsub_request(
+        project,
+        spec.name,
+        spec.topic,
+        ack_deadline_seconds=spec.ack_deadline_seconds,
+        ordering=spec.ordering,
+        push_endpoint=(push_endpoint or spec.push_endpoint or ""),
+        dead_letter=(spec.dead_letter.topic, spec.dead_letter.max_delivery_attempts)
+        if spec.dead_letter
+        else None,
+        backoff=(spec.retry.minimum_backoff_seconds, spec.retry.maximum_backoff_seconds)
+        if spec.retry
+        else None,
+    )
+
+
+def apply(c: Clients, resources: etl_toml.Resources) -> None:
+    """Topics, then subscriptions (which name topics), then tables; existing ones are kept."""
+    for topic in resources.topics:
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.publisher.create_topic(name=f"projects/{resources.project}/topics/{topic}")
+    for sub in resources.subscriptions:
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.subscriber.create_subscription(request=subscription_request(resources.project, sub))
+    instance = c.bigtable.instance(resources.instance)
+    for table in resources.tables:
+        with contextlib.suppress(gexc.AlreadyExists):
+            instance.table(table.name).create(
+                column_families={name: gc_rule(rule) for name, rule in table.families.items()}
+            )
+
+
+def gc_rule(rule: etl_toml.GcRule) -> Any:
+    """The client's GC rule: one condition, or the union of both."""
+    parts: list[Any] = []
+    if rule.max_versions is not None:
+        parts.append(column_family.MaxVersionsGCRule(rule.max_versions))
+    if rule.max_age_seconds is not None:
+        parts.append(column_family.MaxAgeGCRule(timedelta(seconds=rule.max_age_seconds)))
+    return parts[0] if len(parts) == 1 else column_family.GCRuleUnion(rules=parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ResetReport:
+    """What `reset_all` deleted and recreated, and how long it took."""
+
+    subscriptions: int
+    topics: int
+    tables: int
+    seconds: float
+
+
+def reset_all(settings: Settings, parsed: etl_toml.EtlToml | None = None) -> ResetReport:
+    """Delete every subscription, topic and table of the project, then apply etl.toml again.
+
+    Covers etl.toml's stages and the configured one. Backlogs go with their subscriptions, rows
+    with their tables; the emulators keep running.
+    """
+    guard(settings)
+    parsed = parsed or load()
+    started = time.perf_counter()
+    project = f"projects/{settings.project}"
+    with clients(settings) as c:
+        subs = [s.name for s in c.subscriber.list_subscriptions(request={"project": project})]
+        for name in subs:
+            with contextlib.suppress(gexc.NotFound):
+                c.subscriber.delete_subscription(subscription=name)
+        topics = [t.name for t in c.publisher.list_topics(request={"project": project})]
+        for name in topics:
+            with contextlib.suppress(gexc.NotFound):
+                c.publisher.delete_topic(topic=name)
+        instance = c.bigtable.instance(settings.instance)
+        tables = instance.list_tables()
+        for table in tables:
+            with contextlib.suppress(gexc.NotFound):
+                table.delete()
+        apply_stages(c, parsed, settings)
+    return ResetReport(len(subs), len(topics), len(tables), time.perf_counter() - started)
+
+
+def guard(settings: Settings) -> None:
+    """Only local emulators, never prod: a reset deletes everything of the project."""
+    if settings.stage == "prod":
+        raise ResetRefused("reset deletes every resource: refused on stage prod")
+    if not on_emulators(settings):
+        raise ResetRefused(f"reset --all runs against the emulators only: {NO_HOSTS}")
+
+
+NO_HOSTS = "set PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST (`etl emulators up` prints them)"
+
+
+def on_emulators(settings: Settings) -> bool:
+    """Both clients talk to emulators: with one host unset, that client would reach Google."""
+    return bool(settings.pubsub_emulator_host and settings.bigtable_emulator_host)
