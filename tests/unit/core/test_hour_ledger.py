@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl_core import Event, daily_peaks, fold, hourly_counts
@@ -83,6 +83,7 @@ BUDGETS = st.sampled_from([0, 3, 10, 20_000])
 """Readings the open hours may hold: 0 closes every hour past the horizon at once."""
 
 
+@settings(deadline=None)  # a few thousand ledger operations per example
 @given(st.data(), streams(), st.integers(0, 3), st.sampled_from([1, 2, 30, 24 * 7]), BUDGETS)
 def test_any_batching_order_and_lateness_gives_the_fold_hourly_counts_and_daily_peaks(
     data: st.DataObject, events: list[Event], horizon: int, max_closed: int, budget: int
@@ -97,6 +98,7 @@ def test_any_batching_order_and_lateness_gives_the_fold_hourly_counts_and_daily_
     assert row.peaks == {p.day: p for p in daily_peaks(events).get(SERVICE, [])}
 
 
+@settings(deadline=None)  # a few thousand ledger operations per example
 @given(st.data(), streams(), st.integers(0, 3), BUDGETS)
 def test_a_rebuild_from_the_event_rows_equals_the_incremental_ledger(
     data: st.DataObject, events: list[Event], horizon: int, budget: int
@@ -109,6 +111,7 @@ def test_a_rebuild_from_the_event_rows_equals_the_incremental_ledger(
     assert encode(rebuilt) == encode(incremental.ledger())
 
 
+@settings(deadline=None)  # a few thousand ledger operations per example
 @given(st.data(), streams(), st.integers(0, 3), st.integers(1, 30), BUDGETS)
 def test_the_ledger_keeps_its_budget_or_horizon_plus_one_hours_of_readings_and_its_closed_limit(
     data: st.DataObject, events: list[Event], horizon: int, max_closed: int, budget: int
