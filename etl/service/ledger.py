@@ -146,8 +146,10 @@ def _commit(
     limits: Limits,
 ) -> Committed:
     key = summary.key(service)
+    rows_read = 0  # over every attempt: a lost race may read late events' rows again
     for attempt in range(MAX_ATTEMPTS):
-        ledger, change, rows_read = _merged(store, service, row, events, limits)
+        ledger, change, read = _merged(store, service, row, events, limits)
+        rows_read += read
         write = row_write(row.cells, encode(ledger))
         if not write.put and not write.delete:
             return Committed(ledger, rows_read)  # every event was already in: nothing to do

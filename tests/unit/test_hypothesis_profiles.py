@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-from tests.conftest import profile_name
+from tests.unit.conftest import profile_name
 
 
 def test_ci_true_selects_the_ci_profile_and_anything_else_the_dev_profile() -> None:

@@ -37,7 +37,7 @@ fuzz = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-"""2,000 derandomized examples per test on top of the loaded profile (tests/conftest.py)."""
+"""2,000 derandomized examples per test on top of the loaded profile (tests/unit/conftest.py)."""
 
 HOSTILE_TOKENS = (
     b"\x00",
