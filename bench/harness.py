@@ -27,6 +27,8 @@ from etl.config import Settings, from_env  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_harness import provision  # noqa: E402
 from etl_harness.emulators import native as emulators  # noqa: E402
+from etl_harness.emulators.hosts import Hosts  # noqa: E402
+from etl_harness.local import from_env as local_from_env  # noqa: E402
 
 
 def dirty(settings: Settings, messages: int = 500) -> None:
@@ -45,17 +47,21 @@ def dirty(settings: Settings, messages: int = 500) -> None:
 
 def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
     """Both emulators, seeded, on the given ports; exported to this process's clients."""
-    launch = emulators.default_launch()
+    launch = replace(
+        emulators.launch_for(local_from_env(os.environ)),
+        project=emulators.PROJECT,
+        admin_port=ports["admin"],
+    )
     running = [
         emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch)
         for kind in emulators.KINDS
     ]
-    os.environ.update(emulators.env_of({r.name: r for r in running}))
+    os.environ.update(Hosts.of(running, "native").env())
     return running
 
 
 def settings_now() -> Settings:
-    return replace(from_env(), project=emulators.PROJECT, stage="test")
+    return replace(from_env(os.environ), project=emulators.PROJECT, stage="test")
 
 
 def measure(rounds: int = 5) -> dict[str, float]:
@@ -65,7 +71,7 @@ def measure(rounds: int = 5) -> dict[str, float]:
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
-        ports = {kind.name: emulators.free_port() for kind in emulators.KINDS}
+        ports = {name: emulators.free_port() for name in ("pubsub", "bigtable", "admin")}
         running = start_pair(logs, ports)
         try:
             for _ in range(rounds):
