@@ -60,8 +60,7 @@ def pubsub_streaming(messages: int) -> float:
     elapsed = time.perf_counter() - begin
     stream.cancel()
     stream.result(timeout=10)
-    publisher.stop()
-    subscriber.close()
+    _discard(publisher, subscriber, topic, sub)
     return received / elapsed
 
 
@@ -79,9 +78,16 @@ def pubsub_sync_pull(messages: int) -> float:
             subscriber.acknowledge(request={"subscription": sub, "ack_ids": ack_ids})
         received += len(ack_ids)
     elapsed = time.perf_counter() - begin
+    _discard(publisher, subscriber, topic, sub)
+    return received / elapsed
+
+
+def _discard(publisher: Any, subscriber: Any, topic: str, sub: str) -> None:
+    """Delete the subscription (and any backlog) and the topic; close the clients."""
+    subscriber.delete_subscription(subscription=sub)
+    publisher.delete_topic(topic=topic)
     publisher.stop()
     subscriber.close()
-    return received / elapsed
 
 
 def bigtable_legacy_rows(rows: int) -> float:
