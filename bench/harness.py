@@ -46,9 +46,12 @@ def dirty(settings: Settings, messages: int = 500) -> None:
 
 
 def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
-    """Both emulators, seeded, on the given ports (a restart keeps them); exported to this
-    script's environment, where the official clients look for them."""
-    launch = emulators.launch_for(local_from_env(os.environ))
+    """Both emulators, seeded, on the given ports; exported to this process's clients."""
+    launch = replace(
+        emulators.launch_for(local_from_env(os.environ)),
+        project=emulators.PROJECT,
+        admin_port=ports["admin"],
+    )
     running = [
         emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch)
         for kind in emulators.KINDS
@@ -57,8 +60,7 @@ def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
     return running
 
 
-def settings_of(running: list[emulators.Running]) -> Settings:
-    del running  # exported by start_pair
+def settings_now() -> Settings:
     return replace(from_env(os.environ), project=emulators.PROJECT, stage="test")
 
 
@@ -69,18 +71,18 @@ def measure(rounds: int = 5) -> dict[str, float]:
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
-        ports = {kind.name: emulators.free_port() for kind in emulators.KINDS}
+        ports = {name: emulators.free_port() for name in ("pubsub", "bigtable", "admin")}
         running = start_pair(logs, ports)
         try:
             for _ in range(rounds):
-                dirty(settings_of(running))
+                dirty(settings_now())
                 started = time.perf_counter()
                 for r in running:
                     emulators.stop(r)
                 running = start_pair(logs, ports)
                 restarts.append((time.perf_counter() - started) * 1000)
-                dirty(settings_of(running))
-                resets.append(provision.reset_all(settings_of(running)).seconds * 1000)
+                dirty(settings_now())
+                resets.append(provision.reset_all(settings_now()).seconds * 1000)
         finally:
             for r in running:
                 emulators.stop(r)

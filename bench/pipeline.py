@@ -4,7 +4,15 @@ latency, and `reset --all` against an emulator restart.
 Every figure comes from one run on one machine, so the ratios between them hold even when the
 machine is noisy. Results go to stdout as a table and to `bench-results.json`.
 
-    python bench/pipeline.py [--events N] [--latency-rate R] [--latency-seconds S] [--out FILE]
+Each shape runs in a project of its own holding only the subscriptions that shape consumes (and
+the dead-letter reader): etl.toml subscribes three consumers to the events topic, and a backlog on
+a subscription nobody reads costs the emulator CPU all run long (pstest walks every backlog every
+10 ms). Each project is deleted after its run. Function shapes run with 1 and 2 processes behind
+each push endpoint (`etl serve --processes`); `rows_read_per_event` is the table's `rows_read`
+counter (event rows the ledger read back) over the events of the run.
+
+    python bench/pipeline.py [--events N] [--function-events N] [--latency-rate R]
+        [--latency-seconds S] [--latency-1000-seconds S] [--workers 1,2,4] [--out FILE]
 """
 
 from __future__ import annotations
@@ -14,16 +22,19 @@ import contextlib
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,15 +42,18 @@ sys.path.insert(0, str(ROOT))
 from bench import ceilings, core, harness, naive  # noqa: E402
 from etl.adapters.bigtable import EventTable  # noqa: E402
 from etl.adapters.pubsub import PubSub  # noqa: E402
-from etl.config import Settings  # noqa: E402
-from etl.service.ledger import current_occupancy  # noqa: E402
+from etl.config import Settings, from_env  # noqa: E402
+from etl.service.ledger import current_occupancy, read_hourly  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
-from etl_core import Simulation, event_key, is_event_key, status_key  # noqa: E402
+from etl_core import Event, Simulation, event_key, hourly_key, is_event_key, status_key  # noqa: E402
 from etl_harness import provision  # noqa: E402
-from etl_harness.emulators import native  # noqa: E402
+from etl_harness.emulators import native as emulators  # noqa: E402
 from etl_harness.emulators.hosts import Emulators  # noqa: E402
 from etl_harness.local import from_env as local_from_env  # noqa: E402
+from etl_harness.serve import triggers  # noqa: E402
 from tests.e2e.faults import wait_settled  # noqa: E402
+
+T = TypeVar("T")
 
 
 def core_rate(events: int) -> float:
@@ -50,7 +64,8 @@ def core_rate(events: int) -> float:
 
 
 def fresh_settings() -> Settings:
-    return Settings(project=f"bench-{uuid.uuid4().hex[:8]}", stage="test")
+    """A project of its own on the bench's emulators."""
+    return replace(from_env(os.environ), project=f"bench-{uuid.uuid4().hex[:8]}", stage="test")
 
 
 def simulation(events: int, seed: int = 1) -> Simulation:
@@ -59,70 +74,143 @@ def simulation(events: int, seed: int = 1) -> Simulation:
 
 @contextlib.contextmanager
 def serving(settings: Settings, pipeline: str, processes: int = 1) -> Iterator[None]:
-    """`etl serve` subprocesses (several workers share one subscription)."""
+    """`etl serve --processes N` in a subprocess, ready, in a project holding only the shape's own
+    subscriptions; stopped (SIGTERM: every process flushes its counters) after the block."""
     env = {**os.environ, "GOOGLE_CLOUD_PROJECT": settings.project, "ETL_STAGE": settings.stage}
-    procs = []
+    command = ["serve", "--pipeline", pipeline, "--processes", str(processes)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etl_harness", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
-        for _ in range(processes):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "etl_harness", "serve", "--pipeline", pipeline],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            procs.append(proc)
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                if line.startswith(b"ready:"):
-                    break
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
+        assert proc.stderr is not None
+        tail: list[bytes] = []
+        for line in proc.stderr:
+            if line.startswith(b"ready:"):
+                break
+            tail = [*tail[-20:], line]
+        else:
+            raise RuntimeError(f"etl serve {pipeline} never became ready:\n{b''.join(tail)!r}")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        only_own_subscriptions(settings, pipeline)
         yield
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
+        proc.terminate()
+        proc.wait(60)
 
 
-def wait_folded(table: EventTable, sim: Simulation, timeout: float = 600) -> None:
-    """Until every event is folded into its service's status.
+def own_subscriptions(settings: Settings, pipeline: str) -> set[str]:
+    """The subscriptions a shape consumes, and the dead-letter reader (it holds dead letters)."""
+    resources = provision.load().resources(settings.stage, settings.project, settings.instance)
+    names = (
+        {settings.subscription("worker")}
+        if pipeline == "worker"
+        else {s.name for s in triggers(resources, pipeline)}
+    )
+    dead_letters = settings.dead_letter_topic
+    return names | {s.name for s in resources.subscriptions if s.topic == dead_letters}
 
-    Reads only the status rows (one per service), so polling costs the pipeline almost nothing;
-    the full check of the stored rows runs once, after the clock stops.
+
+def only_own_subscriptions(settings: Settings, pipeline: str) -> None:
+    """Delete the subscriptions of the project that the shape does not consume (`etl serve` made
+    every one etl.toml lists), so nothing builds a backlog during the run."""
+    keep = own_subscriptions(settings, pipeline)
+    with provision.clients(settings) as c:
+        project = f"projects/{settings.project}"
+        for sub in c.subscriber.list_subscriptions(request={"project": project}):
+            if sub.name.rsplit("/", 1)[1] not in keep:
+                c.subscriber.delete_subscription(subscription=sub.name)
+
+
+def discard(settings: Settings) -> None:
+    """Delete every subscription, topic and table of a bench project: the emulators hold nothing
+    of one run during the next."""
+    with provision.clients(settings) as c:
+        project = f"projects/{settings.project}"
+        for sub in c.subscriber.list_subscriptions(request={"project": project}):
+            c.subscriber.delete_subscription(subscription=sub.name)
+        for topic in c.publisher.list_topics(request={"project": project}):
+            c.publisher.delete_topic(topic=topic.name)
+        for table in c.bigtable.instance(settings.instance).list_tables():
+            table.delete()
+
+
+def wait_folded(table: EventTable, sim: Simulation, *, hourly: bool, timeout: float = 600) -> None:
+    """Until every event is folded into its service's occupancy (and hourly counts, for the
+    shapes that keep them).
+
+    Reads only the summary rows (one or two per service), so polling costs the pipeline almost
+    nothing; the full check of the stored rows runs once, after the clock stops.
     """
     deadline = time.monotonic() + timeout
     expected = len(sim.events)
     while time.monotonic() < deadline:
-        statuses = [table.read_status(status_key(svc)) for svc in sim.ground_truth]
-        folded = sum(current_occupancy(st).events for st in statuses)
-        if folded >= expected:
+        statuses = table.read_statuses([status_key(svc) for svc in sim.ground_truth])
+        folded = sum(current_occupancy(st).events for st in statuses.values())
+        if folded >= expected and (not hourly or hourly_total(table, sim) >= expected):
             return
         time.sleep(0.02)
     raise TimeoutError(f"not folded after {timeout}s")
 
 
-def pipeline_rate(pipeline: str, events: int, processes: int = 1) -> float:
-    """Events/s from the first publish to the last event stored with its occupancy settled."""
+def hourly_total(table: EventTable, sim: Simulation) -> int:
+    """Entries plus exits over every stored hour: each event counts once, in its hour."""
+    rows = table.read_statuses([hourly_key(svc) for svc in sim.ground_truth])
+    return sum(c.entries + c.exits for row in rows.values() for c in read_hourly(row).values())
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One shape over one simulation: events/s, and event rows read back per event."""
+
+    events_per_s: float
+    rows_read_per_event: float
+
+
+def pipeline_rate(pipeline: str, events: int, processes: int = 1, *, shuffle: bool = False) -> Run:
+    """Events/s from the first publish until every event is stored and folded into every summary
+    the shape keeps (checked exact against the simulation afterwards). `shuffle`: published in
+    a random order (delivery order is never event order, in production either)."""
     settings = fresh_settings()
     sim = simulation(events)
-    table, bus = EventTable(settings), PubSub(settings)
-    try:
+    order: Sequence[Event] = sim.events
+    if shuffle:
+        order = random.Random(5).sample(sim.events, len(sim.events))
+    with opened(settings) as (table, bus):
         with serving(settings, pipeline, processes):
             begin = time.perf_counter()
-            bus.publish_events(settings.events_topic, sim.events)
-            wait_folded(table, sim)
+            bus.publish_events(settings.events_topic, order)
+            wait_folded(table, sim, hourly=pipeline != "current")
             elapsed = time.perf_counter() - begin
-        wait_settled(table, sim.events, hourly=pipeline != "current", timeout=60)  # exact
+            wait_settled(table, sim.events, hourly=pipeline != "current", timeout=60)  # exact
         occupancy = {
             svc: current_occupancy(table.read_status(status_key(svc))).value
             for svc in sim.ground_truth
         }
         if occupancy != sim.ground_truth:
-            raise AssertionError(f"{pipeline}: occupancy {occupancy} != truth {sim.ground_truth}")
+            raise AssertionError(f"{pipeline}: occupancy {occupancy} != {sim.ground_truth}")
+        read = rows_read(table)
+    return Run(round(events / elapsed, 1), round(read / events, 2))
+
+
+@contextlib.contextmanager
+def opened(settings: Settings) -> Iterator[tuple[EventTable, PubSub]]:
+    """The table and bus of a bench project for the block; then the project is discarded."""
+    table, bus = EventTable(settings), PubSub(settings)
+    try:
+        yield table, bus
     finally:
         table.close()
         bus.close()
-    return events / elapsed
+        discard(settings)
+
+
+def rows_read(table: EventTable) -> int:
+    """The `rows_read` counter: event rows the ledger read back, over every process (each flushes
+    its counts when it stops)."""
+    return table.read_counters().get("rows_read", 0)
 
 
 def naive_rate(events: int) -> float:
@@ -131,22 +219,19 @@ def naive_rate(events: int) -> float:
     settings = fresh_settings()
     sim = simulation(events)
     provision.ensure(settings)
-    table = EventTable(settings)
-    try:
+    with opened(settings) as (table, _):
         return naive.rate(table, sim.events)
-    finally:
-        table.close()
 
 
-def latency(rate: float, seconds: float, pipeline: str = "worker") -> dict[str, float]:
-    """Publish → occupancy visible (the row's `writeTime`, stamped after the status commit)."""
+def latency(rate: float, seconds: float, pipeline: str = "worker") -> tuple[dict[str, float], Run]:
+    """Publish → occupancy visible (the row's `writeTime`, stamped after the status commit), one
+    message at a time at `rate` events/s for `seconds`; and the run's figures."""
     settings = fresh_settings()
     total = int(rate * seconds)
     sim = simulation(total, seed=2)
-    table, bus = EventTable(settings), PubSub(settings)
     published: dict[bytes, datetime] = {}
-    topic = bus.topic_path(settings.events_topic)
-    try:
+    with opened(settings) as (table, bus):
+        topic = bus.topic_path(settings.events_topic)
         with serving(settings, pipeline):
             begin = time.perf_counter()
             pending = []
@@ -162,30 +247,31 @@ def latency(rate: float, seconds: float, pipeline: str = "worker") -> dict[str, 
                 )
             for future in pending:
                 future.result(timeout=60)
+            wait_folded(table, sim, hourly=pipeline != "current")
+            elapsed = time.perf_counter() - begin
             wait_settled(table, sim.events, hourly=pipeline != "current", timeout=600)
         visible = {
             key: datetime.fromisoformat(cells["realTimeStatus"]["writeTime"].decode())
             for key, cells in table.all_rows()
             if "writeTime" in cells.get("realTimeStatus", {}) and is_event_key(key)
         }
-    finally:
-        table.close()
-        bus.close()
+        read = rows_read(table)
     samples = sorted(
         (visible[key] - at).total_seconds() * 1000
         for key, at in published.items()
         if key in visible
     )
     cut = statistics.quantiles(samples, n=100, method="inclusive")
-    return {
+    quantiles = {
         "p50": round(cut[49], 1),
         "p95": round(cut[94], 1),
         "p99": round(cut[98], 1),
         "n": len(samples),
     }
+    return quantiles, Run(round(total / elapsed, 1), round(read / total, 2))
 
 
-def timed(label: str, fn: Callable[[], Any]) -> Any:
+def timed(label: str, fn: Callable[[], T]) -> T:
     print(f"… {label}", file=sys.stderr, flush=True)
     return fn()
 
@@ -200,49 +286,89 @@ def main() -> None:
     )
     parser.add_argument("--naive-events", type=int, default=500)
     parser.add_argument("--latency-rate", type=float, default=200.0, help="offered events/s")
-    parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--latency-1000-seconds", type=float, default=10.0, help="seconds at 1,000 events/s"
+    )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts for scaling")
+    parser.add_argument(
+        "--ledger-horizon-hours",
+        type=int,
+        default=None,
+        help="ETL_LEDGER_HORIZON_HOURS for the pipeline (default: the pipeline's own, 2); a "
+        "horizon covering the simulation's span shows the shapes without late-event reads",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     args = parser.parse_args()
+    if args.ledger_horizon_hours is not None:  # read by every `etl serve` the bench starts
+        os.environ["ETL_LEDGER_HORIZON_HOURS"] = str(args.ledger_horizon_hours)
 
+    results: dict[str, Any] = {}
     with emulators_for_bench():
-        results: dict[str, Any] = {
-            "core_events_per_s": timed("core", lambda: core_rate(50_000)),
-            "pubsub_streaming_pull_msgs_per_s": timed(
-                "pubsub streaming pull", lambda: ceilings.pubsub_streaming(2_000)
-            ),
-            "pubsub_ceiling_msgs_per_s": timed(
-                "pubsub sync pull", lambda: ceilings.pubsub_sync_pull(20_000)
-            ),
-            "bigtable_ceiling_rows_per_s": timed(
-                "bigtable ceiling", lambda: ceilings.bigtable_rows(20_000)
-            ),
-            "pipeline_events_per_s": {
-                shape: timed(
-                    shape,
-                    lambda s=shape: pipeline_rate(
-                        s, args.events if s == "worker" else args.function_events
-                    ),
-                )
-                for shape in ("current", "fanout", "worker")
-            },
-        }
-        results["worker_scaling"] = {
-            n: timed(f"worker x{n}", lambda n=n: pipeline_rate("worker", args.events, int(n)))
-            for n in args.workers.split(",")
-        }
-        results["naive_events_per_s"] = timed("naive", lambda: naive_rate(args.naive_events))
-        results["latency_ms"] = timed(
-            "latency", lambda: latency(args.latency_rate, args.latency_seconds)
+        results["core_events_per_s"] = timed("core", lambda: core_rate(50_000))
+        results["pubsub_streaming_pull_msgs_per_s"] = round(
+            timed("pubsub streaming pull", lambda: ceilings.pubsub_streaming(2_000))
         )
+        results["pubsub_ceiling_msgs_per_s"] = round(
+            timed("pubsub sync pull", lambda: ceilings.pubsub_sync_pull(20_000))
+        )
+        data_api = timed("bigtable data API", lambda: ceilings.bigtable_data_api_rows(20_000))
+        legacy = timed("bigtable legacy", lambda: ceilings.bigtable_legacy_rows(20_000))
+        results["bigtable_data_api_rows_per_s"] = round(data_api)
+        results["bigtable_legacy_rows_per_s"] = round(legacy)
+        results["bigtable_ceiling_rows_per_s"] = round(max(data_api, legacy))
+        runs: dict[str, Run] = {}
+        for shape in ("current", "fanout"):
+            for n in (1, 2):
+                runs[f"{shape} x{n}"] = timed(
+                    f"{shape} x{n}", partial(pipeline_rate, shape, args.function_events, n)
+                )
+        runs["worker"] = timed("worker", lambda: pipeline_rate("worker", args.events))
+        runs["worker shuffled"] = timed(
+            "worker shuffled", lambda: pipeline_rate("worker", args.events, shuffle=True)
+        )
+        for n in args.workers.split(","):
+            if n != "1":
+                runs[f"worker x{n}"] = timed(
+                    f"worker x{n}", partial(pipeline_rate, "worker", args.events, int(n))
+                )
+        results["naive_events_per_s"] = round(timed("naive", lambda: naive_rate(args.naive_events)))
+        results["latency_ms"], runs["worker paced"] = timed(
+            f"latency at {args.latency_rate:.0f}/s",
+            lambda: latency(args.latency_rate, args.latency_seconds),
+        )
+        results["latency_ms_1000"], runs["worker paced 1000/s"] = timed(
+            "latency at 1000/s", lambda: latency(1000.0, args.latency_1000_seconds)
+        )
+    rates = {label: run.events_per_s for label, run in runs.items()}
+    results["pipeline_events_per_s"] = {
+        "current": rates["current x1"],
+        "fanout": rates["fanout x1"],
+        "worker": rates["worker"],
+    }
+    results["function_processes_events_per_s"] = {
+        shape: {n: rates[f"{shape} x{n}"] for n in ("1", "2")} for shape in ("current", "fanout")
+    }
+    results["worker_shuffled_events_per_s"] = rates["worker shuffled"]
+    results["worker_scaling"] = {
+        n: rates["worker" if n == "1" else f"worker x{n}"] for n in args.workers.split(",")
+    }
+    results["rows_read_per_event"] = {label: run.rows_read_per_event for label, run in runs.items()}
     results["harness_ms"] = timed("reset vs restart", harness.measure)
     results["events"] = args.events
     results["function_events"] = args.function_events
     results["latency_offered_rate"] = args.latency_rate
+    results["ledger_horizon_hours"] = from_env(os.environ).ledger_horizon_hours
+    results["latency_seconds"] = {
+        "offered": args.latency_seconds,
+        "1000": args.latency_1000_seconds,
+    }
     results["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "emulators": native.versions(native.find_bin_dir(os.environ.get("ETL_EMULATORS_BIN"))),
+        "emulators": emulators.versions(
+            emulators.find_bin_dir(os.environ.get("ETL_EMULATORS_BIN"))
+        ),
     }
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
@@ -250,45 +376,72 @@ def main() -> None:
 
 @contextlib.contextmanager
 def emulators_for_bench() -> Iterator[None]:
-    """The configured emulators, else a private pair; their hosts are this script's environment,
-    which the `etl serve` processes it starts inherit."""
-    with Emulators(local_from_env(os.environ), reuse_recorded=False) as running:
+    """The emulators the environment names (`*_EMULATOR_HOST`), else a private native pair for
+    the run (never a pair recorded by `etl emulators up`: someone else may be using it); their
+    host variables exported to this process and the ones it starts."""
+    local = local_from_env(os.environ)
+    with Emulators(local, "auto", reuse_recorded=False) as running:
         os.environ.update(running.env())
         yield
 
 
 def print_table(r: dict[str, Any]) -> None:
     slower = min(r["pubsub_ceiling_msgs_per_s"], r["bigtable_ceiling_rows_per_s"])
+    naive_rate = r["naive_events_per_s"]
     best = max(r["pipeline_events_per_s"].values())
+    worker = r["pipeline_events_per_s"]["worker"]
+    reads = r["rows_read_per_event"]
+
+    def shape(label: str, rate: float, key: str) -> tuple[str, float, str]:
+        return (
+            label,
+            rate,
+            f"{rate / slower:.1%} of slower ceiling, {rate / naive_rate:.1f}x naive, "
+            f"{reads[key]} rows read/event",
+        )
+
     rows = [
         ("core parse→key→fold (1 core)", r["core_events_per_s"], ""),
         ("Pub/Sub publish + sync pull/ack ceiling", r["pubsub_ceiling_msgs_per_s"], ""),
-        ("Pub/Sub publish + streaming pull/ack", r["pubsub_streaming_pull_msgs_per_s"], "pstest"),
-        ("Bigtable MutateRows ceiling", r["bigtable_ceiling_rows_per_s"], ""),
-        *(
-            (f"pipeline {k}", v, f"{v / slower:.0%} of slower ceiling")
-            for k, v in r["pipeline_events_per_s"].items()
-        ),
-        *((f"worker x{k}", v, "") for k, v in r["worker_scaling"].items()),
         (
-            "naive (the original design's per-event design)",
-            r["naive_events_per_s"],
-            f"best pipeline {best / r['naive_events_per_s']:.1f}x",
+            "Pub/Sub publish + streaming pull/ack",
+            r["pubsub_streaming_pull_msgs_per_s"],
+            f"{r['pubsub_streaming_pull_msgs_per_s'] / r['pubsub_ceiling_msgs_per_s']:.0%} "
+            "of sync pull",
         ),
+        ("Bigtable MutateRows, data API", r["bigtable_data_api_rows_per_s"], "rows/s"),
+        ("Bigtable MutateRows, legacy DirectRow", r["bigtable_legacy_rows_per_s"], "rows/s"),
+        *(
+            shape(f"pipeline {name} x{n}", rate, f"{name} x{n}")
+            for name, by_n in r["function_processes_events_per_s"].items()
+            for n, rate in by_n.items()
+        ),
+        shape("pipeline worker (batch pull)", worker, "worker"),
+        shape("worker, fully shuffled", r["worker_shuffled_events_per_s"], "worker shuffled"),
+        *(
+            shape(f"worker x{n}", v, "worker" if n == "1" else f"worker x{n}")
+            for n, v in r["worker_scaling"].items()
+        ),
+        ("naive (the original design, per event)", naive_rate, f"best {best / naive_rate:.1f}x"),
     ]
-    print(f"{'measure':42} {'events/s':>12}  note")
+    print(f"ledger horizon {r['ledger_horizon_hours']} h; rows read/event: event rows read back")
+    print(f"{'measure':42} {'per s':>10}  note")
     for name, value, note in rows:
-        print(f"{name:42} {value:12,.0f}  {note}")
+        print(f"{name:42} {value:10,.0f}  {note}")
     h = r["harness_ms"]
     print(
         f"clean seeded state: reset --all {h['reset_all_ms']} ms, emulator restart "
         f"{h['restart_ms']} ms ({h['restart_ms'] / h['reset_all_ms']:.1f}x)"
     )
-    lat = r["latency_ms"]
-    print(
-        f"latency publish→visible at {r['latency_offered_rate']:.0f}/s: "
-        f"p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms"
-    )
+    for offered, lat, key in (
+        (r["latency_offered_rate"], r["latency_ms"], "worker paced"),
+        (1000.0, r["latency_ms_1000"], "worker paced 1000/s"),
+    ):
+        print(
+            f"latency publish→visible at {offered:.0f}/s (worker, {lat['n']} events): "
+            f"p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms; "
+            f"{reads[key]} rows read/event"
+        )
 
 
 if __name__ == "__main__":

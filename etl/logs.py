@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -17,6 +18,13 @@ def _cloud_severity(_: Any, method: str, event_dict: structlog.typing.EventDict)
     return event_dict
 
 
+def _process_id(_: Any, __: str, event_dict: structlog.typing.EventDict) -> Any:
+    """Which process logged the line: several serve one endpoint (`etl serve --processes`), as
+    concurrent instances of a function do."""
+    event_dict["pid"] = os.getpid()
+    return event_dict
+
+
 def configure(level: int = logging.INFO, stream: Any = None) -> None:
     """One JSON object per line on stderr (or `stream`); call once at process start."""
     structlog.configure(
@@ -24,10 +32,13 @@ def configure(level: int = logging.INFO, stream: Any = None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
             structlog.processors.format_exc_info,
             _cloud_severity,
+            _process_id,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        # One write per line: several processes may share the stream (`etl serve --processes`),
+        # and `print` writes the line and its newline separately, so lines could interleave.
+        logger_factory=structlog.WriteLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
 

@@ -147,9 +147,18 @@ def serve(
         str, typer.Option(help="Worker only: batch (sync Pull) or streaming.")
     ] = "batch",
     batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving each push endpoint, like concurrent function instances "
+            "(worker: processes on the subscription).",
+        ),
+    ] = 1,
 ) -> None:
     """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
     from etl_harness import serve as serving
+    from etl_harness.instances import InstanceFailed
 
     if pipeline not in PIPELINES:
         raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
@@ -158,21 +167,28 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    if pipeline == "worker":
+    try:
+        if pipeline == "worker":
 
-        def ready() -> None:
-            typer.echo(f"ready: pipeline worker on {settings.subscription('worker')}", err=True)
+            def ready() -> None:
+                typer.echo(
+                    f"ready: pipeline worker on {settings.subscription('worker')} "
+                    f"({processes} process(es))",
+                    err=True,
+                )
 
-        if pull not in PULL_MODES:
-            raise fail(f"--pull must be one of {', '.join(PULL_MODES)}")
-        options = WorkerOptions(pull=pull, batch_size=batch_size)
-        serving.run_worker(local, stop, options, on_ready=ready)
-        return
-    with serving.serving_functions(local, pipeline) as urls:
-        for target, url in urls.items():
-            console.print(f"serving {target} at {url}")
-        typer.echo(f"ready: pipeline {pipeline}", err=True)
-        stop.wait()
+            if pull not in PULL_MODES:
+                raise fail(f"--pull must be one of {', '.join(PULL_MODES)}")
+            options = WorkerOptions(pull=pull, batch_size=batch_size)
+            serving.run_worker(local, stop, options, on_ready=ready, processes=processes)
+            return
+        with serving.serving_functions(local, pipeline, processes=processes) as urls:
+            for target, url in urls.items():
+                console.print(f"serving {target} at {url}")
+            typer.echo(f"ready: pipeline {pipeline} ({processes} process(es))", err=True)
+            stop.wait()
+    except InstanceFailed as err:
+        raise fail(str(err)) from err
 
 
 @app.command()
