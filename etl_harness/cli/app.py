@@ -32,7 +32,7 @@ from etl_harness.serve import PIPELINES
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 emulators_app = typer.Typer(no_args_is_help=True, help="The native Pub/Sub and Bigtable emulators.")
 app.add_typer(emulators_app, name="emulators")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a message is one line, however long
 
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Only this service.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
