@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import threading
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -103,6 +102,8 @@ def on_target(cloud: bool = False) -> Local:
 def _version(show: bool) -> None:
     if not show:
         return
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         typer.echo(f"etl {version('etl-pipeline')}")
     except PackageNotFoundError:

@@ -41,7 +41,7 @@ def classify(error: BaseException) -> tuple[str, int] | None:
         return str(error), USAGE if usage else FAILED
     if type(error).__module__.startswith(("google.", "grpc")):
         first = (str(error).strip().splitlines() or [""])[0]
-        return f"Google Cloud said {type(error).__name__}: {first}", FAILED
+        return f"Pub/Sub or Bigtable answered {type(error).__name__}: {first}", FAILED
     return None
 
 
