@@ -117,7 +117,15 @@ def main(
         Stage | None, typer.Option(help="The stage to work on (default: `ETL_STAGE`, else dev).")
     ] = None,
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug.")
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="-v: info logs, -vv: debug.",
+        ),
     ] = 0,
     log_level: Annotated[
         Level | None, typer.Option(help="Log level of the pipeline's logs (default warning).")

@@ -205,4 +205,5 @@ def test_flags_show_no_type_in_help() -> None:
         code, stdout, _ = run(*args)
         assert code == 0
         assert "<bool>" not in stdout, args
+        assert "<int>" not in stdout, "-v counts, it takes no value"
         assert "`" not in stdout, f"raw backticks in {args}"
