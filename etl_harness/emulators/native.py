@@ -79,14 +79,26 @@ def launch_for(local: Local) -> Launch:
 
 
 def find_bin_dir(explicit: str | None = None, start: Path | None = None) -> Path | None:
-    """`explicit`, else `emulators/bin` from `start` (cwd) upwards, else None (use `PATH`)."""
+    """`explicit`, else `emulators/bin` from `start` (cwd) upwards (a checkout), else the
+    installed `etl-pipeline-emulators` wheel's, else None (use `PATH`)."""
     if explicit:
         return Path(explicit)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "emulators" / "bin").is_dir():
             return folder / "emulators" / "bin"
-    return None
+    return _installed_bin_dir()
+
+
+def _installed_bin_dir() -> Path | None:
+    import importlib
+
+    try:
+        wheel = importlib.import_module("etl_emulators")  # the platform wheel, if installed
+    except ImportError:
+        return None
+    bin_dir = Path(wheel.BIN_DIR)
+    return bin_dir if bin_dir.is_dir() else None
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -150,7 +162,8 @@ def binary_path(kind: Kind, bin_dir: Path | None) -> Path:
     if not found.is_file():
         raise EmulatorError(
             f"{found} not found: build the emulators first with `bash emulators/build.sh` "
-            "(or `nox -s emulators`), or set ETL_EMULATORS_BIN."
+            "(or `nox -s emulators`), install the etl-pipeline-emulators wheel "
+            "(`nox -s wheels`), or set ETL_EMULATORS_BIN."
         )
     return found
 
