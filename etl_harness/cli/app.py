@@ -68,12 +68,15 @@ PipelineOpt = Annotated[Pipeline, typer.Option(help="The pipeline shape.")]
 def configured() -> Local:
     """The harness configuration, from this process's environment (the CLI is an entry point)
     and the global options (`etl --stage test …`)."""
-    env = dict(os.environ)
+    return local_from_env({**os.environ, **overrides()})
+
+
+def overrides() -> dict[str, str]:
+    """The environment as the global options change it (`--stage`), for this process and the
+    processes it starts. Read from click's current context (typer vendors click)."""
     ctx = get_current_context(silent=True)
     stage = ctx.find_root().params.get("stage") if ctx is not None else None
-    if stage:
-        env["ETL_STAGE"] = stage
-    return local_from_env(env)
+    return {"ETL_STAGE": stage} if stage else {}
 
 
 def on_target(cloud: bool = False) -> Local:
@@ -250,7 +253,7 @@ def emulators_exec(ctx: typer.Context) -> None:
     with Emulators(local) as emulators:
         # Children get the hosts (the official clients read them from the environment only):
         # `etl emulators seed` applies etl.toml, then CMD runs.
-        env = {**os.environ, **emulators.env(), "ETL_STAGE": local.settings.stage}
+        env = {**os.environ, **emulators.env(), **overrides()}
         seeded = subprocess.call(
             [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
         )

@@ -78,6 +78,12 @@ def test_reset_on_google_cloud_needs_yes() -> None:
     assert "add --yes to confirm" in line
 
 
+def test_the_stage_option_wins_over_etl_stage() -> None:
+    code, _, stderr = run("--stage", "test", "reset", "--cloud", ETL_STAGE="prod")
+    assert code == 2
+    assert "empties table incomingraw_test" in one_error_line(stderr)
+
+
 def test_reset_with_etl_target_cloud_still_needs_yes() -> None:
     code, _, stderr = run("reset", ETL_TARGET="cloud")
     assert code == 2
