@@ -528,6 +528,30 @@ def inspect(
 
 
 @app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write it.", dir_okay=False)] = Path(
+        "etl.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a starter etl.toml (the one the harness ships with) to edit: an etl.toml found from
+    the working directory upwards wins over the packaged one."""
+    from importlib import resources
+
+    from etl_harness import etl_toml
+
+    if path.exists() and not force:
+        raise UsageProblem(f"{path} exists", "edit it, or pass --force to overwrite it")
+    path.write_text((resources.files("etl_harness") / etl_toml.FILE_NAME).read_text())
+    etl_toml.load(path)
+    if as_json:
+        print_json({"wrote": str(path)})
+        return
+    console.print(f"wrote {path}: topics, subscriptions and tables per stage")
+
+
+@app.command()
 def demo(
     events: Annotated[int, typer.Option(help="Number of simulated events.")] = 2000,
     pipeline: PipelineOpt = "current",

@@ -4,6 +4,7 @@ before any client is made."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,22 @@ def test_flags_show_no_type_in_help() -> None:
         assert "<bool>" not in stdout, args
         assert "<int>" not in stdout, "-v counts, it takes no value"
         assert "`" not in stdout, f"raw backticks in {args}"
+
+
+def test_init_writes_a_starter_etl_toml_that_is_then_found_and_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl_harness import etl_toml
+
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = run("init", "--json")
+    assert code == 0
+    assert json.loads(stdout) == {"wrote": "etl.toml"}
+    assert etl_toml.find(None, tmp_path) == tmp_path / "etl.toml"
+    assert etl_toml.load(tmp_path / "etl.toml").stages
+    code, _, stderr = run("init")
+    assert code == 2
+    assert one_error_line(stderr) == (
+        "error: etl.toml exists; edit it, or pass --force to overwrite it"
+    )
+    assert run("init", "--force")[0] == 0
