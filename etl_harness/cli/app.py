@@ -479,7 +479,8 @@ def reset(
             "add --yes to confirm",
         )
     if everything:
-        report = provision.reset_all(settings, provision.load(local))
+        with output.working("resetting the project", as_json):
+            report = provision.reset_all(settings, provision.load(local))
         if as_json:
             print_json(
                 {
@@ -499,7 +500,8 @@ def reset(
             f"{report.tables} tables)"
         )
         return
-    commands.reset(settings)
+    with output.working(f"emptying {settings.table}", as_json):
+        commands.reset(settings)
     if as_json:
         print_json({"project": settings.project, "table": settings.table, "emptied": True})
         return

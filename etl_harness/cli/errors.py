@@ -39,7 +39,15 @@ def classify(error: BaseException) -> tuple[str, int] | None:
         # (PermissionError), else a failure of the work (an emulator, a backend).
         usage = isinstance(error, ValueError | PermissionError)
         return str(error), USAGE if usage else FAILED
-    if type(error).__module__.startswith(("google.", "grpc")):
+    module = type(error).__module__
+    if module.startswith("google.auth"):
+        return (
+            f"no Google Cloud credentials ({type(error).__name__}); "
+            "`gcloud auth application-default login`, or use the emulators: "
+            "`export $(etl emulators up)`",
+            FAILED,
+        )
+    if module.startswith(("google.", "grpc")):
         first = (str(error).strip().splitlines() or [""])[0]
         return f"Pub/Sub or Bigtable answered {type(error).__name__}: {first}", FAILED
     return None

@@ -71,5 +71,14 @@ def test_google_client_errors_are_one_line_failures() -> None:
     assert line.startswith("Pub/Sub or Bigtable answered NotFound: 404 table t not found")
 
 
+def test_missing_google_credentials_say_how_to_log_in_or_use_the_emulators() -> None:
+    from google.auth.exceptions import DefaultCredentialsError
+
+    line, code = errors.classify(DefaultCredentialsError("long text\nmore")) or ("", 0)
+    assert code == errors.FAILED
+    assert "gcloud auth application-default login" in line
+    assert "export $(etl emulators up)" in line
+
+
 def test_a_bug_is_not_classified() -> None:
     assert errors.classify(KeyError("x")) is None
