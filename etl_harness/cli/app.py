@@ -79,6 +79,11 @@ def overrides() -> dict[str, str]:
     return {"ETL_STAGE": stage} if stage else {}
 
 
+def fail(message: str, code: int = 1) -> CliError:
+    """`raise fail(message, code)`: an expected failure, said in one line (exit 2: usage)."""
+    return UsageProblem(message) if code == 2 else CliError(message)
+
+
 def on_target(cloud: bool = False) -> Local:
     """`configured()`, refusing to reach Google Cloud unless the user said so."""
     local = configured()
