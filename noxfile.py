@@ -65,6 +65,16 @@ def emulators(session: nox.Session) -> None:
     session.run("bash", "emulators/build.sh", external=True)
 
 
+@nox.session(python=PYTHON)
+def wheels(session: nox.Session) -> None:
+    """Build every wheel the harness needs into dist/: etl-pipeline and the emulators' platform
+    wheel (`pip install dist/*.whl` gives `etl` and its emulators outside the checkout)."""
+    session.run("bash", "emulators/build.sh", external=True)
+    session.install("uv")
+    session.run("uv", "build", "--wheel", "--out-dir", "dist", *session.posargs)
+    session.run("python", "emulators/wheel.py", "dist")
+
+
 @nox.session(python=False)
 def emulators_test(session: nox.Session) -> None:
     """go vet and the Go tests of the emulators (push delivery, seeding, admin API, readiness).

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from etl.config import Settings
+from etl.config import InvalidConfig, Settings
 from etl.config import from_env as settings_from_env
 
 PUBSUB_IMAGE = "etl-pipeline/pubsub-emulator:local"
@@ -31,6 +31,9 @@ class Local:
     the working directory upwards, else `PATH`)."""
     pubsub_image: str = PUBSUB_IMAGE
     bigtable_image: str = BIGTABLE_IMAGE
+    cloud: bool = False
+    """`ETL_TARGET=cloud`: the user means Google Cloud when no emulator host is set (the CLI
+    refuses to reach Google otherwise, see `--cloud`)."""
 
     def with_settings(self, settings: Settings) -> Local:
         return replace(self, settings=settings)
@@ -39,7 +42,8 @@ class Local:
 def from_env(environ: Mapping[str, str]) -> Local:
     """`Local` from the pipeline's variables (see `etl.config.from_env`) and `ETL_SEED_FILE`,
     `ETL_EMULATORS_BIN`, `ETL_STATE_DIR` (else `$XDG_STATE_HOME/etl-pipeline`, else
-    `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE` and `ETL_BIGTABLE_IMAGE`."""
+    `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE`, `ETL_BIGTABLE_IMAGE` and `ETL_TARGET`
+    (`emulators`, the default, or `cloud`)."""
     return Local(
         settings=settings_from_env(environ),
         state_dir=_state_dir(environ),
@@ -47,7 +51,18 @@ def from_env(environ: Mapping[str, str]) -> Local:
         emulators_bin=environ.get("ETL_EMULATORS_BIN") or None,
         pubsub_image=environ.get("ETL_PUBSUB_IMAGE") or PUBSUB_IMAGE,
         bigtable_image=environ.get("ETL_BIGTABLE_IMAGE") or BIGTABLE_IMAGE,
+        cloud=_target(environ) == "cloud",
     )
+
+
+TARGETS = ("emulators", "cloud")
+
+
+def _target(environ: Mapping[str, str]) -> str:
+    target = environ.get("ETL_TARGET") or "emulators"
+    if target not in TARGETS:
+        raise InvalidConfig(f"ETL_TARGET must be one of {', '.join(TARGETS)}, got {target!r}")
+    return target
 
 
 def _state_dir(environ: Mapping[str, str]) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -14,6 +14,7 @@ from etl.service import ledger
 from etl.service.simulation import MAX_LIMIT, Request, publish_paced, simulate_before
 from etl_core import (
     DailyPeak,
+    EtlError,
     Event,
     Occupancy,
     ServiceSummary,
@@ -31,9 +32,15 @@ from etl_harness.local import Local
 
 
 def simulate(
-    local: Local, limit: int, speed_factor: float, seed: int, services: str | None
+    local: Local,
+    limit: int,
+    speed_factor: float,
+    seed: int,
+    services: str | None,
+    on_published: Callable[[int], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Publish `limit` simulated events paced by `speed_factor`; returns the ground truth."""
+    """Publish `limit` simulated events paced by `speed_factor`; returns the ground truth.
+    `on_published(n)` after each batch of `n` (a progress bar)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"--limit must be from 1 to {MAX_LIMIT}")
     if speed_factor <= 0:
@@ -48,10 +55,13 @@ def simulate(
     provision.ensure_local(local)
     settings = local.settings
     bus = PubSub(settings)
+
+    def publish(batch: Sequence[Event]) -> None:
+        bus.publish_events(settings.events_topic, batch)
+        on_published(len(batch))
+
     try:
-        publish_paced(
-            sim.events, speed_factor, lambda b: bus.publish_events(settings.events_topic, b)
-        )
+        publish_paced(sim.events, speed_factor, publish)
     finally:
         bus.close()
     return {"published": len(sim.events), "groundTruth": sim.ground_truth}
@@ -70,10 +80,20 @@ def publish_lines(local: Local, stream: IO[bytes]) -> int:
     return len(ids)
 
 
+class UnknownService(EtlError, LookupError):
+    """`--service` names a service the table holds no status for."""
+
+
 def services(table: EventTable, only: str | None) -> list[str]:
-    if only is not None:
-        return [only]
-    return sorted(service_of_status_key(k) for k in table.list_status_keys(STATUS_SUFFIX))
+    """Every service with a status row, or just `only` (which must have one)."""
+    stored = sorted(service_of_status_key(k) for k in table.list_status_keys(STATUS_SUFFIX))
+    if only is None:
+        return stored
+    validate_service(only)
+    if only not in stored:
+        known = ", ".join(stored) or "none yet"
+        raise UnknownService(f"unknown service {only!r} (stored: {known})")
+    return [only]
 
 
 def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupancy]:

@@ -6,13 +6,12 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from etl.adapters.bigtable import EventTable
 from etl.adapters.pubsub import PubSub
@@ -21,7 +20,7 @@ from etl.service import ledger
 from etl.service.simulation import Request, simulate_before
 from etl_core import Occupancy, Simulation, status_key
 from etl_harness import serve
-from etl_harness.cli import commands
+from etl_harness.cli import commands, output
 from etl_harness.cli.views import analytics_table, occupancy_table
 from etl_harness.local import Local
 
@@ -79,22 +78,23 @@ def running(local: Local, pipeline: str) -> Iterator[None]:
 
 
 def run_demo(
-    local: Local, *, events: int, pipeline: str, seed: int, timeout: float, console: Console
+    local: Local, *, events: int, pipeline: str, seed: int, timeout: float, as_json: bool = False
 ) -> DemoReport:
     """The pipeline on the configured emulators, over a project of its own, so the demo never
-    mixes with data already in the emulators (`etl demo` starts emulators first if needed)."""
+    mixes with data already in the emulators (`etl demo` starts emulators first if needed).
+    Its tables go to stdout, or to stderr under `--json` (the report is the caller's to print)."""
     project = f"etl-demo-{uuid.uuid4().hex[:8]}"
     settings = replace(local.settings, project=project, stage="dev")
     demo_local = local.with_settings(settings)
     sim = simulate_before(datetime.now(UTC), Request(limit=events, speed_factor=1e9, seed=seed))
     with running(demo_local, pipeline):
-        report = _drive(settings, pipeline, sim, timeout, console)
-    _show(settings, report, console)
+        report = _drive(settings, pipeline, sim, timeout, as_json)
+    _show(settings, report, output.tables(as_json))
     return report
 
 
 def _drive(
-    settings: Settings, pipeline: str, sim: Simulation, timeout: float, console: Console
+    settings: Settings, pipeline: str, sim: Simulation, timeout: float, as_json: bool
 ) -> DemoReport:
     expected_rows = dict.fromkeys(sim.ground_truth, 0)
     for event in sim.events:
@@ -105,9 +105,12 @@ def _drive(
     table, bus = EventTable(settings), PubSub(settings)
     begin = time.monotonic()
     try:
-        console.print(f"publishing {len(sim.events)} simulated events to {settings.events_topic}")
+        output.human.print(
+            f"publishing {len(sim.events)} simulated events to {settings.events_topic}"
+        )
         bus.publish_events(settings.events_topic, sim.events)
-        _wait_rows(table, report, timeout, begin, console)
+        with output.progress("draining", report.events, as_json) as advance:
+            _wait_rows(table, report, timeout, begin, advance)
         report.occupancy = _wait_occupancy(table, report, timeout, begin)
         report.seconds = time.monotonic() - begin
     finally:
@@ -117,17 +120,20 @@ def _drive(
 
 
 def _wait_rows(
-    table: EventTable, report: DemoReport, timeout: float, begin: float, console: Console
+    table: EventTable,
+    report: DemoReport,
+    timeout: float,
+    begin: float,
+    advance: Callable[[int], None],
 ) -> None:
-    columns = (TextColumn("[bold]draining"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("rows", total=report.events)
-        while time.monotonic() - begin < timeout:
-            report.rows = commands.count_event_rows(table, report.truth)
-            progress.update(task, completed=sum(report.rows.values()))
-            if report.rows == report.expected_rows:
-                return
-            time.sleep(0.25)
+    stored = 0
+    while time.monotonic() - begin < timeout:
+        report.rows = commands.count_event_rows(table, report.truth)
+        advance(sum(report.rows.values()) - stored)
+        stored = sum(report.rows.values())
+        if report.rows == report.expected_rows:
+            return
+        time.sleep(0.25)
 
 
 def _wait_occupancy(
@@ -144,8 +150,7 @@ def _wait_occupancy(
         time.sleep(0.1)
 
 
-def _show(settings: Settings, report: DemoReport, console: Console) -> None:
-    out = Console()
+def _show(settings: Settings, report: DemoReport, out: Console) -> None:
     occ = {svc: Occupancy(value=v) for svc, v in report.occupancy.items()}
     out.print(occupancy_table(occ, truth=report.truth))
     out.print(analytics_table(commands.analytics(settings).summaries))

@@ -54,3 +54,15 @@ def plot_summaries(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def require_matplotlib() -> None:
+    """Fail in one line, naming the extra, before any work when matplotlib is not installed."""
+    from etl_harness.cli.errors import UsageProblem
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageProblem(
+            "--plot needs matplotlib", "install the plot extra: pip install 'etl-pipeline[plot]'"
+        ) from None

@@ -1,18 +1,13 @@
-"""Rich tables and JSON printing for the CLI."""
+"""Rich tables for the CLI (where they go: `etl_harness.cli.output`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
 
 from etl_core import DailyPeak, Occupancy, ServiceSummary
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True))
 
 
 def occupancy_table(

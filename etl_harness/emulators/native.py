@@ -79,14 +79,26 @@ def launch_for(local: Local) -> Launch:
 
 
 def find_bin_dir(explicit: str | None = None, start: Path | None = None) -> Path | None:
-    """`explicit`, else `emulators/bin` from `start` (cwd) upwards, else None (use `PATH`)."""
+    """`explicit`, else `emulators/bin` from `start` (cwd) upwards (a checkout), else the
+    installed `etl-pipeline-emulators` wheel's, else None (use `PATH`)."""
     if explicit:
         return Path(explicit)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "emulators" / "bin").is_dir():
             return folder / "emulators" / "bin"
-    return None
+    return _installed_bin_dir()
+
+
+def _installed_bin_dir() -> Path | None:
+    import importlib
+
+    try:
+        wheel = importlib.import_module("etl_emulators")  # the platform wheel, if installed
+    except ImportError:
+        return None
+    bin_dir = Path(wheel.BIN_DIR)
+    return bin_dir if bin_dir.is_dir() else None
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -108,6 +120,10 @@ class Running:
     port: int
     log: str
     admin_port: int | None = None
+    exe: str | None = None
+    """The binary it runs and when it started (psutil's `create_time`): together they tell our
+    emulator from whatever process has its pid later (after a reboot, say)."""
+    started: float | None = None
 
     @property
     def address(self) -> str:
@@ -146,7 +162,8 @@ def binary_path(kind: Kind, bin_dir: Path | None) -> Path:
     if not found.is_file():
         raise EmulatorError(
             f"{found} not found: build the emulators first with `bash emulators/build.sh` "
-            "(or `nox -s emulators`), or set ETL_EMULATORS_BIN."
+            "(or `nox -s emulators`), install the etl-pipeline-emulators wheel "
+            "(`nox -s wheels`), or set ETL_EMULATORS_BIN."
         )
     return found
 
@@ -165,6 +182,30 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def identity(pid: int) -> tuple[str, float] | None:
+    """(executable, create time) of a running process; None when it is gone or not readable."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.exe(), proc.create_time()
+    except (psutil.Error, OSError):
+        return None
+
+
+def is_ours(running: Running) -> bool:
+    """The recorded pid still runs the emulator we started: same executable, same start time.
+    A record without them (written before they were kept) cannot be trusted with a signal."""
+    if running.exe is None or running.started is None:
+        return False
+    now = identity(running.pid)
+    if now is None:
+        return False
+    exe, started = now
+    same_exe = Path(exe).resolve() == Path(running.exe).resolve()
+    return same_exe and abs(started - running.started) < 0.01
 
 
 def pid_alive(pid: int) -> bool:
@@ -205,7 +246,8 @@ def start(
         )
     _children[proc.pid] = proc
     admin = launch.admin_port if kind is PUBSUB else None
-    running = Running(kind.name, proc.pid, host, chosen, str(log), admin)
+    exe, started = identity(proc.pid) or (str(binary.resolve()), None)
+    running = Running(kind.name, proc.pid, host, chosen, str(log), admin, exe, started)
     try:
         wait_ready(kind, running.address, alive=lambda: proc.poll() is None)
     except EmulatorError:
@@ -274,18 +316,22 @@ def probe(kind: Kind, address: str, timeout: float = 2.0) -> None:
             call(ListTablesRequest(parent=f"projects/{PROJECT}/instances/probe"), timeout=timeout)
 
 
-def stop(running: Running, *, timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`; a process already gone is fine."""
+def stop(running: Running, *, timeout: float = 5.0) -> bool:
+    """SIGTERM, then SIGKILL after `timeout`; a process already gone is fine. Only a process
+    that `is_ours` is signalled (or our own child); returns whether one was."""
+    if running.pid not in _children and not is_ours(running):
+        return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(running.pid, _KINDS_BY_NAME[running.name].stop_signal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _reap(running.pid):
-            return
+            return True
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(running.pid, signal.SIGKILL)
     _reap(running.pid)
+    return True
 
 
 def _reap(pid: int) -> bool:
@@ -304,7 +350,7 @@ def _reap(pid: int) -> bool:
 
 
 def healthy(kind: Kind, running: Running) -> bool:
-    if not pid_alive(running.pid):
+    if not is_ours(running):
         return False
     try:
         probe(kind, running.address)

@@ -88,11 +88,11 @@ def _replace(kind: Kind, state: dict[str, Running]) -> bool:
     return True
 
 
-def down(state_dir: Path) -> list[Running]:
-    """Stop what `up` started; returns what was stopped."""
+def down(state_dir: Path) -> tuple[list[Running], list[Running]]:
+    """Stop what `up` started and forget it: (stopped, forgotten). A recorded pid that no longer
+    runs our emulator (`native.is_ours`) is forgotten without a signal."""
     state = load(state_dir)
-    for running in state.values():
-        stop(running)
+    stopped = [running for running in state.values() if stop(running)]
     with contextlib.suppress(FileNotFoundError):
         state_file(state_dir).unlink()
-    return list(state.values())
+    return stopped, [running for running in state.values() if running not in stopped]

@@ -104,7 +104,11 @@ def test_demo_checks_the_pipeline_against_the_ground_truth(
         env=emulator_hosts.env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    report = json.loads(result.stdout)  # the tables went to stderr
+    assert "MISMATCH" not in result.stderr
+    assert "OK: pipeline" in result.stderr
+    assert "Connecting to Bigtable emulator" not in result.stderr
+    assert len(result.stderr.splitlines()) < 40, "no log or access line per event"
     assert report["ok"] is True
     assert report["occupancy"] == report["groundTruth"]
     assert report["events"] == 300
