@@ -25,8 +25,18 @@ def _process_id(_: Any, __: str, event_dict: structlog.typing.EventDict) -> Any:
     return event_dict
 
 
+_level = logging.INFO
+
+
+def level() -> int:
+    """The level `configure` was last given (child processes are given the same)."""
+    return _level
+
+
 def configure(level: int = logging.INFO, stream: Any = None) -> None:
     """One JSON object per line on stderr (or `stream`); call once at process start."""
+    global _level
+    _level = level
     structlog.configure(
         processors=[
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import select
 import signal
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl import logs
 from etl.config import Settings
 from etl.entrypoints.worker import WorkerOptions
 from etl_core import EtlError
@@ -58,6 +60,8 @@ class Spec:
     sockets: Mapping[str, int] = dataclasses.field(default_factory=dict)
     """Function target → listening socket (the shapes with functions)."""
     worker: WorkerOptions | None = None
+    log_level: int = logging.INFO
+    """The level of `etl serve`'s own logs (`-v`), so every instance logs alike."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), default=str)
@@ -78,6 +82,7 @@ class Spec:
             host=raw["host"],
             sockets=raw["sockets"],
             worker=WorkerOptions(**raw["worker"]) if raw["worker"] else None,
+            log_level=raw.get("log_level", logging.INFO),
         )
 
 
@@ -105,7 +110,7 @@ def started(
         for _ in range(count):
             ready, ready_w = os.pipe()
             readiness.append(ready)
-            spec = Spec(local, pipeline, lifeline, ready_w, host, fds, worker)
+            spec = Spec(local, pipeline, lifeline, ready_w, host, fds, worker, logs.level())
             try:
                 procs.append(
                     subprocess.Popen(
@@ -184,6 +189,7 @@ def main(argv: Sequence[str]) -> None:
     from etl_harness import serve
 
     spec = Spec.from_json(argv[0])
+    logs.configure(spec.log_level)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

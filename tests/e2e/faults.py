@@ -116,7 +116,17 @@ class Served:
         self.urls = {}
         self.paused = threading.Event()
         proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, "serve", "--pipeline", self.pipeline, *self.args],
+            # -v: the info logs ("serving" with each function's URL, "processed", "worker stopped")
+            [
+                sys.executable,
+                "-m",
+                self.module,
+                "-v",
+                "serve",
+                "--pipeline",
+                self.pipeline,
+                *self.args,
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
