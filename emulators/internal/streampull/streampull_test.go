@@ -676,8 +676,11 @@ func TestCancelAndCloseLeaveNoGoroutinesAndReturnHeldMessages(t *testing.T) {
 }
 
 func TestPstestLayout(t *testing.T) {
-	if err := checkLayout(); err != nil {
-		t.Fatal(err)
+	if layoutErr != nil {
+		t.Fatal(layoutErr)
+	}
+	if orderedLayoutErr != nil {
+		t.Fatal(orderedLayoutErr)
 	}
 }
 
