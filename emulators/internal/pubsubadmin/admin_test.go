@@ -15,10 +15,9 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/etl-pipeline/emulators/internal/pinned"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 func TestPstestLayout(t *testing.T) {
@@ -38,12 +37,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	fake := pstest.NewServer()
-	conn, err := grpc.NewClient(fake.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { fake.Close() })
+	conn := testserver.Dial(t, fake.Addr)
 	api := httptest.NewServer(Handler(fake))
-	t.Cleanup(func() { api.Close(); conn.Close(); fake.Close() })
+	t.Cleanup(api.Close)
 	return &fixture{t, pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn), api.URL}
 }
 
