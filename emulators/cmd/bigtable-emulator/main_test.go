@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 const seedFile = `project = "file-project"
@@ -165,13 +166,9 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	r := launch(t, "-seed", writeSeed(t, seedFile), "-project", "proj", "-admin-port", "0", "-export-on-exit", onExit)
 	addr := r.line(t, "bigtable emulator listening on ")
 	admin := r.line(t, "bigtable emulator admin on ")
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testserver.Dial(t, addr)
 	const table = "projects/proj/instances/inst/tables/raw_dev"
-	_, err = btpb.NewBigtableClient(conn).MutateRow(ctx, &btpb.MutateRowRequest{TableName: table, RowKey: []byte("row"), Mutations: []*btpb.Mutation{
+	_, err := btpb.NewBigtableClient(conn).MutateRow(ctx, &btpb.MutateRowRequest{TableName: table, RowKey: []byte("row"), Mutations: []*btpb.Mutation{
 		{Mutation: &btpb.Mutation_SetCell_{SetCell: &btpb.Mutation_SetCell{FamilyName: "event", ColumnQualifier: []byte("c"), TimestampMicros: 42000, Value: []byte("v")}}},
 	}})
 	if err != nil {

@@ -14,11 +14,10 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 const seedFile = `project = "file-project"
@@ -81,18 +80,9 @@ func (e *emulator) stop() {
 	}
 }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
 	e := start(t)
-	conn := dial(t, e.line("pubsub emulator listening on "))
+	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	// No WaitForReady: the line promises the server already answers.
@@ -110,7 +100,7 @@ func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
 	}
 	t.Setenv("GOOGLE_CLOUD_PROJECT", "env-project")
 	e := start(t, "--seed", path, "--project=flag-project", "--admin-port=0")
-	conn := dial(t, e.line("pubsub emulator listening on "))
+	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
 	admin := e.line("pubsub emulator admin on ")
 
 	topics, err := pb.NewPublisherClient(conn).ListTopics(context.Background(), &pb.ListTopicsRequest{Project: "projects/flag-project"})
@@ -171,7 +161,7 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	onDemand, onExit := t.TempDir(), t.TempDir()
 	e := start(t, "--admin-port=0", "--export-on-exit", onExit)
-	conn := dial(t, e.line("pubsub emulator listening on "))
+	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
 	admin := e.line("pubsub emulator admin on ")
 	ctx := context.Background()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
@@ -201,7 +191,7 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 
 	for _, dir := range []string{onDemand, onExit} {
 		e := start(t, "--import", dir)
-		conn := dial(t, e.line("pubsub emulator listening on "))
+		conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
 		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/stuff", MaxMessages: 10, ReturnImmediately: true})
 		if err != nil || len(got.GetReceivedMessages()) != 1 {
 			t.Fatalf("%s: pull after import: %v %v", dir, got, err)

@@ -8,11 +8,11 @@ package bigtableserver
 // come back in. bttest has no API for it, so this file renumbers the
 // families' unexported order fields, of the table and of every row, under
 // bttest's own locks (server.mu, then table.mu, then each row.mu, the order
-// bttest takes them in), reached with reflect and unsafe.
+// bttest takes them in), reached through internal/pinned.
 //
-// Pinned to cloud.google.com/go/bigtable v1.58.0. checkLayout, run once at
-// start-up and by TestBttestLayout, fails loudly when an upgrade changes the
-// layout: Start returns its error. A row's type is only reachable from a
+// Pinned to cloud.google.com/go/bigtable v1.58.0. The layout check, run once
+// at start-up and by TestBttestLayout, fails loudly when an upgrade changes
+// the layout: Start returns its error. A row's type is only reachable from a
 // live row (the table's btree holds them as btree.Item), so it is checked
 // on the first row met, and renumbering fails with the same kind of error.
 
@@ -20,12 +20,13 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
 	"cloud.google.com/go/bigtable/bttest"
 	"github.com/google/btree"
+
+	"github.com/etl-pipeline/emulators/internal/pinned"
 )
 
 var layout = map[string]string{
@@ -45,41 +46,14 @@ var rowLayout = map[string]string{
 	"family.order": "uint64",
 }
 
-var (
-	offsets   = map[string]uintptr{}      // written once at init
-	fieldTyps = map[string]reflect.Type{} // written once at init
-	layoutErr = checkLayout()
-	// Row fields, written once under rowOnce (read only after it).
-	rowOffsets = map[string]uintptr{}
-	rowTyps    = map[string]reflect.Type{}
-)
+// pin starts the error when bttest's types differ from a layout.
+const pin = "bttest internals changed (family order pinned to bigtable v1.58.0)"
 
-func checkLayout() error {
-	srv := reflect.TypeFor[bttest.Server]()
-	server := elem(fieldType(srv, "s"))
-	table := mapElem(fieldType(server, "tables"))
-	return checkFields(layout, map[string]reflect.Type{
-		"Server": srv, "server": server, "table": table,
-		"columnFamily": mapElem(fieldType(table, "families")),
-	}, offsets, fieldTyps)
-}
-
-func checkFields(want map[string]string, types map[string]reflect.Type, offsets map[string]uintptr, fieldTyps map[string]reflect.Type) error {
-	for path, w := range want {
-		typ, name, _ := strings.Cut(path, ".")
-		got := fieldType(types[typ], name)
-		if got == nil || got.String() != w {
-			return fmt.Errorf("bttest internals changed (family order pinned to bigtable v1.58.0): %s is %v, want %s", path, got, w)
-		}
-		f, _ := types[typ].FieldByName(name)
-		offsets[path] = f.Offset
-		fieldTyps[path] = got
-	}
-	return nil
-}
+var internals, layoutErr = pinned.Check(pin, layout, reflect.TypeFor[bttest.Server]())
 
 var (
 	rowOnce sync.Once
+	rows    *pinned.Layout // the row fields, written once under rowOnce
 	rowErr  error
 )
 
@@ -88,58 +62,24 @@ func checkRow(item btree.Item) error {
 	rowOnce.Do(func() {
 		t := reflect.TypeOf(item)
 		if t.String() != "*bttest.row" {
-			rowErr = fmt.Errorf("bttest internals changed (family order pinned to bigtable v1.58.0): rows are %v, want *bttest.row", t)
+			rowErr = fmt.Errorf("%s: rows are %v, want *bttest.row", pin, t)
 			return
 		}
-		row := t.Elem()
-		rowErr = checkFields(rowLayout, map[string]reflect.Type{"row": row, "family": mapElem(fieldType(row, "families"))}, rowOffsets, rowTyps)
+		rows, rowErr = pinned.Check(pin, rowLayout, t.Elem())
 	})
 	return rowErr
 }
 
-func elem(t reflect.Type) reflect.Type {
-	if t == nil || t.Kind() != reflect.Pointer {
-		return nil
-	}
-	return t.Elem()
-}
-
-func mapElem(t reflect.Type) reflect.Type {
-	if t == nil || t.Kind() != reflect.Map {
-		return nil
-	}
-	return elem(t.Elem())
-}
-
-func fieldType(t reflect.Type, name string) reflect.Type {
-	if t == nil || t.Kind() != reflect.Struct {
-		return nil
-	}
-	f, ok := t.FieldByName(name)
-	if !ok {
-		return nil
-	}
-	return f.Type
-}
-
 func field[T any](base unsafe.Pointer, path string) *T {
-	return (*T)(unsafe.Add(base, offsets[path]))
+	return pinned.Field[T](internals, base, path)
 }
 
 func rowField[T any](base unsafe.Pointer, path string) *T {
-	return (*T)(unsafe.Add(base, rowOffsets[path]))
+	return pinned.Field[T](rows, base, path)
 }
 
-// pointers returns the values of the map field path of base, by key.
-func pointers(base unsafe.Pointer, path string) map[string]unsafe.Pointer {
-	return mapPointers(reflect.NewAt(fieldTyps[path], unsafe.Add(base, offsets[path])).Elem())
-}
-
-func rowPointers(base unsafe.Pointer, path string) map[string]unsafe.Pointer {
-	return mapPointers(reflect.NewAt(rowTyps[path], unsafe.Add(base, rowOffsets[path])).Elem())
-}
-
-func mapPointers(m reflect.Value) map[string]unsafe.Pointer {
+// pointers returns the values of the map m, by key.
+func pointers(m reflect.Value) map[string]unsafe.Pointer {
 	out := make(map[string]unsafe.Pointer, m.Len())
 	for it := m.MapRange(); it.Next(); {
 		out[it.Key().String()] = it.Value().UnsafePointer()
@@ -157,7 +97,7 @@ func sortFamilies(bt *bttest.Server, name string) error {
 	server := *field[unsafe.Pointer](unsafe.Pointer(bt), "Server.s")
 	mu := field[sync.Mutex](server, "server.mu")
 	mu.Lock()
-	tbl := pointers(server, "server.tables")[name]
+	tbl := pointers(internals.Map(server, "server.tables"))[name]
 	mu.Unlock()
 	if tbl == nil {
 		return nil
@@ -165,15 +105,15 @@ func sortFamilies(bt *bttest.Server, name string) error {
 	tmu := field[sync.RWMutex](tbl, "table.mu")
 	tmu.Lock()
 	defer tmu.Unlock()
-	fams := pointers(tbl, "table.families")
+	famMap := internals.Map(tbl, "table.families")
+	fams := pointers(famMap)
 	names := make([]string, 0, len(fams))
 	for n := range fams {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	rank := make(map[string]uint64, len(names))
-	famMap := reflect.NewAt(fieldTyps["table.families"], unsafe.Add(tbl, offsets["table.families"])).Elem()
-	cfType := famMap.Type().Elem().Elem()
+	cfType := internals.Struct("columnFamily")
 	for i, n := range names {
 		rank[n] = uint64(i)
 		if *field[uint64](fams[n], "columnFamily.order") == uint64(i) {
@@ -196,7 +136,7 @@ func sortFamilies(bt *bttest.Server, name string) error {
 		row := reflect.ValueOf(item).UnsafePointer()
 		rmu := rowField[sync.Mutex](row, "row.mu")
 		rmu.Lock()
-		for n, fam := range rowPointers(row, "row.families") {
+		for n, fam := range pointers(rows.Map(row, "row.families")) {
 			if r, ok := rank[n]; ok {
 				*rowField[uint64](fam, "family.order") = r
 			}

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 var chaosDuration = flag.Duration("chaos.duration", 2*time.Second, "how long TestRandomRPCsKeepTheEmulatorServing runs")
@@ -225,7 +227,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 	var conn *grpc.ClientConn
 	if target := os.Getenv("CHAOS_BIGTABLE_TARGET"); target != "" {
-		conn = dial(t, target) // by hand, against another emulator (e.g. cbtemulator)
+		conn = testserver.Dial(t, target) // by hand, against another emulator (e.g. cbtemulator)
 	} else {
 		srv, err := Start("127.0.0.1:0")
 		if err != nil {

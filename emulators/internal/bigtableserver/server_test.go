@@ -11,22 +11,13 @@ import (
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 const parent = "projects/p/instances/i"
-
-func dial(t *testing.T, target string) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 func health(conn *grpc.ClientConn) (healthpb.HealthCheckResponse_ServingStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -51,7 +42,7 @@ func TestOutsideCallersWaitUntilReady(t *testing.T) {
 	if !strings.HasPrefix(srv.Addr(), "127.0.0.1:") || strings.HasSuffix(srv.Addr(), ":0") {
 		t.Errorf("Addr %q", srv.Addr())
 	}
-	conn := dial(t, srv.Addr())
+	conn := testserver.Dial(t, srv.Addr())
 
 	if got, err := health(conn); err != nil || got != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health before Ready: %v, %v", got, err)
@@ -89,7 +80,7 @@ func TestUnixSocket(t *testing.T) {
 	if srv.Addr() != path {
 		t.Errorf("Addr %q, want %q", srv.Addr(), path)
 	}
-	if n, err := tables(dial(t, "unix://"+path), 2*time.Second); err != nil || n != 0 {
+	if n, err := tables(testserver.Dial(t, "unix://"+path), 2*time.Second); err != nil || n != 0 {
 		t.Fatalf("ListTables over the socket: %d, %v", n, err)
 	}
 	srv.Close()

@@ -2,17 +2,16 @@ package grpcrecover
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // panicky panics on its first call of each method, then answers.
@@ -39,25 +38,17 @@ func (p *panicky) Watch(_ *healthpb.HealthCheckRequest, s grpc.ServerStreamingSe
 
 func TestPanicsBecomeInternalAndTheServerGoesOn(t *testing.T) {
 	var logged atomic.Int32
-	defer func(old func(string, ...any)) { Logf = old }(Logf)
+	old := Logf
+	t.Cleanup(func() { Logf = old }) // after the server stops
 	Logf = func(string, ...any) { logged.Add(1) }
 
-	lis := bufconn.Listen(1 << 16)
 	srv := grpc.NewServer(ServerOptions()...)
 	healthpb.RegisterHealthServer(srv, &panicky{})
-	go srv.Serve(lis) //nolint:errcheck
-	defer srv.Stop()
-	conn, err := grpc.NewClient("passthrough:///x",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testserver.Serve(t, srv)
 	client := healthpb.NewHealthClient(conn)
 	ctx := context.Background()
 
-	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{})
+	_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
 	if s := status.Convert(err); s.Code() != codes.Internal || !strings.Contains(s.Message(), "Check") {
 		t.Fatalf("first Check: %v, want INTERNAL naming the method", err)
 	}

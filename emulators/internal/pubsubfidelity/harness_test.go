@@ -2,7 +2,6 @@ package pubsubfidelity
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,11 +10,10 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // fixture is pstest behind the layer, over an in-process gRPC connection,
@@ -43,7 +41,10 @@ func startFixture(t *testing.T, withLayer bool) *fixture {
 		t.Fatal(err)
 	}
 	f.layer = layer
-	lis := bufconn.Listen(1 << 20)
+	t.Cleanup(func() {
+		layer.Close()
+		fake.Close()
+	})
 	opts := grpcrecover.ServerOptions()
 	if withLayer {
 		opts = append(opts, grpc.ChainUnaryInterceptor(layer.Unary))
@@ -51,19 +52,7 @@ func startFixture(t *testing.T, withLayer bool) *fixture {
 	srv := grpc.NewServer(opts...)
 	pb.RegisterPublisherServer(srv, &fake.GServer)
 	pb.RegisterSubscriberServer(srv, &fake.GServer)
-	go srv.Serve(lis) //nolint:errcheck
-	conn, err := grpc.NewClient("passthrough:///fidelity",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		layer.Close()
-		fake.Close()
-	})
+	conn := testserver.Serve(t, srv)
 	f.pub, f.sub = pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
 	return f
 }

@@ -4,24 +4,24 @@ package pubsubfidelity
 // and change it (a subscription's messages, their delivery counters, the
 // detached flag, the ack timeout) under pstest's own mutex, the lock pstest
 // holds whenever it touches them. As internal/pubsubadmin does, this file
-// reaches them with reflect and unsafe: field offsets are looked up once,
-// maps are opened with reflect.NewAt (which, unlike FieldByName, yields a
-// writable Value) and new messages are made with reflect.New.
+// reaches them through internal/pinned: field offsets are checked once,
+// maps are opened writable and new messages are made with reflect.New of
+// the checked message struct.
 //
-// Pinned to cloud.google.com/go/pubsub/v2 v2.9.0. checkLayout, run once at
-// start-up and by TestPstestLayout, fails loudly (New returns its error)
+// Pinned to cloud.google.com/go/pubsub/v2 v2.9.0. The layout check, run once
+// at start-up and by TestPstestLayout, fails loudly (New returns its error)
 // when an upgrade changes the layout.
 
 import (
-	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+
+	"github.com/etl-pipeline/emulators/internal/pinned"
 )
 
 // layout lists every field used here, as "type.field": its type.
@@ -43,59 +43,11 @@ var layout = map[string]string{
 	"message.streamIndex":     "int",
 }
 
-// types and offsets of pstest's unexported structs, filled by checkLayout.
-var (
-	topicType, subType, msgType reflect.Type
-	msgsMapType, topicsMapType  reflect.Type
-	offsets                     = map[string]uintptr{}
-)
-
-var layoutErr = checkLayout()
-
-func checkLayout() error {
-	gserver := reflect.TypeFor[pstest.GServer]()
-	topicType = valueType(fieldType(gserver, "topics"))
-	subType = valueType(fieldType(gserver, "subs"))
-	msgType = valueType(fieldType(subType, "msgs"))
-	types := map[string]reflect.Type{"GServer": gserver, "topic": topicType, "subscription": subType, "message": msgType}
-	for path, want := range layout {
-		typ, name, _ := strings.Cut(path, ".")
-		got := fieldType(types[typ], name)
-		if got == nil || got.String() != want {
-			return fmt.Errorf("pstest internals changed (fidelity fixes pinned to pstest v2.9.0): %s is %v, want %s", path, got, want)
-		}
-		f, _ := types[typ].FieldByName(name)
-		offsets[path] = f.Offset
-	}
-	msgsMapType = fieldType(subType, "msgs")
-	topicsMapType = fieldType(gserver, "topics")
-	return nil
-}
-
-// valueType is V of map[K]*V; nil for any other type.
-func valueType(t reflect.Type) reflect.Type {
-	if t == nil || t.Kind() != reflect.Map || t.Elem().Kind() != reflect.Pointer {
-		return nil
-	}
-	return t.Elem().Elem()
-}
-
-// fieldType is the type of t's field name; nil if t is not a struct with it.
-func fieldType(t reflect.Type, name string) reflect.Type {
-	if t == nil || t.Kind() != reflect.Struct {
-		return nil
-	}
-	f, ok := t.FieldByName(name)
-	if !ok {
-		return nil
-	}
-	return f.Type
-}
+var internals, layoutErr = pinned.Check("pstest internals changed (fidelity fixes pinned to pstest v2.9.0)",
+	layout, reflect.TypeFor[pstest.GServer]())
 
 // field is a typed pointer to the field path of the struct at base.
-func field[T any](base unsafe.Pointer, path string) *T {
-	return (*T)(unsafe.Add(base, offsets[path]))
-}
+func field[T any](base unsafe.Pointer, path string) *T { return pinned.Field[T](internals, base, path) }
 
 // state is pstest's GServer as seen from here. Every method but lock must
 // be called with the lock held.
@@ -109,13 +61,8 @@ func (s state) lock() func() {
 	return mu.Unlock
 }
 
-// ptrMap opens the map field path of base for reading and writing.
-func ptrMap(base unsafe.Pointer, path string, typ reflect.Type) reflect.Value {
-	return reflect.NewAt(typ, unsafe.Add(base, offsets[path])).Elem()
-}
-
 func (s state) subscription(name string) *sub {
-	v := ptrMap(unsafe.Pointer(s.g), "GServer.subs", reflect.MapOf(reflect.TypeFor[string](), reflect.PointerTo(subType))).MapIndex(reflect.ValueOf(name))
+	v := internals.Map(unsafe.Pointer(s.g), "GServer.subs").MapIndex(reflect.ValueOf(name))
 	if !v.IsValid() || v.IsNil() {
 		return nil
 	}
@@ -123,7 +70,7 @@ func (s state) subscription(name string) *sub {
 }
 
 func (s state) topic(name string) *topic {
-	v := ptrMap(unsafe.Pointer(s.g), "GServer.topics", topicsMapType).MapIndex(reflect.ValueOf(name))
+	v := internals.Map(unsafe.Pointer(s.g), "GServer.topics").MapIndex(reflect.ValueOf(name))
 	if !v.IsValid() || v.IsNil() {
 		return nil
 	}
@@ -132,7 +79,7 @@ func (s state) topic(name string) *topic {
 
 // subscriptions are all subscriptions, in no order.
 func (s state) subscriptions() []*sub {
-	m := ptrMap(unsafe.Pointer(s.g), "GServer.subs", reflect.MapOf(reflect.TypeFor[string](), reflect.PointerTo(subType)))
+	m := internals.Map(unsafe.Pointer(s.g), "GServer.subs")
 	out := make([]*sub, 0, m.Len())
 	for it := m.MapRange(); it.Next(); {
 		out = append(out, &sub{p: it.Value().UnsafePointer()})
@@ -146,7 +93,7 @@ type topic struct{ p unsafe.Pointer }
 func (t *topic) proto() *pb.Topic { return *field[*pb.Topic](t.p, "topic.proto") }
 
 func (t *topic) subsMap() reflect.Value {
-	return ptrMap(t.p, "topic.subs", reflect.MapOf(reflect.TypeFor[string](), reflect.PointerTo(subType)))
+	return internals.Map(t.p, "topic.subs")
 }
 
 // subscriptions attached to the topic.
@@ -178,7 +125,7 @@ func (s *sub) setAckTimeout(d time.Duration) {
 	*field[time.Duration](s.p, "subscription.ackTimeout") = d
 }
 
-func (s *sub) msgsMap() reflect.Value { return ptrMap(s.p, "subscription.msgs", msgsMapType) }
+func (s *sub) msgsMap() reflect.Value { return internals.Map(s.p, "subscription.msgs") }
 
 // messages are the subscription's unacknowledged messages by id.
 func (s *sub) messages() map[string]*msg {
@@ -203,7 +150,7 @@ func (s *sub) clear() { s.msgsMap().Clear() }
 // add puts a new, never delivered message into the subscription, counting
 // its deliveries in deliveries and its acks in acks.
 func (s *sub) add(pm *pb.PubsubMessage, published time.Time, deliveries, acks *int) {
-	v := reflect.New(msgType)
+	v := reflect.New(internals.Struct("message"))
 	p := v.UnsafePointer()
 	*field[*pb.ReceivedMessage](p, "message.proto") = &pb.ReceivedMessage{AckId: pm.GetMessageId(), Message: pm}
 	*field[time.Time](p, "message.publishTime") = published

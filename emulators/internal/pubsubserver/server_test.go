@@ -11,10 +11,10 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/push"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // start runs a server on a free loopback port with a 1 s resync, so that a
@@ -33,16 +33,8 @@ func start(t *testing.T) (*Server, *grpc.ClientConn) {
 		srv.Close()
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Close()
-	})
-	return srv, conn
+	t.Cleanup(srv.Close)
+	return srv, testserver.Dial(t, srv.Addr(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20)))
 }
 
 func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 const project = "projects/test"
@@ -39,10 +39,8 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	fake := pstest.NewServer()
-	conn, err := grpc.NewClient(fake.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { fake.Close() })
+	conn := testserver.Dial(t, fake.Addr)
 	if cfg.Logf == nil {
 		cfg.Logf = t.Logf
 	}
@@ -64,11 +62,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 			})
 		},
 	}
-	t.Cleanup(func() {
-		h.stop()
-		conn.Close()
-		fake.Close()
-	})
+	t.Cleanup(h.stop)
 	return h
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
@@ -19,6 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/etl-pipeline/emulators/internal/pinned"
 )
 
 // Bigtable files.
@@ -99,27 +102,36 @@ func splitTable(name string) (project, instance, id string) {
 // tableNames lists bttest's tables (every project and instance). bttest
 // has no instance admin, so ListTables cannot enumerate instances: the
 // names are read from its unexported table map (Server.s.tables, under
-// server.mu), pinned to bigtable v1.58.0 like the pstest readers.
+// server.mu, through internal/pinned), pinned to bigtable v1.58.0 like the
+// pstest readers.
 func tableNames(bt *bttest.Server) ([]string, error) {
-	srv := reflect.ValueOf(bt).Elem().FieldByName("s")
-	if !srv.IsValid() || srv.Kind() != reflect.Pointer || srv.IsNil() {
-		return nil, fmt.Errorf("bttest internals changed (state export pinned to bigtable v1.58.0): Server.s")
+	if bttestLayoutErr != nil {
+		return nil, bttestLayoutErr
 	}
-	inner := srv.Elem()
-	mu, tables := inner.FieldByName("mu"), inner.FieldByName("tables")
-	if !mu.IsValid() || mu.Type() != reflect.TypeFor[sync.Mutex]() || !tables.IsValid() || tables.Kind() != reflect.Map || tables.Type().Key().Kind() != reflect.String {
-		return nil, fmt.Errorf("bttest internals changed (state export pinned to bigtable v1.58.0): server.mu, server.tables")
+	inner := *pinned.Field[unsafe.Pointer](bttestInternals, unsafe.Pointer(bt), "Server.s")
+	if inner == nil {
+		return nil, fmt.Errorf("%s: Server.s is nil", bttestPin)
 	}
-	lock := fieldPtr[sync.Mutex](inner, "mu")
+	lock := pinned.Field[sync.Mutex](bttestInternals, inner, "server.mu")
 	lock.Lock()
 	var names []string
-	for _, k := range tables.MapKeys() {
+	for _, k := range bttestInternals.Map(inner, "server.tables").MapKeys() {
 		names = append(names, k.String())
 	}
 	lock.Unlock()
 	slices.Sort(names)
 	return names, nil
 }
+
+var bttestLayout = map[string]string{
+	"Server.s":      "*bttest.server",
+	"server.mu":     "sync.Mutex",
+	"server.tables": "map[string]*bttest.table",
+}
+
+const bttestPin = "bttest internals changed (state export pinned to bigtable v1.58.0)"
+
+var bttestInternals, bttestLayoutErr = pinned.Check(bttestPin, bttestLayout, reflect.TypeFor[bttest.Server]())
 
 // ExportBigtable writes every table of bt to dir, read over conn (the
 // server's in-process connection) through the Bigtable APIs: GetTable for

@@ -16,6 +16,12 @@ import (
 	"github.com/etl-pipeline/emulators/internal/bigtableserver"
 )
 
+func TestBttestLayout(t *testing.T) {
+	if bttestLayoutErr != nil {
+		t.Fatal(bttestLayoutErr)
+	}
+}
+
 func newBigtable(t *testing.T) *bigtableserver.Server {
 	srv, err := bigtableserver.Start("127.0.0.1:0")
 	if err != nil {

@@ -13,24 +13,26 @@ package streampull
 // ourselves would make that a double close). Nothing is written to pstest's
 // fields; the done channels are read from GServer.subs under GServer.mu.
 //
-// The fields are unexported; reflect finds them and unsafe.Pointer reaches
-// them. Pinned to cloud.google.com/go/pubsub/v2 v2.9.0: checkLayout, run
-// once and by TestPstestLayout, turns parking and ordered batches off if an
-// upgrade changes the layout. A subscription created other than through the
-// Subscriber is parked at the next CreateSubscription through it.
+// The fields are unexported; internal/pinned checks where they are and
+// reaches them. Pinned to cloud.google.com/go/pubsub/v2 v2.9.0: the layout
+// checks, run once and by TestPstestLayout, turn parking and ordered
+// batches off if an upgrade changes the layout. A subscription created
+// other than through the Subscriber is parked at the next
+// CreateSubscription through it.
 
 import (
 	"context"
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+
+	"github.com/etl-pipeline/emulators/internal/pinned"
 )
 
 var layout = map[string]string{
@@ -39,27 +41,10 @@ var layout = map[string]string{
 	"subscription.done": "chan struct {}",
 }
 
-var layoutErr = checkLayout()
+// pin starts the error when pstest's types differ from a layout.
+const pin = "pstest internals changed (streampull pinned to pstest v2.9.0)"
 
-func checkLayout() error {
-	gserver := reflect.TypeFor[pstest.GServer]()
-	types := map[string]reflect.Type{"GServer": gserver}
-	if subs, ok := gserver.FieldByName("subs"); ok && subs.Type.Kind() == reflect.Map && subs.Type.Elem().Kind() == reflect.Pointer {
-		types["subscription"] = subs.Type.Elem().Elem()
-	}
-	for path, want := range layout {
-		typ, name, _ := strings.Cut(path, ".")
-		t := types[typ]
-		if t == nil || t.Kind() != reflect.Struct {
-			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): no type for %s", path)
-		}
-		f, ok := t.FieldByName(name)
-		if !ok || f.Type.String() != want {
-			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): %s is %v, want %s", path, f.Type, want)
-		}
-	}
-	return nil
-}
+var internals, layoutErr = pinned.Check(pin, layout, reflect.TypeFor[pstest.GServer]())
 
 // parker stops pstest's per-subscription delivery goroutines.
 type parker struct {
@@ -68,22 +53,18 @@ type parker struct {
 	parked map[chan struct{}]bool // done channels of parked subscriptions
 }
 
-func field[T any](v reflect.Value, name string) *T {
-	return (*T)(unsafe.Pointer(v.FieldByName(name).UnsafeAddr()))
-}
-
 // park stops the delivery goroutine of every subscription not yet parked
 // and returns how many it stopped.
 func (p *parker) park() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	server := reflect.ValueOf(p.g).Elem()
-	mu := field[sync.Mutex](server, "mu")
+	server := unsafe.Pointer(p.g)
+	mu := pinned.Field[sync.Mutex](internals, server, "GServer.mu")
 	mu.Lock()
 	var todo []chan struct{}
 	live := map[chan struct{}]bool{} // forgets deleted subscriptions
-	for it := server.FieldByName("subs").MapRange(); it.Next(); {
-		done := *field[chan struct{}](it.Value().Elem(), "done")
+	for it := internals.Map(server, "GServer.subs").MapRange(); it.Next(); {
+		done := *pinned.Field[chan struct{}](internals, it.Value().UnsafePointer(), "subscription.done")
 		live[done] = true
 		if !p.parked[done] {
 			todo = append(todo, done)
@@ -138,6 +119,8 @@ func (s *Subscriber) CreateSubscription(ctx context.Context, req *pb.Subscriptio
 // becomes a head later and goes through Pull.
 
 var orderedLayout = map[string]string{
+	"GServer.mu":          "sync.Mutex",
+	"GServer.subs":        "map[string]*pstest.subscription",
 	"subscription.proto":  "*pubsubpb.Subscription",
 	"subscription.msgs":   "map[string]*pstest.message",
 	"message.proto":       "*pubsubpb.ReceivedMessage",
@@ -146,30 +129,7 @@ var orderedLayout = map[string]string{
 	"message.deliveries":  "*int",
 }
 
-var orderedLayoutErr = checkOrderedLayout()
-
-func checkOrderedLayout() error {
-	subs, ok := reflect.TypeFor[pstest.GServer]().FieldByName("subs")
-	if !ok || subs.Type.Kind() != reflect.Map || subs.Type.Elem().Kind() != reflect.Pointer {
-		return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): GServer.subs")
-	}
-	types := map[string]reflect.Type{"subscription": subs.Type.Elem().Elem()}
-	if f, ok := types["subscription"].FieldByName("msgs"); ok && f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Pointer {
-		types["message"] = f.Type.Elem().Elem()
-	}
-	for path, want := range orderedLayout {
-		typ, name, _ := strings.Cut(path, ".")
-		t := types[typ]
-		if t == nil {
-			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): no type for %s", path)
-		}
-		f, ok := t.FieldByName(name)
-		if !ok || f.Type.String() != want {
-			return fmt.Errorf("pstest internals changed (streampull pinned to pstest v2.9.0): %s is %v, want %s", path, f.Type, want)
-		}
-	}
-	return nil
-}
+var ordered, orderedLayoutErr = pinned.Check(pin, orderedLayout, reflect.TypeFor[pstest.GServer]())
 
 // extendOrdered returns up to max messages following heads under their
 // ordering keys, leased for deadline, in publish order per key.
@@ -186,16 +146,16 @@ func extendOrdered(g *pstest.GServer, subName string, heads []*pb.ReceivedMessag
 	if len(headOf) == 0 {
 		return nil
 	}
-	server := reflect.ValueOf(g).Elem()
-	mu := field[sync.Mutex](server, "mu")
+	server := unsafe.Pointer(g)
+	mu := pinned.Field[sync.Mutex](ordered, server, "GServer.mu")
 	mu.Lock()
 	defer mu.Unlock()
-	subv := server.FieldByName("subs").MapIndex(reflect.ValueOf(subName))
+	subv := ordered.Map(server, "GServer.subs").MapIndex(reflect.ValueOf(subName))
 	if !subv.IsValid() || subv.IsNil() {
 		return nil
 	}
-	sub := subv.Elem()
-	policy := (*field[*pb.Subscription](sub, "proto")).GetDeadLetterPolicy()
+	sub := subv.UnsafePointer()
+	policy := (*pinned.Field[*pb.Subscription](ordered, sub, "subscription.proto")).GetDeadLetterPolicy()
 
 	type entry struct {
 		proto       *pb.ReceivedMessage
@@ -204,14 +164,15 @@ func extendOrdered(g *pstest.GServer, subName string, heads []*pb.ReceivedMessag
 		deliveries  *int
 	}
 	byKey := map[string][]entry{}
-	for it := sub.FieldByName("msgs").MapRange(); it.Next(); {
-		m := it.Value().Elem()
-		rm := *field[*pb.ReceivedMessage](m, "proto")
+	for it := ordered.Map(sub, "subscription.msgs").MapRange(); it.Next(); {
+		m := it.Value().UnsafePointer()
+		rm := *pinned.Field[*pb.ReceivedMessage](ordered, m, "message.proto")
 		k := rm.GetMessage().GetOrderingKey()
 		if _, ok := headOf[k]; !ok {
 			continue
 		}
-		byKey[k] = append(byKey[k], entry{rm, *field[time.Time](m, "publishTime"), field[time.Time](m, "ackDeadline"), *field[*int](m, "deliveries")})
+		byKey[k] = append(byKey[k], entry{rm, *pinned.Field[time.Time](ordered, m, "message.publishTime"),
+			pinned.Field[time.Time](ordered, m, "message.ackDeadline"), *pinned.Field[*int](ordered, m, "message.deliveries")})
 	}
 	now := time.Now()
 	var out []*pb.ReceivedMessage

@@ -3,7 +3,6 @@ package streampull
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,10 +13,10 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // env is pstest behind a gRPC server whose Subscriber is Wrap's, with a
@@ -33,23 +32,12 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
-	lis := bufconn.Listen(1 << 20)
+	t.Cleanup(func() { fake.Close() })
 	srv := grpc.NewServer()
 	wrap := Wrap(&fake.GServer, &fake.GServer)
 	pb.RegisterPublisherServer(srv, &fake.GServer)
 	pb.RegisterSubscriberServer(srv, wrap)
-	go srv.Serve(lis) //nolint:errcheck
-	conn, err := grpc.NewClient("passthrough:///streampull",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		fake.Close()
-	})
+	conn := testserver.Serve(t, srv)
 	return &env{t: t, wrap: wrap, pub: pb.NewPublisherClient(conn), sub: pb.NewSubscriberClient(conn), ctx: context.Background()}
 }
 
@@ -676,8 +664,11 @@ func TestCancelAndCloseLeaveNoGoroutinesAndReturnHeldMessages(t *testing.T) {
 }
 
 func TestPstestLayout(t *testing.T) {
-	if err := checkLayout(); err != nil {
-		t.Fatal(err)
+	if layoutErr != nil {
+		t.Fatal(layoutErr)
+	}
+	if orderedLayoutErr != nil {
+		t.Fatal(orderedLayoutErr)
 	}
 }
 

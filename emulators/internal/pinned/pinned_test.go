@@ -1,0 +1,215 @@
+package pinned
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// A dependency's internals, in miniature.
+type server struct {
+	mu      sync.Mutex
+	name    string
+	started time.Time
+	subs    map[string]*sub
+	embedded
+}
+
+type embedded struct{ hidden int }
+
+type sub struct {
+	topic *topic
+	done  chan struct{}
+	msgs  map[string]*msg
+}
+
+type topic struct{ name string }
+
+type msg struct {
+	n    int
+	acks *int
+}
+
+const pin = "internals changed (pinned to test v1.0.0)"
+
+var full = map[string]string{
+	"server.mu":   "sync.Mutex",
+	"server.name": "string",
+	"server.subs": "map[string]*pinned.sub",
+	"sub.topic":   "*pinned.topic",
+	"sub.done":    "chan struct {}",
+	"sub.msgs":    "map[string]*pinned.msg",
+	"topic.name":  "string",
+	"msg.n":       "int",
+	"msg.acks":    "*int",
+}
+
+// with is full with changes; an empty type deletes the field.
+func with(changes map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range full {
+		out[k] = v
+	}
+	for k, v := range changes {
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layout map[string]string
+		roots  []reflect.Type
+		errs   []string // each in the error; none: no error
+	}{
+		{name: "matches", layout: full},
+		{name: "root only", layout: map[string]string{"server.name": "string"}},
+		{
+			name:   "wrong type",
+			layout: with(map[string]string{"server.name": "int"}),
+			errs:   []string{pin + ": server.name is string, want int"},
+		},
+		{
+			name:   "missing field",
+			layout: with(map[string]string{"msg.deliveries": "*int"}),
+			errs:   []string{"msg.deliveries is missing, want *int"},
+		},
+		{
+			name:   "every problem named",
+			layout: with(map[string]string{"server.name": "int", "topic.name": "[]byte"}),
+			errs:   []string{"server.name is string, want int", "topic.name is string, want []byte"},
+		},
+		{
+			name:   "struct not reached",
+			layout: with(map[string]string{"sub.msgs": ""}),
+			errs:   []string{"msg.acks: no struct msg reached", "msg.n: no struct msg reached"},
+		},
+		{
+			name:   "struct behind a changed field not reached",
+			layout: with(map[string]string{"server.subs": "map[string]*pinned.subscription"}),
+			errs:   []string{"server.subs is map[string]*pinned.sub, want map[string]*pinned.subscription", "sub.msgs: no struct sub reached"},
+		},
+		{
+			name:   "promoted field",
+			layout: map[string]string{"server.hidden": "int"},
+			errs:   []string{"server.hidden is promoted from an embedded struct"},
+		},
+		{
+			name:   "other packages' structs not reached",
+			layout: map[string]string{"server.started": "time.Time", "Time.wall": "uint64"},
+			errs:   []string{"Time.wall: no struct Time reached"},
+		},
+		{
+			name:   "second root",
+			layout: map[string]string{"msg.n": "int"},
+			roots:  []reflect.Type{reflect.TypeFor[server](), reflect.TypeFor[msg]()},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			roots := tc.roots
+			if roots == nil {
+				roots = []reflect.Type{reflect.TypeFor[server]()}
+			}
+			l, err := Check(pin, tc.layout, roots...)
+			if len(tc.errs) == 0 {
+				if err != nil || l == nil {
+					t.Fatalf("Check: %v, %v; want a layout", l, err)
+				}
+				return
+			}
+			if err == nil || l != nil {
+				t.Fatalf("Check: %v, %v; want an error", l, err)
+			}
+			if !strings.HasPrefix(err.Error(), pin+": ") {
+				t.Errorf("error %q does not start with %q", err, pin)
+			}
+			for _, want := range tc.errs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestAccess(t *testing.T) {
+	l, err := Check(pin, full, reflect.TypeFor[server]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &topic{name: "t"}
+	s := &server{name: "a", subs: map[string]*sub{"s": {topic: tp, msgs: map[string]*msg{}}}}
+	base := unsafe.Pointer(s)
+
+	if got := *Field[string](l, base, "server.name"); got != "a" {
+		t.Errorf("server.name = %q", got)
+	}
+	*Field[string](l, base, "server.name") = "b"
+	if s.name != "b" {
+		t.Errorf("writing server.name: %q", s.name)
+	}
+	Field[sync.Mutex](l, base, "server.mu").Lock()
+	if s.mu.TryLock() {
+		t.Error("server.mu not locked through Field")
+	}
+
+	subs := l.Map(base, "server.subs")
+	v := subs.MapIndex(reflect.ValueOf("s"))
+	if !v.IsValid() {
+		t.Fatal("no sub s through Map")
+	}
+	sp := v.UnsafePointer()
+	if got := *Field[unsafe.Pointer](l, sp, "sub.topic"); got != unsafe.Pointer(tp) {
+		t.Errorf("sub.topic = %p, want %p", got, tp)
+	}
+	if got := *Field[string](l, *Field[unsafe.Pointer](l, sp, "sub.topic"), "topic.name"); got != "t" {
+		t.Errorf("topic.name = %q", got)
+	}
+
+	// New values of unexported types, made through the layout's structs.
+	acks := 3
+	m := reflect.New(l.Struct("msg"))
+	*Field[int](l, m.UnsafePointer(), "msg.n") = 7
+	*Field[*int](l, m.UnsafePointer(), "msg.acks") = &acks
+	l.Map(sp, "sub.msgs").SetMapIndex(reflect.ValueOf("m"), m)
+	if got := s.subs["s"].msgs["m"]; got == nil || got.n != 7 || got.acks != &acks {
+		t.Errorf("message added through Map: %+v", got)
+	}
+	subs.SetMapIndex(reflect.ValueOf("s"), reflect.Value{})
+	if len(s.subs) != 0 {
+		t.Errorf("deleting through Map left %v", s.subs)
+	}
+}
+
+func TestMisuse(t *testing.T) {
+	l, err := Check(pin, full, reflect.TypeFor[server]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := unsafe.Pointer(&server{})
+	for name, use := range map[string]func(){
+		"path not in the layout":  func() { Field[int](l, base, "server.hidden") },
+		"wrong type":              func() { Field[int](l, base, "server.name") },
+		"unsafe.Pointer, no ptr":  func() { Field[unsafe.Pointer](l, base, "server.name") },
+		"Map of a non-map":        func() { l.Map(base, "server.name") },
+		"Map of an unknown field": func() { l.Map(base, "server.topics") },
+		"struct not reached":      func() { l.Struct("Time") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			use()
+		})
+	}
+}
