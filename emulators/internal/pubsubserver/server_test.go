@@ -21,9 +21,15 @@ import (
 // change seen within a few hundred milliseconds can only come from the hook.
 func start(t *testing.T) (*Server, *grpc.ClientConn) {
 	t.Helper()
+	return startResyncing(t, time.Second)
+}
+
+// startResyncing is start with the dispatcher's periodic resync every `resync`.
+func startResyncing(t *testing.T, resync time.Duration) (*Server, *grpc.ClientConn) {
+	t.Helper()
 	srv, err := Start("127.0.0.1:0", push.Config{
 		PollInterval:   5 * time.Millisecond,
-		ResyncInterval: time.Second,
+		ResyncInterval: resync,
 		Logf:           t.Logf,
 	})
 	if err != nil {
@@ -38,7 +44,9 @@ func start(t *testing.T) (*Server, *grpc.ClientConn) {
 }
 
 func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {
-	_, conn := start(t)
+	// The resync comes only after a minute: within the waits below (seconds on a loaded
+	// machine), a change can only come from ModifyPushConfig's own hook.
+	_, conn := startResyncing(t, time.Minute)
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
 	ctx := context.Background()
 	var pushed atomic.Int32
@@ -60,13 +68,13 @@ func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {
 		t.Fatalf("push config after ModifyPushConfig: %v, %v", got.GetPushConfig(), err)
 	}
 	publish(t, pub, topic)
-	waitFor(t, 500*time.Millisecond, "a push delivery", func() bool { return pushed.Load() == 1 })
+	waitFor(t, 10*time.Second, "a push delivery", func() bool { return pushed.Load() == 1 })
 
 	mustOK(t, func() error {
 		_, err := sub.ModifyPushConfig(ctx, &pb.ModifyPushConfigRequest{Subscription: name, PushConfig: &pb.PushConfig{}})
 		return err
 	})
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(time.Second) // the hook stops the push worker asynchronously; nothing observes it
 	publish(t, pub, topic)
 	resp, err := sub.Pull(ctx, &pb.PullRequest{Subscription: name, MaxMessages: 10})
 	if err != nil || len(resp.GetReceivedMessages()) != 1 {
