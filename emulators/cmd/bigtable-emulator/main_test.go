@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
+	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -102,6 +105,8 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 	}{
 		{"invalid seed file", []string{"-seed", bad}, bad + `:9: bigtable.tables[0] "raw_{stage}": families.event.max_versions must be 1-2147483647, got 0`},
 		{"unknown flag", []string{"-colour"}, "colour"},
+		{"admin port", []string{"-admin-port=70000"}, "--admin-port"},
+		{"import of no state", []string{"-import", t.TempDir()}, "no manifest.json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,5 +119,91 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", stdout.String())
 			}
 		})
+	}
+}
+
+// running is run() in a goroutine with its stdout lines.
+type running struct {
+	lines   *bufio.Scanner
+	signals chan os.Signal
+	result  chan error
+}
+
+func launch(t *testing.T, args ...string) *running {
+	out, w := io.Pipe()
+	r := &running{bufio.NewScanner(out), make(chan os.Signal, 1), make(chan error, 1)}
+	go func() {
+		r.result <- run(append([]string{"-host", "127.0.0.1", "-port", "0"}, args...), w, r.signals)
+		w.Close()
+	}()
+	return r
+}
+
+func (r *running) line(t *testing.T, prefix string) string {
+	t.Helper()
+	if !r.lines.Scan() {
+		t.Fatalf("no line %q: %v", prefix, <-r.result)
+	}
+	rest, ok := strings.CutPrefix(r.lines.Text(), prefix)
+	if !ok {
+		t.Fatalf("line %q, want %q...", r.lines.Text(), prefix)
+	}
+	return rest
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.signals <- syscall.SIGTERM
+	if err := <-r.result; err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+func TestExportOnDemandOnExitAndImport(t *testing.T) {
+	ctx := context.Background()
+	onDemand, onExit := t.TempDir(), t.TempDir()
+	r := launch(t, "-seed", writeSeed(t, seedFile), "-project", "proj", "-admin-port", "0", "-export-on-exit", onExit)
+	addr := r.line(t, "bigtable emulator listening on ")
+	admin := r.line(t, "bigtable emulator admin on ")
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const table = "projects/proj/instances/inst/tables/raw_dev"
+	_, err = btpb.NewBigtableClient(conn).MutateRow(ctx, &btpb.MutateRowRequest{TableName: table, RowKey: []byte("row"), Mutations: []*btpb.Mutation{
+		{Mutation: &btpb.Mutation_SetCell_{SetCell: &btpb.Mutation_SetCell{FamilyName: "event", ColumnQualifier: []byte("c"), TimestampMicros: 42000, Value: []byte("v")}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+admin+"/v1/export?dir="+onDemand, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ Dir, Error string }
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || answer.Dir != onDemand {
+		t.Fatalf("POST /v1/export: %d %+v", resp.StatusCode, answer)
+	}
+	r.stop(t)
+
+	for _, dir := range []string{onDemand, onExit} {
+		r := launch(t, "-import", dir)
+		conn, err := grpc.NewClient(r.line(t, "bigtable emulator listening on "), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := btpb.NewBigtableClient(conn).ReadRows(ctx, &btpb.ReadRowsRequest{TableName: table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := stream.Recv()
+		if err != nil || len(got.GetChunks()) != 1 || string(got.GetChunks()[0].GetValue()) != "v" || got.GetChunks()[0].GetTimestampMicros() != 42000 {
+			t.Errorf("%s: rows after import: %v %v", dir, got, err)
+		}
+		conn.Close()
+		r.stop(t)
 	}
 }

@@ -14,6 +14,7 @@ type options struct {
 	port, adminPort int
 	push            push.Config
 	seed            cli.SeedFlags
+	state           cli.StateFlags
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -23,6 +24,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.port, "port", 8085, "port to listen on (0 picks a free one)")
 	fs.IntVar(&o.adminPort, "admin-port", -1, "port of the admin HTTP API, on --host (-1: off, 0: a free one)")
 	o.seed.Register(fs)
+	o.state.Register(fs)
 	cfg := &o.push
 	fs.IntVar(&cfg.Concurrency, "push-concurrency", 16, "push deliveries in flight at once, across subscriptions")
 	fs.DurationVar(&cfg.PollInterval, "push-poll-interval", 25*time.Millisecond, "how often an idle push subscription is checked for messages")
@@ -36,6 +38,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if *quiet {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if err := o.state.Resolve(); err != nil {
+		return nil, err
 	}
 	if o.adminPort < -1 || o.adminPort > 65535 {
 		return nil, cli.Usage(fmt.Errorf("--admin-port must be -1 (off) or 0-65535, got %d", o.adminPort))

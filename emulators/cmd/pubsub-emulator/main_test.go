@@ -30,6 +30,7 @@ name = "events-{stage}"
 [[pubsub.subscriptions]]
 name = "worker-{stage}"
 topic = "events-{stage}"
+faults = { duplicate = 0.5, seed = 3 }
 `
 
 // emulator is run() in a goroutine, its stdout split into lines.
@@ -122,10 +123,17 @@ func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Subscriptions []struct{ Name, Topic string }
+		Subscriptions []struct {
+			Name, Topic string
+			Faults      *struct {
+				Duplicate float64
+				Seed      int64
+			}
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Subscriptions) != 1 ||
-		body.Subscriptions[0].Name != "projects/flag-project/subscriptions/worker-dev" {
+		body.Subscriptions[0].Name != "projects/flag-project/subscriptions/worker-dev" ||
+		body.Subscriptions[0].Faults == nil || body.Subscriptions[0].Faults.Duplicate != 0.5 || body.Subscriptions[0].Faults.Seed != 3 {
 		t.Fatalf("admin subscriptions: %+v, %v", body, err)
 	}
 	e.stop()
@@ -157,5 +165,61 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", stdout.String())
 			}
 		})
+	}
+}
+
+func TestExportOnDemandOnExitAndImport(t *testing.T) {
+	onDemand, onExit := t.TempDir(), t.TempDir()
+	e := start(t, "--admin-port=0", "--export-on-exit", onExit)
+	conn := dial(t, e.line("pubsub emulator listening on "))
+	admin := e.line("pubsub emulator admin on ")
+	ctx := context.Background()
+	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+	if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/things"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: "projects/p/subscriptions/stuff", Topic: "projects/p/topics/things", AckDeadlineSeconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/things", Messages: []*pb.PubsubMessage{{Data: []byte("kept"), Attributes: map[string]string{"a": "b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+admin+"/v1/export?dir="+onDemand, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ Dir, Error string }
+	json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || answer.Dir != onDemand {
+		t.Fatalf("POST /v1/export: %d %+v", resp.StatusCode, answer)
+	}
+	if resp, err := http.Post("http://"+admin+"/v1/export?dir=relative", "", nil); err != nil || resp.StatusCode != 400 {
+		t.Errorf("relative dir: %v %v", resp, err)
+	}
+	e.stop()
+
+	for _, dir := range []string{onDemand, onExit} {
+		e := start(t, "--import", dir)
+		conn := dial(t, e.line("pubsub emulator listening on "))
+		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/stuff", MaxMessages: 10, ReturnImmediately: true})
+		if err != nil || len(got.GetReceivedMessages()) != 1 {
+			t.Fatalf("%s: pull after import: %v %v", dir, got, err)
+		}
+		m := got.GetReceivedMessages()[0].GetMessage()
+		if string(m.GetData()) != "kept" || m.GetAttributes()["a"] != "b" || m.GetMessageId() != "1" {
+			t.Errorf("%s: imported message %v", dir, m)
+		}
+		e.stop()
+	}
+
+	// Corrupt or missing: exit status 2 before listening.
+	os.WriteFile(filepath.Join(onExit, "topics.jsonl"), []byte("{}\n"), 0o644)
+	for _, dir := range []string{onExit, t.TempDir()} {
+		var stdout strings.Builder
+		err := run([]string{"--port=0", "--import", dir}, &stdout, nil)
+		if cli.ExitCode(err) != 2 || stdout.Len() > 0 {
+			t.Errorf("--import %s: %v (status %d), stdout %q", dir, err, cli.ExitCode(err), stdout.String())
+		}
 	}
 }

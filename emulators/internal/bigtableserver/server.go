@@ -90,6 +90,9 @@ func (s *Server) Addr() string { return s.addr }
 // Conn is an in-process connection to the server; its calls are never held.
 func (s *Server) Conn() *grpc.ClientConn { return s.conn }
 
+// Fake is the bttest server behind the API, for state export.
+func (s *Server) Fake() *bttest.Server { return s.bt }
+
 // Ready reports SERVING and releases held calls.
 func (s *Server) Ready() { s.gate.Open() }
 

@@ -3,6 +3,9 @@
 //
 //	GET /v1/subscriptions?project=P
 //	GET /v1/messages?project=P&topic=T&limit=N
+//
+// plus, with WithFaults, the faults API (internal/faults), and any route
+// given WithRoute.
 package pubsubadmin
 
 import (
@@ -12,7 +15,10 @@ import (
 	"sync"
 	"time"
 
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 // Server is a running admin API.
@@ -22,16 +28,16 @@ type Server struct {
 }
 
 // Start serves the admin API of fake on addr ("host:port"; port 0 picks a
-// free one). With a Source (the emulator's fidelity layer, which serves
-// Publish and parks messages outside pstest), messages and backlogs come
-// from it too; without, from pstest alone.
-func Start(addr string, fake *pstest.Server, src ...Source) (*Server, error) {
+// free one), with opts: WithSource (the emulator's fidelity layer, which
+// serves Publish and parks messages outside pstest: messages and backlogs
+// come from it too; without, from pstest alone), WithFaults, WithRoute.
+func Start(addr string, fake *pstest.Server, opts ...Option) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		http:     &http.Server{Handler: Handler(fake, src...), ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: Handler(fake, opts...), ReadHeaderTimeout: 10 * time.Second},
 		listener: lis,
 	}
 	go s.http.Serve(lis) //nolint:errcheck // returns once closed
@@ -50,26 +56,56 @@ func (s *Server) Close() {
 	}
 }
 
+// Option adds to the admin API.
+type Option func(*api, *http.ServeMux)
+
+// WithFaults serves reg's faults API (internal/faults.Registry.Routes) and
+// reports each subscription's faults in GET /v1/subscriptions.
+func WithFaults(reg *faults.Registry) Option {
+	return func(a *api, mux *http.ServeMux) {
+		a.faults = reg
+		reg.Routes(mux, func(name string) bool {
+			_, err := a.fake.GServer.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: name})
+			return err == nil
+		})
+	}
+}
+
+// WithRoute serves handler at pattern (a net/http ServeMux pattern).
+func WithRoute(pattern string, handler http.HandlerFunc) Option {
+	return func(_ *api, mux *http.ServeMux) { mux.HandleFunc(pattern, handler) }
+}
+
 // Source is what the fidelity layer adds to pstest's own view.
 type Source interface {
 	Messages() []*pstest.Message // the latest messages, oldest first
 	Parked() map[string]int      // messages waiting outside pstest, by subscription
 }
 
-// Handler routes the admin API's requests; src as for Start.
-func Handler(fake *pstest.Server, src ...Source) http.Handler {
-	a := &api{fake: fake, source: fake.Messages, parked: func() map[string]int { return nil }}
-	if len(src) > 0 && src[0] != nil {
-		a.source, a.parked = src[0].Messages, src[0].Parked
+// WithSource takes messages and parked backlogs from src as well as pstest.
+func WithSource(src Source) Option {
+	return func(a *api, _ *http.ServeMux) {
+		if src != nil {
+			a.source, a.parked = src.Messages, src.Parked
+		}
 	}
+}
+
+// Handler routes the admin API's requests; opts as for Start.
+func Handler(fake *pstest.Server, opts ...Option) http.Handler {
+	a := &api{fake: fake, source: fake.Messages, parked: func() map[string]int { return nil }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/subscriptions", a.subscriptions)
 	mux.HandleFunc("GET /v1/messages", a.messages)
+	for _, o := range opts {
+		o(a, mux)
+	}
 	return mux
 }
 
 type api struct {
 	fake   *pstest.Server
+	faults *faults.Registry         // nil: no faults reported
 	source func() []*pstest.Message // oldest first
 	parked func() map[string]int
 	// messagesMu serializes pstest's Messages(), which writes counters

@@ -139,7 +139,7 @@ func TestBacklogCountsWhatIsNotAcknowledged(t *testing.T) {
 	}
 	var body struct{ Subscriptions []Subscription }
 	f.get("/v1/subscriptions?project=p", &body)
-	if want := (Subscription{b, "projects/p/topics/t", 0, "http://x/"}); body.Subscriptions[1] != want {
+	if want := (Subscription{Name: b, Topic: "projects/p/topics/t", PushEndpoint: "http://x/"}); body.Subscriptions[1] != want {
 		t.Errorf("entry %+v, want %+v", body.Subscriptions[1], want)
 	}
 	if got := f.backlogs("q"); got["projects/q/subscriptions/a"] != 0 || len(got) != 1 {

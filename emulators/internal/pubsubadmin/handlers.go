@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 const defaultLimit = 50
@@ -20,6 +22,10 @@ type Subscription struct {
 	Topic        string `json:"topic"`
 	Backlog      int    `json:"backlog"` // published to it, not yet acknowledged
 	PushEndpoint string `json:"push_endpoint"`
+	// Faults and FaultsFired are the subscription's injected faults (null:
+	// none) and how often each fired (internal/faults).
+	Faults      *faults.Config `json:"faults"`
+	FaultsFired faults.Counts  `json:"faults_fired"`
 }
 
 // Message is one entry of GET /v1/messages.
@@ -46,7 +52,12 @@ func (a *api) subscriptions(w http.ResponseWriter, r *http.Request) {
 	out := []Subscription{}
 	for _, s := range states {
 		if strings.HasPrefix(s.name, prefix) {
-			out = append(out, Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog + parked[s.name], PushEndpoint: s.pushEndpoint})
+			sub := Subscription{Name: s.name, Topic: s.topic, Backlog: s.backlog + parked[s.name], PushEndpoint: s.pushEndpoint}
+			if a.faults != nil {
+				st, _ := a.faults.Get(s.name)
+				sub.Faults, sub.FaultsFired = st.Faults, st.Fired
+			}
+			out = append(out, sub)
 		}
 	}
 	slices.SortFunc(out, func(x, y Subscription) int { return cmp.Compare(x.Name, y.Name) })

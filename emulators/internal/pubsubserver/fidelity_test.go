@@ -15,7 +15,7 @@ import (
 // The admin API counts messages the fidelity layer parks outside pstest.
 func TestAdminBacklogIncludesParkedMessages(t *testing.T) {
 	srv, conn := start(t)
-	api := httptest.NewServer(pubsubadmin.Handler(srv.Fake(), srv))
+	api := httptest.NewServer(pubsubadmin.Handler(srv.Fake(), pubsubadmin.WithSource(srv)))
 	defer api.Close()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
 	ctx := context.Background()

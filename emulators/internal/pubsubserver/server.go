@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
@@ -41,6 +42,7 @@ type Server struct {
 	listener net.Listener
 	internal *bufconn.Listener
 	conn     *grpc.ClientConn
+	faults   *faults.Registry
 	fidelity *pubsubfidelity.Layer
 	stopPush context.CancelFunc
 	pushDone chan struct{}
@@ -92,11 +94,15 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 		fake.Close()
 		return nil, err
 	}
+	s.faults = faults.New()
+	cfg.Faults = s.faults
 	dispatcher := push.New(s.conn, cfg)
 	pb.RegisterPublisherServer(s.grpc, &fake.GServer)
+	// faults (internal/faults) sit under streampull, so unary pulls, streams
+	// and push deliveries all pull through them.
 	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
-	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, &fake.GServer).Via(fidelity.Unary))
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults), &fake.GServer).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
@@ -113,6 +119,9 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 
 // Conn is an in-process connection to the server; its calls are never held.
 func (s *Server) Conn() *grpc.ClientConn { return s.conn }
+
+// Faults is the registry of the subscriptions' injected faults.
+func (s *Server) Faults() *faults.Registry { return s.faults }
 
 // Fake is the pstest server behind the API, for inspection.
 func (s *Server) Fake() *pstest.Server { return s.fake }

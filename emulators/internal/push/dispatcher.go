@@ -48,6 +48,11 @@ type Config struct {
 	// In a container, "host.docker.internal" makes endpoints registered as
 	// http://localhost:PORT/... reach the Docker host, as they would natively.
 	LocalhostAlias string
+	// Faults, when set, may answer a push request as failed after the
+	// endpoint was called (internal/faults' push_error).
+	Faults interface {
+		PushError(subscription, messageID string, attempt int) bool
+	}
 	// Logf reports failed deliveries and dead-lettering (default log.Printf).
 	Logf func(format string, args ...any)
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 )
 
@@ -160,6 +161,13 @@ func (w *worker) pull(n int) int {
 	started := 0
 	for _, rm := range resp.GetReceivedMessages() {
 		id := rm.GetMessage().GetMessageId()
+		if faults.Extra(rm.GetAckId()) {
+			// A copy added by an injected fault: posted on its own.
+			w.deliveries.Add(1)
+			started++
+			go w.deliverExtra(sub, rm)
+			continue
+		}
 		if h, ok := w.held[id]; ok {
 			// The emulator's ack deadline ran out while we held it, so it
 			// handed the message out again: keep one delivery, the newest ack
@@ -194,6 +202,9 @@ func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt in
 		sendAttempt:  maxDeliveryAttempts(sub) > 0,
 	})
 	cancel()
+	if err == nil && w.d.cfg.Faults != nil && w.d.cfg.Faults.PushError(w.name, msg.GetMessageId(), attempt) {
+		err = errInjected
+	}
 	<-w.d.slots
 	select {
 	case w.outcomes <- outcome{msg: msg, err: err}:

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 // The file as decoded: pointers tell a missing key from a zero value.
@@ -51,6 +53,7 @@ type rawSubscription struct {
 	Ordering           bool           `toml:"ordering"`
 	DeadLetter         *rawDeadLetter `toml:"dead_letter"`
 	Retry              *rawRetry      `toml:"retry"`
+	Faults             *faults.Input  `toml:"faults"`
 }
 
 type rawDeadLetter struct {

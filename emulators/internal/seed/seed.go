@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 // Stages are the stage names a seed file may list.
@@ -35,6 +37,7 @@ type Subscription struct {
 	Ordering           bool
 	DeadLetter         *DeadLetter
 	Retry              *Retry
+	Faults             *faults.Config // injected by the Go emulator only (internal/faults)
 }
 
 // DeadLetter is a subscription's dead-letter policy.

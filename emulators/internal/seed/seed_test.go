@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 const valid = `project = "p1"
@@ -38,6 +40,7 @@ name = "hook-{stage}"
 topic = "events-{stage}"
 type = "push"
 push_endpoint = "http://localhost:9000/{project}/{stage}"
+faults = { duplicate = 0.1, delay_ms = [0, 5000], delay_fraction = 0.1, shuffle = true, push_error = 0.2, early_redelivery = 0.05, seed = 7 }
 `
 
 func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
@@ -62,6 +65,13 @@ func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
 	}
 	if r.Tables[0].Name != "t_test" || r.Tables[0].Families["f"] != (GCRule{2, 60}) || r.Tables[0].Families["g"] != (GCRule{0, 5}) {
 		t.Errorf("table %+v", r.Tables[0])
+	}
+	if sub.Faults != nil {
+		t.Errorf("faults without a faults entry: %+v", *sub.Faults)
+	}
+	wantFaults := faults.Config{Duplicate: 0.1, DelayMs: [2]int64{0, 5000}, DelayFraction: 0.1, Shuffle: true, PushError: 0.2, EarlyRedelivery: 0.05, Seed: 7}
+	if hook.Faults == nil || *hook.Faults != wantFaults {
+		t.Errorf("faults %+v, want %+v", hook.Faults, wantFaults)
 	}
 	if s.Subscriptions[0].Name != "sub-{stage}" {
 		t.Error("Resources changed the seed")
@@ -93,6 +103,12 @@ func TestDecoderErrorsNameTheFileTheLineAndTheKey(t *testing.T) {
 		{"unknown entry key", `function = "receiver"`, "function = \"receiver\"\ncolour = 1", "etl.toml:22:1: pubsub.subscriptions.colour: unknown key"},
 		{"unknown inline key", `max_delivery_attempts = 7 }`, `max_delivery_attempts = 7, x = 1 }`, "etl.toml:24:68: pubsub.subscriptions.x: unknown key"},
 		{"wrong type", `ack_deadline_seconds = 30`, `ack_deadline_seconds = "30"`, "etl.toml:22:24: pubsub.subscriptions.ack_deadline_seconds: cannot decode TOML string"},
+		{"fault fraction", `duplicate = 0.1`, `duplicate = 1.5`, `etl.toml:32: pubsub.subscriptions[1] "hook-{stage}": faults.duplicate must be 0-1, got 1.5`},
+		{"fault delay range", `delay_ms = [0, 5000]`, `delay_ms = [5000, 10]`, `etl.toml:32: pubsub.subscriptions[1] "hook-{stage}": faults.delay_ms must be [low, high] with 0 <= low <= high <= 300000, got [5000, 10]`},
+		{"fault delay shape", `delay_ms = [0, 5000]`, `delay_ms = [5]`, `faults.delay_ms must be [low, high] in ms, got 1 numbers`},
+		{"fault delay fraction alone", `delay_ms = [0, 5000], `, ``, `etl.toml:32: pubsub.subscriptions[1] "hook-{stage}": faults.delay_fraction needs delay_ms = [low, high]`},
+		{"fault unknown key", `shuffle = true`, `shufle = true`, `etl.toml:32:73: pubsub.subscriptions.shufle: unknown key`},
+		{"fault wrong type", `shuffle = true`, `shuffle = 1`, `etl.toml:32:83: pubsub.subscriptions.faults: cannot decode TOML integer`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -140,5 +156,17 @@ func TestPickProject(t *testing.T) {
 		if got := s.PickProject(c.flag); got != c.want {
 			t.Errorf("PickProject(%q) with env %q = %q, want %q", c.flag, c.env, got, c.want)
 		}
+	}
+}
+
+func TestFaultsDefaults(t *testing.T) {
+	doc := "[[pubsub.topics]]\nname = \"ttt\"\n[[pubsub.subscriptions]]\nname = \"sss\"\ntopic = \"ttt\"\nfaults = { delay_ms = [10, 20] }\n"
+	s, err := Parse([]byte(doc), "f.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.Subscriptions[0].Faults
+	if f == nil || f.DelayFraction != 1 || f.DelayMs != [2]int64{10, 20} || f.Duplicate != 0 || f.Shuffle {
+		t.Errorf("delay_ms alone: %+v", f)
 	}
 }

@@ -1,9 +1,12 @@
 package seed
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/etl-pipeline/emulators/internal/faults"
 )
 
 func (v *validator) subscription(i int, raw rawSubscription, topics []string) Subscription {
@@ -31,6 +34,17 @@ func (v *validator) subscription(i int, raw rawSubscription, topics []string) Su
 		if s.Retry.MinimumBackoff > s.Retry.MaximumBackoff {
 			v.fail(p, "retry", "retry: minimum_backoff_seconds is above maximum_backoff_seconds")
 		}
+	}
+	if raw.Faults != nil {
+		cfg, err := raw.Faults.Config()
+		var fe *faults.FieldError
+		switch {
+		case errors.As(err, &fe):
+			v.fail(p, "faults."+fe.Key, "%s", fe.Problem)
+		case err != nil:
+			v.fail(p, "faults", "%v", err)
+		}
+		s.Faults = &cfg
 	}
 	return s
 }
