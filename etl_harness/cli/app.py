@@ -16,6 +16,7 @@ from rich.console import Console
 from etl.entrypoints.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series
 from etl_harness.cli import commands
+from etl_harness.cli import faults as emulator_faults
 from etl_harness.cli.views import (
     analytics_table,
     daily_peaks_table,
@@ -134,6 +135,9 @@ def emulators_exec(ctx: typer.Context) -> None:
     except EmulatorError as err:
         raise fail(str(err)) from err
     raise typer.Exit(code)
+
+
+emulator_faults.register(emulators_app)
 
 
 @app.command()
