@@ -137,7 +137,7 @@ def emulators_exec(ctx: typer.Context) -> None:
     raise typer.Exit(code)
 
 
-emulator_faults.register(emulators_app)
+emulator_faults.register(emulators_app, configured)
 
 
 @app.command()

@@ -8,7 +8,7 @@ emulator (unknown subscription) and an emulator that does not answer are exit 1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -162,8 +162,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def register(emulators: typer.Typer) -> None:
-    """Add `faults` to the `etl emulators` group."""
+def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
+    """Add `faults` to the `etl emulators` group; `configured()` is the entry point's `Local`."""
 
     @emulators.command("faults")
     def faults_command(
@@ -200,13 +200,10 @@ def register(emulators: typer.Typer) -> None:
     ) -> None:
         """Set, show or turn off a subscription's faults (our emulator only); no SUBSCRIPTION:
         every subscription with faults, and the counts they fired."""
-        import os
-
         from etl_harness.cli.views import print_json
         from etl_harness.inspector.admin import AdminApi, AdminRefused, AdminUnavailable
-        from etl_harness.local import from_env
 
-        local = from_env(os.environ)
+        local = configured()
         project = local.settings.project
         options = FaultOptions(
             duplicate, delay_ms, delay_fraction, shuffle, push_error, early_redelivery, seed
