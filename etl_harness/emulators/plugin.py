@@ -28,6 +28,7 @@ from etl_harness.local import Local, from_env
 
 if TYPE_CHECKING:
     from etl_harness.emulators.hosts import Hosts
+    from etl_harness.inspector.admin import AdminApi
     import google.cloud.pubsub_v1 as pubsub_v1
     from google.cloud import bigtable
 
@@ -111,6 +112,18 @@ def bigtable_client(emulator_hosts: Hosts) -> Iterator[bigtable.Client]:
     client = bigtable.Client(project=TEST_PROJECT, admin=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def pubsub_faults(emulator_hosts: Hosts) -> AdminApi:
+    """Our Pub/Sub emulator's admin API, to inject faults per subscription (`set_faults`,
+    `subscription_faults` with the counts fired, `clear_faults`); skips the test on emulators
+    without one (Google's)."""
+    from etl_harness.inspector.admin import AdminApi
+
+    if emulator_hosts.admin is None:
+        pytest.skip("these emulators have no admin API (Google's): faults need ours")
+    return AdminApi(emulator_hosts.admin, timeout=10)
 
 
 @pytest.fixture

@@ -12,16 +12,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from etl.adapters.pubsub import Outgoing
-from etl_harness.emulators.hosts import Hosts
 from etl_harness.faults import Faults
 from etl_harness.inspector.admin import AdminApi
 from etl_harness.serve import triggers
-from tests.e2e.faults import Rig, assert_exact, served, simulation, wait_settled
+from tests.e2e.faults import ROOT, Rig, assert_exact, served, simulation, wait_settled
 
 AT_LEAST_ONCE = Faults(duplicate=0.2, shuffle=True, early_redelivery=0.1, seed=15)
 """What every consumer of Pub/Sub must survive, on every delivery path."""
@@ -34,10 +34,8 @@ FIRED_BY = {"duplicate": "duplicate", "delay_fraction": "delay", "shuffle": "shu
 
 
 @pytest.fixture
-def admin(emulator_hosts: Hosts) -> AdminApi:
-    if emulator_hosts.admin is None:
-        pytest.skip("these emulators have no admin API (Google's): faults need ours")
-    return AdminApi(emulator_hosts.admin, timeout=10)
+def admin(pubsub_faults: AdminApi) -> AdminApi:
+    return pubsub_faults
 
 
 def subscriptions_of(rig: Rig, pipeline: str) -> dict[str, str]:
@@ -150,3 +148,31 @@ def test_the_command_exits_1_with_the_emulators_reason_when_it_refuses(
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: the emulator refused: no subscription projects/")
     assert line.endswith("/subscriptions/no-such-subscription")
+
+
+# --- the README's example, as a user copies it ---
+
+
+def readme_example() -> str:
+    """The Python block of the README's "Testing your consumer under at-least-once delivery"."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Testing your consumer under at-least-once delivery", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_of_a_consumer_under_faults_passes(
+    pubsub_faults: AdminApi, tmp_path: Path
+) -> None:
+    del pubsub_faults  # skips where the emulators have no admin API
+    (tmp_path / "test_my_consumer.py").write_text(readme_example())
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ),  # the session's emulator hosts: the plugin reuses them
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
