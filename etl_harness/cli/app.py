@@ -15,7 +15,7 @@ from rich.console import Console
 
 from etl.entrypoints.worker import PULL_MODES, WorkerOptions
 from etl_core import occupancy_series
-from etl_harness.cli import commands
+from etl_harness.cli import commands, emulator_state
 from etl_harness.cli import faults as emulator_faults
 from etl_harness.cli.views import (
     analytics_table,
@@ -50,13 +50,27 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @emulators_app.command("up")
-def emulators_up() -> None:
+def emulators_up(
+    import_from: Annotated[
+        str | None,
+        typer.Option("--import", metavar="DIR", help="Start from `etl emulators export DIR`."),
+    ] = None,
+    export_on_exit: Annotated[
+        str | None,
+        typer.Option(metavar="DIR", help="Export to DIR when stopped (`etl emulators down`)."),
+    ] = None,
+) -> None:
     """Start both emulators in the background (idempotent); print their host variables."""
+    from etl_harness.cli.emulator_state import BadStateDir, export_dir, import_dir
     from etl_harness.emulators import state
     from etl_harness.emulators.hosts import Hosts
 
     try:
-        running = state.up(configured())
+        start_from = import_dir(import_from) if import_from else None
+        end_in = export_dir(export_on_exit) if export_on_exit else None
+        running = state.up(configured(), import_dir=start_from, export_on_exit=end_in)
+    except BadStateDir as err:
+        raise fail(str(err), 2) from err
     except InvalidEtlToml as err:
         raise fail(str(err), 2) from err
     except EmulatorError as err:
@@ -138,6 +152,7 @@ def emulators_exec(ctx: typer.Context) -> None:
 
 
 emulator_faults.register(emulators_app, configured)
+emulator_state.register(emulators_app, configured)
 
 
 @app.command()
