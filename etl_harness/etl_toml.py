@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from etl.config import DEFAULT_INSTANCE, DEFAULT_PROJECT, STAGES
 from etl_core import EtlError
+from etl_harness.faults import Faults, InvalidFaults
 
 FILE_NAME = "etl.toml"
 PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
@@ -66,6 +67,8 @@ class Subscription:
     ordering: bool = False
     dead_letter: DeadLetterPolicy | None = None
     retry: RetryPolicy | None = None
+    faults: Faults | None = None
+    """Injected by our Pub/Sub emulator only (Google's has no faults; `provision` ignores it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +226,7 @@ class _Reader:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
-                "ordering", "dead_letter", "retry"}  # fmt: skip
+                "ordering", "dead_letter", "retry", "faults"}  # fmt: skip
         self._only(entry, keys, where, line)
         name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
@@ -249,6 +252,7 @@ class _Reader:
             ordering=self._bool(entry, "ordering", where, line),
             dead_letter=self._dead_letter(entry, topics, where, line),
             retry=self._retry(entry, where, line),
+            faults=self._faults(entry, where, line),
         )
 
     def _dead_letter(
@@ -279,6 +283,15 @@ class _Reader:
             problem = "retry: minimum_backoff_seconds is above maximum_backoff_seconds"
             self._fail(line, where, problem, "retry")
         return RetryPolicy(low, high)
+
+    def _faults(self, entry: dict[str, Any], where: str, line: int) -> Faults | None:
+        raw = entry.get("faults")
+        if raw is None:
+            return None
+        try:
+            return Faults.parse(self._inline(raw, "faults", where, line))
+        except InvalidFaults as err:
+            self._fail(line, where, str(err), f"faults.{err.key}")
 
     def _table_entry(self, entry: dict[str, Any], index: int) -> Table:
         where = f"bigtable.tables[{index}]"

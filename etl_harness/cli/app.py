@@ -147,14 +147,30 @@ def main(
 
 
 @emulators_app.command("up")
-def emulators_up(as_json: JsonOpt = False) -> None:
+def emulators_up(
+    import_from: Annotated[
+        str | None,
+        typer.Option("--import", metavar="DIR", help="Start from `etl emulators export DIR`."),
+    ] = None,
+    export_on_exit: Annotated[
+        str | None,
+        typer.Option(metavar="DIR", help="Export to DIR when stopped (`etl emulators down`)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Start both emulators in the background (idempotent); print their host variables
     (`export $(etl emulators up)`)."""
+    from etl_harness.cli.emulator_state import BadStateDir, export_dir, import_dir
     from etl_harness.emulators import state
     from etl_harness.emulators.native import Hosts
 
+    try:
+        start_from = import_dir(import_from) if import_from else None
+        end_in = export_dir(export_on_exit) if export_on_exit else None
+    except BadStateDir as err:
+        raise fail(str(err), 2) from err
     with output.working("starting the emulators", as_json):
-        running = state.up(configured())
+        running = state.up(configured(), import_dir=start_from, export_on_exit=end_in)
     env = Hosts.of(running, "recorded").env()
     if as_json:
         print_json({"env": env, "emulators": {n: _running_json(r) for n, r in running.items()}})
@@ -264,6 +280,18 @@ def emulators_exec(ctx: typer.Context) -> None:
         )
         code = seeded or subprocess.call(ctx.args, env=env)
     raise typer.Exit(code)
+
+
+def _register_emulator_commands() -> None:
+    """`etl emulators faults|export|logs`, from their own modules."""
+    from etl_harness.cli import emulator_state
+    from etl_harness.cli import faults as emulator_faults
+
+    emulator_faults.register(emulators_app, configured)
+    emulator_state.register(emulators_app, configured)
+
+
+_register_emulator_commands()
 
 
 @app.command()

@@ -51,6 +51,12 @@ class Kind:
             args += [f"--seed={launch.etl_toml}", f"--project={launch.project}"]
         if self.name == "pubsub" and launch.admin_port is not None:
             args.append(f"--admin-port={launch.admin_port}")
+        if self.name == "bigtable" and launch.bigtable_admin_port is not None:
+            args.append(f"--admin-port={launch.bigtable_admin_port}")
+        if launch.import_dir is not None:
+            args.append(f"--import={launch.import_dir / self.name}")
+        if launch.export_on_exit is not None:
+            args.append(f"--export-on-exit={launch.export_on_exit / self.name}")
         return args
 
 
@@ -63,6 +69,11 @@ class Launch:
     """Where the binaries are; None: on `PATH`."""
     project: str = PROJECT
     admin_port: int | None = None
+    bigtable_admin_port: int | None = None
+    """The Bigtable emulator's HTTP port for `POST /v1/export` (None: a free one when started)."""
+    import_dir: Path | None = None
+    export_on_exit: Path | None = None
+    """State directories (absolute); each emulator reads or writes its own `DIR/<name>`."""
 
     def with_admin_port(self, host: str) -> Launch:
         """The default admin port, or a free one if it is taken."""
@@ -230,6 +241,8 @@ def start(
     launch = launch or Launch()
     if kind is PUBSUB and launch.admin_port is None:
         launch = launch.with_admin_port(host)
+    if kind is BIGTABLE and launch.bigtable_admin_port is None:
+        launch = replace(launch, bigtable_admin_port=free_port(host))
     binary = binary_path(kind, launch.bin_dir)
     chosen = port if port is not None else kind.default_port
     if not port_is_free(host, chosen):
@@ -245,15 +258,25 @@ def start(
             start_new_session=True,
         )
     _children[proc.pid] = proc
-    admin = launch.admin_port if kind is PUBSUB else None
+    admin = launch.admin_port if kind is PUBSUB else launch.bigtable_admin_port
     exe, started = identity(proc.pid) or (str(binary.resolve()), None)
     running = Running(kind.name, proc.pid, host, chosen, str(log), admin, exe, started)
     try:
         wait_ready(kind, running.address, alive=lambda: proc.poll() is None)
-    except EmulatorError:
+    except EmulatorError as err:
         stop(running)
-        raise
+        last = log_tail(log)
+        raise EmulatorError(f"{err}: {last}" if last else str(err)) from err
     return running
+
+
+def log_tail(log: Path) -> str:
+    """The last non-empty line of an emulator's log (why it exited), "" if none."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
 
 def wait_ready(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from etl.config import Settings
     from etl_harness.emulators.hosts import Emulators
     from etl_harness.emulators.native import Hosts
+    from etl_harness.inspector.admin import AdminApi
     from etl_harness.local import Local
     from etl_harness.provision import ResetReport
 
@@ -108,6 +109,18 @@ def subscriber(emulators: Emulators) -> Iterator[pubsub_v1.SubscriberClient]:
 def bigtable_client(emulators: Emulators) -> Iterator[bigtable.Client]:
     with contextlib.closing(emulators.bigtable()) as client:
         yield client
+
+
+@pytest.fixture
+def pubsub_faults(emulator_hosts: Hosts) -> AdminApi:
+    """Our Pub/Sub emulator's admin API, to inject faults per subscription (`set_faults`,
+    `subscription_faults` with the counts fired, `clear_faults`); skips the test on emulators
+    without one (Google's)."""
+    from etl_harness.inspector.admin import AdminApi
+
+    if emulator_hosts.admin is None:
+        pytest.skip("these emulators have no admin API (Google's): faults need ours")
+    return AdminApi(emulator_hosts.admin, timeout=10)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from etl_harness.emulators.native import (
@@ -54,12 +54,27 @@ def recorded_healthy(state_dir: Path) -> dict[str, Running] | None:
     return None
 
 
-def up(local: Local, *, host: str = "127.0.0.1") -> dict[str, Running]:
+def up(
+    local: Local,
+    *,
+    host: str = "127.0.0.1",
+    import_dir: Path | None = None,
+    export_on_exit: Path | None = None,
+) -> dict[str, Running]:
     """Ensure both emulators run, seeded (reusing recorded healthy ones), and record them.
 
+    `import_dir`/`export_on_exit`: state directories (each emulator its own `DIR/pubsub`,
+    `DIR/bigtable`); they apply at start, so they are refused while either emulator runs.
     All or nothing: if one fails to start, those this call started are stopped again."""
-    launch = launch_for(local)
+    launch = replace(launch_for(local), import_dir=import_dir, export_on_exit=export_on_exit)
     state = load(local.state_dir)
+    if import_dir or export_on_exit:
+        running = [r.name for k in KINDS if (r := state.get(k.name)) and healthy(k, r)]
+        if running:
+            raise EmulatorError(
+                f"{' and '.join(running)} already running: --import and --export-on-exit apply "
+                "at start (`etl emulators down` first)"
+            )
     started: list[str] = []
     try:
         for kind in KINDS:

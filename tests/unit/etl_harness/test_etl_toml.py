@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import etl_harness
 from etl.config import STAGES, Settings
 from etl_harness import etl_toml
+from etl_harness.faults import Faults
 from etl_harness.serve import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -41,6 +42,19 @@ def test_the_minimal_file_expands_placeholders_for_a_stage_and_project() -> None
         "f": etl_toml.GcRule(max_versions=2, max_age_seconds=60),
         "g": etl_toml.GcRule(max_age_seconds=5),
     }
+
+
+def test_faults_are_read_with_the_emulators_defaults() -> None:
+    hook = etl_toml.parse(MINIMAL).resources("dev").subscription("hook-dev")
+    assert hook.faults == Faults(
+        duplicate=0.1, delay_ms=(0, 5000), delay_fraction=0.1, shuffle=True,
+        push_error=0.2, early_redelivery=0.05, seed=7,
+    )  # fmt: skip
+    assert etl_toml.parse(MINIMAL).resources("dev").subscription("sub-dev").faults is None
+    delay_alone = MINIMAL.replace("delay_fraction = 0.1, ", "")
+    hook = etl_toml.parse(delay_alone).resources("dev").subscription("hook-dev")
+    assert hook.faults is not None
+    assert hook.faults.delay_fraction == 1.0
 
 
 def test_defaults_fill_what_a_subscription_leaves_out() -> None:
@@ -89,6 +103,11 @@ def test_each_bad_file_of_the_shared_table_gives_the_same_error_as_the_go_reader
 PYTHON_ONLY = [
     ("ordering = true", 'ordering = "yes"', "ordering must be true or false"),
     ("ordering = true", "colour = 1", "unknown key 'colour'"),
+    ("shuffle = true", "shufle = true", "faults: unknown key 'shufle'"),
+    ("shuffle = true", "shuffle = 1", "faults.shuffle must be true or false, got 1"),
+    ("seed = 7", 'seed = "7"', "faults.seed must be an integer, got '7'"),
+    ("duplicate = 0.1", 'duplicate = "a lot"', "faults.duplicate must be a number 0-1"),
+    ("delay_ms = [0, 5000]", "delay_ms = [0, 0.5]", "faults.delay_ms must be [low, high] in ms"),
 ]
 
 
