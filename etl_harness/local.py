@@ -31,6 +31,8 @@ class Local:
     the working directory upwards, else `PATH`)."""
     pubsub_image: str = PUBSUB_IMAGE
     bigtable_image: str = BIGTABLE_IMAGE
+    gcloud_sdk_root: str | None = None
+    """`ETL_GCLOUD_SDK_ROOT`: the Cloud SDK holding Google's emulators (else `gcloud info`)."""
 
     def with_settings(self, settings: Settings) -> Local:
         return replace(self, settings=settings)
@@ -38,8 +40,9 @@ class Local:
 
 def from_env(environ: Mapping[str, str]) -> Local:
     """`Local` from the pipeline's variables (see `etl.config.from_env`) and `ETL_SEED_FILE`,
-    `ETL_EMULATORS_BIN`, `ETL_STATE_DIR` (else `$XDG_STATE_HOME/etl-pipeline`, else
-    `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE` and `ETL_BIGTABLE_IMAGE`."""
+    `ETL_EMULATORS_BIN`, `ETL_GCLOUD_SDK_ROOT`, `ETL_STATE_DIR` (else
+    `$XDG_STATE_HOME/etl-pipeline`, else `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE` and
+    `ETL_BIGTABLE_IMAGE`."""
     return Local(
         settings=settings_from_env(environ),
         state_dir=_state_dir(environ),
@@ -47,6 +50,7 @@ def from_env(environ: Mapping[str, str]) -> Local:
         emulators_bin=environ.get("ETL_EMULATORS_BIN") or None,
         pubsub_image=environ.get("ETL_PUBSUB_IMAGE") or PUBSUB_IMAGE,
         bigtable_image=environ.get("ETL_BIGTABLE_IMAGE") or BIGTABLE_IMAGE,
+        gcloud_sdk_root=environ.get("ETL_GCLOUD_SDK_ROOT") or None,
     )
 
 

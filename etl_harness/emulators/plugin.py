@@ -2,8 +2,12 @@
 
 Loaded automatically once `etl-pipeline[harness]` is installed (entry point `pytest11`). The
 emulators come from `Emulators` (etl_harness.emulators.hosts): the configured hosts, or
-`--emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers, or
-a native pair on free ports for this test session (never those `etl emulators up` recorded).
+`--etl-emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers,
+`--etl-emulators=official` for Google's own emulators from the installed Cloud SDK (etl.toml
+applied from Python), or a native pair on free ports for this test session (never those `etl
+emulators up` recorded). `--emulators` is the same option unless another plugin registered it
+first. Markers: `e2e`, `ours_only(reason)` (skipped against Google's emulators),
+`official_lacks(reason)` (skipped against Google's emulators only).
 Their hosts are exported to the session's environment, which the test clients and the processes
 the tests start (`etl serve`) read.
 
@@ -38,14 +42,58 @@ if TYPE_CHECKING:
 # starts, and what it imports here would be measured as never run.
 
 
+OPTION = "--etl-emulators"
+ALIAS = "--emulators"
+MARKERS = {
+    "e2e": "needs running emulators (the plugin's `emulators` fixture)",
+    "ours_only(reason)": "needs an extension of this project's emulators (admin API, seeding "
+    "before they answer, fault injection…): skipped, with the reason, against Google's "
+    "emulators and Google Cloud",
+    "official_lacks(reason)": "production has it but Google's emulators do not (e.g. "
+    "DetachSubscription): skipped, with the reason, under --etl-emulators=official",
+}
+TRUE = {"1", "true", "yes"}
+
+
+def _taken(parser: pytest.Parser, name: str) -> bool:
+    """Whether a plugin loaded before this one already registered `name`."""
+    groups = [parser._anonymous, *parser._groups]  # noqa: SLF001 (no public listing)
+    return any(name in option.names() for group in groups for option in group.options)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--emulators",
-        choices=("auto", "native", "docker"),
+    from etl_harness.emulators.hosts import MODES
+
+    names = [OPTION] if _taken(parser, ALIAS) else [OPTION, ALIAS]
+    parser.getgroup("etl-emulators", "etl-pipeline emulators").addoption(
+        *names,
+        dest="etl_emulators",
+        choices=MODES,
         default=os.environ.get("ETL_TEST_EMULATORS", "auto"),
-        help="where e2e tests get emulators: env hosts if set, else native binaries (auto), "
-        "or our images via testcontainers (docker)",
+        help="where e2e tests get emulators (ETL_TEST_EMULATORS): env hosts if set, else our "
+        "native binaries (auto); native; our images via testcontainers (docker); Google's own "
+        "emulators from the installed Cloud SDK (official). `--emulators` is an alias unless "
+        "another plugin claims it.",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, help_text in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {help_text}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, saying why, what the chosen emulators cannot run (decided before any start)."""
+    mode = item.config.getoption("etl_emulators")
+    if mode == "official":
+        for name in ("ours_only", "official_lacks"):
+            for mark in item.iter_markers(name):
+                reason = mark.args[0] if mark.args else name
+                pytest.skip(f"not available in Google's emulators: {reason}")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in TRUE
 
 
 @pytest.fixture(scope="session")
@@ -53,18 +101,34 @@ def emulators(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emulators]:
     """Running emulators for the whole session, their hosts exported to the environment, which
-    the processes tests start (`etl serve`) and the clients they make read."""
+    the processes tests start (`etl serve`) and the clients they make read.
+
+    When none can be started (binaries not built, no Cloud SDK…) the tests that need them are
+    skipped with the reason; under `CI=true` they fail instead.
+    """
     from etl_harness.emulators.hosts import Emulators
+    from etl_harness.emulators.native import EmulatorError
     from etl_harness.local import from_env
 
-    mode = request.config.getoption("--emulators")
+    mode = request.config.getoption("etl_emulators")
     logs = tmp_path_factory.mktemp("emulator-logs")
-    with (
-        Emulators(from_env(os.environ), mode, reuse_recorded=False, log_dir=logs) as running,
-        pytest.MonkeyPatch.context() as mp,
-    ):
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(
+                Emulators(from_env(os.environ), mode, reuse_recorded=False, log_dir=logs)
+            )
+        except EmulatorError as exc:
+            message = f"no emulators ({mode}): {exc}"
+            if _in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
         for name, value in running.env().items():
             mp.setenv(name, value)
+        if not running.seeded:
+            from etl_harness import provision
+
+            provision.ensure_stages(running.settings, provision.load(running.local))
         yield running
 
 
