@@ -388,7 +388,7 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
             push_endpoint=url, no_wrapper=PushConfig.NoWrapper(write_metadata=True)
         ),
     )
-    message_id = publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
+    message_id = publisher.publish(topic, b"raw body").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 1))
 
     headers, body = handler.requests[0]
@@ -396,6 +396,22 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
     assert headers["x-goog-pubsub-message-id"] == message_id
     assert headers["x-goog-pubsub-subscription-name"] == sub
     assert headers["x-goog-pubsub-publish-time"]
+
+
+@pytest.mark.official_lacks("the Java emulator does not write attributes as no-wrapper headers")
+def test_push_without_wrapper_writes_the_attributes_as_headers(
+    publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    push_endpoint: tuple[str, type[Recorder]],
+) -> None:
+    url, handler = push_endpoint
+    no_wrapper = PushConfig.NoWrapper(write_metadata=True)
+    new_sub(topic, push_config=PushConfig(push_endpoint=url, no_wrapper=no_wrapper))
+    publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
+    eventually(lambda: _at_least(handler.requests, 1))
+
+    headers, _ = handler.requests[0]
     assert headers["origin"] == "parity"
 
 
@@ -439,6 +455,7 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
     assert seen == {"a": list(range(20)), "b": list(range(20))}
 
 
+@pytest.mark.official_lacks("the Java emulator stores a filter but delivers every message")
 def test_a_filter_delivers_only_the_matching_messages(
     publisher: pubsub_v1.PublisherClient,
     subscriber: pubsub_v1.SubscriberClient,

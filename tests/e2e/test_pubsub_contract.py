@@ -19,6 +19,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from etl.config import from_env
 
+pytestmark = pytest.mark.contract
+
 
 @pytest.fixture
 def topic(
