@@ -350,6 +350,7 @@ def push_endpoint(emulator_hosts: Any) -> Iterator[tuple[str, type[Recorder]]]:
     server.server_close()
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_wraps_the_message_in_a_json_body(
     publisher: pubsub_v1.PublisherClient,
     topic: str,
@@ -375,6 +376,7 @@ def test_push_wraps_the_message_in_a_json_body(
     assert other["message"]["attributes"] == {"origin": "parity"}
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
     publisher: pubsub_v1.PublisherClient,
     topic: str,
@@ -398,6 +400,7 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
     assert headers["x-goog-pubsub-publish-time"]
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 @pytest.mark.official_lacks("the Java emulator does not write attributes as no-wrapper headers")
 def test_push_without_wrapper_writes_the_attributes_as_headers(
     publisher: pubsub_v1.PublisherClient,
