@@ -54,6 +54,8 @@ MARKERS = {
     "DetachSubscription): skipped, with the reason, under --etl-emulators=official",
     "not_on_cloud(reason)": "cannot run against Google Cloud from here (e.g. push to a local "
     "endpoint): skipped, with the reason, under --etl-emulators=cloud",
+    "contract": "what the code relies on from an emulator; runs under --etl-emulators=cloud",
+    "parity": "behaviour as Google documents it; runs under --etl-emulators=cloud",
 }
 CLOUD_MARKERS = ("contract", "parity")
 """Only tests carrying one of these run under --etl-emulators=cloud; the rest skip."""
@@ -67,15 +69,18 @@ def _taken(parser: pytest.Parser, name: str) -> bool:
     return any(name in option.names() for group in groups for option in group.options)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    from etl_harness.emulators.hosts import MODES
+MODES = ("auto", "native", "docker", "official", "cloud")
+"""`etl_harness.emulators.hosts.MODES` plus `cloud` (spelled out: importing hosts here would load
+the Google clients into every pytest start, before coverage)."""
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
     names = [OPTION] if _taken(parser, ALIAS) else [OPTION, ALIAS]
     group = parser.getgroup("etl-emulators", "etl-pipeline emulators")
     group.addoption(
         *names,
         dest="etl_emulators",
-        choices=(*MODES, "cloud"),
+        choices=MODES,
         default=os.environ.get("ETL_TEST_EMULATORS", "auto"),
         help="where e2e tests get emulators (ETL_TEST_EMULATORS): env hosts if set, else our "
         "native binaries (auto); native; our images via testcontainers (docker); Google's own "

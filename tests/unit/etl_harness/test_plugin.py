@@ -90,3 +90,9 @@ def test_no_cloud_sdk_skips_the_official_mode_with_the_reason(tmp_path: Path) ->
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
     assert "1 skipped" in done.stdout
     assert "Google's emulators are not installed under" in done.stdout
+
+
+def test_the_plugin_modes_are_the_emulators_modes_and_cloud() -> None:
+    from etl_harness.emulators import hosts, plugin
+
+    assert (*hosts.MODES, "cloud") == plugin.MODES
