@@ -34,6 +34,8 @@ class Local:
     cloud: bool = False
     """`ETL_TARGET=cloud`: the user means Google Cloud when no emulator host is set (the CLI
     refuses to reach Google otherwise, see `--cloud`)."""
+    gcloud_sdk_root: str | None = None
+    """`ETL_GCLOUD_SDK_ROOT`: the Cloud SDK holding Google's emulators (else `gcloud info`)."""
 
     def with_settings(self, settings: Settings) -> Local:
         return replace(self, settings=settings)
@@ -41,9 +43,9 @@ class Local:
 
 def from_env(environ: Mapping[str, str]) -> Local:
     """`Local` from the pipeline's variables (see `etl.config.from_env`) and `ETL_SEED_FILE`,
-    `ETL_EMULATORS_BIN`, `ETL_STATE_DIR` (else `$XDG_STATE_HOME/etl-pipeline`, else
-    `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE`, `ETL_BIGTABLE_IMAGE` and `ETL_TARGET`
-    (`emulators`, the default, or `cloud`)."""
+    `ETL_EMULATORS_BIN`, `ETL_GCLOUD_SDK_ROOT`, `ETL_STATE_DIR` (else
+    `$XDG_STATE_HOME/etl-pipeline`, else `~/.local/state/etl-pipeline`), `ETL_PUBSUB_IMAGE`,
+    `ETL_BIGTABLE_IMAGE` and `ETL_TARGET` (`emulators`, the default, or `cloud`)."""
     return Local(
         settings=settings_from_env(environ),
         state_dir=_state_dir(environ),
@@ -52,6 +54,7 @@ def from_env(environ: Mapping[str, str]) -> Local:
         pubsub_image=environ.get("ETL_PUBSUB_IMAGE") or PUBSUB_IMAGE,
         bigtable_image=environ.get("ETL_BIGTABLE_IMAGE") or BIGTABLE_IMAGE,
         cloud=_target(environ) == "cloud",
+        gcloud_sdk_root=environ.get("ETL_GCLOUD_SDK_ROOT") or None,
     )
 
 

@@ -9,6 +9,10 @@ Where the emulators come from, in order:
 2. `docker`: our images through testcontainers, for the block;
 3. those `etl emulators up` recorded, if asked to reuse them and both answer;
 4. otherwise a native pair on free ports, stopped when the block ends.
+
+`official` instead starts Google's own emulators from the installed Cloud SDK (see
+`etl_harness.emulators.official`) on free ports and applies etl.toml to them from Python: no
+admin API, no seeding before they answer, no fault injection.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from etl_harness.emulators import native, state
 from etl_harness.emulators.native import Hosts
 from etl_harness.local import Local
 
-Mode = Literal["auto", "native", "docker"]
+Mode = Literal["auto", "native", "docker", "official"]
+MODES: tuple[Mode, ...] = ("auto", "native", "docker", "official")
 
 
 class Emulators:
@@ -83,6 +88,8 @@ class Emulators:
             from etl_harness.emulators.containers import emulator_containers
 
             return self._stack.enter_context(emulator_containers(self.local))
+        if self.mode == "official":
+            return self._official()
         if self.mode == "auto" and self.reuse_recorded:
             recorded = state.recorded_healthy(self.local.state_dir)
             if recorded is not None:
@@ -92,6 +99,22 @@ class Emulators:
         )
         pair = native.running_pair(native.launch_for(self.local), log_dir)
         return Hosts.of(self._stack.enter_context(pair), "native")
+
+    def _official(self) -> Hosts:
+        from etl_harness.emulators import official
+
+        sdk = official.find_sdk(self.local.gcloud_sdk_root)
+        log_dir = self.log_dir or Path(
+            self._stack.enter_context(tempfile.TemporaryDirectory(prefix="etl-official-"))
+        )
+        hosts = Hosts.of(self._stack.enter_context(official.running_pair(sdk, log_dir)), "official")
+        return hosts
+
+    @property
+    def seeded(self) -> bool:
+        """Whether etl.toml is already applied; Google's emulators take no seed file: call
+        `provision.ensure_stages(emu.settings, …)` in a process whose environment holds `env()`."""
+        return self.hosts.source != "official"
 
     @property
     def hosts(self) -> Hosts:

@@ -115,6 +115,11 @@ def _installed_bin_dir() -> Path | None:
 _children: dict[int, subprocess.Popen[bytes]] = {}
 """Processes started by this interpreter, kept so they are waited for (no zombies, no warnings)."""
 
+
+def adopt(proc: subprocess.Popen[bytes]) -> None:
+    """Keep a process started elsewhere in the harness (Google's emulators) to be waited for."""
+    _children[proc.pid] = proc
+
 PUBSUB = Kind("pubsub", "pubsub-emulator", 8085, "PUBSUB_EMULATOR_HOST")
 BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST")
 KINDS = (PUBSUB, BIGTABLE)

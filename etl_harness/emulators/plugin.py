@@ -2,8 +2,12 @@
 
 Loaded automatically once `etl-pipeline[harness]` is installed (entry point `pytest11`). The
 emulators come from `Emulators` (etl_harness.emulators.hosts): the configured hosts, or
-`--emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers, or
-a native pair on free ports for this test session (never those `etl emulators up` recorded).
+`--etl-emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers,
+`--etl-emulators=official` for Google's own emulators from the installed Cloud SDK (etl.toml
+applied from Python), or a native pair on free ports for this test session (never those `etl
+emulators up` recorded). `--emulators` is the same option unless another plugin registered it
+first. Markers: `e2e`, `ours_only(reason)` (skipped against Google's emulators),
+`official_lacks(reason)` (skipped against Google's emulators only).
 Their hosts are exported to the session's environment, which the test clients and the processes
 the tests start (`etl serve`) read.
 
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from google.cloud import bigtable
 
     from etl.config import Settings
+    from etl_harness.cloud import CloudSession, CloudTarget
     from etl_harness.emulators.hosts import Emulators
     from etl_harness.emulators.native import Hosts
     from etl_harness.inspector.admin import AdminApi
@@ -39,74 +44,216 @@ if TYPE_CHECKING:
 # starts, and what it imports here would be measured as never run.
 
 
+OPTION = "--etl-emulators"
+ALIAS = "--emulators"
+MARKERS = {
+    "e2e": "needs running emulators (the plugin's `emulators` fixture)",
+    "ours_only(reason)": "needs an extension of this project's emulators (admin API, seeding "
+    "before they answer, fault injection…): skipped, with the reason, against Google's "
+    "emulators and Google Cloud",
+    "official_lacks(reason)": "production has it but Google's emulators do not (e.g. "
+    "DetachSubscription): skipped, with the reason, under --etl-emulators=official",
+    "not_on_cloud(reason)": "cannot run against Google Cloud from here (e.g. push to a local "
+    "endpoint): skipped, with the reason, under --etl-emulators=cloud",
+    "contract": "what the code relies on from an emulator; runs under --etl-emulators=cloud",
+    "parity": "behaviour as Google documents it; runs under --etl-emulators=cloud",
+}
+CLOUD_MARKERS = ("contract", "parity")
+"""Only tests carrying one of these run under --etl-emulators=cloud; the rest skip."""
+CLOUD_KEY = pytest.StashKey["CloudTarget"]()
+TRUE = {"1", "true", "yes"}
+
+
+def _taken(parser: pytest.Parser, name: str) -> bool:
+    """Whether a plugin loaded before this one already registered `name`."""
+    groups = [parser._anonymous, *parser._groups]  # noqa: SLF001 (no public listing)
+    return any(name in option.names() for group in groups for option in group.options)
+
+
+MODES = ("auto", "native", "docker", "official", "cloud")
+"""`etl_harness.emulators.hosts.MODES` plus `cloud` (spelled out: importing hosts here would load
+the Google clients into every pytest start, before coverage)."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--emulators",
-        choices=("auto", "native", "docker"),
+    names = [OPTION] if _taken(parser, ALIAS) else [OPTION, ALIAS]
+    group = parser.getgroup("etl-emulators", "etl-pipeline emulators")
+    group.addoption(
+        *names,
+        dest="etl_emulators",
+        choices=MODES,
         default=os.environ.get("ETL_TEST_EMULATORS", "auto"),
-        help="where e2e tests get emulators: env hosts if set, else native binaries (auto), "
-        "or our images via testcontainers (docker)",
+        help="where e2e tests get emulators (ETL_TEST_EMULATORS): env hosts if set, else our "
+        "native binaries (auto); native; our images via testcontainers (docker); Google's own "
+        "emulators from the installed Cloud SDK (official); Google Cloud itself for the "
+        "contract and parity tests (cloud: ETL_CLOUD_PROJECT and ETL_CLOUD_INSTANCE required). "
+        "`--emulators` is an alias unless another plugin claims it.",
     )
+    group.addoption(
+        "--etl-cloud-dry-run",
+        action="store_true",
+        default=False,
+        help="with --etl-emulators=cloud: print the target, the prefix, the tests and what would "
+        "be created and deleted, then run nothing (no call reaches Google)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, help_text in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {help_text}")
+    if config.getoption("etl_emulators") == "cloud":
+        from etl_harness.cloud import CloudRefused, target_from_env
+
+        try:
+            config.stash[CLOUD_KEY] = target_from_env(os.environ)
+        except CloudRefused as exc:
+            raise pytest.UsageError(str(exc)) from None
+    elif config.getoption("etl_cloud_dry_run"):
+        raise pytest.UsageError("--etl-cloud-dry-run goes with --etl-emulators=cloud")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The cloud dry run: say what would happen, deselect everything."""
+    target = config.stash.get(CLOUD_KEY, None)
+    if target is None or not config.getoption("etl_cloud_dry_run"):
+        return
+    runnable = [item.nodeid for item in items if _cloud_runnable(item) is None]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in ["etl cloud dry run (nothing is sent to Google):", *target.plan(runnable)]:
+        if reporter is not None:
+            reporter.write_line(line)
+    config.hook.pytest_deselected(items=list(items))
+    items.clear()
+
+
+def _reason(mark: pytest.Mark) -> str:
+    return str(mark.args[0]) if mark.args else mark.name
+
+
+def _cloud_runnable(item: pytest.Item) -> str | None:
+    """None if `item` runs against Google Cloud, else why not."""
+    if not any(item.get_closest_marker(name) for name in CLOUD_MARKERS):
+        return "only the contract and parity tests run against Google Cloud"
+    for name in ("ours_only", "not_on_cloud"):
+        for mark in item.iter_markers(name):
+            return f"not available in Google Cloud from here: {_reason(mark)}"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip, saying why, what the chosen target cannot run (decided before any start)."""
+    mode = item.config.getoption("etl_emulators")
+    if mode == "official":
+        for name in ("ours_only", "official_lacks"):
+            for mark in item.iter_markers(name):
+                pytest.skip(f"not available in Google's emulators: {_reason(mark)}")
+    elif mode == "cloud" and (why := _cloud_runnable(item)) is not None:
+        pytest.skip(why)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in TRUE
 
 
 @pytest.fixture(scope="session")
 def emulators(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Emulators]:
+) -> Iterator[Emulators | CloudSession]:
     """Running emulators for the whole session, their hosts exported to the environment, which
-    the processes tests start (`etl serve`) and the clients they make read."""
+    the processes tests start (`etl serve`) and the clients they make read.
+
+    When none can be started (binaries not built, no Cloud SDK…) the tests that need them are
+    skipped with the reason; under `CI=true` they fail instead.
+    """
     from etl_harness.emulators.hosts import Emulators
+    from etl_harness.emulators.native import EmulatorError
     from etl_harness.local import from_env
 
-    mode = request.config.getoption("--emulators")
+    mode = request.config.getoption("etl_emulators")
+    if mode == "cloud":
+        yield from _cloud(request.config)
+        return
     logs = tmp_path_factory.mktemp("emulator-logs")
-    with (
-        Emulators(from_env(os.environ), mode, reuse_recorded=False, log_dir=logs) as running,
-        pytest.MonkeyPatch.context() as mp,
-    ):
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(
+                Emulators(from_env(os.environ), mode, reuse_recorded=False, log_dir=logs)
+            )
+        except EmulatorError as exc:
+            message = f"no emulators ({mode}): {exc}"
+            if _in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
         for name, value in running.env().items():
             mp.setenv(name, value)
+        if not running.seeded:
+            from etl_harness import provision
+
+            provision.ensure_stages(running.settings, provision.load(running.local))
         yield running
 
 
+def _cloud(config: pytest.Config) -> Iterator[CloudSession]:
+    """Google Cloud, emulator hosts unset for the session, every prefixed resource deleted after."""
+    from etl_harness.cloud import HOST_VARIABLES, CloudSession
+    from etl_harness.local import from_env
+
+    session = CloudSession(from_env(os.environ), config.stash[CLOUD_KEY])
+    with pytest.MonkeyPatch.context() as mp:
+        for name in HOST_VARIABLES:
+            mp.delenv(name, raising=False)
+        try:
+            yield session
+        finally:
+            session.cleanup()
+
+
 @pytest.fixture(scope="session")
-def emulator_hosts(emulators: Emulators) -> Hosts:
+def emulator_hosts(emulators: Emulators | CloudSession) -> Hosts:
     """Where the session's emulators answer, and how they were provided."""
     return emulators.hosts
 
 
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
-    """`unique_name("events")` → `events-<test>-<random>`: a resource no other test touches."""
-    test = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
+    """`unique_name("events")` → `events-<test>-<random>`: a resource no other test touches.
+
+    In a cloud run the run's prefix comes first (`etlt-1a2b3c4d-events-<test>-<random>`, the
+    test part shorter: Bigtable table ids stop at 50), so the cleanup finds everything."""
+    target = request.config.stash.get(CLOUD_KEY, None)
+    width = 30 if target is None else 16
+    test = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:width].strip("-")
+    run = "" if target is None else f"{target.prefix}-"
 
     def make(prefix: str) -> str:
-        return f"{prefix}-{test}-{uuid.uuid4().hex[:8]}"
+        return f"{run}{prefix}-{test}-{uuid.uuid4().hex[:8]}"
 
     return make
 
 
 @pytest.fixture
-def gcp_project(emulators: Emulators) -> str:
+def gcp_project(emulators: Emulators | CloudSession) -> str:
     """The project the clients below default to (etl.toml's)."""
     return emulators.settings.project
 
 
 @pytest.fixture
-def publisher(emulators: Emulators) -> Iterator[pubsub_v1.PublisherClient]:
+def publisher(emulators: Emulators | CloudSession) -> Iterator[pubsub_v1.PublisherClient]:
     client = emulators.publisher()
     yield client
     client.stop()
 
 
 @pytest.fixture
-def subscriber(emulators: Emulators) -> Iterator[pubsub_v1.SubscriberClient]:
+def subscriber(emulators: Emulators | CloudSession) -> Iterator[pubsub_v1.SubscriberClient]:
     with contextlib.closing(emulators.subscriber()) as client:
         yield client
 
 
 @pytest.fixture
-def bigtable_client(emulators: Emulators) -> Iterator[bigtable.Client]:
+def bigtable_client(emulators: Emulators | CloudSession) -> Iterator[bigtable.Client]:
     with contextlib.closing(emulators.bigtable()) as client:
         yield client
 
@@ -124,7 +271,9 @@ def pubsub_faults(emulator_hosts: Hosts) -> AdminApi:
 
 
 @pytest.fixture
-def bigtable_instance(emulators: Emulators, bigtable_client: bigtable.Client) -> Any:
+def bigtable_instance(
+    emulators: Emulators | CloudSession, bigtable_client: bigtable.Client
+) -> Any:
     """The emulator has no instance admin: any instance id works without creating it."""
     return bigtable_client.instance(emulators.settings.instance)
 

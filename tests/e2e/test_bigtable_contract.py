@@ -9,6 +9,8 @@ import pytest
 from google.cloud.bigtable import column_family, row_filters
 from google.cloud.bigtable.row_set import RowSet
 
+pytestmark = pytest.mark.contract
+
 FAMILIES = {
     "event": column_family.MaxVersionsGCRule(1),
     "realTimeStatus": column_family.MaxVersionsGCRule(1),

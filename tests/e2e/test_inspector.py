@@ -132,6 +132,7 @@ def expect_backlog_and_messages(page: Page, settings: Settings) -> None:
     expect(page.locator("#messages-body")).to_contain_text("not json")
 
 
+@pytest.mark.ours_only("admin API: the dead letters state.json lists come from it")
 def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_path: Path) -> None:
     provision.ensure(settings)
     with served(settings, "worker", tmp_path):
@@ -180,6 +181,7 @@ def test_an_unreachable_emulator_shows_on_the_page_instead_of_failing_it(
         assert problems == []
 
 
+@pytest.mark.ours_only("admin API")
 def test_admin_api_backlogs_count_what_no_subscriber_has_acknowledged(
     settings: Settings, bus: PubSub
 ) -> None:

@@ -19,6 +19,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from etl.config import from_env
 
+pytestmark = pytest.mark.contract
+
 
 @pytest.fixture
 def topic(
@@ -121,6 +123,7 @@ def eventually(check: Callable[[], None], seconds: float = 30) -> None:
             check()
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_subscription_posts_every_message_with_the_push_body_shape(
     topic: str,
     publisher: pubsub_v1.PublisherClient,
@@ -150,6 +153,7 @@ def test_push_subscription_posts_every_message_with_the_push_body_shape(
     assert body["message"]["publishTime"]
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_a_push_answered_with_500_is_redelivered_until_it_succeeds(
     topic: str,
     publisher: pubsub_v1.PublisherClient,
@@ -176,6 +180,7 @@ def test_a_push_answered_with_500_is_redelivered_until_it_succeeds(
     eventually(acked_after_retries)
 
 
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_max_delivery_attempts_moves_a_failing_push_message_to_the_dead_letter_topic(
     topic: str,
     publisher: pubsub_v1.PublisherClient,

@@ -20,6 +20,12 @@ from tests.e2e.faults import (
     wait_settled,
 )
 
+PUSH_BACKOFF = pytest.mark.official_lacks(
+    "push redelivery soon after the endpoint was down: against Google's Java emulator nothing "
+    "reached the restarted push endpoint within the 120 s settle timeout (its push backoff; "
+    "production backs off too, up to 600 s, so this holds our emulator's timing only)"
+)
+
 # Where each shape is killed, and why that point matters.
 CRASH_POINTS = [
     # worker, mid-batch, nothing of the batch written yet: its messages must not have been acked
@@ -27,9 +33,9 @@ CRASH_POINTS = [
     # worker, after the batch's rows and occupancy refresh, before hourly counts and the acks
     ("worker", "etl.service.handlers:update_hourly:3"),
     # after the event row was written, before its occupancy was updated
-    ("current", "etl.service.handlers:update_occupancy:20"),
+    pytest.param("current", "etl.service.handlers:update_occupancy:20", marks=PUSH_BACKOFF),
     # fan-out: after write_event stored the row, before it announced it on the written topic
-    ("fanout", "etl.adapters.pubsub:PubSub.publish_events:20"),
+    pytest.param("fanout", "etl.adapters.pubsub:PubSub.publish_events:20", marks=PUSH_BACKOFF),
 ]
 
 

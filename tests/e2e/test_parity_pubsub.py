@@ -1,0 +1,551 @@
+"""Pub/Sub as Google documents it, through the official Python client: one test per behaviour.
+
+Written from Google's reference (Seek and snapshots: "Replay and purge messages with seek";
+`SeekRequest`, `Subscription`, `PubsubMessage`, resource names, dead-letter topics, push
+delivery), not from their samples. Run against our emulators (`nox -s e2e`), Google's
+(`--etl-emulators=official`; what the Java emulator lacks is skipped with the reason) and, opt-in,
+Google Cloud (`--etl-emulators=cloud`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as gexc
+from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.types import FlowControl, PublisherOptions
+from google.protobuf import duration_pb2
+from google.pubsub_v1.types import DeadLetterPolicy, PubsubMessage, PushConfig
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+pytestmark = pytest.mark.parity
+
+DEAD_LETTER_ATTRIBUTES = {
+    "CloudPubSubDeadLetterSourceDeliveryCount",
+    "CloudPubSubDeadLetterSourceSubscription",
+    "CloudPubSubDeadLetterSourceSubscriptionProject",
+    "CloudPubSubDeadLetterSourceTopicPublishTime",
+}
+
+
+@pytest.fixture
+def topic(
+    publisher: pubsub_v1.PublisherClient, gcp_project: str, unique_name: Callable[[str], str]
+) -> str:
+    path = publisher.topic_path(gcp_project, unique_name("topic"))
+    publisher.create_topic(name=path)
+    return path
+
+
+@pytest.fixture
+def new_sub(
+    subscriber: pubsub_v1.SubscriberClient, gcp_project: str, unique_name: Callable[[str], str]
+) -> Callable[..., str]:
+    """`new_sub(topic, **fields)`: a subscription with a 10 s ack deadline unless given."""
+
+    def make(topic: str, **fields: Any) -> str:
+        path = subscriber.subscription_path(gcp_project, unique_name("sub"))
+        subscriber.create_subscription(
+            request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
+        )
+        return path
+
+    return make
+
+
+def eventually(check: Callable[[], None], seconds: float = 30) -> None:
+    for attempt in Retrying(
+        stop=stop_after_delay(seconds),
+        wait=wait_fixed(0.1),
+        retry=retry_if_exception_type(AssertionError),
+        reraise=True,
+    ):
+        with attempt:
+            check()
+
+
+def publish_all(publisher: pubsub_v1.PublisherClient, topic: str, bodies: list[bytes]) -> list[str]:
+    return [publisher.publish(topic, body).result(timeout=30) for body in bodies]
+
+
+def pull_bodies(
+    subscriber: pubsub_v1.SubscriberClient, sub: str, count: int, *, ack: bool = True
+) -> list[bytes]:
+    """Pull until `count` messages came (acking them unless told not to); their bodies."""
+    got: list[Any] = []
+
+    def enough() -> None:
+        response = subscriber.pull(subscription=sub, max_messages=count, timeout=10)
+        got.extend(response.received_messages)
+        if ack and response.received_messages:
+            subscriber.acknowledge(
+                subscription=sub, ack_ids=[m.ack_id for m in response.received_messages]
+            )
+        assert len(got) >= count, f"{len(got)} of {count}"
+
+    eventually(enough)
+    return [m.message.data for m in got]
+
+
+def nack_until_dead_lettered(
+    subscriber: pubsub_v1.SubscriberClient, sub: str, dead: str, attempts: int
+) -> Any:
+    """Pull `sub` and nack what comes until the message shows up on `dead`; that message."""
+    found: list[Any] = []
+
+    def arrived() -> None:
+        response = subscriber.pull(subscription=sub, max_messages=10, timeout=5)
+        if response.received_messages:
+            subscriber.modify_ack_deadline(
+                subscription=sub,
+                ack_ids=[m.ack_id for m in response.received_messages],
+                ack_deadline_seconds=0,
+            )
+        dead_response = subscriber.pull(subscription=dead, max_messages=10, timeout=5)
+        found.extend(dead_response.received_messages)
+        assert found, f"not dead-lettered yet after {attempts} attempts"
+
+    eventually(arrived, seconds=60)
+    return found[0].message
+
+
+# --- the behaviours issue 16 found missing --------------------------------------------------
+
+
+def test_seek_to_a_time_redelivers_acked_retained_messages_with_their_bodies(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+) -> None:
+    sub = new_sub(topic, retain_acked_messages=True)
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    publish_all(publisher, topic, [b"one", b"two", b"three"])
+    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"one", b"three", b"two"]
+
+    subscriber.seek(request={"subscription": sub, "time": before})
+
+    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"one", b"three", b"two"]
+
+
+def test_seek_to_a_snapshot_restores_its_backlog_and_what_was_published_after_it(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    gcp_project: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    sub = new_sub(topic)
+    publish_all(publisher, topic, [b"before"])
+    snapshot = subscriber.snapshot_path(gcp_project, unique_name("snap"))
+    subscriber.create_snapshot(request={"name": snapshot, "subscription": sub})
+    assert pull_bodies(subscriber, sub, 1) == [b"before"]
+    publish_all(publisher, topic, [b"after"])
+    assert pull_bodies(subscriber, sub, 1) == [b"after"]
+
+    subscriber.seek(request={"subscription": sub, "snapshot": snapshot})
+
+    assert sorted(pull_bodies(subscriber, sub, 2)) == [b"after", b"before"]
+    subscriber.delete_snapshot(request={"snapshot": snapshot})
+
+
+def test_snapshots_are_created_got_listed_and_deleted(
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    gcp_project: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    sub = new_sub(topic)
+    name = subscriber.snapshot_path(gcp_project, unique_name("snap"))
+    created = subscriber.create_snapshot(request={"name": name, "subscription": sub})
+    assert created.name == name
+    assert created.topic == topic
+    assert created.expire_time.timestamp() > time.time() + 3600  # never under an hour
+
+    assert subscriber.get_snapshot(request={"snapshot": name}).topic == topic
+    listed = subscriber.list_snapshots(request={"project": f"projects/{gcp_project}"})
+    assert name in {s.name for s in listed}
+    with pytest.raises(gexc.AlreadyExists):
+        subscriber.create_snapshot(request={"name": name, "subscription": sub})
+
+    subscriber.delete_snapshot(request={"snapshot": name})
+    with pytest.raises(gexc.NotFound):
+        subscriber.get_snapshot(request={"snapshot": name})
+
+
+def test_a_subscription_created_without_an_ack_deadline_has_the_default_of_10_seconds(
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    gcp_project: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    path = subscriber.subscription_path(gcp_project, unique_name("sub"))
+    created = subscriber.create_subscription(request={"name": path, "topic": topic})
+    assert created.ack_deadline_seconds == 10
+    assert subscriber.get_subscription(subscription=path).ack_deadline_seconds == 10
+
+
+def test_dead_lettering_from_a_pull_subscription_adds_the_source_attributes(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    gcp_project: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    dead_topic = publisher.topic_path(gcp_project, unique_name("dead"))
+    publisher.create_topic(name=dead_topic)
+    dead = new_sub(dead_topic)
+    sub = new_sub(
+        topic,
+        dead_letter_policy=DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=5),
+    )
+    publisher.publish(topic, b"poison", kind="test").result(timeout=30)
+
+    moved = nack_until_dead_lettered(subscriber, sub, dead, attempts=5)
+
+    assert moved.data == b"poison"
+    assert moved.attributes["kind"] == "test"
+    assert set(moved.attributes) >= DEAD_LETTER_ATTRIBUTES
+    assert moved.attributes["CloudPubSubDeadLetterSourceSubscription"] == sub.rsplit("/", 1)[1]
+    assert moved.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == gcp_project
+    assert int(moved.attributes["CloudPubSubDeadLetterSourceDeliveryCount"]) >= 5
+
+
+def test_delivery_attempts_are_counted_per_subscription(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    gcp_project: str,
+    unique_name: Callable[[str], str],
+) -> None:
+    dead_topic = publisher.topic_path(gcp_project, unique_name("dead"))
+    publisher.create_topic(name=dead_topic)
+    policy = DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=10)
+    first, second = (
+        new_sub(topic, dead_letter_policy=policy),
+        new_sub(topic, dead_letter_policy=policy),
+    )
+    publisher.publish(topic, b"counted").result(timeout=30)
+
+    attempts: list[int] = []
+
+    def delivered_three_times() -> None:
+        response = subscriber.pull(subscription=first, max_messages=1, timeout=5)
+        for received in response.received_messages:
+            attempts.append(received.delivery_attempt)
+            subscriber.modify_ack_deadline(
+                subscription=first, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+        assert len(attempts) >= 3
+
+    eventually(delivered_three_times)
+    assert attempts[:3] == [1, 2, 3]
+
+    got: list[Any] = []
+
+    def delivered_once() -> None:
+        got.extend(
+            subscriber.pull(subscription=second, max_messages=1, timeout=5).received_messages
+        )
+        assert got
+
+    eventually(delivered_once)
+    assert got[0].delivery_attempt == 1
+
+
+@pytest.mark.official_lacks("DetachSubscription answers 501 UNIMPLEMENTED in the Java emulator")
+def test_a_detached_subscription_says_so_and_leaves_its_topic(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+) -> None:
+    sub = new_sub(topic)
+    publisher.detach_subscription(request={"subscription": sub})
+
+    assert subscriber.get_subscription(subscription=sub).detached
+    assert sub not in list(publisher.list_topic_subscriptions(request={"topic": topic}))
+    publisher.publish(topic, b"after detach").result(timeout=30)
+    with pytest.raises(gexc.FailedPrecondition):
+        subscriber.pull(subscription=sub, max_messages=1, timeout=5)
+
+
+def test_message_ids_are_decimal_numbers(publisher: pubsub_v1.PublisherClient, topic: str) -> None:
+    ids = publish_all(publisher, topic, [b"a", b"b", b"c"])
+    assert all(message_id.isdecimal() for message_id in ids), ids
+    assert len(set(ids)) == 3
+
+
+@pytest.mark.parametrize(
+    "bad", ["a", "1starts-with-a-digit", "goog-reserved", "has space", "x" * 256]
+)
+def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    gcp_project: str,
+    bad: str,
+) -> None:
+    with pytest.raises(gexc.InvalidArgument):
+        publisher.create_topic(name=f"projects/{gcp_project}/topics/{bad}")
+    with pytest.raises(gexc.InvalidArgument):
+        subscriber.create_subscription(
+            request={
+                "name": f"projects/{gcp_project}/subscriptions/{bad}",
+                "topic": topic,
+                "ack_deadline_seconds": 10,
+            }
+        )
+
+
+def test_an_empty_message_is_refused_with_invalid_argument_and_attributes_alone_are_not_empty(
+    publisher: pubsub_v1.PublisherClient, topic: str
+) -> None:
+    with pytest.raises(gexc.InvalidArgument):
+        publisher.api.publish(topic=topic, messages=[PubsubMessage(data=b"")])
+    kept = publisher.api.publish(
+        topic=topic, messages=[PubsubMessage(data=b"", attributes={"only": "attributes"})]
+    )
+    assert len(kept.message_ids) == 1
+
+
+# --- what Google's samples showed working, held here ----------------------------------------
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """A push endpoint that records each request's headers and body and answers 204."""
+
+    requests: list[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def push_endpoint(emulator_hosts: Any) -> Iterator[tuple[str, type[Recorder]]]:
+    host = "0.0.0.0" if emulator_hosts.source == "docker" else "127.0.0.1"
+    handler = type("Handler", (Recorder,), {"requests": []})
+    server = ThreadingHTTPServer((host, 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_port}/push", handler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
+def test_push_wraps_the_message_in_a_json_body(
+    publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    push_endpoint: tuple[str, type[Recorder]],
+) -> None:
+    url, handler = push_endpoint
+    sub = new_sub(topic, push_config=PushConfig(push_endpoint=url))
+    (message_id,) = publish_all(publisher, topic, [b"wrapped"])
+    publisher.publish(topic, b"with attributes", origin="parity").result(timeout=30)
+    eventually(lambda: _at_least(handler.requests, 2))
+
+    bodies = {
+        json.loads(body)["message"]["messageId"]: json.loads(body) for _, body in handler.requests
+    }
+    wrapped = bodies[message_id]
+    assert wrapped["subscription"] == sub
+    assert base64.b64decode(wrapped["message"]["data"]) == b"wrapped"
+    assert wrapped["message"]["publishTime"]
+    headers = handler.requests[0][0]
+    assert headers["content-type"].startswith("application/json")
+    (other,) = (b for i, b in bodies.items() if i != message_id)
+    assert other["message"]["attributes"] == {"origin": "parity"}
+
+
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
+def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
+    publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    push_endpoint: tuple[str, type[Recorder]],
+) -> None:
+    url, handler = push_endpoint
+    sub = new_sub(
+        topic,
+        push_config=PushConfig(
+            push_endpoint=url, no_wrapper=PushConfig.NoWrapper(write_metadata=True)
+        ),
+    )
+    message_id = publisher.publish(topic, b"raw body").result(timeout=30)
+    eventually(lambda: _at_least(handler.requests, 1))
+
+    headers, body = handler.requests[0]
+    assert body == b"raw body"
+    assert headers["x-goog-pubsub-message-id"] == message_id
+    assert headers["x-goog-pubsub-subscription-name"] == sub
+    assert headers["x-goog-pubsub-publish-time"]
+
+
+@pytest.mark.not_on_cloud("push to an endpoint on this machine")
+@pytest.mark.official_lacks("the Java emulator does not write attributes as no-wrapper headers")
+def test_push_without_wrapper_writes_the_attributes_as_headers(
+    publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    new_sub: Callable[..., str],
+    push_endpoint: tuple[str, type[Recorder]],
+) -> None:
+    url, handler = push_endpoint
+    no_wrapper = PushConfig.NoWrapper(write_metadata=True)
+    new_sub(topic, push_config=PushConfig(push_endpoint=url, no_wrapper=no_wrapper))
+    publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
+    eventually(lambda: _at_least(handler.requests, 1))
+
+    headers, _ = handler.requests[0]
+    assert headers["origin"] == "parity"
+
+
+def _at_least(items: list[Any], count: int) -> None:
+    assert len(items) >= count, f"{len(items)} of {count}"
+
+
+def test_messages_with_one_ordering_key_arrive_in_publish_order(
+    subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
+) -> None:
+    sub = new_sub(topic, enable_message_ordering=True)
+    ordered = pubsub_v1.PublisherClient(
+        publisher_options=PublisherOptions(enable_message_ordering=True)
+    )
+    try:
+        futures = [
+            ordered.publish(topic, f"{key}:{i}".encode(), ordering_key=key)
+            for i in range(20)
+            for key in ("a", "b")
+        ]
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        ordered.stop()
+
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+
+    def all_in() -> None:
+        response = subscriber.pull(subscription=sub, max_messages=10, timeout=5)
+        for received in response.received_messages:
+            key, index = received.message.data.decode().split(":")
+            assert received.message.ordering_key == key
+            seen[key].append(int(index))
+        if response.received_messages:
+            subscriber.acknowledge(
+                subscription=sub, ack_ids=[m.ack_id for m in response.received_messages]
+            )
+        assert sum(map(len, seen.values())) >= 40
+
+    eventually(all_in)
+    assert seen == {"a": list(range(20)), "b": list(range(20))}
+
+
+@pytest.mark.official_lacks("the Java emulator stores a filter but delivers every message")
+def test_a_filter_delivers_only_the_matching_messages(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+) -> None:
+    sub = new_sub(topic, filter='attributes.kind = "keep"')
+    for i in range(3):
+        publisher.publish(topic, f"drop{i}".encode(), kind="drop").result(timeout=30)
+        publisher.publish(topic, f"keep{i}".encode(), kind="keep").result(timeout=30)
+
+    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"keep0", b"keep1", b"keep2"]
+    extra = subscriber.pull(subscription=sub, max_messages=10, timeout=2)
+    assert list(extra.received_messages) == []
+    assert subscriber.get_subscription(subscription=sub).filter == 'attributes.kind = "keep"'
+
+
+def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+) -> None:
+    sub = new_sub(topic)
+    publish_all(publisher, topic, [f"m{i}".encode() for i in range(12)])
+    lock = threading.Lock()
+    held, peak, done = [0], [0], threading.Event()
+    received: set[bytes] = set()
+
+    def callback(message: Any) -> None:
+        with lock:
+            held[0] += 1
+            peak[0] = max(peak[0], held[0])
+        time.sleep(0.1)
+        with lock:
+            held[0] -= 1
+            received.add(message.data)
+            if len(received) == 12:
+                done.set()
+        message.ack()
+
+    stream = subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
+    try:
+        assert done.wait(60), f"received {len(received)} of 12"
+    finally:
+        stream.cancel()
+        stream.result(timeout=10)
+    assert peak[0] <= 2
+    assert len(received) == 12
+
+
+def test_exactly_once_acks_are_confirmed(
+    publisher: pubsub_v1.PublisherClient,
+    subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    new_sub: Callable[..., str],
+) -> None:
+    sub = new_sub(topic, enable_exactly_once_delivery=True)
+    assert subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
+    publish_all(publisher, topic, [f"e{i}".encode() for i in range(5)])
+    confirmed: list[bytes] = []
+    lock, done = threading.Lock(), threading.Event()
+
+    def callback(message: Any) -> None:
+        message.ack_with_response().result(timeout=30)
+        with lock:
+            confirmed.append(message.data)
+            if len(confirmed) >= 5:
+                done.set()
+
+    stream = subscriber.subscribe(sub, callback)
+    try:
+        assert done.wait(60), f"confirmed {len(confirmed)} of 5"
+    finally:
+        stream.cancel()
+        stream.result(timeout=10)
+    assert sorted(confirmed) == [f"e{i}".encode() for i in range(5)]
+
+
+def test_a_retention_duration_is_kept_as_given(
+    subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
+) -> None:
+    sub = new_sub(
+        topic,
+        retain_acked_messages=True,
+        message_retention_duration=duration_pb2.Duration(seconds=3600),
+    )
+    got = subscriber.get_subscription(subscription=sub)
+    assert got.retain_acked_messages
+    assert got.message_retention_duration == timedelta(hours=1)

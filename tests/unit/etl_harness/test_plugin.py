@@ -1,0 +1,98 @@
+"""The pytest plugin as a downstream project sees it: its markers registered (so
+`--strict-markers` works), its option prefixed, and no emulator → a skip with the reason (a
+failure under `CI=true`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOWNSTREAM_TEST = """
+import pytest
+
+@pytest.mark.e2e
+@pytest.mark.ours_only("admin API")
+@pytest.mark.official_lacks("DetachSubscription")
+@pytest.mark.not_on_cloud("push")
+def test_needs_emulators(publisher):
+    assert publisher is not None
+"""
+
+
+def run_pytest(
+    tmp_path: Path, *args: str, test: str = DOWNSTREAM_TEST, **env: str
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_downstream.py").write_text(test)
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ETL_", "PYTEST_", "CI")) and not k.endswith("_EMULATOR_HOST")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
+        cwd=tmp_path,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_markers_are_registered_for_strict_markers(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--strict-markers", "--collect-only", "-q")
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    assert "test_downstream.py::test_needs_emulators" in done.stdout
+
+
+def test_the_option_is_prefixed_and_listed_with_its_modes(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--help")
+    assert "--etl-emulators" in done.stdout
+    assert "--etl-cloud-dry-run" in done.stdout
+    assert "official" in done.stdout
+
+
+def test_no_emulator_to_start_skips_with_the_reason(tmp_path: Path) -> None:
+    empty = tmp_path / "no-binaries"
+    empty.mkdir()
+    done = run_pytest(tmp_path, "--etl-emulators=native", ETL_EMULATORS_BIN=str(empty))
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout
+    assert "no emulators (native)" in done.stdout
+    assert "pubsub-emulator not found" in done.stdout
+
+
+def test_no_emulator_to_start_fails_under_ci(tmp_path: Path) -> None:
+    empty = tmp_path / "no-binaries"
+    empty.mkdir()
+    done = run_pytest(tmp_path, "--etl-emulators=native", ETL_EMULATORS_BIN=str(empty), CI="true")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "no emulators (native)" in done.stdout
+
+
+def test_the_marked_test_skips_against_googles_emulators_before_any_start(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--etl-emulators=official")
+    assert "1 skipped" in done.stdout
+    assert "not available in Google's emulators: admin API" in done.stdout
+
+
+def test_no_cloud_sdk_skips_the_official_mode_with_the_reason(tmp_path: Path) -> None:
+    done = run_pytest(
+        tmp_path,
+        "--etl-emulators=official",
+        test="def test_uses_them(subscriber):\n    assert subscriber is not None\n",
+        ETL_GCLOUD_SDK_ROOT=str(tmp_path / "no-sdk"),
+    )
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    assert "1 skipped" in done.stdout
+    assert "Google's emulators are not installed under" in done.stdout
+
+
+def test_the_plugin_modes_are_the_emulators_modes_and_cloud() -> None:
+    from etl_harness.emulators import hosts, plugin
+
+    assert (*hosts.MODES, "cloud") == plugin.MODES
