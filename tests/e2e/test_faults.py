@@ -73,8 +73,10 @@ def test_each_shape_stays_exact_under_faults_the_emulator_injects(
     sim = simulation(limit=120, seed=15)
     hourly = pipeline != "current"
     paths = subscriptions_of(rig, pipeline)
+    for path in paths:  # before the worker's first Pull, which may be waiting when we publish
+        admin.set_faults(path, faults.as_json())
     with served(rig.settings, pipeline, rig.logs, *args):
-        for path in paths:
+        for path in paths:  # again: serving a push shape rewrites its subscriptions
             admin.set_faults(path, faults.as_json())
         # No ordering keys: shuffle and delays may then move any message past any other.
         rig.bus.publish(rig.settings.events_topic, (Outgoing(e.to_json()) for e in sim.events))
