@@ -108,6 +108,11 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		if err := l.beforePull(r); err != nil {
 			return nil, err
 		}
+		resp, err := h(ctx, req)
+		if out, ok := resp.(*pb.PullResponse); ok && err == nil {
+			l.own(out)
+		}
+		return resp, err
 	case *pb.AcknowledgeRequest:
 		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
 			return nil, err
@@ -298,4 +303,19 @@ func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionR
 	s.clear()
 	delete(l.parked, r.GetSubscription())
 	return &pb.DetachSubscriptionResponse{}, nil
+}
+
+// own gives a pull response its own ReceivedMessages, copied under pstest's lock: pstest hands
+// out the *ReceivedMessage it keeps and rewrites it (ack id, delivery attempt) at the next
+// delivery, which a concurrent pull may make while gRPC still marshals this response
+// ("size mismatch" found by the chaos driver).
+func (l *Layer) own(resp *pb.PullResponse) {
+	defer l.st.lock()()
+	for i, rm := range resp.GetReceivedMessages() {
+		resp.ReceivedMessages[i] = &pb.ReceivedMessage{
+			AckId:           rm.GetAckId(),
+			Message:         rm.GetMessage(),
+			DeliveryAttempt: rm.GetDeliveryAttempt(),
+		}
+	}
 }
