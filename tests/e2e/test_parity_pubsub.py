@@ -340,8 +340,10 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def push_endpoint(emulator_hosts: Any) -> Iterator[tuple[str, type[Recorder]]]:
-    host = "0.0.0.0" if emulator_hosts.source == "docker" else "127.0.0.1"
+def push_endpoint(emulators: Any) -> Iterator[tuple[str, type[Recorder]]]:
+    """Listens where the emulator reaches it: `functions_host` (0.0.0.0 when the emulator runs in
+    a container, started here or by `docker compose up` with `ETL_FUNCTIONS_HOST` set)."""
+    host = emulators.settings.functions_host
     handler = type("Handler", (Recorder,), {"requests": []})
     server = ThreadingHTTPServer((host, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
