@@ -10,7 +10,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploy import nox_sessions  # deploy/ is not an installed package
+from deploy import locked, nox_sessions  # deploy/ is not an installed package
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["lint", "typecheck", "unit", "emulators_test", "e2e", "deploy", "workflows"]
@@ -32,8 +32,9 @@ SOURCES = [
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check."""
-    session.install("-e", ".[lint]")
+    """Ruff lint and format check; uv.lock still satisfies pyproject.toml."""
+    session.run("uv", "lock", "--check", external=True)
+    locked.install(session, "-e", ".[lint]")
     session.run("ruff", "check", *SOURCES, *session.posargs)
     session.run("ruff", "format", "--check", *SOURCES)
 
@@ -41,14 +42,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core, the deployed runtime and the local tooling."""
-    session.install("-e", ".[typecheck]")
+    locked.install(session, "-e", ".[typecheck]")
     session.run("mypy", "--strict", "etl_core", "etl", "etl_harness", "main.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit tests (pure, no I/O) with coverage of etl_core."""
-    session.install("-e", ".[test]")
+    locked.install(session, "-e", ".[test]")
     session.run(
         "pytest",
         "tests/unit",
@@ -70,9 +71,15 @@ def wheels(session: nox.Session) -> None:
     """Build every wheel the harness needs into dist/: etl-pipeline and the emulators' platform
     wheel (`pip install dist/*.whl` gives `etl` and its emulators outside the checkout)."""
     session.run("bash", "emulators/build.sh", external=True)
-    session.install("uv")
+    locked.install(session, "uv")
     session.run("uv", "build", "--wheel", "--out-dir", "dist", *session.posargs)
     session.run("python", "emulators/wheel.py", "dist")
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """After a change to pyproject.toml's dependencies: update uv.lock and requirements.txt."""
+    locked.write_requirements(session)
 
 
 @nox.session(python=False)
@@ -98,7 +105,7 @@ def e2e(session: nox.Session) -> None:
     or `ETL_CHROMIUM`); Playwright drives it, never downloads one.
     """
     session.run("bash", "emulators/build.sh", external=True)
-    session.install("-e", ".[test]")
+    locked.install(session, "-e", ".[test]")
     workers = os.environ.get("ETL_TEST_WORKERS", "auto")
     session.run(
         "pytest",
@@ -115,7 +122,7 @@ def demo(session: nox.Session) -> None:
     """The demo: emulators, a pipeline, simulated events, occupancy checked against the truth."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
-    session.install("-e", ".[harness]")
+    locked.install(session, "-e", ".[harness]")
     session.run("etl", "demo", *session.posargs)
 
 
@@ -124,7 +131,7 @@ def screenshot(session: nox.Session) -> None:
     """docs/inspector.png: the inspector over simulated data (not default; needs Chromium)."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
-    session.install("-e", ".[test]")
+    locked.install(session, "-e", ".[test]")
     session.run("python", "docs/screenshot.py", *session.posargs)
 
 
@@ -133,7 +140,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against the emulators (not default): `nox -s bench -- --events 20000`."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
-    session.install("-e", ".[bench]")
+    locked.install(session, "-e", ".[bench]")
     session.run("python", "bench/pipeline.py", *session.posargs)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import nox
 
+from deploy import locked
+
 REPO = Path(__file__).resolve().parent.parent
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
@@ -46,7 +48,7 @@ def workflows(session: nox.Session) -> None:
 
 def _install_deploy_extra(session: nox.Session) -> None:
     pyproject = nox.project.load_toml(REPO / "pyproject.toml")
-    session.install(*pyproject["project"]["optional-dependencies"]["deploy"])
+    locked.install(session, *pyproject["project"]["optional-dependencies"]["deploy"])
 
 
 def _in_ci() -> bool:

@@ -1,15 +1,22 @@
 """The functions' zip holds the deployed runtime only (`main.py`, `etl/`, `etl_core/`), and its
-`requirements.txt` names exactly what that runtime imports: no CLI, plugin or inspector file, and
-no local-tooling dependency installed on Cloud Functions."""
+`requirements.txt` (exported from uv.lock) pins what that runtime imports and what those need:
+no CLI, plugin or inspector file, and no local-tooling dependency installed on Cloud Functions."""
 
 from __future__ import annotations
 
 import ast
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from tests.deploy.templates import STAGES, Packaged
+
+RUNTIME = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())[
+    "project"
+]["dependencies"]
+"""The runtime's direct dependencies (ranges); requirements.txt adds what they depend on."""
 
 REQUIREMENT_IMPORTS = {
     "google-cloud-pubsub": ("google.cloud.pubsub_v1", "google.pubsub_v1"),
@@ -17,10 +24,14 @@ REQUIREMENT_IMPORTS = {
     "functions-framework": ("functions_framework",),
     "structlog": ("structlog",),
 }
-"""The modules each requirement provides; a new requirement must be added here with its module."""
+"""The modules each direct dependency provides; a new one must be added here with its module."""
 
 LOCAL_ONLY = ("etl_harness", "typer", "rich", "tenacity", "flask", "pytest", "testcontainers")
 """Top-level modules of the local tooling and its extra: never imported by deployed code."""
+
+LOCAL_ONLY_REQUIREMENTS = ("typer", "rich", "psutil", "pytest", "testcontainers", "hypothesis")
+"""Distributions of the local tooling that nothing deployed depends on: never in requirements.txt
+(flask is: functions-framework serves through it)."""
 
 
 @pytest.fixture(params=STAGES)
@@ -45,9 +56,12 @@ def python_files(stage: Packaged) -> dict[str, str]:
     return {name: text for name, text in stage.zip_texts.items() if name.endswith(".py")}
 
 
-def requirements(stage: Packaged) -> list[str]:
+def requirements(stage: Packaged) -> dict[str, str]:
+    """name → the exact version requirements.txt pins it to (every line is `name==version`)."""
     lines = stage.zip_texts["requirements.txt"].splitlines()
-    return [re.split(r"[=<>!~\[ ;]", line, maxsplit=1)[0] for line in lines if line[:1].isalnum()]
+    pins = [re.split(r"[ ;]", line, maxsplit=1)[0] for line in lines if line[:1].isalnum()]
+    assert all(re.fullmatch(r"[\w.\-]+==[\w.\-+]+", pin) for pin in pins), pins
+    return dict(pin.split("==") for pin in pins)
 
 
 def test_the_zip_holds_no_cli_plugin_or_inspector_file(stage: Packaged) -> None:
@@ -67,10 +81,18 @@ def test_deployed_code_imports_nothing_of_the_local_tooling(stage: Packaged) -> 
     assert tops.isdisjoint(LOCAL_ONLY), sorted(tops & set(LOCAL_ONLY))
 
 
-def test_every_requirement_is_imported_by_deployed_code(stage: Packaged) -> None:
+def test_requirements_pin_the_runtime_and_no_local_tooling(stage: Packaged) -> None:
+    pinned = requirements(stage)
+    direct = [re.split(r"[=<>!~\[ ;]", text, maxsplit=1)[0] for text in RUNTIME]
+    assert set(direct) <= set(pinned), sorted(set(direct) - set(pinned))
+    assert set(pinned).isdisjoint(LOCAL_ONLY_REQUIREMENTS), sorted(
+        set(pinned) & set(LOCAL_ONLY_REQUIREMENTS)
+    )
+
+
+def test_every_direct_dependency_is_imported_by_deployed_code(stage: Packaged) -> None:
     imported = imported_modules(python_files(stage))
-    names = requirements(stage)
-    assert names, "requirements.txt lists nothing"
+    names = [re.split(r"[=<>!~\[ ;]", text, maxsplit=1)[0] for text in RUNTIME]
     for name in names:
         assert name in REQUIREMENT_IMPORTS, f"{name}: which module of it does the runtime import?"
         provided = REQUIREMENT_IMPORTS[name]

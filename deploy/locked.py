@@ -1,0 +1,47 @@
+"""Installs at the versions of uv.lock, for every nox session.
+
+pyproject.toml holds version ranges (the package is installed into other projects); uv.lock holds
+the exact versions the sessions, CI and the deployed functions use. `requirements.txt` (what Cloud
+Functions installs) is exported from it: `nox -s lock` regenerates both after a change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+REPO = Path(__file__).resolve().parent.parent
+EXPORT_RUNTIME = ("export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes")
+"""`uv` arguments whose output is requirements.txt: the runtime's closure, pinned, no extra."""
+
+
+def install(session: nox.Session, *args: str) -> None:
+    """`session.install(*args)` constrained to the versions locked in uv.lock."""
+    constraints = Path(session.create_tmp()) / "constraints.txt"
+    session.run_install(
+        "uv",
+        "export",
+        "--frozen",
+        "--all-extras",
+        "--no-emit-project",
+        "--no-hashes",
+        "--quiet",
+        "--output-file",
+        str(constraints),
+        external=True,
+    )
+    session.install(*args, "--constraint", str(constraints))
+
+
+def write_requirements(session: nox.Session) -> None:
+    """Lock pyproject.toml's ranges and export the runtime's pins to requirements.txt."""
+    session.run("uv", "lock", external=True)
+    session.run(
+        "uv",
+        *EXPORT_RUNTIME,
+        "--quiet",
+        "--output-file",
+        "requirements.txt",
+        external=True,
+    )
