@@ -1,22 +1,26 @@
 """pytest plugin: running emulators and isolated resources for tests.
 
-Loaded automatically once `etl-pipeline[harness]` is installed (entry point `pytest11`). The
-emulators come from `Emulators` (etl_harness.emulators.hosts): the configured hosts, or
-`--etl-emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through testcontainers,
-`--etl-emulators=official` for Google's own emulators from the installed Cloud SDK (etl.toml
-applied from Python), or a native pair on free ports for this test session (never those `etl
-emulators up` recorded). `--emulators` is the same option unless another plugin registered it
-first. Markers: `e2e`, `ours_only(reason)` (skipped against Google's emulators),
-`official_lacks(reason)` (skipped against Google's emulators only).
-Their hosts are exported to the session's environment, which the test clients and the processes
-the tests start (`etl serve`) read.
+Loaded automatically once `etl-pipeline[harness]` is installed (entry point `pytest11`). Its
+option, fixtures and markers' help all say `etl`, so it claims no generic name in a project it is
+installed into. The emulators come from `Emulators` (etl_harness.emulators.hosts): the configured
+hosts, or `--etl-emulators=docker` (or `ETL_TEST_EMULATORS=docker`) for our images through
+testcontainers, `--etl-emulators=official` for Google's own emulators from the installed Cloud SDK
+(etl.toml applied from Python), or a native pair on free ports for this test session (never those
+`etl emulators up` recorded). Markers: `e2e`, `ours_only(reason)` (skipped against Google's
+emulators), `official_lacks(reason)` (skipped against Google's emulators only), `not_on_cloud`,
+`contract`, `parity`. Their hosts are exported to the session's environment, which the test
+clients and the processes the tests start (`etl serve`) read.
+
+Fixtures: `etl_emulators` and `etl_emulator_hosts` (session), `etl_publisher`, `etl_subscriber`
+and `etl_bigtable_client` (official clients, one each per session), `etl_gcp_project`,
+`etl_unique_name`, `etl_bigtable_instance`, `etl_pubsub_faults` (the admin API's fault
+injection), `etl_seeded_emulators`.
 
 The emulators come up seeded from etl.toml. Every test names its topics, subscriptions and
-tables with `unique_name` (or its own project), so tests never share state and can run in
-parallel under pytest-xdist. `seeded_emulators` instead gives a test the shared project, reset to
-exactly what etl.toml lists (tens of milliseconds, no restart).
+tables with `etl_unique_name` (or its own project), so tests never share state and can run in
+parallel under pytest-xdist. `etl_seeded_emulators` instead gives a test the shared project,
+reset to exactly what etl.toml lists (tens of milliseconds, no restart).
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
     from google.cloud import bigtable
 
     from etl.config import Settings
-    from etl_harness.cloud import CloudSession, CloudTarget
+    from etl_harness.cloud import CloudSession
     from etl_harness.emulators.hosts import Emulators
     from etl_harness.emulators.native import Hosts
     from etl_harness.inspector.admin import AdminApi
@@ -45,9 +49,8 @@ if TYPE_CHECKING:
 
 
 OPTION = "--etl-emulators"
-ALIAS = "--emulators"
 MARKERS = {
-    "e2e": "needs running emulators (the plugin's `emulators` fixture)",
+    "e2e": "needs running emulators (the plugin's `etl_emulators` fixture)",
     "ours_only(reason)": "needs an extension of this project's emulators (admin API, seeding "
     "before they answer, fault injection…): skipped, with the reason, against Google's "
     "emulators and Google Cloud",
@@ -64,30 +67,22 @@ CLOUD_KEY = pytest.StashKey["CloudTarget"]()
 TRUE = {"1", "true", "yes"}
 
 
-def _taken(parser: pytest.Parser, name: str) -> bool:
-    """Whether a plugin loaded before this one already registered `name`."""
-    groups = [parser._anonymous, *parser._groups]  # noqa: SLF001 (no public listing)
-    return any(name in option.names() for group in groups for option in group.options)
-
-
 MODES = ("auto", "native", "docker", "official", "cloud")
 """`etl_harness.emulators.hosts.MODES` plus `cloud` (spelled out: importing hosts here would load
 the Google clients into every pytest start, before coverage)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    names = [OPTION] if _taken(parser, ALIAS) else [OPTION, ALIAS]
     group = parser.getgroup("etl-emulators", "etl-pipeline emulators")
     group.addoption(
-        *names,
+        OPTION,
         dest="etl_emulators",
         choices=MODES,
         default=os.environ.get("ETL_TEST_EMULATORS", "auto"),
         help="where e2e tests get emulators (ETL_TEST_EMULATORS): env hosts if set, else our "
         "native binaries (auto); native; our images via testcontainers (docker); Google's own "
         "emulators from the installed Cloud SDK (official); Google Cloud itself for the "
-        "contract and parity tests (cloud: ETL_CLOUD_PROJECT and ETL_CLOUD_INSTANCE required). "
-        "`--emulators` is an alias unless another plugin claims it.",
+        "contract and parity tests (cloud: ETL_CLOUD_PROJECT and ETL_CLOUD_INSTANCE required).",
     )
     group.addoption(
         "--etl-cloud-dry-run",
@@ -157,7 +152,7 @@ def _in_ci() -> bool:
 
 
 @pytest.fixture(scope="session")
-def emulators(
+def etl_emulators(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emulators | CloudSession]:
     """Running emulators for the whole session, their hosts exported to the environment, which
@@ -211,13 +206,13 @@ def _cloud(config: pytest.Config) -> Iterator[CloudSession]:
 
 
 @pytest.fixture(scope="session")
-def emulator_hosts(emulators: Emulators | CloudSession) -> Hosts:
+def etl_emulator_hosts(etl_emulators: Emulators | CloudSession) -> Hosts:
     """Where the session's emulators answer, and how they were provided."""
-    return emulators.hosts
+    return etl_emulators.hosts
 
 
 @pytest.fixture
-def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+def etl_unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """`unique_name("events")` → `events-<test>-<random>`: a resource no other test touches.
 
     In a cloud run the run's prefix comes first (`etlt-1a2b3c4d-events-<test>-<random>`, the
@@ -234,48 +229,60 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def gcp_project(emulators: Emulators | CloudSession) -> str:
+def etl_gcp_project(etl_emulators: Emulators | CloudSession) -> str:
     """The project the clients below default to (etl.toml's)."""
-    return emulators.settings.project
+    return etl_emulators.settings.project
 
 
-@pytest.fixture
-def publisher(emulators: Emulators | CloudSession) -> Iterator[pubsub_v1.PublisherClient]:
-    client = emulators.publisher()
+# The clients are shared by the session's tests (each holds a gRPC channel; they are thread-safe
+# and keep no per-test state). A test that needs other settings (batching, flow control, another
+# host) makes its own; never stop or close these.
+
+
+@pytest.fixture(scope="session")
+def etl_publisher(
+    etl_emulators: Emulators | CloudSession,
+) -> Iterator[pubsub_v1.PublisherClient]:
+    """A `PublisherClient` for the session's emulators (shared: do not stop it)."""
+    client = etl_emulators.publisher()
     yield client
     client.stop()
 
 
-@pytest.fixture
-def subscriber(emulators: Emulators | CloudSession) -> Iterator[pubsub_v1.SubscriberClient]:
-    with contextlib.closing(emulators.subscriber()) as client:
+@pytest.fixture(scope="session")
+def etl_subscriber(
+    etl_emulators: Emulators | CloudSession,
+) -> Iterator[pubsub_v1.SubscriberClient]:
+    """A `SubscriberClient` for the session's emulators (shared: do not close it)."""
+    with contextlib.closing(etl_emulators.subscriber()) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def etl_bigtable_client(etl_emulators: Emulators | CloudSession) -> Iterator[bigtable.Client]:
+    """An admin `bigtable.Client` for the session's emulators (shared: do not close it)."""
+    with contextlib.closing(etl_emulators.bigtable()) as client:
         yield client
 
 
 @pytest.fixture
-def bigtable_client(emulators: Emulators | CloudSession) -> Iterator[bigtable.Client]:
-    with contextlib.closing(emulators.bigtable()) as client:
-        yield client
-
-
-@pytest.fixture
-def pubsub_faults(emulator_hosts: Hosts) -> AdminApi:
+def etl_pubsub_faults(etl_emulator_hosts: Hosts) -> AdminApi:
     """Our Pub/Sub emulator's admin API, to inject faults per subscription (`set_faults`,
     `subscription_faults` with the counts fired, `clear_faults`); skips the test on emulators
     without one (Google's)."""
     from etl_harness.inspector.admin import AdminApi
 
-    if emulator_hosts.admin is None:
+    if etl_emulator_hosts.admin is None:
         pytest.skip("these emulators have no admin API (Google's): faults need ours")
-    return AdminApi(emulator_hosts.admin, timeout=10)
+    return AdminApi(etl_emulator_hosts.admin, timeout=10)
 
 
 @pytest.fixture
-def bigtable_instance(
-    emulators: Emulators | CloudSession, bigtable_client: bigtable.Client
+def etl_bigtable_instance(
+    etl_emulators: Emulators | CloudSession, etl_bigtable_client: bigtable.Client
 ) -> Any:
     """The emulator has no instance admin: any instance id works without creating it."""
-    return bigtable_client.instance(emulators.settings.instance)
+    return etl_bigtable_client.instance(etl_emulators.settings.instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +303,7 @@ class Seeded:
 
 
 @pytest.fixture
-def seeded_emulators(emulator_hosts: Hosts) -> Seeded:
+def etl_seeded_emulators(etl_emulator_hosts: Hosts) -> Seeded:
     """Emulators holding exactly what etl.toml lists for `local-project`: every other topic,
     subscription (and backlog) and table of the project deleted, seeded ones recreated empty.
 
@@ -309,7 +316,7 @@ def seeded_emulators(emulator_hosts: Hosts) -> Seeded:
     from etl_harness.local import from_env
     from etl_harness.provision import load, reset_all
 
-    del emulator_hosts
+    del etl_emulator_hosts
     local = from_env(os.environ)
     stage = os.environ.get("ETL_STAGE", "test")
     local = local.with_settings(replace(local.settings, project=DEFAULT_PROJECT, stage=stage))

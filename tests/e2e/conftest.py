@@ -30,10 +30,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def settings(emulator_hosts: object, unique_name: Callable[[str], str]) -> Settings:
+def settings(etl_emulator_hosts: object, etl_unique_name: Callable[[str], str]) -> Settings:
     """A project of its own per test: topics, subscriptions and the table are all isolated."""
-    del emulator_hosts
-    return replace(from_env(os.environ), project=unique_name("p"), stage="test")
+    del etl_emulator_hosts
+    return replace(from_env(os.environ), project=etl_unique_name("p"), stage="test")
 
 
 @pytest.fixture
@@ -51,10 +51,12 @@ def bus(settings: Settings) -> Iterator[PubSub]:
 
 
 @pytest.fixture
-def rig(emulator_hosts: object, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Rig]:
+def rig(
+    etl_emulator_hosts: object, etl_unique_name: Callable[[str], str], tmp_path: Path
+) -> Iterator[Rig]:
     """One isolated project, provisioned from etl.toml, with its table, bus and a log folder."""
-    del emulator_hosts
-    settings = replace(from_env(os.environ), project=unique_name("p"), stage="test")
+    del etl_emulator_hosts
+    settings = replace(from_env(os.environ), project=etl_unique_name("p"), stage="test")
     provision.ensure(settings)
     table, bus = EventTable(settings), PubSub(settings)
     try:

@@ -18,8 +18,8 @@ FAMILIES = {
 
 
 @pytest.fixture
-def table(bigtable_instance: Any, unique_name: Callable[[str], str]) -> Any:
-    table = bigtable_instance.table(unique_name("t").replace("-", "_")[:50])
+def table(etl_bigtable_instance: Any, etl_unique_name: Callable[[str], str]) -> Any:
+    table = etl_bigtable_instance.table(etl_unique_name("t").replace("-", "_")[:50])
     table.create(column_families=FAMILIES)
     yield table
     table.delete()

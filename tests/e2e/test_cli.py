@@ -97,11 +97,11 @@ def test_emulators_up_names_the_build_command_when_binaries_are_missing(tmp_path
 
 @pytest.mark.parametrize("pipeline", ["worker", "current"])
 def test_demo_checks_the_pipeline_against_the_ground_truth(
-    emulator_hosts: Hosts, pipeline: str
+    etl_emulator_hosts: Hosts, pipeline: str
 ) -> None:
     result = etl(
         *("demo", "--events", "300", "--pipeline", pipeline, "--timeout", "120", "--json"),
-        env=emulator_hosts.env(),
+        env=etl_emulator_hosts.env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)  # the tables went to stderr
@@ -115,10 +115,10 @@ def test_demo_checks_the_pipeline_against_the_ground_truth(
 
 
 def test_simulate_then_occupancy_and_status_report_the_same_world(
-    emulator_hosts: Hosts, tmp_path: Path
+    etl_emulator_hosts: Hosts, tmp_path: Path
 ) -> None:
     env = {
-        **emulator_hosts.env(),
+        **etl_emulator_hosts.env(),
         "GOOGLE_CLOUD_PROJECT": f"cli-{tmp_path.name[-12:]}",
         "ETL_STAGE": "test",
     }

@@ -33,10 +33,10 @@ def etl_json(*args: str, env: dict[str, str], code: int = 0) -> Any:
 
 
 @pytest.fixture
-def env(emulator_hosts: Hosts, tmp_path: Path) -> dict[str, str]:
+def env(etl_emulator_hosts: Hosts, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
-        **emulator_hosts.env(),
+        **etl_emulator_hosts.env(),
         "GOOGLE_CLOUD_PROJECT": f"json-{tmp_path.name[-12:]}",
         "ETL_STAGE": "test",
     }

@@ -34,8 +34,8 @@ FIRED_BY = {"duplicate": "duplicate", "delay_fraction": "delay", "shuffle": "shu
 
 
 @pytest.fixture
-def admin(pubsub_faults: AdminApi) -> AdminApi:
-    return pubsub_faults
+def admin(etl_pubsub_faults: AdminApi) -> AdminApi:
+    return etl_pubsub_faults
 
 
 def subscriptions_of(rig: Rig, pipeline: str) -> dict[str, str]:
@@ -163,9 +163,9 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_of_a_consumer_under_faults_passes(
-    pubsub_faults: AdminApi, tmp_path: Path
+    etl_pubsub_faults: AdminApi, tmp_path: Path
 ) -> None:
-    del pubsub_faults  # skips where the emulators have no admin API
+    del etl_pubsub_faults  # skips where the emulators have no admin API
     (tmp_path / "test_my_consumer.py").write_text(readme_example())
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],

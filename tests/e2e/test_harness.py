@@ -172,12 +172,12 @@ def dirty(settings: Settings) -> None:
 
 
 def test_reset_all_brings_back_exactly_the_seeded_state_without_a_restart(
-    seeded_emulators: Seeded,
+    etl_seeded_emulators: Seeded,
 ) -> None:
-    settings = seeded_emulators.settings
+    settings = etl_seeded_emulators.settings
     dirty(settings)
     assert "stray-topic" in listed(settings)["topics"]
-    report = seeded_emulators.reset()
+    report = etl_seeded_emulators.reset()
     assert report.topics >= 1
     assert report.subscriptions >= 1
     assert_holds_exactly(settings, expected(settings, provision.load().stages))
@@ -190,10 +190,12 @@ def test_reset_all_brings_back_exactly_the_seeded_state_without_a_restart(
 
 
 @pytest.mark.parametrize("run", [1, 2])
-def test_each_use_of_the_fixture_starts_from_the_seed(seeded_emulators: Seeded, run: int) -> None:
+def test_each_use_of_the_fixture_starts_from_the_seed(
+    etl_seeded_emulators: Seeded, run: int
+) -> None:
     """Whatever the first run leaves behind, the second starts clean."""
     del run
-    settings = seeded_emulators.settings
+    settings = etl_seeded_emulators.settings
     assert "stray-topic" not in listed(settings)["topics"]
     assert backlog(settings, "pubsub-receiver") == 0
     dirty(settings)
@@ -221,8 +223,8 @@ def etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_reset_all_reports_what_it_deleted(emulator_hosts: Hosts) -> None:
-    env = {**os.environ, **emulator_hosts.env(), "GOOGLE_CLOUD_PROJECT": "cli-reset-project"}
+def test_cli_reset_all_reports_what_it_deleted(etl_emulator_hosts: Hosts) -> None:
+    env = {**os.environ, **etl_emulator_hosts.env(), "GOOGLE_CLOUD_PROJECT": "cli-reset-project"}
     assert etl("emulators", "seed", env=env).returncode == 0
     result = etl("reset", "--all", env=env)
     assert result.returncode == 0, result.stderr
@@ -231,8 +233,8 @@ def test_cli_reset_all_reports_what_it_deleted(emulator_hosts: Hosts) -> None:
     assert "deleted 14 subscriptions, 6 topics, 2 tables" in said
 
 
-def test_cli_reset_all_refuses_prod(emulator_hosts: Hosts) -> None:
-    env = {**os.environ, **emulator_hosts.env(), "ETL_STAGE": "prod"}
+def test_cli_reset_all_refuses_prod(etl_emulator_hosts: Hosts) -> None:
+    env = {**os.environ, **etl_emulator_hosts.env(), "ETL_STAGE": "prod"}
     result = etl("reset", "--all", env=env)
     assert result.returncode == 2
     assert "refused on stage prod" in result.stderr

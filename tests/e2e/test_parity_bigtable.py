@@ -22,8 +22,8 @@ FAMILIES = ("zeta", "alpha", "mid")
 
 
 @pytest.fixture
-def table(bigtable_instance: Any, unique_name: Callable[[str], str]) -> Iterator[Any]:
-    table = bigtable_instance.table(unique_name("t").replace("-", "_")[:50])
+def table(etl_bigtable_instance: Any, etl_unique_name: Callable[[str], str]) -> Iterator[Any]:
+    table = etl_bigtable_instance.table(etl_unique_name("t").replace("-", "_")[:50])
     table.create(column_families={name: column_family.MaxVersionsGCRule(1) for name in FAMILIES})
     yield table
     table.delete()

@@ -38,22 +38,26 @@ DEAD_LETTER_ATTRIBUTES = {
 
 @pytest.fixture
 def topic(
-    publisher: pubsub_v1.PublisherClient, gcp_project: str, unique_name: Callable[[str], str]
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> str:
-    path = publisher.topic_path(gcp_project, unique_name("topic"))
-    publisher.create_topic(name=path)
+    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
+    etl_publisher.create_topic(name=path)
     return path
 
 
 @pytest.fixture
 def new_sub(
-    subscriber: pubsub_v1.SubscriberClient, gcp_project: str, unique_name: Callable[[str], str]
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> Callable[..., str]:
     """`new_sub(topic, **fields)`: a subscription with a 10 s ack deadline unless given."""
 
     def make(topic: str, **fields: Any) -> str:
-        path = subscriber.subscription_path(gcp_project, unique_name("sub"))
-        subscriber.create_subscription(
+        path = etl_subscriber.subscription_path(etl_gcp_project, etl_unique_name("sub"))
+        etl_subscriber.create_subscription(
             request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
         )
         return path
@@ -121,131 +125,131 @@ def nack_until_dead_lettered(
 
 
 def test_seek_to_a_time_redelivers_acked_retained_messages_with_their_bodies(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
 ) -> None:
     sub = new_sub(topic, retain_acked_messages=True)
     before = datetime.now(UTC) - timedelta(seconds=2)
-    publish_all(publisher, topic, [b"one", b"two", b"three"])
-    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"one", b"three", b"two"]
+    publish_all(etl_publisher, topic, [b"one", b"two", b"three"])
+    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"one", b"three", b"two"]
 
-    subscriber.seek(request={"subscription": sub, "time": before})
+    etl_subscriber.seek(request={"subscription": sub, "time": before})
 
-    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"one", b"three", b"two"]
+    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"one", b"three", b"two"]
 
 
 def test_seek_to_a_snapshot_restores_its_backlog_and_what_was_published_after_it(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
     sub = new_sub(topic)
-    publish_all(publisher, topic, [b"before"])
-    snapshot = subscriber.snapshot_path(gcp_project, unique_name("snap"))
-    subscriber.create_snapshot(request={"name": snapshot, "subscription": sub})
-    assert pull_bodies(subscriber, sub, 1) == [b"before"]
-    publish_all(publisher, topic, [b"after"])
-    assert pull_bodies(subscriber, sub, 1) == [b"after"]
+    publish_all(etl_publisher, topic, [b"before"])
+    snapshot = etl_subscriber.snapshot_path(etl_gcp_project, etl_unique_name("snap"))
+    etl_subscriber.create_snapshot(request={"name": snapshot, "subscription": sub})
+    assert pull_bodies(etl_subscriber, sub, 1) == [b"before"]
+    publish_all(etl_publisher, topic, [b"after"])
+    assert pull_bodies(etl_subscriber, sub, 1) == [b"after"]
 
-    subscriber.seek(request={"subscription": sub, "snapshot": snapshot})
+    etl_subscriber.seek(request={"subscription": sub, "snapshot": snapshot})
 
-    assert sorted(pull_bodies(subscriber, sub, 2)) == [b"after", b"before"]
-    subscriber.delete_snapshot(request={"snapshot": snapshot})
+    assert sorted(pull_bodies(etl_subscriber, sub, 2)) == [b"after", b"before"]
+    etl_subscriber.delete_snapshot(request={"snapshot": snapshot})
 
 
 def test_snapshots_are_created_got_listed_and_deleted(
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
     sub = new_sub(topic)
-    name = subscriber.snapshot_path(gcp_project, unique_name("snap"))
-    created = subscriber.create_snapshot(request={"name": name, "subscription": sub})
+    name = etl_subscriber.snapshot_path(etl_gcp_project, etl_unique_name("snap"))
+    created = etl_subscriber.create_snapshot(request={"name": name, "subscription": sub})
     assert created.name == name
     assert created.topic == topic
     assert created.expire_time.timestamp() > time.time() + 3600  # never under an hour
 
-    assert subscriber.get_snapshot(request={"snapshot": name}).topic == topic
-    listed = subscriber.list_snapshots(request={"project": f"projects/{gcp_project}"})
+    assert etl_subscriber.get_snapshot(request={"snapshot": name}).topic == topic
+    listed = etl_subscriber.list_snapshots(request={"project": f"projects/{etl_gcp_project}"})
     assert name in {s.name for s in listed}
     with pytest.raises(gexc.AlreadyExists):
-        subscriber.create_snapshot(request={"name": name, "subscription": sub})
+        etl_subscriber.create_snapshot(request={"name": name, "subscription": sub})
 
-    subscriber.delete_snapshot(request={"snapshot": name})
+    etl_subscriber.delete_snapshot(request={"snapshot": name})
     with pytest.raises(gexc.NotFound):
-        subscriber.get_snapshot(request={"snapshot": name})
+        etl_subscriber.get_snapshot(request={"snapshot": name})
 
 
 def test_a_subscription_created_without_an_ack_deadline_has_the_default_of_10_seconds(
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
-    path = subscriber.subscription_path(gcp_project, unique_name("sub"))
-    created = subscriber.create_subscription(request={"name": path, "topic": topic})
+    path = etl_subscriber.subscription_path(etl_gcp_project, etl_unique_name("sub"))
+    created = etl_subscriber.create_subscription(request={"name": path, "topic": topic})
     assert created.ack_deadline_seconds == 10
-    assert subscriber.get_subscription(subscription=path).ack_deadline_seconds == 10
+    assert etl_subscriber.get_subscription(subscription=path).ack_deadline_seconds == 10
 
 
 def test_dead_lettering_from_a_pull_subscription_adds_the_source_attributes(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
-    dead_topic = publisher.topic_path(gcp_project, unique_name("dead"))
-    publisher.create_topic(name=dead_topic)
+    dead_topic = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("dead"))
+    etl_publisher.create_topic(name=dead_topic)
     dead = new_sub(dead_topic)
     sub = new_sub(
         topic,
         dead_letter_policy=DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=5),
     )
-    publisher.publish(topic, b"poison", kind="test").result(timeout=30)
+    etl_publisher.publish(topic, b"poison", kind="test").result(timeout=30)
 
-    moved = nack_until_dead_lettered(subscriber, sub, dead, attempts=5)
+    moved = nack_until_dead_lettered(etl_subscriber, sub, dead, attempts=5)
 
     assert moved.data == b"poison"
     assert moved.attributes["kind"] == "test"
     assert set(moved.attributes) >= DEAD_LETTER_ATTRIBUTES
     assert moved.attributes["CloudPubSubDeadLetterSourceSubscription"] == sub.rsplit("/", 1)[1]
-    assert moved.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == gcp_project
+    assert moved.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == etl_gcp_project
     assert int(moved.attributes["CloudPubSubDeadLetterSourceDeliveryCount"]) >= 5
 
 
 def test_delivery_attempts_are_counted_per_subscription(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
-    dead_topic = publisher.topic_path(gcp_project, unique_name("dead"))
-    publisher.create_topic(name=dead_topic)
+    dead_topic = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("dead"))
+    etl_publisher.create_topic(name=dead_topic)
     policy = DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=10)
     first, second = (
         new_sub(topic, dead_letter_policy=policy),
         new_sub(topic, dead_letter_policy=policy),
     )
-    publisher.publish(topic, b"counted").result(timeout=30)
+    etl_publisher.publish(topic, b"counted").result(timeout=30)
 
     attempts: list[int] = []
 
     def delivered_three_times() -> None:
-        response = subscriber.pull(subscription=first, max_messages=1, timeout=5)
+        response = etl_subscriber.pull(subscription=first, max_messages=1, timeout=5)
         for received in response.received_messages:
             attempts.append(received.delivery_attempt)
-            subscriber.modify_ack_deadline(
+            etl_subscriber.modify_ack_deadline(
                 subscription=first, ack_ids=[received.ack_id], ack_deadline_seconds=0
             )
         assert len(attempts) >= 3
@@ -257,7 +261,7 @@ def test_delivery_attempts_are_counted_per_subscription(
 
     def delivered_once() -> None:
         got.extend(
-            subscriber.pull(subscription=second, max_messages=1, timeout=5).received_messages
+            etl_subscriber.pull(subscription=second, max_messages=1, timeout=5).received_messages
         )
         assert got
 
@@ -267,23 +271,25 @@ def test_delivery_attempts_are_counted_per_subscription(
 
 @pytest.mark.official_lacks("DetachSubscription answers 501 UNIMPLEMENTED in the Java emulator")
 def test_a_detached_subscription_says_so_and_leaves_its_topic(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
 ) -> None:
     sub = new_sub(topic)
-    publisher.detach_subscription(request={"subscription": sub})
+    etl_publisher.detach_subscription(request={"subscription": sub})
 
-    assert subscriber.get_subscription(subscription=sub).detached
-    assert sub not in list(publisher.list_topic_subscriptions(request={"topic": topic}))
-    publisher.publish(topic, b"after detach").result(timeout=30)
+    assert etl_subscriber.get_subscription(subscription=sub).detached
+    assert sub not in list(etl_publisher.list_topic_subscriptions(request={"topic": topic}))
+    etl_publisher.publish(topic, b"after detach").result(timeout=30)
     with pytest.raises(gexc.FailedPrecondition):
-        subscriber.pull(subscription=sub, max_messages=1, timeout=5)
+        etl_subscriber.pull(subscription=sub, max_messages=1, timeout=5)
 
 
-def test_message_ids_are_decimal_numbers(publisher: pubsub_v1.PublisherClient, topic: str) -> None:
-    ids = publish_all(publisher, topic, [b"a", b"b", b"c"])
+def test_message_ids_are_decimal_numbers(
+    etl_publisher: pubsub_v1.PublisherClient, topic: str
+) -> None:
+    ids = publish_all(etl_publisher, topic, [b"a", b"b", b"c"])
     assert all(message_id.isdecimal() for message_id in ids), ids
     assert len(set(ids)) == 3
 
@@ -292,18 +298,18 @@ def test_message_ids_are_decimal_numbers(publisher: pubsub_v1.PublisherClient, t
     "bad", ["a", "1starts-with-a-digit", "goog-reserved", "has space", "x" * 256]
 )
 def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
-    gcp_project: str,
+    etl_gcp_project: str,
     bad: str,
 ) -> None:
     with pytest.raises(gexc.InvalidArgument):
-        publisher.create_topic(name=f"projects/{gcp_project}/topics/{bad}")
+        etl_publisher.create_topic(name=f"projects/{etl_gcp_project}/topics/{bad}")
     with pytest.raises(gexc.InvalidArgument):
-        subscriber.create_subscription(
+        etl_subscriber.create_subscription(
             request={
-                "name": f"projects/{gcp_project}/subscriptions/{bad}",
+                "name": f"projects/{etl_gcp_project}/subscriptions/{bad}",
                 "topic": topic,
                 "ack_deadline_seconds": 10,
             }
@@ -311,11 +317,11 @@ def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
 
 
 def test_an_empty_message_is_refused_with_invalid_argument_and_attributes_alone_are_not_empty(
-    publisher: pubsub_v1.PublisherClient, topic: str
+    etl_publisher: pubsub_v1.PublisherClient, topic: str
 ) -> None:
     with pytest.raises(gexc.InvalidArgument):
-        publisher.api.publish(topic=topic, messages=[PubsubMessage(data=b"")])
-    kept = publisher.api.publish(
+        etl_publisher.api.publish(topic=topic, messages=[PubsubMessage(data=b"")])
+    kept = etl_publisher.api.publish(
         topic=topic, messages=[PubsubMessage(data=b"", attributes={"only": "attributes"})]
     )
     assert len(kept.message_ids) == 1
@@ -340,10 +346,10 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def push_endpoint(emulators: Any) -> Iterator[tuple[str, type[Recorder]]]:
+def push_endpoint(etl_emulators: Any) -> Iterator[tuple[str, type[Recorder]]]:
     """Listens where the emulator reaches it: `functions_host` (0.0.0.0 when the emulator runs in
     a container, started here or by `docker compose up` with `ETL_FUNCTIONS_HOST` set)."""
-    host = emulators.settings.functions_host
+    host = etl_emulators.settings.functions_host
     handler = type("Handler", (Recorder,), {"requests": []})
     server = ThreadingHTTPServer((host, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -354,15 +360,15 @@ def push_endpoint(emulators: Any) -> Iterator[tuple[str, type[Recorder]]]:
 
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_wraps_the_message_in_a_json_body(
-    publisher: pubsub_v1.PublisherClient,
+    etl_publisher: pubsub_v1.PublisherClient,
     topic: str,
     new_sub: Callable[..., str],
     push_endpoint: tuple[str, type[Recorder]],
 ) -> None:
     url, handler = push_endpoint
     sub = new_sub(topic, push_config=PushConfig(push_endpoint=url))
-    (message_id,) = publish_all(publisher, topic, [b"wrapped"])
-    publisher.publish(topic, b"with attributes", origin="parity").result(timeout=30)
+    (message_id,) = publish_all(etl_publisher, topic, [b"wrapped"])
+    etl_publisher.publish(topic, b"with attributes", origin="parity").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 2))
 
     bodies = {
@@ -380,7 +386,7 @@ def test_push_wraps_the_message_in_a_json_body(
 
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
-    publisher: pubsub_v1.PublisherClient,
+    etl_publisher: pubsub_v1.PublisherClient,
     topic: str,
     new_sub: Callable[..., str],
     push_endpoint: tuple[str, type[Recorder]],
@@ -392,7 +398,7 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
             push_endpoint=url, no_wrapper=PushConfig.NoWrapper(write_metadata=True)
         ),
     )
-    message_id = publisher.publish(topic, b"raw body").result(timeout=30)
+    message_id = etl_publisher.publish(topic, b"raw body").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 1))
 
     headers, body = handler.requests[0]
@@ -405,7 +411,7 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 @pytest.mark.official_lacks("the Java emulator does not write attributes as no-wrapper headers")
 def test_push_without_wrapper_writes_the_attributes_as_headers(
-    publisher: pubsub_v1.PublisherClient,
+    etl_publisher: pubsub_v1.PublisherClient,
     topic: str,
     new_sub: Callable[..., str],
     push_endpoint: tuple[str, type[Recorder]],
@@ -413,7 +419,7 @@ def test_push_without_wrapper_writes_the_attributes_as_headers(
     url, handler = push_endpoint
     no_wrapper = PushConfig.NoWrapper(write_metadata=True)
     new_sub(topic, push_config=PushConfig(push_endpoint=url, no_wrapper=no_wrapper))
-    publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
+    etl_publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 1))
 
     headers, _ = handler.requests[0]
@@ -425,7 +431,7 @@ def _at_least(items: list[Any], count: int) -> None:
 
 
 def test_messages_with_one_ordering_key_arrive_in_publish_order(
-    subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
+    etl_subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
 ) -> None:
     sub = new_sub(topic, enable_message_ordering=True)
     ordered = pubsub_v1.PublisherClient(
@@ -445,13 +451,13 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
     seen: dict[str, list[int]] = {"a": [], "b": []}
 
     def all_in() -> None:
-        response = subscriber.pull(subscription=sub, max_messages=10, timeout=5)
+        response = etl_subscriber.pull(subscription=sub, max_messages=10, timeout=5)
         for received in response.received_messages:
             key, index = received.message.data.decode().split(":")
             assert received.message.ordering_key == key
             seen[key].append(int(index))
         if response.received_messages:
-            subscriber.acknowledge(
+            etl_subscriber.acknowledge(
                 subscription=sub, ack_ids=[m.ack_id for m in response.received_messages]
             )
         assert sum(map(len, seen.values())) >= 40
@@ -462,30 +468,30 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
 
 @pytest.mark.official_lacks("the Java emulator stores a filter but delivers every message")
 def test_a_filter_delivers_only_the_matching_messages(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
 ) -> None:
     sub = new_sub(topic, filter='attributes.kind = "keep"')
     for i in range(3):
-        publisher.publish(topic, f"drop{i}".encode(), kind="drop").result(timeout=30)
-        publisher.publish(topic, f"keep{i}".encode(), kind="keep").result(timeout=30)
+        etl_publisher.publish(topic, f"drop{i}".encode(), kind="drop").result(timeout=30)
+        etl_publisher.publish(topic, f"keep{i}".encode(), kind="keep").result(timeout=30)
 
-    assert sorted(pull_bodies(subscriber, sub, 3)) == [b"keep0", b"keep1", b"keep2"]
-    extra = subscriber.pull(subscription=sub, max_messages=10, timeout=2)
+    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"keep0", b"keep1", b"keep2"]
+    extra = etl_subscriber.pull(subscription=sub, max_messages=10, timeout=2)
     assert list(extra.received_messages) == []
-    assert subscriber.get_subscription(subscription=sub).filter == 'attributes.kind = "keep"'
+    assert etl_subscriber.get_subscription(subscription=sub).filter == 'attributes.kind = "keep"'
 
 
 def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
 ) -> None:
     sub = new_sub(topic)
-    publish_all(publisher, topic, [f"m{i}".encode() for i in range(12)])
+    publish_all(etl_publisher, topic, [f"m{i}".encode() for i in range(12)])
     lock = threading.Lock()
     held, peak, done = [0], [0], threading.Event()
     received: set[bytes] = set()
@@ -502,7 +508,7 @@ def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
                 done.set()
         message.ack()
 
-    stream = subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
+    stream = etl_subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
     try:
         assert done.wait(60), f"received {len(received)} of 12"
     finally:
@@ -513,14 +519,14 @@ def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
 
 
 def test_exactly_once_acks_are_confirmed(
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     new_sub: Callable[..., str],
 ) -> None:
     sub = new_sub(topic, enable_exactly_once_delivery=True)
-    assert subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
-    publish_all(publisher, topic, [f"e{i}".encode() for i in range(5)])
+    assert etl_subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
+    publish_all(etl_publisher, topic, [f"e{i}".encode() for i in range(5)])
     confirmed: list[bytes] = []
     lock, done = threading.Lock(), threading.Event()
 
@@ -531,7 +537,7 @@ def test_exactly_once_acks_are_confirmed(
             if len(confirmed) >= 5:
                 done.set()
 
-    stream = subscriber.subscribe(sub, callback)
+    stream = etl_subscriber.subscribe(sub, callback)
     try:
         assert done.wait(60), f"confirmed {len(confirmed)} of 5"
     finally:
@@ -541,13 +547,13 @@ def test_exactly_once_acks_are_confirmed(
 
 
 def test_a_retention_duration_is_kept_as_given(
-    subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
+    etl_subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
 ) -> None:
     sub = new_sub(
         topic,
         retain_acked_messages=True,
         message_retention_duration=duration_pb2.Duration(seconds=3600),
     )
-    got = subscriber.get_subscription(subscription=sub)
+    got = etl_subscriber.get_subscription(subscription=sub)
     assert got.retain_acked_messages
     assert got.message_retention_duration == timedelta(hours=1)

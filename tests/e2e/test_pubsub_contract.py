@@ -24,10 +24,12 @@ pytestmark = pytest.mark.contract
 
 @pytest.fixture
 def topic(
-    publisher: pubsub_v1.PublisherClient, gcp_project: str, unique_name: Callable[[str], str]
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> str:
-    path = publisher.topic_path(gcp_project, unique_name("topic"))
-    publisher.create_topic(name=path)
+    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
+    etl_publisher.create_topic(name=path)
     return path
 
 
@@ -43,12 +45,12 @@ def make_subscription(
 
 def test_a_thousand_ordered_messages_are_all_received_by_streaming_pull_in_key_order(
     topic: str,
-    subscriber: pubsub_v1.SubscriberClient,
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> None:
     sub = make_subscription(
-        subscriber, gcp_project, unique_name("sub"), topic, enable_message_ordering=True
+        etl_subscriber, etl_gcp_project, etl_unique_name("sub"), topic, enable_message_ordering=True
     )
     ordered = pubsub_v1.PublisherClient(
         publisher_options=PublisherOptions(enable_message_ordering=True)
@@ -69,7 +71,7 @@ def test_a_thousand_ordered_messages_are_all_received_by_streaming_pull_in_key_o
                 done.set()
         message.ack()
 
-    stream = subscriber.subscribe(sub, callback)
+    stream = etl_subscriber.subscribe(sub, callback)
     try:
         assert done.wait(30), f"received only {sum(map(len, received.values()))} of 1000"
     finally:
@@ -126,21 +128,23 @@ def eventually(check: Callable[[], None], seconds: float = 30) -> None:
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_subscription_posts_every_message_with_the_push_body_shape(
     topic: str,
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
     push_endpoint: tuple[str, type[Recorder]],
 ) -> None:
     url, handler = push_endpoint
     sub = make_subscription(
-        subscriber,
-        gcp_project,
-        unique_name("push"),
+        etl_subscriber,
+        etl_gcp_project,
+        etl_unique_name("push"),
         topic,
         push_config=PushConfig(push_endpoint=url),
     )
-    ids = [publisher.publish(topic, f"m{i}".encode(), origin="test").result() for i in range(50)]
+    ids = [
+        etl_publisher.publish(topic, f"m{i}".encode(), origin="test").result() for i in range(50)
+    ]
 
     def all_delivered() -> None:
         assert {b["message"]["messageId"] for b in handler.bodies} == set(ids)
@@ -156,22 +160,22 @@ def test_push_subscription_posts_every_message_with_the_push_body_shape(
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_a_push_answered_with_500_is_redelivered_until_it_succeeds(
     topic: str,
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
     push_endpoint: tuple[str, type[Recorder]],
 ) -> None:
     url, handler = push_endpoint
     handler.script = staticmethod(lambda body: 500 if len(handler.bodies) < 3 else 200)
     make_subscription(
-        subscriber,
-        gcp_project,
-        unique_name("push"),
+        etl_subscriber,
+        etl_gcp_project,
+        etl_unique_name("push"),
         topic,
         push_config=PushConfig(push_endpoint=url),
     )
-    message_id = publisher.publish(topic, b"retry me").result()
+    message_id = etl_publisher.publish(topic, b"retry me").result()
 
     def acked_after_retries() -> None:
         assert len(handler.bodies) >= 3
@@ -183,29 +187,29 @@ def test_a_push_answered_with_500_is_redelivered_until_it_succeeds(
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_max_delivery_attempts_moves_a_failing_push_message_to_the_dead_letter_topic(
     topic: str,
-    publisher: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
-    gcp_project: str,
-    unique_name: Callable[[str], str],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
     push_endpoint: tuple[str, type[Recorder]],
 ) -> None:
     url, handler = push_endpoint
     handler.script = staticmethod(lambda body: 500)
-    dead = publisher.topic_path(gcp_project, unique_name("dead"))
-    publisher.create_topic(name=dead)
-    dead_sub = make_subscription(subscriber, gcp_project, unique_name("dead-sub"), dead)
+    dead = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("dead"))
+    etl_publisher.create_topic(name=dead)
+    dead_sub = make_subscription(etl_subscriber, etl_gcp_project, etl_unique_name("dead-sub"), dead)
     make_subscription(
-        subscriber,
-        gcp_project,
-        unique_name("push"),
+        etl_subscriber,
+        etl_gcp_project,
+        etl_unique_name("push"),
         topic,
         push_config=PushConfig(push_endpoint=url),
         dead_letter_policy=DeadLetterPolicy(dead_letter_topic=dead, max_delivery_attempts=5),
     )
-    publisher.publish(topic, b"poison").result()
+    etl_publisher.publish(topic, b"poison").result()
 
     def dead_lettered() -> None:
-        response = subscriber.pull(
+        response = etl_subscriber.pull(
             request={"subscription": dead_sub, "max_messages": 10}, timeout=5
         )
         assert [m.message.data for m in response.received_messages] == [b"poison"]

@@ -25,7 +25,7 @@ BATCH_FAILED = "batch failed; nacked for redelivery"
 
 
 def test_a_bigtable_outage_delays_the_worker_without_losing_double_counting_or_spinning(
-    rig: Rig, emulator_hosts: object
+    rig: Rig, etl_emulator_hosts: object
 ) -> None:
     sim = simulation(limit=600, seed=71)
     proxy = TcpProxy(rig.settings.bigtable_emulator_host or "")

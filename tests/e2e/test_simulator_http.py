@@ -19,11 +19,13 @@ from etl_harness.serve import main_py
 
 @pytest.fixture
 def client(
-    emulator_hosts: object, monkeypatch: pytest.MonkeyPatch, unique_name: Callable[[str], str]
+    etl_emulator_hosts: object,
+    monkeypatch: pytest.MonkeyPatch,
+    etl_unique_name: Callable[[str], str],
 ) -> Any:
-    del emulator_hosts
+    del etl_emulator_hosts
     monkeypatch.setattr(functions, "_wired", None)
-    functions.configure(replace(from_env(os.environ), project=unique_name("sim"), stage="dev"))
+    functions.configure(replace(from_env(os.environ), project=etl_unique_name("sim"), stage="dev"))
     app = functions_framework.create_app(target="simulate_acceso_data", source=main_py())
     return app.test_client()
 

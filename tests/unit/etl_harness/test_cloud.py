@@ -49,12 +49,12 @@ DOWNSTREAM_TEST = """
 import pytest
 
 @pytest.mark.parity
-def test_listed(unique_name):
+def test_listed(etl_unique_name):
     raise AssertionError("a dry run runs nothing")
 
 @pytest.mark.parity
 @pytest.mark.not_on_cloud("push")
-def test_push_is_not_listed(unique_name):
+def test_push_is_not_listed(etl_unique_name):
     raise AssertionError("a dry run runs nothing")
 
 def test_not_a_parity_test():

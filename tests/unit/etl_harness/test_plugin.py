@@ -1,10 +1,11 @@
 """The pytest plugin as a downstream project sees it: its markers registered (so
-`--strict-markers` works), its option prefixed, and no emulator → a skip with the reason (a
+`--strict-markers` works), its option and fixtures prefixed, and no emulator → a skip with the reason (a
 failure under `CI=true`)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,8 @@ import pytest
 @pytest.mark.ours_only("admin API")
 @pytest.mark.official_lacks("DetachSubscription")
 @pytest.mark.not_on_cloud("push")
-def test_needs_emulators(publisher):
-    assert publisher is not None
+def test_needs_emulators(etl_publisher):
+    assert etl_publisher is not None
 """
 
 
@@ -56,6 +57,21 @@ def test_the_option_is_prefixed_and_listed_with_its_modes(tmp_path: Path) -> Non
     assert "official" in done.stdout
 
 
+def test_it_claims_no_generic_option(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--help")
+    assert re.search(r"^\s+--emulators\b", done.stdout, re.MULTILINE) is None
+
+
+def test_every_fixture_it_provides_says_etl(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--fixtures")
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    section = done.stdout.split("fixtures defined from etl_harness.emulators.plugin", 1)[1]
+    section = section.split("-- fixtures defined from", 1)[0]
+    names = re.findall(r"^(\w+)(?: \[session scope\])? -- ", section, re.MULTILINE)
+    assert len(names) >= 10, section
+    assert all(name.startswith("etl_") for name in names), names
+
+
 def test_no_emulator_to_start_skips_with_the_reason(tmp_path: Path) -> None:
     empty = tmp_path / "no-binaries"
     empty.mkdir()
@@ -84,7 +100,7 @@ def test_no_cloud_sdk_skips_the_official_mode_with_the_reason(tmp_path: Path) ->
     done = run_pytest(
         tmp_path,
         "--etl-emulators=official",
-        test="def test_uses_them(subscriber):\n    assert subscriber is not None\n",
+        test="def test_uses_them(etl_subscriber):\n    assert etl_subscriber is not None\n",
         ETL_GCLOUD_SDK_ROOT=str(tmp_path / "no-sdk"),
     )
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
