@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from google.cloud import bigtable
 
     from etl.config import Settings
-    from etl_harness.cloud import CloudSession
+    from etl_harness.cloud import CloudSession, CloudTarget  # noqa: F401 (CLOUD_KEY names it)
     from etl_harness.emulators.hosts import Emulators
     from etl_harness.emulators.native import Hosts
     from etl_harness.inspector.admin import AdminApi

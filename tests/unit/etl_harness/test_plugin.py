@@ -1,6 +1,6 @@
 """The pytest plugin as a downstream project sees it: its markers registered (so
-`--strict-markers` works), its option and fixtures prefixed, and no emulator → a skip with the reason (a
-failure under `CI=true`)."""
+`--strict-markers` works), its option and fixtures prefixed, and no emulator → a skip with the
+reason (a failure under `CI=true`)."""
 
 from __future__ import annotations
 
