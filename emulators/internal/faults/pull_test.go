@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -288,3 +289,26 @@ func num(s string) int {
 
 func sortedIDs(msgs []*pb.ReceivedMessage) []string { return slices.Sorted(slices.Values(ids(msgs))) }
 func sortedIDs2(list []string) []string             { return slices.Sorted(slices.Values(list)) }
+
+func TestFaultsSetWhileAPullWaitsApplyToWhatItReturns(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscription("late", nil, nil)
+	got := make(chan []*pb.ReceivedMessage, 1)
+	go func() {
+		resp, err := e.sub.Pull(context.Background(), &pb.PullRequest{Subscription: sub, MaxMessages: 100})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- resp.GetReceivedMessages()
+	}()
+	time.Sleep(200 * time.Millisecond) // the pull is waiting for messages by now
+	e.reg.Set(sub, faults.Config{Duplicate: 1, Seed: 1})
+	published := e.publish(sub, 2, "")
+	msgs := <-got
+	if c := count(ids(msgs)); len(msgs) != 4 || c[published[0]] != 2 || c[published[1]] != 2 {
+		t.Fatalf("pulled %v, want each of %v twice", ids(msgs), published)
+	}
+	if c := e.fired(sub).Duplicate; c != 2 {
+		t.Errorf("duplicate fired %d times, want 2", c)
+	}
+}

@@ -101,13 +101,30 @@ func originals(ids []string) ([]string, bool) {
 //     the next pull, duplicate adds a marked copy right after a fraction;
 //   - shuffle reorders the response, keeping each ordering key's order;
 //   - copies beyond max_messages wait for the next pull.
+//
+// Faults switched on while a pull waits in pstest apply to what it returns.
 func (s *Subscriber) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullResponse, error) {
 	name := req.GetSubscription()
+	limit := int(req.GetMaxMessages())
+	if limit <= 0 {
+		limit = defaultMax
+	}
 	s.reg.mu.Lock()
 	st := s.reg.subs[name]
 	if st == nil || (st.cfg == nil && len(st.queue) == 0 && len(st.expire) == 0) {
 		s.reg.mu.Unlock()
-		return s.SubscriberServer.Pull(ctx, req)
+		resp, err := s.SubscriberServer.Pull(ctx, req)
+		if err != nil || len(resp.GetReceivedMessages()) == 0 {
+			return resp, err
+		}
+		s.reg.mu.Lock()
+		st = s.reg.subs[name]
+		on := st != nil && st.cfg != nil
+		s.reg.mu.Unlock()
+		if !on {
+			return resp, nil
+		}
+		return s.finish(ctx, name, st, nil, owned(resp), limit), nil
 	}
 	expire := st.expire
 	st.expire = nil
@@ -115,10 +132,6 @@ func (s *Subscriber) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRes
 
 	if len(expire) > 0 {
 		s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: name, AckIds: expire}) //nolint:errcheck // acked meanwhile: nothing to expire
-	}
-	limit := int(req.GetMaxMessages())
-	if limit <= 0 {
-		limit = defaultMax
 	}
 	now := time.Now()
 	s.reg.mu.Lock()
@@ -136,15 +149,27 @@ func (s *Subscriber) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRes
 			s.reg.mu.Unlock()
 			return nil, err
 		}
-		for _, m := range resp.GetReceivedMessages() {
-			fresh = append(fresh, proto.Clone(m).(*pb.ReceivedMessage))
-		}
-		// pstest walks a map: publish order makes the decisions below
-		// independent of it.
-		slices.SortStableFunc(fresh, func(a, b *pb.ReceivedMessage) int {
-			return a.GetMessage().GetPublishTime().AsTime().Compare(b.GetMessage().GetPublishTime().AsTime())
-		})
+		fresh = owned(resp)
 	}
+	return s.finish(ctx, name, st, released, fresh, limit), nil
+}
+
+// owned copies a pull's messages (pstest keeps its own) in publish order:
+// pstest walks a map, and the decisions made on them must not depend on it.
+func owned(resp *pb.PullResponse) []*pb.ReceivedMessage {
+	fresh := make([]*pb.ReceivedMessage, 0, len(resp.GetReceivedMessages()))
+	for _, m := range resp.GetReceivedMessages() {
+		fresh = append(fresh, proto.Clone(m).(*pb.ReceivedMessage))
+	}
+	slices.SortStableFunc(fresh, func(a, b *pb.ReceivedMessage) int {
+		return a.GetMessage().GetPublishTime().AsTime().Compare(b.GetMessage().GetPublishTime().AsTime())
+	})
+	return fresh
+}
+
+// finish applies the faults to a pull's released and fresh messages and
+// renews the leases of those it holds or releases; the response.
+func (s *Subscriber) finish(ctx context.Context, name string, st *subState, released []queued, fresh []*pb.ReceivedMessage, limit int) *pb.PullResponse {
 	var deadline time.Duration
 	if len(released) > 0 || len(fresh) > 0 {
 		deadline = s.ackDeadline(ctx, name)
@@ -172,7 +197,7 @@ func (s *Subscriber) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullRes
 			Subscription: name, AckIds: renew, AckDeadlineSeconds: seconds(deadline),
 		})
 	}
-	return &pb.PullResponse{ReceivedMessages: out}, nil
+	return &pb.PullResponse{ReceivedMessages: out}
 }
 
 // ackDeadline is the subscription's ack deadline (10 s when unset).
