@@ -1,9 +1,4 @@
-"""Reads `etl.toml`: the pipeline's topics, subscriptions and tables for the emulators, per stage.
-
-`load()` parses and validates it; errors name the file and the line of the bad entry. The values
-here are plain data; `etl_harness.provision` creates them in the emulators, and the Go emulators
-read the same file with their `--seed` flag (emulators/internal/seed).
-"""
+"""Validates parsed etl.toml data into the model, every error naming `file:line: entry`."""
 
 from __future__ import annotations
 
@@ -11,144 +6,26 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from etl.config import DEFAULT_INSTANCE, DEFAULT_PROJECT, STAGES
-from etl_core import EtlError
+from etl_harness.etl_toml.model import (
+    FILE_NAME,
+    PLACEHOLDERS,
+    DeadLetterPolicy,
+    EtlToml,
+    GcRule,
+    InvalidEtlToml,
+    RetryPolicy,
+    Subscription,
+    Table,
+)
 from etl_harness.faults import Faults, InvalidFaults
 
-FILE_NAME = "etl.toml"
-PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
 _PUBSUB_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9_.~+%]{2,254}")
 _TABLE_NAME = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}")
 _FAMILY_NAME = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,63}")
-
-
-class InvalidEtlToml(EtlError, ValueError):
-    """An etl.toml cannot be parsed or describes resources that cannot exist."""
-
-
-@dataclass(frozen=True, slots=True)
-class GcRule:
-    """A column family's garbage collection: either condition deletes a cell."""
-
-    max_versions: int | None = None
-    max_age_seconds: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    name: str
-    families: Mapping[str, GcRule]
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterPolicy:
-    topic: str
-    max_delivery_attempts: int = 5
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    minimum_backoff_seconds: float = 10.0
-    maximum_backoff_seconds: float = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    name: str
-    topic: str
-    push_endpoint: str | None = None
-    function: str | None = None
-    ack_deadline_seconds: int = 60
-    ordering: bool = False
-    dead_letter: DeadLetterPolicy | None = None
-    retry: RetryPolicy | None = None
-    faults: Faults | None = None
-    """Injected by our Pub/Sub emulator only (Google's has no faults; `provision` ignores it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resources:
-    """What one stage of one project consists of (placeholders replaced)."""
-
-    project: str
-    stage: str
-    instance: str
-    topics: tuple[str, ...]
-    subscriptions: tuple[Subscription, ...]
-    tables: tuple[Table, ...]
-
-    def subscription(self, name: str) -> Subscription:
-        for sub in self.subscriptions:
-            if sub.name == name:
-                return sub
-        raise KeyError(name)
-
-
-@dataclass(frozen=True, slots=True)
-class EtlToml:
-    """The file as written: names still carry `{stage}` and `{project}`."""
-
-    project: str
-    stages: tuple[str, ...]
-    instance: str
-    topics: tuple[str, ...] = ()
-    subscriptions: tuple[Subscription, ...] = ()
-    tables: tuple[Table, ...] = ()
-    source: str = FILE_NAME
-
-    def resources(
-        self, stage: str, project: str | None = None, instance: str | None = None
-    ) -> Resources:
-        """The resources of `stage` in `project` and `instance` (default: the file's)."""
-        values = {"stage": stage, "project": project or self.project}
-
-        def fill(text: str) -> str:
-            return text.format_map(values)
-
-        def fill_sub(sub: Subscription) -> Subscription:
-            dead = sub.dead_letter and replace(sub.dead_letter, topic=fill(sub.dead_letter.topic))
-            return replace(
-                sub,
-                name=fill(sub.name),
-                topic=fill(sub.topic),
-                push_endpoint=sub.push_endpoint and fill(sub.push_endpoint),
-                dead_letter=dead,
-            )
-
-        return Resources(
-            project=values["project"],
-            stage=stage,
-            instance=instance or self.instance,
-            topics=tuple(fill(t) for t in self.topics),
-            subscriptions=tuple(fill_sub(s) for s in self.subscriptions),
-            tables=tuple(replace(t, name=fill(t.name)) for t in self.tables),
-        )
-
-
-def find(explicit: str | None = None, start: Path | None = None) -> Path:
-    """`explicit` (`ETL_SEED_FILE`), else the nearest `etl.toml` from `start` (cwd) upwards, else
-    the default one shipped with this package."""
-    if explicit:
-        return Path(explicit)
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / FILE_NAME).is_file():
-            return folder / FILE_NAME
-    return Path(str(resources.files("etl_harness") / FILE_NAME))
-
-
-def load(path: Path) -> EtlToml:
-    """Read and validate an etl.toml (`find` says which)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InvalidEtlToml(f"{path}: cannot read it: {err.strerror}") from err
-    return parse(text, str(path))
 
 
 def parse(text: str, source: str = FILE_NAME) -> EtlToml:
@@ -158,9 +35,6 @@ def parse(text: str, source: str = FILE_NAME) -> EtlToml:
     except tomllib.TOMLDecodeError as err:
         raise InvalidEtlToml(f"{source}: {err}") from err
     return _Reader(text, source).read(data)
-
-
-# --- validation, with line numbers -------------------------------------------------------------
 
 
 @dataclass(slots=True)

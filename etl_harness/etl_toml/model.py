@@ -1,0 +1,116 @@
+"""What an etl.toml describes, as plain data: topics, subscriptions and tables, per stage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from etl_core import EtlError
+from etl_harness.faults import Faults
+
+FILE_NAME = "etl.toml"
+PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
+
+
+class InvalidEtlToml(EtlError, ValueError):
+    """An etl.toml cannot be parsed or describes resources that cannot exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class GcRule:
+    """A column family's garbage collection: either condition deletes a cell."""
+
+    max_versions: int | None = None
+    max_age_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    families: Mapping[str, GcRule]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterPolicy:
+    topic: str
+    max_delivery_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    minimum_backoff_seconds: float = 10.0
+    maximum_backoff_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    name: str
+    topic: str
+    push_endpoint: str | None = None
+    function: str | None = None
+    ack_deadline_seconds: int = 60
+    ordering: bool = False
+    dead_letter: DeadLetterPolicy | None = None
+    retry: RetryPolicy | None = None
+    faults: Faults | None = None
+    """Injected by our Pub/Sub emulator only (Google's has no faults; `provision` ignores it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What one stage of one project consists of (placeholders replaced)."""
+
+    project: str
+    stage: str
+    instance: str
+    topics: tuple[str, ...]
+    subscriptions: tuple[Subscription, ...]
+    tables: tuple[Table, ...]
+
+    def subscription(self, name: str) -> Subscription:
+        for sub in self.subscriptions:
+            if sub.name == name:
+                return sub
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class EtlToml:
+    """The file as written: names still carry `{stage}` and `{project}`."""
+
+    project: str
+    stages: tuple[str, ...]
+    instance: str
+    topics: tuple[str, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    tables: tuple[Table, ...] = ()
+    source: str = FILE_NAME
+
+    def resources(
+        self, stage: str, project: str | None = None, instance: str | None = None
+    ) -> Resources:
+        """The resources of `stage` in `project` and `instance` (default: the file's)."""
+        values = {"stage": stage, "project": project or self.project}
+
+        def fill(text: str) -> str:
+            return text.format_map(values)
+
+        def fill_sub(sub: Subscription) -> Subscription:
+            dead = sub.dead_letter and replace(sub.dead_letter, topic=fill(sub.dead_letter.topic))
+            return replace(
+                sub,
+                name=fill(sub.name),
+                topic=fill(sub.topic),
+                push_endpoint=sub.push_endpoint and fill(sub.push_endpoint),
+                dead_letter=dead,
+            )
+
+        return Resources(
+            project=values["project"],
+            stage=stage,
+            instance=instance or self.instance,
+            topics=tuple(fill(t) for t in self.topics),
+            subscriptions=tuple(fill_sub(s) for s in self.subscriptions),
+            tables=tuple(replace(t, name=fill(t.name)) for t in self.tables),
+        )
