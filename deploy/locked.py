@@ -18,7 +18,9 @@ EXPORT_RUNTIME = ("export", "--frozen", "--no-dev", "--no-emit-project", "--no-h
 
 def install(session: nox.Session, *args: str) -> None:
     """`session.install(*args)` constrained to the versions locked in uv.lock."""
-    constraints = Path(session.create_tmp()) / "constraints.txt"
+    # In the session's venv: nox's create_tmp() would point TMPDIR, and so every test's tmp_path,
+    # inside the checkout.
+    constraints = Path(session.virtualenv.location) / "uv-lock-constraints.txt"
     session.run_install(
         "uv",
         "export",
