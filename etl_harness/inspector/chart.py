@@ -17,7 +17,8 @@ LEFT, RIGHT = 44, 8
 TITLE, HALF, LABELS = 20, 36, 18
 PANEL = TITLE + 2 * HALF + LABELS
 ENTRIES, EXITS, AXIS = "#2a9d8f", "#e76f51", "#999"
-REASON_ROW, REASON_LABEL, REASON_BAR = 20, 150, "#b5838d"
+REASON_WIDTH, REASON_ROW, REASON_LABEL, REASON_BAR = 400, 20, 130, "#b5838d"
+"""The reasons chart is narrower: it sits in a narrow column."""
 
 
 def hourly_svg(series: Mapping[str, Sequence[HourlyCount]]) -> str:
@@ -32,9 +33,11 @@ def hourly_svg(series: Mapping[str, Sequence[HourlyCount]]) -> str:
     return _svg(PANEL * len(panels), "".join(panels))
 
 
-def _svg(height: int, body: str, label: str = "hourly entries and exits") -> str:
+def _svg(
+    height: int, body: str, label: str = "hourly entries and exits", width: int = WIDTH
+) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{label}">{body}</svg>'
     )
 
@@ -89,10 +92,10 @@ def reasons_svg(counts: Mapping[str, int]) -> str:
     frequent first, lengths to one scale."""
     if not counts:
         body = '<text x="4" y="20" class="empty">no dead letters</text>'
-        return _svg(30, body, "dead letters by reason")
+        return _svg(30, body, "dead letters by reason", REASON_WIDTH)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     peak = ordered[0][1] or 1
-    room = WIDTH - REASON_LABEL - RIGHT - 40
+    room = REASON_WIDTH - REASON_LABEL - RIGHT - 40
     rows = []
     for i, (reason, count) in enumerate(ordered):
         y = i * REASON_ROW
@@ -106,4 +109,5 @@ def reasons_svg(counts: Mapping[str, int]) -> str:
             f'fill="{REASON_BAR}"/>'
             f'<text x="{REASON_LABEL + length + 4:.1f}" y="{y + 14}">{count}</text></g>'
         )
-    return _svg(REASON_ROW * len(rows), "".join(rows), "dead letters by reason")
+    height = REASON_ROW * len(rows)
+    return _svg(height, "".join(rows), "dead letters by reason", REASON_WIDTH)

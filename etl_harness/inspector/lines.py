@@ -20,7 +20,7 @@ WIDTH, HEIGHT = 720, 190
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 26, 22
 LEGEND, PER_ROW = 14, 5
 """Legend: a row of `PER_ROW` services every `LEGEND` units, above the lines."""
-SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 160, 28, 3
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 120, 28, 3
 PALETTE = ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8e7dbe", "#5b8e7d")
 AXIS = "#999"
 
@@ -97,7 +97,7 @@ def occupancy_svg(series: Mapping[str, Sequence[tuple[datetime, int]]]) -> str:
         row, column = divmod(index, PER_ROW)
         parts.append(
             f'<text x="{LEFT + column * (WIDTH - LEFT) // PER_ROW}" y="{14 + LEGEND * row}" '
-            f'fill="{colour}" class="title">{escape(service)}: {points[-1][1]}</text>'
+            f'class="legend" style="fill: {colour}">{escape(service)}: {points[-1][1]}</text>'
         )
     return _svg(WIDTH, HEIGHT, "occupancy per service over the last hours", "".join(parts))
 
@@ -118,7 +118,8 @@ def sparkline_svg(
         colour = PALETTE[(index + 1) % len(PALETTE)]
         at = [(p.at, p.value) for p in points]
         last = f"{number(points[-1].value)}{unit} now" if points else "no samples yet"
-        tip = f"{what}, {name}: {last}, at most {number(top)}{unit} ({len(points)} samples)"
+        label = what if name == what else f"{what} {name}"
+        tip = f"{label}: {last}, at most {number(top)}{unit} ({len(points)} samples)"
         parts.append(_line(name, name, at, box, ((start, end), (0, top or 1)), colour, [tip]))
     return _svg(SPARK_WIDTH, SPARK_HEIGHT, what, "".join(parts), css=what, fixed=True)
 

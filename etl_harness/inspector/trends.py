@@ -59,8 +59,10 @@ def activity_view(
 ) -> list[dict[str, Any]]:
     """Per subscription, the samples of the last `window` seconds before `now` (monotonic): its
     backlog, and messages/s published to it (`in`) and leaving its backlog (`out`), as numbers
-    (the latest) and sparklines."""
-    start = now - window
+    (the latest) and sparklines. The sparklines span the window, or less while the samples do:
+    all on one time scale."""
+    oldest = min((s.at for samples in series.values() for s in samples), default=now)
+    start = max(now - window, oldest)
     rows = []
     for name, samples in series.items():
         recent = [s for s in samples if s.at >= start]
@@ -71,8 +73,8 @@ def activity_view(
             {
                 "name": name,
                 "backlog": recent[-1].backlog if recent else None,
-                "in_rate": round(arrived[-1].value, 3) if arrived else None,
-                "out_rate": round(left[-1].value, 3) if left else None,
+                "in_rate": round(arrived[-1].value, 2) if arrived else None,
+                "out_rate": round(left[-1].value, 2) if left else None,
                 "samples": len(recent),
                 "backlog_svg": sparkline_svg({"backlog": backlog}, start, now, "backlog"),
                 "rate_svg": sparkline_svg({"in": arrived, "out": left}, start, now, "rate", "/s"),

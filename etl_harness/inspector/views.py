@@ -206,8 +206,8 @@ def faults_view(statuses: Iterable[Mapping[str, Any]], stage: str) -> list[dict[
 
 
 def fault_settings(config: Mapping[str, Any]) -> list[str]:
-    """The faults that are on, as the emulator reports them (`duplicate 0.1`, `delay 10-50 ms
-    on 0.5`, `shuffle`, …), then the seed that makes them repeatable."""
+    """The faults that are on, as the emulator reports them (`duplicate 0.1`, `delay 10-50 ms,
+    fraction 0.5`, `shuffle`, …), then the seed that makes them repeatable."""
     on = [
         f"{key} {config[key]:g}"
         for key in ("duplicate", "push_error", "early_redelivery")
@@ -215,7 +215,7 @@ def fault_settings(config: Mapping[str, Any]) -> list[str]:
     ]
     if config.get("delay_fraction"):
         low, high = config.get("delay_ms") or (0, 0)
-        on.append(f"delay {low}-{high} ms on {config['delay_fraction']:g}")
+        on.append(f"delay {low}-{high} ms, fraction {config['delay_fraction']:g}")
     if config.get("shuffle"):
         on.append("shuffle")
     if config.get("seed") is not None:

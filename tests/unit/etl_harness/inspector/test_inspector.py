@@ -227,7 +227,12 @@ def test_faults_show_the_settings_that_are_on_with_their_counts_for_the_stage_on
         ("push-test", False),
         ("worker-test", True),
     ]
-    assert rows[1]["settings"] == ["duplicate 0.25", "delay 10-50 ms on 0.5", "shuffle", "seed 7"]
+    assert rows[1]["settings"] == [
+        "duplicate 0.25",
+        "delay 10-50 ms, fraction 0.5",
+        "shuffle",
+        "seed 7",
+    ]
     assert rows[1]["fired"]["duplicate"] == 4
     assert rows[1]["held"] == 2
     assert rows[0]["settings"] == []

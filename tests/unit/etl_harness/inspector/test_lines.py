@@ -88,7 +88,7 @@ def test_a_sparkline_says_its_latest_and_highest_value() -> None:
     svg = sparkline_svg({"in": [Point(1, 0.5), Point(2, 12.0), Point(3, 2.0)]}, 0, 3, "rate", "/s")
     assert 'class="rate"' in svg
     assert 'data-last="2" data-max="12" data-points="3"' in svg
-    assert "rate, in: 2/s now, at most 12/s (3 samples)" in svg
+    assert "rate in: 2/s now, at most 12/s (3 samples)" in svg
 
 
 def test_numbers_are_short() -> None:
