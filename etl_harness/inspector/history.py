@@ -73,13 +73,16 @@ def new_messages(
 
     Our emulator numbers messages 1, 2, 3… server-wide, so the log's newest ids are the messages
     published since the last look. The first look (`after` None) counts nothing: the log shows
-    the recent past, not the interval. A newest id below `after` means the ids started again (an
-    emulator restart): that look counts nothing either. Ids that are not decimal are skipped.
+    the recent past, not the interval (an empty log, though, makes every later message new). A
+    newest id below `after` means the ids started again (an emulator restart): that look counts
+    nothing either. Ids that are not decimal are skipped.
     """
     numbered = [(int(mid), topic) for mid, topic in log if mid.isdecimal()]
     newest = max((n for n, _ in numbered), default=None)
-    if after is None or newest is None or newest < after:
-        return {}, newest if newest is not None else after
+    if newest is None:
+        return {}, 0 if after is None else after  # after an empty look, every message is new
+    if after is None or newest < after:
+        return {}, newest
     counts: dict[str, int] = {}
     for number, topic in numbered:
         if number > after:

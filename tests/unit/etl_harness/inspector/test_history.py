@@ -46,14 +46,15 @@ def test_no_rate_for_the_first_sample_a_reset_or_no_time_elapsed() -> None:
 
 
 @given(
+    before=st.integers(0, 3),
     batches=st.lists(
         st.lists(st.sampled_from(["events-test", "written-test"]), max_size=20), max_size=10
-    )
+    ),
 )
 def test_counting_the_log_at_each_look_finds_every_message_published_between_looks(
-    batches: list[list[str]],
+    before: int, batches: list[list[str]]
 ) -> None:
-    log: list[tuple[str, str]] = [("1", "events-test")]  # before the first look
+    log = [(str(i + 1), "events-test") for i in range(before)]  # before the first look
     counts, cursor = new_messages(log, None)
     assert counts == {}
     seen: dict[str, int] = {}
@@ -71,7 +72,12 @@ def test_ids_starting_again_count_nothing_and_undecimal_ids_are_skipped() -> Non
     assert new_messages([("3", "t"), ("2", "t")], after=10) == ({}, 3)  # emulator restarted
     assert new_messages([("m7", "t"), ("12", "t")], after=10) == ({"t": 1}, 12)
     assert new_messages([], after=10) == ({}, 10)
-    assert new_messages([], after=None) == ({}, None)
+    assert new_messages([], after=None) == ({}, 0)
+
+
+def test_after_a_first_look_at_an_empty_log_every_message_counts() -> None:
+    counts, cursor = new_messages([], None)
+    assert new_messages([("8", "t"), ("3", "t")], cursor) == ({"t": 2}, 8)
 
 
 @given(
