@@ -165,7 +165,7 @@ def expect_sampling(page: Page, settings: Settings) -> None:
 
 def expect_activity(page: Page, settings: Settings) -> None:
     """The worker's backlog sparkline ends at the 3 messages nobody consumed (shape `current`),
-    and its messages/s in rose while they were published."""
+    and its messages/s in rose while they were published; a reload shows the same history."""
     worker = worker_activity(page, settings)
     if worker is None:
         return
@@ -174,6 +174,10 @@ def expect_activity(page: Page, settings: Settings) -> None:
     expect(backlog).to_have_attribute("data-max", "3")
     rate_in = worker.locator('svg.rate g.line[data-name="in"]')
     expect(rate_in).not_to_have_attribute("data-max", "0")
+    page.reload()  # the history is the server's: a new page gets it whole
+    expect(backlog).to_have_attribute("data-max", "3")
+    expect(rate_in).not_to_have_attribute("data-max", "0")
+    expect(backlog).not_to_have_attribute("data-points", re.compile(r"^[01]$"))
 
 
 def expect_faults(page: Page, settings: Settings, bus: PubSub) -> None:

@@ -76,7 +76,7 @@ def test_ids_starting_again_count_nothing_and_undecimal_ids_are_skipped() -> Non
 
 
 def test_after_a_first_look_at_an_empty_log_every_message_counts() -> None:
-    counts, cursor = new_messages([], None)
+    _, cursor = new_messages([], None)
     assert new_messages([("8", "t"), ("3", "t")], cursor) == ({"t": 2}, 8)
 
 

@@ -309,6 +309,7 @@ def test_the_page_names_project_and_stage_and_loads_its_script() -> None:
     assert "project <b>p1</b> · stage <b>test</b>" in html
     assert "/static/inspector.js" in html
     assert 'rel="icon" href="data:,"' in html  # no favicon request, no 404 in the console
+    assert "at most 600 samples per subscription" in html
 
 
 def test_a_daily_peak_shows_its_day_level_and_when_it_was_first_reached() -> None:
