@@ -10,8 +10,9 @@ Messages per second are rates of cumulative counters between successive samples 
 elapsed seconds): `published` counts the messages published to the subscription's topic that the
 inspector saw in the admin API's message log (`new_messages`), and `left` is `published` minus
 the backlog: messages that left the backlog (acknowledged, dead-lettered or expired). A counter
-that went down (an emulator restart, a log that overflowed between two samples) gives no rate
-for that interval rather than a negative or made-up one.
+that went down (an emulator restart) gives no rate for that interval rather than a negative or
+made-up one. The log holds the latest 1,000 messages of all projects: more published between
+two samples make `published` an undercount for that interval (and `left` with it).
 """
 
 from __future__ import annotations
