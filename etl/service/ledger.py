@@ -15,7 +15,7 @@ Each summary has a row per service (`Summary.key`) holding an `etl_core.hour_led
 Nothing is incremented in place, so no retry, redelivery or duplicate counts an event twice, and
 a commit is whole or absent, so a crash at any point leaves nothing half done. This module owns
 the cell format of summary rows: readers ask it (`current_occupancy`, `read_hourly`,
-`read_daily`, `window_start`) rather than parse qualifiers.
+`read_daily`, `read_hour_ends`) rather than parse qualifiers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, status_key
@@ -236,17 +236,19 @@ def read_daily(status: StatusRow) -> dict[datetime, DailyPeak]:
     return dict(sorted(peaks.items()))
 
 
-def window_start(status: StatusRow, hours: int, limits: Limits = Limits()) -> datetime | None:
-    """Start of the last `hours` hours of a service's events (its newest hour with events,
-    minus `hours - 1`); None when the row holds no ledger yet."""
+def read_hour_ends(status: StatusRow, limits: Limits = Limits()) -> dict[datetime, Occupancy]:
+    """The occupancy at the end of every hour with events the summary row keeps (about a week),
+    by hour, oldest first: the last one is the current occupancy. {} for a row without a ledger
+    or with one that does not decode."""
     try:
-        ledger = decode(
-            status.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
-        )
+        kept = limits.read(status.cells)
     except CorruptLedger:
-        return None
-    newest = max([*ledger.open, *ledger.closed], default=None)
-    return None if newest is None else newest - timedelta(hours=hours - 1)
+        return {}
+    hours = list(kept.hours())
+    if not hours:
+        return {}
+    ends = [start for _, start, _ in hours[1:]] + [kept.occupancy()]
+    return {counted.hour: end for (counted, _, _), end in zip(hours, ends, strict=True)}
 
 
 def _backoff(attempt: int) -> None:

@@ -40,10 +40,16 @@ class AdminApi:
     host: str | None
     timeout: float = 2.0
 
+    def subscriptions(self, project: str) -> list[dict[str, Any]]:
+        """The project's subscriptions: `name`, `topic` (paths), `backlog`, `push_endpoint`,
+        `faults` and `faults_fired`."""
+        body = self._get("/v1/subscriptions", {"project": project})
+        subscriptions: list[dict[str, Any]] = body.get("subscriptions", [])
+        return subscriptions
+
     def backlogs(self, project: str) -> dict[str, int]:
         """Subscription path → messages published to it and not yet acknowledged."""
-        body = self._get("/v1/subscriptions", {"project": project})
-        return {s["name"]: int(s["backlog"]) for s in body.get("subscriptions", [])}
+        return {s["name"]: int(s["backlog"]) for s in self.subscriptions(project)}
 
     def messages(self, project: str, limit: int, topic: str | None = None) -> list[dict[str, Any]]:
         """The project's most recent messages (on `topic`, else any), newest first."""

@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from etl.config import Settings
 from etl_core.timestamps import format_event_time
+from etl_harness.inspector.history import MAX_SAMPLES
 from etl_harness.inspector.sources import Section, Sources
 
 POLL_MS = 1000
@@ -105,7 +106,9 @@ def create_app(settings: Settings, inspector: Inspector | None = None) -> Flask:
 
     @app.get("/")
     def index() -> str:
-        return render_template("index.html", settings=settings, poll_ms=POLL_MS)
+        return render_template(
+            "index.html", settings=settings, poll_ms=POLL_MS, max_samples=MAX_SAMPLES
+        )
 
     @app.get("/api/state")
     def state() -> Response:

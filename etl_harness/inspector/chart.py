@@ -1,7 +1,8 @@
-"""The hourly entries/exits chart as inline SVG: one panel per service, entries up, exits down.
+"""Bar charts as inline SVG: hourly entries/exits per service, and dead letters by reason.
 
-Same colours as `etl analytics --plot` (etl/plot.py). All panels share one scale so sites compare
-at a glance; every bar has a tooltip with its numbers.
+Hourly: one panel per service, entries up, exits down, same colours as `etl analytics --plot`
+(etl/plot.py); all panels share one scale so sites compare at a glance. Reasons: one bar per
+reason, most frequent first. Every bar has a tooltip with its numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ LEFT, RIGHT = 44, 8
 TITLE, HALF, LABELS = 20, 36, 18
 PANEL = TITLE + 2 * HALF + LABELS
 ENTRIES, EXITS, AXIS = "#2a9d8f", "#e76f51", "#999"
+REASON_WIDTH, REASON_ROW, REASON_LABEL, REASON_BAR = 400, 20, 130, "#b5838d"
+"""The reasons chart is narrower: it sits in a narrow column."""
 
 
 def hourly_svg(series: Mapping[str, Sequence[HourlyCount]]) -> str:
@@ -30,10 +33,12 @@ def hourly_svg(series: Mapping[str, Sequence[HourlyCount]]) -> str:
     return _svg(PANEL * len(panels), "".join(panels))
 
 
-def _svg(height: int, body: str) -> str:
+def _svg(
+    height: int, body: str, label: str = "hourly entries and exits", width: int = WIDTH
+) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" aria-label="hourly entries and exits">{body}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" role="img" aria-label="{label}">{body}</svg>'
     )
 
 
@@ -80,3 +85,29 @@ def _rect(kind: str, x: float, y: float, width: float, height: float, fill: str)
         f'<rect class="{kind}" x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
         f'height="{height:.1f}" fill="{fill}"/>'
     )
+
+
+def reasons_svg(counts: Mapping[str, int]) -> str:
+    """One bar per dead-letter reason (`<g class="reason" data-reason data-count>`), the most
+    frequent first, lengths to one scale."""
+    if not counts:
+        body = '<text x="4" y="20" class="empty">no dead letters</text>'
+        return _svg(30, body, "dead letters by reason", REASON_WIDTH)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    peak = ordered[0][1] or 1
+    room = REASON_WIDTH - REASON_LABEL - RIGHT - 40
+    rows = []
+    for i, (reason, count) in enumerate(ordered):
+        y = i * REASON_ROW
+        length = max(1.0, count / peak * room)
+        tip = escape(f"{reason}: {count} dead letter{'' if count == 1 else 's'}")
+        rows.append(
+            f'<g class="reason" data-reason="{escape(reason)}" data-count="{count}">'
+            f"<title>{tip}</title>"
+            f'<text x="{REASON_LABEL - 6}" y="{y + 14}" text-anchor="end">{escape(reason)}</text>'
+            f'<rect x="{REASON_LABEL}" y="{y + 4}" width="{length:.1f}" height="{REASON_ROW - 8}" '
+            f'fill="{REASON_BAR}"/>'
+            f'<text x="{REASON_LABEL + length + 4:.1f}" y="{y + 14}">{count}</text></g>'
+        )
+    height = REASON_ROW * len(rows)
+    return _svg(height, "".join(rows), "dead letters by reason", REASON_WIDTH)

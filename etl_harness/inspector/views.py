@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from etl.service import ledger
@@ -106,6 +107,12 @@ def dead_letter_view(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
+def reason_counts(letters: Iterable[DeadLetter]) -> dict[str, int]:
+    """Dead letters per reason, the most frequent first."""
+    counts = Counter(letter.reason for letter in letters)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
     """A service's stored occupancy, read as `etl status` reads it (nothing refreshed)."""
     occ = ledger.current_occupancy(status)
@@ -143,6 +150,13 @@ def latest_rows(events: Iterable[Event], limit: int = ROWS) -> list[dict[str, An
     ]
 
 
+def window_start(hours_kept: Iterable[datetime], hours: int = WINDOW_HOURS) -> datetime | None:
+    """Start of the last `hours` hours of a service's events, ending at its newest hour with
+    events (`hours_kept`: those its summary keeps); None when it keeps none yet."""
+    newest = max(hours_kept, default=None)
+    return None if newest is None else newest - timedelta(hours=hours - 1)
+
+
 def hourly_window(
     events: Iterable[Event], hours: int = WINDOW_HOURS
 ) -> dict[str, list[HourlyCount]]:
@@ -168,3 +182,42 @@ def hourly_json(series: Mapping[str, Sequence[HourlyCount]]) -> dict[str, list[d
         ]
         for service, counts in series.items()
     }
+
+
+def faults_view(statuses: Iterable[Mapping[str, Any]], stage: str) -> list[dict[str, Any]]:
+    """The stage's subscriptions that have or had faults (the admin API's `/v1/faults`): which
+    are on with their settings, the counts fired, the messages held back now."""
+    rows = []
+    for status in sorted(statuses, key=lambda s: str(s.get("subscription", ""))):
+        name = str(status.get("subscription", ""))
+        if not of_stage(name, stage):
+            continue
+        config = status.get("faults")
+        rows.append(
+            {
+                "subscription": short_name(name),
+                "active": config is not None,
+                "settings": fault_settings(config) if config is not None else [],
+                "fired": {k: int(v) for k, v in (status.get("fired") or {}).items()},
+                "held": int(status.get("held", 0)),
+            }
+        )
+    return rows
+
+
+def fault_settings(config: Mapping[str, Any]) -> list[str]:
+    """The faults that are on, as the emulator reports them (`duplicate 0.1`, `delay 10-50 ms,
+    fraction 0.5`, `shuffle`, …), then the seed that makes them repeatable."""
+    on = [
+        f"{key} {config[key]:g}"
+        for key in ("duplicate", "push_error", "early_redelivery")
+        if config.get(key)
+    ]
+    if config.get("delay_fraction"):
+        low, high = config.get("delay_ms") or (0, 0)
+        on.append(f"delay {low}-{high} ms, fraction {config['delay_fraction']:g}")
+    if config.get("shuffle"):
+        on.append("shuffle")
+    if config.get("seed") is not None:
+        on.append(f"seed {config['seed']}")
+    return on

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import socket
 import time
 import urllib.request
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
@@ -106,17 +107,28 @@ def test_the_page_shows_a_dead_letter_and_occupancy_changes_live(
         page.goto(url)
         expect(page.locator("#dead-letters-body")).to_contain_text("no dead letters")
         expect(page.locator("#occupancy-cards")).to_contain_text("no services yet")
+        expect(page.locator("#occupancy-chart")).to_contain_text("no occupancy yet")
+        expect(page.locator("#reasons-chart")).to_contain_text("no dead letters")
+        expect_sampling(page, settings)
         occupancy = page.locator(f'#occupancy-cards .card[data-service="{SERVICE}"] .value')
+        line = page.locator(f'#occupancy-chart g.line[data-name="{SERVICE}"]')
+        not_json = page.locator('#reasons-chart g.reason[data-reason="not_json"]')
         with served(settings, "current", tmp_path):
             bus.publish(settings.events_topic, [Outgoing(b"not json"), event(1)])
             expect(page.locator("#dead-letters-body")).to_contain_text("not_json", timeout=LIVE)
+            expect(not_json).to_have_attribute("data-count", "1", timeout=LIVE)
             expect(occupancy).to_have_text("1", timeout=LIVE)
+            expect(line).to_have_attribute("data-last", "1", timeout=LIVE)
+            expect(line).to_have_attribute("data-points", re.compile(r"^[1-9]"))
             bus.publish(settings.events_topic, [event(-1)])
             expect(occupancy).to_have_text("0", timeout=LIVE)
+            expect(line).to_have_attribute("data-last", "0", timeout=LIVE)
         expect(page.locator("#rows-body")).to_contain_text(f"{SERVICE}#")
         expect(page.locator("#chart svg rect.entries")).to_have_count(1)
         expect(page.locator("#chart svg rect.exits")).to_have_count(1)
         expect_backlog_and_messages(page, settings)
+        expect_activity(page, settings)
+        expect_faults(page, settings, bus)
         assert problems == []
 
 
@@ -132,6 +144,59 @@ def expect_backlog_and_messages(page: Page, settings: Settings) -> None:
     expect(page.locator("#messages-body")).to_contain_text("not json")
 
 
+def worker_activity(page: Page, settings: Settings) -> Locator | None:
+    """The worker subscription's row of backlog and messages/s sparklines; None (and the page
+    says n/a) without the admin API."""
+    if not settings.pubsub_admin_host:
+        expect(page.locator("#activity-note")).to_contain_text("n/a (admin API not available)")
+        return None
+    expect(page.locator("#activity-note")).to_be_hidden()
+    name = settings.subscription("worker")
+    return page.locator(f'#activity-body tr[data-subscription="{name}"]')
+
+
+def expect_sampling(page: Page, settings: Settings) -> None:
+    """The subscriptions are being sampled, so what is published next is counted."""
+    worker = worker_activity(page, settings)
+    if worker is not None:
+        backlog = worker.locator("svg.backlog g.line")
+        expect(backlog).to_have_attribute("data-last", "0", timeout=LIVE)
+
+
+def expect_activity(page: Page, settings: Settings) -> None:
+    """The worker's backlog sparkline ends at the 3 messages nobody consumed (shape `current`),
+    and its messages/s in rose while they were published; a reload shows the same history."""
+    worker = worker_activity(page, settings)
+    if worker is None:
+        return
+    backlog = worker.locator("svg.backlog g.line")
+    expect(backlog).to_have_attribute("data-last", "3", timeout=LIVE)
+    expect(backlog).to_have_attribute("data-max", "3")
+    rate_in = worker.locator('svg.rate g.line[data-name="in"]')
+    expect(rate_in).not_to_have_attribute("data-max", "0")
+    page.reload()  # the history is the server's: a new page gets it whole
+    expect(backlog).to_have_attribute("data-max", "3")
+    expect(rate_in).not_to_have_attribute("data-max", "0")
+    expect(backlog).not_to_have_attribute("data-points", re.compile(r"^[01]$"))
+
+
+def expect_faults(page: Page, settings: Settings, bus: PubSub) -> None:
+    """Faults set through the admin API show with their settings, then as off once cleared."""
+    if not settings.pubsub_admin_host:
+        expect(page.locator("#faults-note")).to_contain_text("n/a (admin API not available)")
+        return
+    expect(page.locator("#faults-body")).to_contain_text("no faults set")
+    admin = AdminApi(settings.pubsub_admin_host, timeout=10)
+    path = bus.subscription_path(settings.subscription("worker"))
+    admin.set_faults(path, {"duplicate": 0.5, "delay_ms": [10, 20], "seed": 11})
+    row = page.locator("#faults-body tr", has_text=settings.subscription("worker"))
+    settings_shown = "duplicate 0.5 · delay 10-20 ms, fraction 1 · seed 11"
+    expect(row.locator("td").nth(1)).to_have_text(settings_shown, timeout=LIVE)
+    expect(row.locator("td").nth(2)).to_contain_text("duplicate 0")
+    admin.clear_faults(path)
+    expect(row.locator("td").nth(1)).to_have_text("off", timeout=LIVE)
+
+
 @pytest.mark.ours_only("admin API: the dead letters state.json lists come from it")
 def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_path: Path) -> None:
     provision.ensure(settings)
@@ -144,6 +209,11 @@ def test_state_json_agrees_with_etl_status(settings: Settings, bus: PubSub, tmp_
     assert {o["service"]: o["occupancy"] for o in table["occupancy"]} == {SERVICE: 2}
     assert [d["reason"] for d in body["dead_letters"]["items"]] == ["not_object"]
     assert report["dead_letters"] == {"not_object": 1}
+    assert body["dead_letters"]["by_reason"] == {"not_object": 1}
+    assert body["table"]["occupancy_history"][SERVICE][-1]["occupancy"] == 2
+    assert body["faults"] == {"items": [], "note": None}
+    sampled = {s["name"] for s in body["activity"]["subscriptions"]}
+    assert settings.subscription("worker") in sampled
     assert [r["service"] for r in table["rows"]] == [SERVICE, SERVICE]
     assert all(is_event_key(r["key"].encode()) for r in table["rows"])
     assert sum(c["entries"] for c in table["hourly"][SERVICE]) == 2

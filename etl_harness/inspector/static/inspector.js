@@ -1,12 +1,20 @@
-// etl inspect: polls /api/state and updates the page in place. Data is only ever set as text.
+// etl inspect: polls /api/state and updates the page in place. Data is only ever set as text;
+// charts are SVG the server rendered with every text escaped.
 "use strict";
 
 (() => {
   const POLL_MS = Number(document.body.dataset.pollMs) || 1000;
   const MAX_TEXT = 80;
   const byId = (id) => document.getElementById(id);
-  let lastChart = null;
+  const lastSvg = new Map();
   const lastOccupancy = new Map();
+
+  // A server-rendered chart into a node, replaced only when it changed.
+  function chart(id, svg) {
+    if (lastSvg.get(id) === svg) return;
+    byId(id).innerHTML = svg; // server-rendered, every text escaped
+    lastSvg.set(id, svg);
+  }
 
   // A value, or { text, title } for a cell with a tooltip.
   function cell(value, className) {
@@ -100,6 +108,57 @@
     byId("dead-letters-count").textContent = `(${section.items.length})`;
     fill("dead-letters-body", section.items,
       (d) => [d.reason, d.detail, d.data, d.source, d.message_id], "no dead letters", [1, 2]);
+    chart("reasons-chart", section.reasons_svg);
+  }
+
+  function rate(value) {
+    if (value === null) return "–";
+    return String(value >= 10 ? Math.round(value) : Number(value.toPrecision(2)));
+  }
+
+  // A table cell holding a sparkline and the latest number beside it.
+  function sparkCell(svg, text) {
+    const td = document.createElement("td");
+    td.className = "spark";
+    td.innerHTML = svg; // server-rendered, every text escaped
+    const number = document.createElement("span");
+    number.textContent = text;
+    td.append(number);
+    return td;
+  }
+
+  function renderActivity(section) {
+    show("activity-error", section.error);
+    if (section.error) return;
+    show("activity-note", section.note);
+    const minutes = section.window_s ? Math.round(section.window_s / 60) : null;
+    byId("activity-window").textContent = minutes ? `(last ${minutes} minutes)` : "";
+    const rows = (section.subscriptions || []).map((s) => {
+      const tr = document.createElement("tr");
+      tr.dataset.subscription = s.name;
+      tr.append(cell(s.name),
+        sparkCell(s.backlog_svg, s.backlog === null ? "" : String(s.backlog)),
+        sparkCell(s.rate_svg, `${rate(s.in_rate)} · ${rate(s.out_rate)}`));
+      return tr;
+    });
+    if (rows.length === 0) {
+      rows.push(emptyRow(section.subscriptions ? "no subscriptions sampled yet" : "n/a"));
+    }
+    byId("activity-body").replaceChildren(...rows);
+  }
+
+  function counts(fired) {
+    return Object.entries(fired || {}).map(([k, v]) => `${k} ${v}`).join(" · ");
+  }
+
+  function renderFaults(section) {
+    show("faults-error", section.error);
+    if (section.error) return;
+    show("faults-note", section.note);
+    fill("faults-body", section.items,
+      (f) => [f.subscription, f.active ? f.settings.join(" · ") : { text: "off", title: "cleared" },
+        counts(f.fired), f.held],
+      section.items ? "no faults set" : "n/a", [1, 2]);
   }
 
   function card(item) {
@@ -136,10 +195,8 @@
       cards.push(none);
     }
     byId("occupancy-cards").replaceChildren(...cards);
-    if (section.chart_svg !== lastChart) {
-      byId("chart").innerHTML = section.chart_svg; // server-rendered, every text escaped
-      lastChart = section.chart_svg;
-    }
+    chart("occupancy-chart", section.occupancy_svg);
+    chart("chart", section.chart_svg);
     fill("rows-body", section.rows, (r) => [r.key, r.service, r.eventTime, r.event],
       "no event rows yet");
     fill("daily-peaks-body", section.daily_peaks, (p) => [p.service, p.day, p.value, p.at],
@@ -151,6 +208,8 @@
     renderMessages(state.messages);
     renderDeadLetters(state.dead_letters);
     renderTable(state.table);
+    renderActivity(state.activity);
+    renderFaults(state.faults);
     byId("updated").textContent = `updated ${state.time}`;
   }
 

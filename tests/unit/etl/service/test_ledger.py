@@ -202,11 +202,30 @@ def test_a_corrupt_ledger_cell_is_rebuilt_from_the_event_rows() -> None:
     assert ledger.current_occupancy(table.read_status(status_key("gate"))).value == 4
 
 
-def test_the_window_ends_at_the_newest_hour_with_events() -> None:
+def test_the_hours_kept_are_the_hours_with_events_up_to_the_newest() -> None:
     table = FakeTable()
     events = [Event("gate", BASE, 1, "a"), Event("gate", BASE + timedelta(hours=30), 1, "b")]
     deliver(table, events, horizon=2)
-    status = table.read_status(status_key("gate"))
-    newest = BASE + timedelta(hours=30)
-    assert ledger.window_start(status, hours=24) == newest - timedelta(hours=23)
-    assert ledger.window_start(StatusRow(0, {}), hours=24) is None
+    ends = ledger.read_hour_ends(table.read_status(status_key("gate")))
+    assert list(ends) == [BASE, BASE + timedelta(hours=30)]
+    assert [o.value for o in ends.values()] == [1, 2]
+
+
+@given(events=event_lists(), data=st.data(), horizon=st.integers(0, 3))
+def test_each_kept_hour_ends_at_the_fold_of_every_event_up_to_its_end(
+    events: list[Event], data: st.DataObject, horizon: int
+) -> None:
+    table = FakeTable()
+    for event in data.draw(st.permutations(events)):
+        deliver(table, [event], horizon)
+    for service in {e.service for e in events}:
+        ends = ledger.read_hour_ends(table.read_status(status_key(service)))
+        mine = [e for e in events if e.service == service]
+        assert list(ends) == sorted({e.event_time.replace(minute=0) for e in mine})
+        for hour, end in ends.items():
+            before_end = [e for e in mine if e.event_time < hour + timedelta(hours=1)]
+            assert end == fold(before_end)[service]
+        assert list(ends.values())[-1] == ledger.current_occupancy(
+            table.read_status(status_key(service))
+        )
+    assert ledger.read_hour_ends(StatusRow(0, {})) == {}

@@ -19,7 +19,7 @@ from etl_harness.deadletters import DeadLetter
 from etl_harness.inspector import views
 from etl_harness.inspector.admin import AdminApi, AdminUnavailable
 from etl_harness.inspector.app import Inspector, create_app
-from etl_harness.inspector.chart import hourly_svg
+from etl_harness.inspector.chart import hourly_svg, reasons_svg
 from tests.unit.etl.fakes import FakeTable
 
 T0 = datetime(2026, 11, 28, 8, 15, tzinfo=UTC)
@@ -139,6 +139,12 @@ def test_latest_rows_are_the_newest_events_with_their_row_keys() -> None:
     assert rows[0]["eventTime"] == "2026-11-28T08:25:00.000Z"
 
 
+def test_the_window_of_event_rows_read_ends_at_the_newest_hour_with_events() -> None:
+    hours = [T0, T0 + timedelta(hours=30), T0 + timedelta(hours=2)]
+    assert views.window_start(hours) == T0 + timedelta(hours=30 - 23)
+    assert views.window_start([]) is None
+
+
 def test_hourly_window_fills_empty_hours_and_aligns_every_service() -> None:
     events = [event("gate", 0), event("gate", 1, -1), event("door", 180)]
     window = views.hourly_window(events, hours=4)
@@ -170,6 +176,67 @@ def test_chart_escapes_service_names_and_says_when_there_is_nothing() -> None:
     assert "<b>" not in svg
     assert "&lt;b&gt;&amp;" in svg
     assert "no events yet" in hourly_svg({})
+
+
+def test_dead_letters_are_counted_by_reason_most_frequent_first() -> None:
+    letters = [DeadLetter(r, "", b"", f"m{i}", {}) for i, r in enumerate("bab")]
+    assert list(views.reason_counts(letters).items()) == [("b", 2), ("a", 1)]
+    assert views.reason_counts([]) == {}
+
+
+def test_reasons_chart_draws_a_bar_per_reason_with_its_count() -> None:
+    svg = reasons_svg({"not_json": 3, "<x>": 1})
+    assert svg.count("<rect") == 2
+    assert 'data-reason="not_json" data-count="3"' in svg
+    assert "not_json: 3 dead letters" in svg
+    assert "&lt;x&gt;: 1 dead letter<" in svg
+    assert svg.index("not_json") < svg.index("&lt;x&gt;")
+    assert "no dead letters" in reasons_svg({})
+
+
+# --- faults ---
+
+
+def fault_status(name: str, faults: dict[str, Any] | None, **fired: int) -> dict[str, Any]:
+    counts = dict.fromkeys(("duplicate", "delay", "shuffle", "push_error", "early_redelivery"), 0)
+    return {
+        "subscription": f"projects/p/subscriptions/{name}",
+        "faults": faults,
+        "fired": counts | fired,
+        "held": 2,
+    }
+
+
+def test_faults_show_the_settings_that_are_on_with_their_counts_for_the_stage_only() -> None:
+    on = {
+        "duplicate": 0.25,
+        "delay_ms": [10, 50],
+        "delay_fraction": 0.5,
+        "shuffle": True,
+        "push_error": 0,
+        "early_redelivery": 0,
+        "seed": 7,
+    }
+    statuses = [
+        fault_status("worker-test", on, duplicate=4),
+        fault_status("push-test", None, push_error=3),
+        fault_status("worker-dev", on),
+    ]
+    rows = views.faults_view(statuses, "test")
+    assert [(r["subscription"], r["active"]) for r in rows] == [
+        ("push-test", False),
+        ("worker-test", True),
+    ]
+    assert rows[1]["settings"] == [
+        "duplicate 0.25",
+        "delay 10-50 ms, fraction 0.5",
+        "shuffle",
+        "seed 7",
+    ]
+    assert rows[1]["fired"]["duplicate"] == 4
+    assert rows[1]["held"] == 2
+    assert rows[0]["settings"] == []
+    assert rows[0]["fired"]["push_error"] == 3
 
 
 # --- admin API client ---
@@ -242,6 +309,7 @@ def test_the_page_names_project_and_stage_and_loads_its_script() -> None:
     assert "project <b>p1</b> · stage <b>test</b>" in html
     assert "/static/inspector.js" in html
     assert 'rel="icon" href="data:,"' in html  # no favicon request, no 404 in the console
+    assert "at most 600 samples per subscription" in html
 
 
 def test_a_daily_peak_shows_its_day_level_and_when_it_was_first_reached() -> None:
