@@ -72,8 +72,21 @@ def shoot(settings: Settings, out: Path, letters: int) -> None:
         page.locator("#rows-body td").first.wait_for()
         page.locator("#chart svg rect").first.wait_for()
         page.locator(f"#dead-letters-body tr:nth-child({letters})").wait_for()
+        page.locator("#occupancy-chart svg").first.wait_for()
+        page.locator("#reasons-chart svg").first.wait_for()
+        page.locator("#activity-body svg").nth(1).wait_for()  # two samples: a sparkline
         page.wait_for_timeout(1500)  # past the cards' change highlight
         page.screenshot(path=str(out), full_page=True)
+    shrink(out)
+
+
+def shrink(png: Path) -> None:
+    """A 256-colour palette: the page is flat colours and text, so nothing visible is lost."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        paletted = image.convert("RGB").quantize(colors=256)
+    paletted.save(png, optimize=True)
 
 
 def main() -> None:
