@@ -325,13 +325,18 @@ def _pull(
             if left <= 0:
                 return list(seen.values()), "duration"
             wanted = PULL_MAX if limit is None else min(PULL_MAX, limit - len(seen))
+            wait = max(min(left, POLL_S), 0.05)
+            cut = time.monotonic() + wait
             try:
                 response = bus.subscriber.pull(
-                    request={"subscription": path, "max_messages": wanted},
-                    timeout=max(min(left, POLL_S), 0.05),
+                    request={"subscription": path, "max_messages": wanted}, timeout=wait
                 )
-            except gexc.DeadlineExceeded:
-                continue  # nothing published meanwhile
+            except (gexc.DeadlineExceeded, gexc.Cancelled):
+                # Nothing published before our timeout: DEADLINE_EXCEEDED, or CANCELLED when the
+                # server gives up waiting at that very moment (the emulator's 500 ms wait).
+                if time.monotonic() < cut:
+                    raise
+                continue
             if not response.received_messages:
                 continue
             before = len(seen)
