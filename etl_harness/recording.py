@@ -44,7 +44,8 @@ VERSION = 1
 MARK = "etl_recording"
 """The first line's key; its value is the format version."""
 KEYS = {"data", "publish_time", "attributes", "ordering_key", "message_id"}
-PULL_MAX = 1000
+BATCH = 1000
+"""Messages per pull, and at most per publish call of a replay (a publish request's cap)."""
 POLL_S = 5.0
 """Longest wait of one pull: a `--duration` or Ctrl-C is noticed within it."""
 EXPIRY_S = 24 * 3600
@@ -324,7 +325,7 @@ def _pull(
             left = POLL_S if end is None else end - time.monotonic()
             if left <= 0:
                 return list(seen.values()), "duration"
-            wanted = PULL_MAX if limit is None else min(PULL_MAX, limit - len(seen))
+            wanted = BATCH if limit is None else min(BATCH, limit - len(seen))
             wait = max(min(left, POLL_S), 0.05)
             cut = time.monotonic() + wait
             try:
@@ -396,7 +397,7 @@ def replay(
             sleep(wait)
         due = clock() - start
         end = sent + 1
-        while end < len(messages) and end - sent < PULL_MAX and offsets[end] <= due:
+        while end < len(messages) and end - sent < BATCH and offsets[end] <= due:
             end += 1
         batch = [Outgoing(m.data, m.ordering_key, m.attributes) for m in messages[sent:end]]
         try:

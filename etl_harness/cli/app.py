@@ -430,14 +430,18 @@ def _replay(source: str, speed_factor: float, as_json: bool, cloud: bool) -> Non
 
 @app.command()
 def record(
-    topic: Annotated[str, typer.Argument(help="The topic's name, e.g. acceso-events-dev.")],
+    topic: Annotated[
+        str, typer.Argument(metavar="TOPIC", help="The topic's name, e.g. acceso-events-dev.")
+    ],
     out: Annotated[
         Path,
         typer.Option(
             "--out", metavar="FILE", dir_okay=False, help="The recording to write (JSON Lines)."
         ),
     ],
-    limit: Annotated[int | None, typer.Option(min=1, help="Stop after N messages.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Stop after N messages.")
+    ] = None,
     duration: Annotated[
         float | None, typer.Option(metavar="SECONDS", help="Stop after SECONDS.")
     ] = None,
