@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from etl.adapters.bigtable import EventTable
@@ -26,7 +28,7 @@ from etl_core import (
     validate_service,
 )
 from etl_core.rowkeys import STATUS_SUFFIX, service_of_status_key
-from etl_harness import deadletters, provision
+from etl_harness import deadletters, provision, recording
 from etl_harness.deadletters import DeadLetter
 from etl_harness.local import Local
 
@@ -67,17 +69,61 @@ def simulate(
     return {"published": len(sim.events), "groundTruth": sim.ground_truth}
 
 
-def publish_lines(local: Local, stream: IO[bytes]) -> int:
-    """Each non-empty line (without its line break) becomes one message, byte for byte."""
+def publish_lines(local: Local, stream: IO[bytes], source: str) -> int:
+    """Each non-empty line (without its line break) becomes one message, byte for byte; a
+    recording of `etl record` is refused (its lines are envelopes, not messages)."""
     lines = (line.rstrip(b"\r\n") for line in stream)
+    first = next(lines, b"")
+    if recording.is_header(first):
+        raise recording.RecordingWithoutReplay(
+            f"{source} is a recording of `etl record`; add --replay to publish its messages "
+            "with their spacing, attributes and ordering keys"
+        )
     provision.ensure_local(local)
     settings = local.settings
     bus = PubSub(settings)
     try:
-        ids = bus.publish(settings.events_topic, (Outgoing(line) for line in lines if line))
+        messages = (Outgoing(line) for line in itertools.chain([first], lines) if line)
+        ids = bus.publish(settings.events_topic, messages)
     finally:
         bus.close()
     return len(ids)
+
+
+def record(
+    local: Local,
+    topic: str,
+    out: Path,
+    limit: int | None,
+    duration: float | None,
+    on_ready: Callable[[str], None],
+    on_recorded: Callable[[int], None],
+) -> recording.Capture:
+    """`recording.record` on the configured project, written to `out` (also when stopped by
+    Ctrl-C; not when the recording failed)."""
+    provision.ensure_local(local)
+    bus = PubSub(local.settings)
+    try:
+        capture = recording.record(bus, topic, limit, duration, on_ready, on_recorded)
+    finally:
+        bus.close()
+    recording.write(capture.recording, out)
+    return capture
+
+
+def replay(
+    local: Local,
+    recorded: recording.Recording,
+    speed_factor: float,
+    on_published: Callable[[int], None],
+) -> int:
+    """`recording.replay` into the configured project (the recorded topic, by name)."""
+    provision.ensure_local(local)
+    bus = PubSub(local.settings)
+    try:
+        return recording.replay(bus, recorded, speed_factor, on_published)
+    finally:
+        bus.close()
 
 
 class UnknownService(EtlError, LookupError):

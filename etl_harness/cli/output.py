@@ -47,8 +47,9 @@ def working(message: str, as_json: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int, as_json: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr; yields `advance(n)`. Silent when `shows_progress` is false."""
+def progress(description: str, total: int | None, as_json: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (no total: a count); yields `advance(n)`. Silent when
+    `shows_progress` is false."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

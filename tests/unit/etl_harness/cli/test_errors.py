@@ -36,6 +36,7 @@ def one_error_line(stderr: str) -> str:
     [
         ["simulate"],
         ["publish", "-"],
+        ["record", "acceso-events-dev", "--out", "recording.jsonl"],
         ["occupancy"],
         ["analytics"],
         ["dead-letters"],
