@@ -73,18 +73,18 @@ class Recorder:
 
 
 @pytest.fixture
-def topic(bus: PubSub, unique_name: Callable[[str], str]) -> str:
-    name = unique_name("recorded")
+def topic(bus: PubSub, etl_unique_name: Callable[[str], str]) -> str:
+    name = etl_unique_name("recorded")
     bus.ensure_topic(name)
     return name
 
 
 @pytest.fixture
-def env(emulator_hosts: Hosts, settings: Settings) -> dict[str, str]:
+def env(etl_emulator_hosts: Hosts, settings: Settings) -> dict[str, str]:
     """The CLI on this test's own project (`settings`)."""
     return {
         **os.environ,
-        **emulator_hosts.env(),
+        **etl_emulator_hosts.env(),
         "GOOGLE_CLOUD_PROJECT": settings.project,
         "ETL_STAGE": settings.stage,
     }
@@ -161,11 +161,11 @@ def pull_all(
 
 def test_a_replay_publishes_what_was_recorded_in_order_with_the_gaps_scaled(
     bus: PubSub,
-    subscriber: pubsub_v1.SubscriberClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     env: dict[str, str],
     recorder: Callable[..., Recorder],
-    unique_name: Callable[[str], str],
+    etl_unique_name: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "recording.jsonl"
@@ -177,7 +177,7 @@ def test_a_replay_publishes_what_was_recorded_in_order_with_the_gaps_scaled(
     assert summary["topic"] == topic
     assert subscriptions_of(bus, topic) == [], "the temporary subscription was deleted"
     with pytest.raises(gexc.NotFound):
-        subscriber.get_subscription(subscription=bus.subscription_path(summary["subscription"]))
+        etl_subscriber.get_subscription(subscription=bus.subscription_path(summary["subscription"]))
 
     recording = read(out)
     recorded = list(recording.messages)
@@ -186,7 +186,7 @@ def test_a_replay_publishes_what_was_recorded_in_order_with_the_gaps_scaled(
     recorded_gaps = gaps(recorded)
     assert all(got >= planned for got, planned in zip(recorded_gaps, GAPS_S, strict=True))
 
-    replayed_into = bus.ensure_subscription(unique_name("replayed"), topic, dead_letter=False)
+    replayed_into = bus.ensure_subscription(etl_unique_name("replayed"), topic, dead_letter=False)
     replay = subprocess.run(
         [sys.executable, "-m", "etl_harness", "publish", str(out), "--replay", *SPEED, "--json"],
         env=env,
@@ -201,7 +201,7 @@ def test_a_replay_publishes_what_was_recorded_in_order_with_the_gaps_scaled(
         "topic": topic,
         "speed_factor": SPEED_FACTOR,
     }
-    replayed = pull_all(subscriber, replayed_into, len(sent))
+    replayed = pull_all(etl_subscriber, replayed_into, len(sent))
     assert as_sent(replayed) == sent, "the same messages, in the same order"
     replayed_gaps = gaps(replayed)
     longest = recorded_gaps.index(max(recorded_gaps))
