@@ -13,6 +13,7 @@ Hours are canonical event times (`2026-11-28T08:00:00.000Z`): readable with `cbt
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,17 +82,26 @@ def decode(
                 ledger.origin = Occupancy(value, anomalies, events)
                 ledger.floor = None if floor is None else parse_canonical(floor)
             elif qualifier.startswith(OPEN):
-                hour = parse_canonical(qualifier[len(OPEN) :])
-                ledger.open[hour] = [
-                    Reading(hour + ms * _MS, str(event_id), int(delta))
-                    for ms, delta, event_id in json.loads(raw)
-                ]
+                hour, readings = _open_hour(qualifier, bytes(raw))
+                ledger.open[hour] = list(readings)
             elif qualifier.startswith(CLOSED):
                 hour = parse_canonical(qualifier[len(CLOSED) :])
                 ledger.closed[hour] = _closed(hour, json.loads(raw))
     except (ValueError, TypeError, KeyError) as exc:
         raise CorruptLedger(f"ledger cell does not decode: {exc}") from exc
     return ledger
+
+
+@functools.lru_cache(maxsize=8192)
+def _open_hour(qualifier: str, raw: bytes) -> tuple[datetime, tuple[Reading, ...]]:
+    """An open hour's readings. Memoised: a writer decodes its summary rows once per batch, and
+    the hours the batch did not touch come back byte for byte the same (Readings are frozen;
+    `decode` hands out a new list). 8,192 cells: every open hour of a process's summary rows
+    (a row keeps at most its readings budget) with room for the versions a batch replaces, so a
+    batch never evicts what the next one reads."""
+    hour = parse_canonical(qualifier[len(OPEN) :])
+    entries = json.loads(raw)
+    return hour, tuple(Reading(hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries)
 
 
 def row_write(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> RowWrite:

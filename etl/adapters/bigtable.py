@@ -17,7 +17,8 @@ from typing import Any
 
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
-from google.cloud.bigtable.row_set import RowSet
+from google.cloud.bigtable.data import BigtableDataClient, ReadRowsQuery
+from google.cloud.bigtable.data.row_filters import CellsColumnLimitFilter
 
 from etl.config import Settings
 from etl.service.ports import StatusRow, decode_int, encode_int
@@ -64,8 +65,12 @@ class EventTable:
         self.settings = settings
         self._client = client or bigtable_client(settings)
         self._table = self._client.instance(settings.instance).table(settings.table)
+        self._data_client: Any = None
+        self._data: Any = None
 
     def close(self) -> None:
+        if self._data_client is not None:
+            self._data_client.close()
         self._client.close()
 
     # --- schema: etl.toml (created by etl_harness.provision) ---
@@ -148,12 +153,22 @@ class EventTable:
         return _status(self._table.read_row(key, filter_=_LATEST))
 
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
-        """Several status rows in one ReadRows (an absent row reads as empty, version 0)."""
-        rows = RowSet()
-        for key in keys:
-            rows.add_row_key(key)
-        found = {row.row_key: row for row in self._table.read_rows(row_set=rows, filter_=_LATEST)}
-        return {key: _status(found.get(key)) for key in keys}
+        """Several status rows in one ReadRows (an absent row reads as empty, version 0).
+
+        Through the data API: the legacy `read_rows` rebuilds every cell as a `PartialRowData`,
+        which cost a sixth of a worker's time on summary rows of thousands of cells."""
+        if not keys:
+            return {}  # a query without keys would read the whole table
+        query = ReadRowsQuery(row_keys=list(keys), row_filter=CellsColumnLimitFilter(1))
+        found = {row.row_key: row for row in self._data_table().read_rows(query)}
+        return {key: _status_of_data_row(found.get(key)) for key in keys}
+
+    def _data_table(self) -> Any:
+        """The table through the data API's client, made on first use."""
+        if self._data is None:
+            self._data_client = BigtableDataClient(project=self.settings.project)
+            self._data = self._data_client.get_table(self.settings.instance, self.settings.table)
+        return self._data
 
     def list_status_keys(self, suffix: bytes) -> list[bytes]:
         """Keys of all status rows ending in `suffix` (e.g. every service's `~status`)."""
@@ -212,6 +227,15 @@ class EventTable:
             raise BigtableError(
                 f"{len(failed)} of {len(rows)} row writes failed: {failed[0].message}"
             )
+
+
+def _status_of_data_row(row: Any) -> StatusRow:
+    """`_status` of a data API row (latest cell of each column only)."""
+    if row is None:
+        return StatusRow(version=0, cells={})
+    cells = {cell.qualifier.decode(): cell.value for cell in row.cells if cell.family == STATUS}
+    version = int(cells.pop("version", b"0").decode() or 0)
+    return StatusRow(version=version, cells=cells)
 
 
 def _status(row: Any) -> StatusRow:
