@@ -32,7 +32,8 @@ implement it, so they may import it, while the service never imports an adapter.
 
 ENTRY_POINTS = {
     "etl.entrypoints.functions": "Cloud Functions start here (the environment they are given)",
-    "etl_harness.cli.app": "the `etl` command",
+    "etl_harness.cli.options": "the `etl` command: its configuration, and its children's "
+    "environment",
     "etl_harness.emulators.plugin": "pytest starts here; it exports the hosts to the processes "
     "tests start, through monkeypatch",
 }

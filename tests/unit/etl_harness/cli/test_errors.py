@@ -154,7 +154,7 @@ def test_the_choices_are_the_ones_the_pipeline_knows() -> None:
 
     from etl.config import STAGES
     from etl.entrypoints.worker import PULL_MODES
-    from etl_harness.cli import app as cli
+    from etl_harness.cli import options as cli
     from etl_harness.serve import PIPELINES
 
     assert get_args(cli.Pipeline) == PIPELINES

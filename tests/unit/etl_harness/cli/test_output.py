@@ -81,7 +81,7 @@ def test_missing_google_credentials_say_how_to_log_in_or_use_the_emulators() -> 
 
 
 def test_fail_builds_the_one_line_error_for_either_kind() -> None:
-    from etl_harness.cli.app import fail
+    from etl_harness.cli.options import fail
 
     assert errors.classify(fail("no such emulator")) == ("no such emulator", errors.FAILED)
     assert errors.classify(fail("bad flag", 2)) == ("bad flag", errors.USAGE)
