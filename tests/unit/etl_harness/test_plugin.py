@@ -62,7 +62,7 @@ def test_it_claims_no_generic_option(tmp_path: Path) -> None:
     assert re.search(r"^\s+--emulators\b", done.stdout, re.MULTILINE) is None
 
 
-def test_every_fixture_it_provides_says_etl(tmp_path: Path) -> None:
+def test_every_fixture_it_provides_says_etl_and_the_clients_are_per_session(tmp_path: Path) -> None:
     done = run_pytest(tmp_path, "--fixtures")
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
     section = done.stdout.split("fixtures defined from etl_harness.emulators.plugin", 1)[1]
@@ -70,6 +70,8 @@ def test_every_fixture_it_provides_says_etl(tmp_path: Path) -> None:
     names = re.findall(r"^(\w+)(?: \[session scope\])? -- ", section, re.MULTILINE)
     assert len(names) >= 10, section
     assert all(name.startswith("etl_") for name in names), names
+    shared = set(re.findall(r"^(\w+) \[session scope\] -- ", section, re.MULTILINE))
+    assert {"etl_publisher", "etl_subscriber", "etl_bigtable_client"} <= shared, shared
 
 
 def test_no_emulator_to_start_skips_with_the_reason(tmp_path: Path) -> None:
