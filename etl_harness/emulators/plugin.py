@@ -107,6 +107,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--etl-cloud-dry-run goes with --etl-emulators=cloud")
 
 
+SEEDED_GROUP = "etl-seeded-project"
+"""The xdist group of the tests that share the seeded project (`etl_seeded_emulators`): under
+`pytest -n N --dist loadgroup` they run one after another on one worker."""
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_seeded_group(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """First, as xdist's worker reads the groups in its own pass of the hook (pytest takes only
+    `pytest_*` names, hence this one with its `specname`)."""
+    if config.pluginmanager.hasplugin("xdist"):  # its marker exists only with it
+        for item in items:
+            if "etl_seeded_emulators" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(SEEDED_GROUP))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The cloud dry run: say what would happen, deselect everything."""
@@ -307,8 +322,8 @@ def etl_seeded_emulators(etl_emulator_hosts: Hosts) -> Seeded:
     """Emulators holding exactly what etl.toml lists for `local-project`: every other topic,
     subscription (and backlog) and table of the project deleted, seeded ones recreated empty.
 
-    Stage `test` unless `ETL_STAGE` says otherwise. Tests using it share that project: do not run
-    them in parallel with each other.
+    Stage `test` unless `ETL_STAGE` says otherwise. Tests using it share that project: the plugin
+    puts them in one xdist group (`--dist loadgroup` runs them on one worker).
     """
     from dataclasses import replace
 

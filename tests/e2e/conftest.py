@@ -18,15 +18,12 @@ from tests.e2e.faults import Rig
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test e2e; keep the tests that share the seeded project on one xdist worker.
-
-    Every other test has a project of its own, so `nox -s e2e` spreads them over workers (each
-    with its own emulator pair natively; one shared pair when the hosts come from the env).
-    """
+    """Mark every test e2e. (The plugin keeps the tests that share the seeded project on one
+    xdist worker; every other test has a project of its own, so `nox -s e2e` spreads them over
+    workers: each with its own emulator pair natively, one shared pair when the hosts come from
+    the environment.)"""
     for item in items:
         item.add_marker(pytest.mark.e2e)
-        if "seeded_emulators" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("seeded-project"))
 
 
 @pytest.fixture

@@ -74,6 +74,24 @@ def test_every_fixture_it_provides_says_etl_and_the_clients_are_per_session(tmp_
     assert {"etl_publisher", "etl_subscriber", "etl_bigtable_client"} <= shared, shared
 
 
+GROUP_PROBE = """
+def pytest_collection_finish(session):
+    for item in session.items:
+        group = item.get_closest_marker("xdist_group")
+        print("GROUP", item.name, group.args[0] if group else None)
+"""
+
+
+def test_the_tests_sharing_the_seeded_project_are_one_xdist_group(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(GROUP_PROBE)
+    shared = "def test_shared(etl_seeded_emulators):\n    pass\n\n"
+    own = "def test_own(etl_unique_name):\n    pass\n"
+    done = run_pytest(tmp_path, "--collect-only", "-q", "-s", test=shared + own)
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    assert "GROUP test_shared etl-seeded-project" in done.stdout
+    assert "GROUP test_own None" in done.stdout
+
+
 def test_no_emulator_to_start_skips_with_the_reason(tmp_path: Path) -> None:
     empty = tmp_path / "no-binaries"
     empty.mkdir()
