@@ -16,7 +16,8 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from etl_harness.cli.faults import admin_host, fail
+from etl_harness.cli.faults import admin_errors, admin_host
+from etl_harness.cli.options import fail
 from etl_harness.emulators.native import KINDS
 from etl_harness.local import Local
 
@@ -100,7 +101,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
         tables with cells); `etl emulators up --import DIR` starts from it."""
         from etl_harness.cli.output import print_json
         from etl_harness.emulators import state
-        from etl_harness.inspector.admin import AdminApi, AdminRefused, AdminUnavailable
+        from etl_harness.inspector.admin import AdminApi
 
         local = configured()
         try:
@@ -121,12 +122,8 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
             )
         answers: dict[str, Any] = {}
         for name, host in hosts.items():
-            try:
+            with admin_errors(f"the {name} emulator"):
                 answers[name] = AdminApi(host, timeout=120).export(str(folder / name))
-            except AdminRefused as err:
-                raise fail(f"the {name} emulator refused: {err}") from err
-            except AdminUnavailable as err:
-                raise fail(f"no answer from the {name} emulator's admin API at {err}") from err
         if as_json:
             print_json(answers)
             return

@@ -8,12 +8,14 @@ emulator (unknown subscription) and an emulator that does not answer are exit 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
+from etl_harness.cli.options import fail
 from etl_harness.faults import FIRED, Faults, InvalidFaults, go_number
 from etl_harness.local import Local
 
@@ -156,10 +158,17 @@ def _in_option_words(message: str) -> str:
     return message.replace("[low, high]", "LO,HI")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """One line on stderr, never wrapped (a path in it stays whole), and the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+@contextlib.contextmanager
+def admin_errors(emulator: str = "the emulator") -> Iterator[None]:
+    """An admin API's refusal or silence, as the one-line failure of the command."""
+    from etl_harness.inspector.admin import AdminRefused, AdminUnavailable
+
+    try:
+        yield
+    except AdminRefused as err:
+        raise fail(f"{emulator} refused: {err}") from err
+    except AdminUnavailable as err:
+        raise fail(f"no answer from {emulator}'s admin API at {err}") from err
 
 
 def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
@@ -201,7 +210,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
         """Set, show or turn off a subscription's faults (our emulator only); no SUBSCRIPTION:
         every subscription with faults, and the counts they fired."""
         from etl_harness.cli.output import print_json
-        from etl_harness.inspector.admin import AdminApi, AdminRefused, AdminUnavailable
+        from etl_harness.inspector.admin import AdminApi
 
         local = configured()
         project = local.settings.project
@@ -220,7 +229,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
                 2,
             )
         admin = AdminApi(host, timeout=10)
-        try:
+        with admin_errors():
             if path is None:
                 statuses = admin.faults(project)
                 answer: Any = {"faults": statuses}
@@ -230,10 +239,6 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
                 answer = admin.set_faults(path, faults.as_json())
             else:
                 answer = admin.subscription_faults(path)
-        except AdminRefused as err:
-            raise fail(f"the emulator refused: {err}") from err
-        except AdminUnavailable as err:
-            raise fail(f"no answer from the admin API at {err}") from err
         if as_json:
             print_json(answer)
             return
