@@ -232,14 +232,15 @@ class EventTable:
 def _status_of_data_row(row: Any) -> StatusRow:
     """`_status` of a data API row (latest cell of each column only)."""
     if row is None:
-        return StatusRow(version=0, cells={})
-    cells = {cell.qualifier.decode(): cell.value for cell in row.cells if cell.family == STATUS}
-    version = int(cells.pop("version", b"0").decode() or 0)
-    return StatusRow(version=version, cells=cells)
+        return _status_row({})
+    return _status_row({c.qualifier.decode(): c.value for c in row.cells if c.family == STATUS})
 
 
 def _status(row: Any) -> StatusRow:
     """A status row's latest cells and its version (0 for a row that does not exist)."""
-    cells = _latest_cells(row, STATUS)
+    return _status_row(_latest_cells(row, STATUS))
+
+
+def _status_row(cells: dict[str, bytes]) -> StatusRow:
     version = int(cells.pop("version", b"0").decode() or 0)
     return StatusRow(version=version, cells=cells)
