@@ -12,19 +12,12 @@ from pathlib import Path
 import pytest
 
 from etl_harness.emulators.native import Hosts
+from tests.e2e.cli import etl
 
 
-def etl(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-        check=False,
-    )
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`etl ARGS` with this process's environment plus `env`."""
+    return etl(*args, env={**os.environ, **(env or {})})
 
 
 def without_hosts(tmp_path: Path) -> dict[str, str]:
@@ -32,22 +25,11 @@ def without_hosts(tmp_path: Path) -> dict[str, str]:
     return {**env, "ETL_STATE_DIR": str(tmp_path)}
 
 
-def run_clean(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_emulators_up_prints_exactly_the_host_lines_is_idempotent_and_down_stops_them(
     tmp_path: Path,
 ) -> None:
     env = without_hosts(tmp_path)
-    first = run_clean(["emulators", "up"], env)
+    first = etl("emulators", "up", env=env)
     try:
         assert first.returncode == 0, first.stderr
         lines = first.stdout.splitlines()
@@ -57,15 +39,15 @@ def test_emulators_up_prints_exactly_the_host_lines_is_idempotent_and_down_stops
             "ETL_PUBSUB_ADMIN_HOST",
         ]
         assert all(re.fullmatch(r"\w+=127\.0\.0\.1:\d+", line) for line in lines)
-        again = run_clean(["emulators", "up"], env)
+        again = etl("emulators", "up", env=env)
         assert again.stdout == first.stdout, "a second `up` reuses the running emulators"
-        status = run_clean(["emulators", "status"], env)
+        status = etl("emulators", "status", env=env)
         assert status.returncode == 0
         assert status.stdout.count("\tup\t") == 2
     finally:
-        down = run_clean(["emulators", "down"], env)
+        down = etl("emulators", "down", env=env)
     assert down.returncode == 0
-    assert run_clean(["emulators", "status"], env).returncode == 1
+    assert etl("emulators", "status", env=env).returncode == 1
 
 
 def test_emulators_up_is_all_or_nothing_when_one_emulator_fails_to_start(tmp_path: Path) -> None:
@@ -80,17 +62,17 @@ def test_emulators_up_is_all_or_nothing_when_one_emulator_fails_to_start(tmp_pat
     broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
     broken.chmod(0o755)
     env = {**without_hosts(tmp_path), "ETL_EMULATORS_BIN": str(bins)}
-    result = run_clean(["emulators", "up"], env)
+    result = etl("emulators", "up", env=env)
     assert result.returncode == 1
     assert "bigtable emulator exited before it was ready" in result.stderr
     state = json.loads((tmp_path / "emulators.json").read_text())
     assert state == {}, "the Pub/Sub emulator it had started was stopped and forgotten"
-    assert run_clean(["emulators", "status"], env).returncode == 1
+    assert etl("emulators", "status", env=env).returncode == 1
 
 
 def test_emulators_up_names_the_build_command_when_binaries_are_missing(tmp_path: Path) -> None:
     env = {**without_hosts(tmp_path), "ETL_EMULATORS_BIN": str(tmp_path / "nowhere")}
-    result = run_clean(["emulators", "up"], env)
+    result = etl("emulators", "up", env=env)
     assert result.returncode == 1
     assert "bash emulators/build.sh" in result.stderr
 
@@ -99,7 +81,7 @@ def test_emulators_up_names_the_build_command_when_binaries_are_missing(tmp_path
 def test_demo_checks_the_pipeline_against_the_ground_truth(
     etl_emulator_hosts: Hosts, pipeline: str
 ) -> None:
-    result = etl(
+    result = run(
         *("demo", "--events", "300", "--pipeline", pipeline, "--timeout", "120", "--json"),
         env=etl_emulator_hosts.env(),
     )
@@ -134,17 +116,17 @@ def test_simulate_then_occupancy_and_status_report_the_same_world(
         for line in serve.stderr:
             if line.startswith("ready:"):
                 break
-        simulated = etl(
+        simulated = run(
             "simulate", "--limit", "200", "--speed-factor", "1e9", "--seed", "4", "--json", env=env
         )
         assert simulated.returncode == 0, simulated.stderr
         truth = json.loads(simulated.stdout)["groundTruth"]
         occupancy: dict[str, int] = {}
         for _ in range(100):  # each `etl status` is a process start: ~1 s
-            status = json.loads(etl("status", "--json", env=env).stdout)
+            status = json.loads(run("status", "--json", env=env).stdout)
             if status["unique_events"] == 200:
                 break
-        occupancy = json.loads(etl("occupancy", "--json", env=env).stdout)
+        occupancy = json.loads(run("occupancy", "--json", env=env).stdout)
     finally:
         serve.terminate()
         serve.wait(30)
@@ -152,10 +134,10 @@ def test_simulate_then_occupancy_and_status_report_the_same_world(
         serve.stderr.close()
     assert occupancy == truth
     assert status["counters"]["deliveries"] >= 200
-    analytics = json.loads(etl("analytics", "--json", env=env).stdout)
+    analytics = json.loads(run("analytics", "--json", env=env).stdout)
     assert {svc: a["occupancy"] for svc, a in analytics.items()} == truth
     plot = tmp_path / "hourly.png"
-    assert etl("analytics", "--plot", str(plot), env=env).returncode == 0
+    assert run("analytics", "--plot", str(plot), env=env).returncode == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
@@ -164,7 +146,7 @@ def test_emulators_exec_runs_the_command_with_hosts_and_stops_what_it_started(
 ) -> None:
     env = without_hosts(tmp_path)
     script = "echo $PUBSUB_EMULATOR_HOST $BIGTABLE_EMULATOR_HOST; exit 3"
-    result = run_clean(["emulators", "exec", "--", "sh", "-c", script], env)
+    result = etl("emulators", "exec", "--", "sh", "-c", script, env=env)
     assert result.returncode == 3, result.stderr[-2000:]
     hosts = result.stdout.split()
     assert len(hosts) == 2

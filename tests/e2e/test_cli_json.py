@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from etl_harness.emulators.native import Hosts
+from tests.e2e.cli import etl
 
 CHATTER = ("Connecting to Bigtable emulator", "RuntimeWarning", '"severity"', "HTTP/1.1")
 
 
 def etl_json(*args: str, env: dict[str, str], code: int = 0) -> Any:
     """Run `etl ARGS --json`; its stdout parsed, after checking stderr holds no library chatter."""
-    result = subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    result = etl(*args, "--json", env=env)
     assert result.returncode == code, result.stderr[-2000:]
     assert not [c for c in CHATTER if c in result.stderr], result.stderr[-2000:]
     return json.loads(result.stdout)
@@ -74,14 +66,7 @@ def test_every_reporting_command_prints_json_alone_on_stdout(
 
 def test_an_unknown_service_is_said_so_and_exits_1(env: dict[str, str]) -> None:
     etl_json("emulators", "seed", env=env)
-    result = subprocess.run(
-        [sys.executable, "-m", "etl_harness", "occupancy", "--service", "nosuch", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    result = etl("occupancy", "--service", "nosuch", "--json", env=env)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == "error: unknown service 'nosuch' (stored: none yet)\n"

@@ -20,20 +20,10 @@ from etl.adapters.bigtable import EventTable
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings, from_env
 from etl_harness.inspector.admin import AdminApi
+from tests.e2e.cli import etl
 from tests.e2e.faults import SETTLE_S, assert_exact, served, simulation, wait_settled, wait_until
 
 HOST_VARIABLES = ("PUBSUB_EMULATOR_HOST", "BIGTABLE_EMULATOR_HOST", "ETL_PUBSUB_ADMIN_HOST")
-
-
-def etl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -44,12 +34,12 @@ def own_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env |= {"ETL_STATE_DIR": str(tmp_path / "state"), "GOOGLE_CLOUD_PROJECT": "local-project",
             "ETL_STAGE": "test"}  # fmt: skip
     yield env
-    etl(env, "emulators", "down")
+    etl("emulators", "down", env=env)
 
 
 def up(env: dict[str, str], *args: str) -> dict[str, str]:
     """`etl emulators up ARGS`: the host variables it printed."""
-    result = etl(env, "emulators", "up", *args)
+    result = etl("emulators", "up", *args, env=env)
     assert result.returncode == 0, result.stderr
     return dict(line.split("=", 1) for line in result.stdout.splitlines())
 
@@ -78,12 +68,12 @@ def test_the_pipeline_carries_on_exact_from_an_export_after_a_restart(
     bus.publish(settings.events_topic, (Outgoing(e.to_json()) for e in after))  # backlog only
     bus.close()
 
-    exported = etl(own_env, "emulators", "export", str(tmp_path / "export"), "--json")
+    exported = etl("emulators", "export", str(tmp_path / "export"), "--json", env=own_env)
     assert exported.returncode == 0, exported.stderr
     assert sorted(json.loads(exported.stdout)) == ["bigtable", "pubsub"]
     for name in ("pubsub", "bigtable"):
         assert (tmp_path / "export" / name / "manifest.json").is_file()
-    assert etl(own_env, "emulators", "down").returncode == 0
+    assert etl("emulators", "down", env=own_env).returncode == 0
 
     exit_dir = str(tmp_path / "exit")
     hosts = up(own_env, "--import", str(tmp_path / "export"), "--export-on-exit", exit_dir)
@@ -99,7 +89,7 @@ def test_the_pipeline_carries_on_exact_from_an_export_after_a_restart(
     finally:
         table.close()
 
-    assert etl(own_env, "emulators", "down").returncode == 0
+    assert etl("emulators", "down", env=own_env).returncode == 0
     for name in ("pubsub", "bigtable"):
         manifest = json.loads((tmp_path / "exit" / name / "manifest.json").read_text())
         assert (manifest["service"], manifest["version"]) == (name, 1)
@@ -109,27 +99,27 @@ def test_a_corrupt_export_is_refused_and_nothing_is_left_running(
     own_env: dict[str, str], tmp_path: Path
 ) -> None:
     up(own_env)
-    assert etl(own_env, "emulators", "export", str(tmp_path / "export")).returncode == 0
-    assert etl(own_env, "emulators", "down").returncode == 0
+    assert etl("emulators", "export", str(tmp_path / "export"), env=own_env).returncode == 0
+    assert etl("emulators", "down", env=own_env).returncode == 0
     topics = tmp_path / "export" / "pubsub" / "topics.jsonl"
     topics.write_text(topics.read_text() + '{"name": "projects/p/topics/sneaked-in"}\n')
 
-    result = etl(own_env, "emulators", "up", "--import", str(tmp_path / "export"))
+    result = etl("emulators", "up", "--import", str(tmp_path / "export"), env=own_env)
     assert result.returncode == 1
     assert "topics.jsonl is corrupt" in " ".join(result.stderr.split())
-    assert etl(own_env, "emulators", "status").returncode == 1
+    assert etl("emulators", "status", env=own_env).returncode == 1
 
 
 def test_logs_show_each_emulator_prefixed_and_follow_until_they_stop(
     own_env: dict[str, str],
 ) -> None:
     hosts = up(own_env)
-    shown = etl(own_env, "emulators", "logs")
+    shown = etl("emulators", "logs", env=own_env)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert f"pubsub   | pubsub emulator listening on {hosts['PUBSUB_EMULATOR_HOST']}" in lines
     assert f"bigtable | bigtable emulator listening on {hosts['BIGTABLE_EMULATOR_HOST']}" in lines
-    only = etl(own_env, "emulators", "logs", "bigtable").stdout.splitlines()
+    only = etl("emulators", "logs", "bigtable", env=own_env).stdout.splitlines()
     assert only
     assert all(line.startswith("bigtable | ") for line in only)
 
@@ -140,7 +130,7 @@ def test_logs_show_each_emulator_prefixed_and_follow_until_they_stop(
         env=own_env,
     )
     try:
-        assert etl(own_env, "emulators", "down").returncode == 0
+        assert etl("emulators", "down", env=own_env).returncode == 0
         out, _ = follower.communicate(timeout=60)  # ends by itself once the emulator stopped
     finally:
         if follower.poll() is None:

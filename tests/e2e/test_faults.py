@@ -21,6 +21,7 @@ from etl.adapters.pubsub import Outgoing
 from etl_harness.faults import Faults
 from etl_harness.inspector.admin import AdminApi
 from etl_harness.serve import triggers
+from tests.e2e.cli import etl
 from tests.e2e.faults import ROOT, Rig, assert_exact, served, simulation, wait_settled
 
 AT_LEAST_ONCE = Faults(duplicate=0.2, shuffle=True, early_redelivery=0.1, seed=15)
@@ -101,14 +102,7 @@ def test_each_shape_stays_exact_under_faults_the_emulator_injects(
 
 def etl_faults(rig: Rig, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GOOGLE_CLOUD_PROJECT": rig.settings.project, "ETL_STAGE": "test"}
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", "emulators", "faults", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return etl("emulators", "faults", *args, env=env, timeout=60)
 
 
 def test_the_command_sets_shows_lists_and_turns_off_a_subscriptions_faults(

@@ -24,6 +24,7 @@ from etl_harness.emulators.native import Hosts
 from etl_harness.emulators.plugin import Seeded
 from etl_harness.etl_toml import Resources
 from etl_harness.local import from_env as local_from_env
+from tests.e2e.cli import etl
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -210,17 +211,6 @@ def test_reset_all_is_refused_on_prod_and_off_the_emulators() -> None:
 
 
 # --- through the CLI -------------------------------------------------------------------------
-
-
-def etl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_cli_reset_all_reports_what_it_deleted(etl_emulator_hosts: Hosts) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from etl.service import ledger
 from etl_core import daily_key, hourly_key, status_key
+from tests.e2e.cli import etl
 from tests.e2e.faults import Rig, assert_exact, served, shuffled, simulation, wait_settled
 
 
@@ -40,14 +39,7 @@ def test_rebuilding_from_the_event_rows_gives_what_the_fanout_kept_incrementally
         "GOOGLE_CLOUD_PROJECT": rig.settings.project,
         "ETL_STAGE": rig.settings.stage,
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "etl_harness", "rebuild", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    result = etl("rebuild", "--json", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     rebuilt = json.loads(result.stdout)
     assert {svc: r["occupancy"] for svc, r in rebuilt.items()} == sim.ground_truth

@@ -27,6 +27,7 @@ from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
 from etl_harness.emulators.native import Hosts
 from etl_harness.recording import RecordedMessage, read
+from tests.e2e.cli import etl
 
 GAPS_S = (0.1, 0.1, 1.6, 0.1, 0.1)
 """Pauses between the published messages: one long gap among short ones."""
@@ -187,14 +188,7 @@ def test_a_replay_publishes_what_was_recorded_in_order_with_the_gaps_scaled(
     assert all(got >= planned for got, planned in zip(recorded_gaps, GAPS_S, strict=True))
 
     replayed_into = bus.ensure_subscription(etl_unique_name("replayed"), topic, dead_letter=False)
-    replay = subprocess.run(
-        [sys.executable, "-m", "etl_harness", "publish", str(out), "--replay", *SPEED, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    replay = etl("publish", str(out), "--replay", *SPEED, "--json", env=env)
     assert replay.returncode == 0, replay.stderr[-2000:]
     assert json.loads(replay.stdout) == {
         "published": len(sent),
