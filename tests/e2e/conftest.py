@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from google.cloud import pubsub_v1
 
 from etl.adapters.bigtable import EventTable
 from etl.adapters.pubsub import PubSub
@@ -61,3 +62,16 @@ def rig(
     finally:
         bus.close()
         table.close()
+
+
+@pytest.fixture
+def topic(
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
+) -> str:
+    """A topic of this test's own, by full path (the contract and parity tests'; a module with
+    its own `topic` fixture overrides it)."""
+    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
+    etl_publisher.create_topic(name=path)
+    return path

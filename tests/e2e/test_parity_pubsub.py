@@ -37,17 +37,6 @@ DEAD_LETTER_ATTRIBUTES = {
 
 
 @pytest.fixture
-def topic(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> str:
-    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
-    etl_publisher.create_topic(name=path)
-    return path
-
-
-@pytest.fixture
 def new_sub(
     etl_subscriber: pubsub_v1.SubscriberClient,
     etl_gcp_project: str,

@@ -22,17 +22,6 @@ from etl.config import from_env
 pytestmark = pytest.mark.contract
 
 
-@pytest.fixture
-def topic(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> str:
-    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
-    etl_publisher.create_topic(name=path)
-    return path
-
-
 def make_subscription(
     subscriber: pubsub_v1.SubscriberClient, project: str, name: str, topic: str, **extra: Any
 ) -> str:
