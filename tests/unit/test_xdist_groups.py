@@ -4,11 +4,10 @@ pytest 9.2 broke that silently (pytest-xdist#1386); this holds the lock to a pyt
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.unit.etl_harness import downstream
 
 GROUPED = """
 import pytest
@@ -31,22 +30,9 @@ def test_free(n):
 
 
 def workers_by_test(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "test_groups.py").write_text(GROUPED)
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ETL_", "PYTEST_", "CI")) and not k.endswith("_EMULATOR_HOST")
-    }
-    args = ["-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-v"]
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", *args, "--etl-emulators=native"],
-        cwd=tmp_path,
-        env={**environ, "ETL_EMULATORS_BIN": str(tmp_path / "none")},  # the seeded ones skip
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    args = ("-n", "2", "--dist", "loadgroup", "-v", "--etl-emulators=native")
+    # No emulator binaries: the seeded tests skip, after xdist has scheduled them.
+    done = downstream.run_pytest(tmp_path, GROUPED, *args, ETL_EMULATORS_BIN=str(tmp_path / "no"))
     found = re.findall(r"^\[(gw\d)\] .*?::(test_\w+)", done.stdout, re.MULTILINE)
     assert len(found) == 10, done.stdout + done.stderr
     return {f"{test}#{i}": worker for i, (worker, test) in enumerate(found)}

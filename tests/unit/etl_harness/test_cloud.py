@@ -3,14 +3,13 @@ what would be created and deleted without sending anything to Google."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from etl_harness.cloud import CloudRefused, CloudTarget, target_from_env
+from tests.unit.etl_harness import downstream
 
 
 @pytest.mark.parametrize(
@@ -63,17 +62,7 @@ def test_not_a_parity_test():
 
 
 def run_pytest(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_downstream.py").write_text(DOWNSTREAM_TEST)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "PYTEST_", "CI"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "ignore", *args],
-        cwd=tmp_path,
-        env={**environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return downstream.run_pytest(tmp_path, DOWNSTREAM_TEST, "-W", "ignore", *args, **env)
 
 
 def test_the_dry_run_lists_the_target_tests_and_deletions_and_runs_nothing(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ reason (a failure under `CI=true`)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.unit.etl_harness import downstream
 
 DOWNSTREAM_TEST = """
 import pytest
@@ -27,21 +27,7 @@ def test_needs_emulators(etl_publisher):
 def run_pytest(
     tmp_path: Path, *args: str, test: str = DOWNSTREAM_TEST, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_downstream.py").write_text(test)
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ETL_", "PYTEST_", "CI")) and not k.endswith("_EMULATOR_HOST")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
-        cwd=tmp_path,
-        env={**environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return downstream.run_pytest(tmp_path, test, "-rs", *args, **env)
 
 
 def test_the_markers_are_registered_for_strict_markers(tmp_path: Path) -> None:
