@@ -31,7 +31,8 @@ LOCAL_ONLY = ("etl_harness", "typer", "rich", "tenacity", "flask", "pytest", "te
 
 LOCAL_ONLY_REQUIREMENTS = ("typer", "rich", "psutil", "pytest", "testcontainers", "hypothesis")
 """Distributions of the local tooling that nothing deployed depends on: never in requirements.txt
-(flask is: functions-framework serves through it)."""
+(flask and click are: functions-framework serves through flask and its CLI is click's, so
+requirements.txt pins them as that package's own dependencies)."""
 
 
 @pytest.fixture(params=STAGES)

@@ -23,7 +23,7 @@ def sdk() -> official.Sdk:
     try:
         return official.find_sdk(os.environ.get("ETL_GCLOUD_SDK_ROOT"))
     except EmulatorError as exc:
-        pytest.skip(str(exc))
+        pytest.skip(f"no Cloud SDK with Google's emulators here (set ETL_GCLOUD_SDK_ROOT): {exc}")
 
 
 def test_googles_emulators_start_answer_take_etl_toml_and_stop(
