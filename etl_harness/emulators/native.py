@@ -234,6 +234,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+BIND_ATTEMPTS = 3
+"""A free port is found by binding and closing it; another process (a parallel test run) can take
+it before the emulator binds. Each attempt after a lost port takes fresh ones."""
+
+
 def start(
     kind: Kind,
     *,
@@ -248,15 +253,28 @@ def start(
         launch = launch.with_admin_port(host)
     if kind is BIGTABLE and launch.bigtable_admin_port is None:
         launch = replace(launch, bigtable_admin_port=free_port(host))
-    binary = binary_path(kind, launch.bin_dir)
     chosen = port if port is not None else kind.default_port
     if not port_is_free(host, chosen):
         chosen = free_port(host)
+    for _ in range(BIND_ATTEMPTS - 1):
+        try:
+            return _start_once(kind, host, chosen, log_dir, launch)
+        except _PortTaken:
+            chosen = free_port(host)
+            if kind is PUBSUB:
+                launch = replace(launch, admin_port=free_port(host))
+            else:
+                launch = replace(launch, bigtable_admin_port=free_port(host))
+    return _start_once(kind, host, chosen, log_dir, launch)
+
+
+def _start_once(kind: Kind, host: str, port: int, log_dir: Path, launch: Launch) -> Running:
+    binary = binary_path(kind, launch.bin_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{kind.name}-{chosen}.log"
+    log = log_dir / f"{kind.name}-{port}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            kind.argv(binary, host, chosen, launch),
+            kind.argv(binary, host, port, launch),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -265,14 +283,20 @@ def start(
     _children[proc.pid] = proc
     admin = launch.admin_port if kind is PUBSUB else launch.bigtable_admin_port
     exe, started = identity(proc.pid) or (str(binary.resolve()), None)
-    running = Running(kind.name, proc.pid, host, chosen, str(log), admin, exe, started)
+    running = Running(kind.name, proc.pid, host, port, str(log), admin, exe, started)
     try:
         wait_ready(kind, running.address, alive=lambda: proc.poll() is None)
     except EmulatorError as err:
         stop(running)
         last = log_tail(log)
+        if "address already in use" in last:
+            raise _PortTaken(f"{err}: {last}") from err
         raise EmulatorError(f"{err}: {last}" if last else str(err)) from err
     return running
+
+
+class _PortTaken(EmulatorError):
+    """The emulator exited because another process bound its port first."""
 
 
 def log_tail(log: Path) -> str:
