@@ -16,8 +16,10 @@ at the next start.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +61,31 @@ def owner_alive(label: str) -> bool:
     return found is not None and found[1] == wanted[1]
 
 
+@contextlib.contextmanager
+def docker_client() -> Iterator[Any]:
+    """docker-py's client from the environment (DOCKER_HOST, else the local socket), closed after
+    the block; `EmulatorError` when no daemon answers."""
+    import docker
+
+    with warnings.catch_warnings():
+        # docker-py leaves a failed connect's socket open (docker/docker-py#3356): collected here,
+        # quietly, instead of surfacing as a ResourceWarning in whatever code runs next.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as exc:
+            reason = str(exc)
+        else:
+            reason = ""
+        gc.collect()
+    if reason:
+        raise EmulatorError(f"no Docker daemon answers: {reason}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def sweep_orphans(client: Any) -> list[str]:
     """Remove the containers of ours whose owner no longer runs; their names."""
     removed = []
@@ -92,13 +119,12 @@ def ensure_reaper(client: Any, config: Any) -> None:
 @contextlib.contextmanager
 def emulator_containers(local: Local) -> Iterator[Hosts]:
     """Both emulators in containers on random host ports, for the block."""
-    import docker
     from testcontainers.core.config import testcontainers_config
     from testcontainers.core.container import DockerContainer
 
-    client = docker.from_env()
-    sweep_orphans(client)
-    ensure_reaper(client, testcontainers_config)
+    with docker_client() as client:
+        sweep_orphans(client)
+        ensure_reaper(client, testcontainers_config)
     owner = owner_label()
     images = {PUBSUB.name: local.pubsub_image, BIGTABLE.name: local.bigtable_image}
     seed = find(local.etl_toml)

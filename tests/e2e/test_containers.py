@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from etl_harness.emulators.containers import OWNER_LABEL, emulator_containers
+from etl_harness.emulators.containers import OWNER_LABEL, docker_client, emulator_containers
 from etl_harness.emulators.native import EmulatorError
 from etl_harness.local import from_env
 
@@ -21,21 +21,28 @@ pytestmark = pytest.mark.xdist_group("docker")
 
 
 @pytest.fixture
-def docker_client() -> Iterator[Any]:
-    docker = pytest.importorskip("docker")
+def client() -> Iterator[Any]:
+    pytest.importorskip("docker")
     try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker daemon: {exc}")
+        with docker_client() as found:
+            missing = _missing_images(found)
+            if missing:
+                pytest.skip(f"{missing} not built (`docker compose build`)")
+            yield found
+    except EmulatorError as exc:
+        pytest.skip(str(exc))
+
+
+def _missing_images(client: Any) -> str | None:
+    import docker.errors
+
     local = from_env(os.environ)
     for image in (local.pubsub_image, local.bigtable_image):
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
-            pytest.skip(f"{image} not built (`docker compose build`)")
-    yield client
-    client.close()
+            return image
+    return None
 
 
 def ours(client: Any) -> list[Any]:
@@ -49,25 +56,25 @@ def dead_owner() -> str:
 
 
 def test_a_killed_runs_containers_go_at_the_next_start(
-    docker_client: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from testcontainers.core.config import testcontainers_config
 
     local = from_env(os.environ)
-    orphan = docker_client.containers.run(
+    orphan = client.containers.run(
         local.pubsub_image, "--host=0.0.0.0", labels={OWNER_LABEL: dead_owner()}, detach=True
     )
     monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
     with emulator_containers(local) as hosts:
         assert hosts.source == "docker"
-        names = {c.name for c in ours(docker_client)}
+        names = {c.name for c in ours(client)}
         assert orphan.name not in names, "the orphan was swept before the start"
         assert len(names) == 2, names
-    assert ours(docker_client) == [], "a clean exit removes its own"
+    assert ours(client) == [], "a clean exit removes its own"
 
 
 def test_with_ryuk_on_its_image_must_be_there_or_nothing_starts(
-    docker_client: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from testcontainers.core.config import testcontainers_config
 
@@ -76,4 +83,4 @@ def test_with_ryuk_on_its_image_must_be_there_or_nothing_starts(
     with pytest.raises(EmulatorError) as raised, emulator_containers(from_env(os.environ)):
         pass
     assert "TESTCONTAINERS_RYUK_DISABLED=true" in str(raised.value)
-    assert ours(docker_client) == []
+    assert ours(client) == []

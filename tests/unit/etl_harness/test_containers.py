@@ -3,9 +3,11 @@ or one clear error), and containers whose owner no longer runs removed at the ne
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from etl_harness.emulators import native
 from etl_harness.emulators.containers import (
     OWNER_LABEL,
+    docker_client,
     ensure_reaper,
     owner_alive,
     owner_label,
@@ -152,3 +155,16 @@ def test_an_unpullable_reaper_image_says_how_out_in_one_error() -> None:
 def test_a_process_that_is_not_running_cannot_label() -> None:
     with pytest.raises(EmulatorError):
         owner_label(finished_pid())
+
+
+def test_no_daemon_is_one_error_and_no_open_socket(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-py leaves a failed connect's socket open (docker/docker-py#3356); under
+    `-W error` that surfaced as a ResourceWarning in a later test's teardown."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-daemon.sock'}")
+    with pytest.raises(EmulatorError, match="no Docker daemon answers"), docker_client():
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        gc.collect()
