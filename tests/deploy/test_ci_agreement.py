@@ -175,6 +175,8 @@ def test_e2e_runs_against_docker_compose_with_the_emulator_hosts(workflow: dict[
             assert {k: env.get(k) for k in COMPOSE_HOSTS} == COMPOSE_HOSTS, job_name
             admin = env.get("ETL_PUBSUB_ADMIN_HOST")
             assert admin == ("localhost:8087" if job_name == "e2e" else None), job_name
+            official = "--etl-emulators=official" in step["run"]
+            assert official == (job_name == "e2e-official"), job_name
 
 
 def test_unit_runs_on_every_supported_python(workflow: dict[str, Any]) -> None:
