@@ -73,7 +73,7 @@ def daily_peaks_from(
 ) -> tuple[list[DailyPeak], dict[datetime, Occupancy]]:
     """Fold one service's unique events (all on or after the day they resume at) from `start`:
     the peak of every day that has events, and the state at the start of each such day (the
-    checkpoints to resume at later). Events are sorted here, as `checkpoints.refold` does."""
+    checkpoints to resume at later). Events are sorted here, in event-time order."""
     state = start
     peaks: dict[datetime, DailyPeak] = {}
     starts: dict[datetime, Occupancy] = {}
