@@ -30,7 +30,7 @@ const isBigtable = (resource) => String(resource.type || '').startsWith(BIGTABLE
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// The seed's commands take `--project` (and `--region`); Serverless v3 rejects options no plugin declares.
+// The original design's commands take `--project` (and `--region`); Serverless v3 rejects options no plugin declares.
 const SERVICE_OPTIONS = {
   project: { usage: 'Google Cloud project id (default: $GOOGLE_CLOUD_PROJECT)', type: 'string' },
   region: { usage: 'Cloud Functions region (default: us-central1)', type: 'string', shortcut: 'r' },

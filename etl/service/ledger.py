@@ -215,6 +215,12 @@ def current_occupancy(status: StatusRow) -> Occupancy:
     )
 
 
+def written_at(status: StatusRow) -> str | None:
+    """When the occupancy was last committed (ISO, as stored), or None if never."""
+    cell = status.cells.get("writeTime")
+    return cell.decode() if cell else None
+
+
 def read_hourly(status: StatusRow) -> dict[datetime, HourlyCount]:
     counts = {}
     for qualifier, value in status.cells.items():

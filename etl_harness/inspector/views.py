@@ -116,13 +116,12 @@ def reason_counts(letters: Iterable[DeadLetter]) -> dict[str, int]:
 def occupancy_view(service: str, status: StatusRow) -> dict[str, Any]:
     """A service's stored occupancy, read as `etl status` reads it (nothing refreshed)."""
     occ = ledger.current_occupancy(status)
-    write_time = status.cells.get("writeTime")
     return {
         "service": service,
         "occupancy": occ.value,
         "events": occ.events,
         "anomalies": occ.anomalies,
-        "write_time": write_time.decode() if write_time else None,
+        "write_time": ledger.written_at(status),
     }
 
 

@@ -11,7 +11,7 @@ type Resources struct {
 }
 
 // Resources replaces {stage} and {project} in names, topics and endpoints.
-// The instance is taken as written, as etl/seed.py does.
+// The instance is taken as written, as etl_harness/etl_toml/reader.py does.
 func (s *Seed) Resources(stage, project string) Resources {
 	fill := strings.NewReplacer("{stage}", stage, "{project}", project).Replace
 	r := Resources{Project: project, Stage: stage, Instance: s.Instance}

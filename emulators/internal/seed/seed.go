@@ -1,7 +1,7 @@
 // Package seed reads the seed file (etl.toml): the Pub/Sub topics and
 // subscriptions and the Bigtable tables the pipeline needs, declared once
 // with {stage} and {project} placeholders and created once per stage. The
-// Python side (etl/seed.py) reads the same file with the same rules.
+// Python side (etl_harness/etl_toml/reader.py) reads the same file with the same rules.
 package seed
 
 import (

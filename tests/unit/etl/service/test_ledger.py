@@ -13,6 +13,7 @@ from etl.service import ledger
 from etl.service.ports import StatusRow
 from etl_core import Event, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
+from etl_core.timestamps import format_event_time
 from tests.unit.etl.fakes import FakeTable
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -229,3 +230,10 @@ def test_each_kept_hour_ends_at_the_fold_of_every_event_up_to_its_end(
             table.read_status(status_key(service))
         )
     assert ledger.read_hour_ends(StatusRow(0, {})) == {}
+
+
+def test_the_commit_time_is_read_back_as_written_and_absent_before_any_commit() -> None:
+    table = FakeTable()
+    assert ledger.written_at(table.read_status(status_key("gate"))) is None
+    deliver(table, [Event("gate", BASE, 1, "a")], horizon=2)
+    assert ledger.written_at(table.read_status(status_key("gate"))) == format_event_time(NOW)
