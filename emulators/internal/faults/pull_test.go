@@ -312,3 +312,26 @@ func TestFaultsSetWhileAPullWaitsApplyToWhatItReturns(t *testing.T) {
 		t.Errorf("duplicate fired %d times, want 2", c)
 	}
 }
+
+// Copies beyond max_messages wait for the next pull without being decided
+// again: each message is duplicated once however the pulls are sized.
+func TestOverflowIsDecidedOnce(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscription("over", nil, &faults.Config{Duplicate: 1, Seed: 1})
+	published := e.publish(sub, 3, "")
+	var got []*pb.ReceivedMessage
+	for range 4 {
+		batch := e.pull(sub, 4)
+		got = append(got, batch...)
+		e.ack(sub, batch)
+	}
+	c := count(ids(got))
+	for _, id := range published {
+		if c[id] != 2 {
+			t.Errorf("message %s delivered %d times, want 2 (itself and one copy): %v", id, c[id], ids(got))
+		}
+	}
+	if n := e.fired(sub).Duplicate; n != 3 {
+		t.Errorf("duplicate counted %d, want 3", n)
+	}
+}

@@ -55,6 +55,9 @@ type queued struct {
 	msg   *pb.ReceivedMessage // a copy: pstest reuses its own
 	due   time.Time
 	lease time.Time // pstest's lease on an original ends (zero: an extra copy)
+	// decided: its faults were drawn when it was first pulled (it waits
+	// only because the response was full); delivered as it is.
+	decided bool
 }
 
 // Set turns faults on for sub (a full name), keeping its counts.

@@ -273,7 +273,11 @@ func (st *subState) apply(now time.Time, released []queued, fresh []*pb.Received
 	}
 	var deliver []*pb.ReceivedMessage
 	for _, q := range released {
-		deliver = append(deliver, q.msg)
+		if q.decided {
+			out = append(out, q.msg)
+		} else {
+			deliver = append(deliver, q.msg)
+		}
 	}
 	for _, m := range fresh {
 		key, ack := m.GetMessage().GetOrderingKey(), m.GetAckId()
@@ -324,7 +328,7 @@ func (st *subState) apply(now time.Time, released []queued, fresh []*pb.Received
 	if len(out) > limit {
 		var over []queued
 		for _, m := range out[limit:] {
-			q := queued{msg: m, due: now}
+			q := queued{msg: m, due: now, decided: true}
 			if !Extra(m.GetAckId()) {
 				q.lease = now.Add(deadline)
 			}
