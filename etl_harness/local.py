@@ -28,7 +28,7 @@ class Local:
     """`ETL_SEED_FILE`: an etl.toml other than the one found from the working directory."""
     emulators_bin: str | None = None
     """`ETL_EMULATORS_BIN`: the folder of our emulator binaries (else `emulators/bin` found from
-    the working directory upwards, else `PATH`)."""
+    the working directory upwards, else the installed emulators wheel's, else `PATH`)."""
     pubsub_image: str = PUBSUB_IMAGE
     bigtable_image: str = BIGTABLE_IMAGE
     cloud: bool = False

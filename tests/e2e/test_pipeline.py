@@ -3,6 +3,7 @@ Bigtable."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from etl.service.ports import decode_int
 from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, daily_peaks, is_event_key, summarize
 from etl_harness.cli import commands
+from etl_harness.emulators.native import Hosts
+from tests.e2e.cli import etl
 from tests.e2e.faults import SETTLE_S, served, wait_settled, wait_until
 
 SHAPES = ("current", "fanout", "worker")
@@ -126,7 +129,7 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
 
 
 def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
-    settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+    settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path, etl_emulator_hosts: Hosts
 ) -> None:
     sim = simulation(limit=400, seed=12)  # simulated days: several per service
     expected = daily_peaks(sim.events)
@@ -140,3 +143,17 @@ def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
             "the daily_peak function to fold every event",
         )
     assert commands.analytics(settings).daily == expected
+    project = {"GOOGLE_CLOUD_PROJECT": settings.project, "ETL_STAGE": "test"}
+    shown = etl("analytics", "--json", env={**etl_emulator_hosts.env(), **project})
+    assert shown.returncode == 0, shown.stderr
+    assert {
+        svc: [(p["day"], p["value"], p["at"]) for p in a["daily_peaks"]]
+        for svc, a in json.loads(shown.stdout).items()
+    } == {
+        svc: [(_iso(p.day), p.value, _iso(p.at)) for p in peaks] for svc, peaks in expected.items()
+    }, "`etl analytics --json` shows the stored daily peaks"
+
+
+def _iso(moment: datetime) -> str:
+    """A time as `etl --json` writes it (UTC, `Z`)."""
+    return moment.isoformat().replace("+00:00", "Z")

@@ -3,10 +3,14 @@ errors of Google's clients are one line too."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import warnings
 from pathlib import Path
 
+import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from etl_harness.cli import errors, output
@@ -42,6 +46,34 @@ def test_no_progress_when_stdout_is_not_a_terminal_or_under_json() -> None:
     # pytest captures stdout: not a terminal
     assert not output.shows_progress(as_json=False)
     assert not output.shows_progress(as_json=True)
+
+
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """stdout and stderr a terminal, as for a person; what stderr shows is returned."""
+    shown = io.StringIO()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    console = Console(file=shown, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(output, "human", console)
+    return shown
+
+
+def test_at_a_terminal_a_bar_counts_the_work_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = at_a_terminal(monkeypatch)
+    assert output.shows_progress(as_json=False)
+    with output.progress("publishing", 40, as_json=False) as advance:
+        for _ in range(4):
+            advance(10)
+    assert "publishing" in shown.getvalue()
+    assert "40/40" in shown.getvalue()
+
+
+def test_at_a_terminal_json_still_gets_no_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = at_a_terminal(monkeypatch)
+    with output.progress("publishing", 40, as_json=True) as advance:
+        advance(40)
+    with output.working("reading", as_json=True):
+        pass
+    assert shown.getvalue() == ""
 
 
 def test_the_bigtable_emulator_warning_is_silenced_unless_debugging() -> None:
