@@ -6,6 +6,8 @@ cbtemulator), on free ports, and is stopped before the next starts. For each:
 - start → ready, ms: from starting the process until a real RPC answers (the launchers' own
   readiness check, which polls every 50 ms); ours are seeded with etl.toml before they answer,
   Google's take no seed;
+- resident memory of the Pub/Sub emulator (RSS summed over its process tree) once ready; then a
+  small untimed warm-up (`warm_up`), so that neither pair pays the clients' first-use costs;
 - Pub/Sub batched publish, then synchronous pull/ack 1,000 at a time, msgs/s
   (`ceilings.pubsub_sync_pull`);
 - streaming pull (`subscribe()`) running while the messages are published, msgs/s
@@ -13,11 +15,10 @@ cbtemulator), on free ports, and is stopped before the next starts. For each:
 - push: a push subscription to a local HTTP endpoint answering 204 (`bench/push_endpoint.py`),
   from the first publish until every message id has arrived, msgs/s;
 - Bigtable bulk MutateRows through the data API, rows/s (`ceilings.bigtable_data_api_rows`);
-- resident memory of the Pub/Sub emulator (RSS summed over its process tree): idle after start,
-  before and after a soak of M messages published, pulled and acked as above (topic and
-  subscription deleted afterwards; the soak's own rate is kept too).
+- the Pub/Sub emulator's RSS before and after a soak of M messages published, pulled and acked
+  as above (its topic and subscription deleted afterwards; the soak's rate is kept too).
 
-Google's emulators are found as `etl --emulators official` finds them (`ETL_GCLOUD_SDK_ROOT`,
+Google's emulators are found as `--etl-emulators=official` finds them (`ETL_GCLOUD_SDK_ROOT`,
 else `gcloud info`); without them the comparison is skipped with the reason. `nox -s bench` runs
 it after the rest (key `emulators_side_by_side` of bench-results.json).
 
@@ -59,6 +60,7 @@ MB = 1024 * 1024
 PUSH_TIMEOUT = 60.0
 MESSAGES = 10_000
 SOAK = 100_000
+WARM_UP = 1_000
 EVEN = 1.1
 """Figures within 10 % of each other are printed as even: the machine's noise is larger."""
 Starter = Callable[[Kind, Path], Running]
@@ -173,10 +175,18 @@ def measure(name: str, start: Starter, sizes: Sizes, log_dir: Path) -> dict[str,
             native.stop(r)
 
 
+def warm_up() -> None:
+    """A small untimed publish + pull/ack and MutateRows: the clients' first-use costs (imports,
+    channels) fall on neither pair's figures, and each emulator's first requests go unmeasured."""
+    ceilings.pubsub_sync_pull(WARM_UP)
+    ceilings.bigtable_data_api_rows(WARM_UP)
+
+
 def rates(name: str, sizes: Sizes, pubsub_pid: int) -> dict[str, Any]:
     """Every measure against the emulators the environment names (see the module doc)."""
     n = sizes.messages
     idle = tree_rss(pubsub_pid)
+    step(f"{name}: warm-up", warm_up)
     sync = step(f"{name}: publish + pull/ack", lambda: ceilings.pubsub_sync_pull(n))
     streaming = step(f"{name}: streaming pull", lambda: ceilings.pubsub_streaming(n))
     push, delivered = step(f"{name}: push", lambda: push_rate(n))
