@@ -137,7 +137,10 @@ def screenshot(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the emulators (not default): `nox -s bench -- --events 20000`."""
+    """Benchmarks against the emulators (not default): `nox -s bench -- --events 20000`.
+
+    Ends with ours beside Google's emulators (`bench/side_by_side.py`: a native pair of its own,
+    then the Cloud SDK's; skipped with the reason when no SDK holds them)."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
     locked.install(session, "-e", ".[bench]")

@@ -7,7 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from google.cloud import bigtable, pubsub_v1
+import google.cloud.pubsub_v1 as pubsub_v1
+from google.cloud import bigtable
 from google.cloud.bigtable import column_family, data
 from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
 

@@ -1,5 +1,6 @@
 """`nox -s bench`: core, emulator ceilings, each pipeline shape, the original (naive) design,
-latency, and `reset --all` against an emulator restart.
+latency, `reset --all` against an emulator restart, and our emulators beside Google's
+(`bench/side_by_side.py`; skipped, with the reason, where no Cloud SDK holds Google's).
 
 Every figure comes from one run on one machine, so the ratios between them hold even when the
 machine is noisy. Results go to stdout as a table and to `bench-results.json`.
@@ -12,7 +13,8 @@ each push endpoint (`etl serve --processes`); `rows_read_per_event` is the table
 counter (event rows the ledger read back) over the events of the run.
 
     python bench/pipeline.py [--events N] [--function-events N] [--latency-rate R]
-        [--latency-seconds S] [--latency-1000-seconds S] [--workers 1,2,4] [--out FILE]
+        [--latency-seconds S] [--latency-1000-seconds S] [--workers 1,2,4]
+        [--side-by-side-messages N] [--side-by-side-soak M] [--out FILE]
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import ceilings, core, harness, naive  # noqa: E402
+from bench import ceilings, core, harness, naive, side_by_side  # noqa: E402
 from etl.adapters.bigtable import EventTable  # noqa: E402
 from etl.adapters.pubsub import PubSub  # noqa: E402
 from etl.config import Settings, from_env  # noqa: E402
@@ -298,6 +300,18 @@ def main() -> None:
         help="ETL_LEDGER_HORIZON_HOURS for the pipeline (default: the pipeline's own, 2); a "
         "horizon covering the simulation's span shows the shapes without late-event reads",
     )
+    parser.add_argument(
+        "--side-by-side-messages",
+        type=int,
+        default=side_by_side.MESSAGES,
+        help="messages per measure of ours against Google's emulators",
+    )
+    parser.add_argument(
+        "--side-by-side-soak",
+        type=int,
+        default=side_by_side.SOAK,
+        help="messages in the memory soak of ours against Google's emulators",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     args = parser.parse_args()
     if args.ledger_horizon_hours is not None:  # read by every `etl serve` the bench starts
@@ -355,6 +369,13 @@ def main() -> None:
     }
     results["rows_read_per_event"] = {label: run.rows_read_per_event for label, run in runs.items()}
     results["harness_ms"] = timed("reset vs restart", harness.measure)
+    results["emulators_side_by_side"] = timed(
+        "ours and Google's emulators side by side",
+        lambda: side_by_side.for_bench(
+            local_from_env(os.environ),
+            side_by_side.Sizes(args.side_by_side_messages, args.side_by_side_soak),
+        ),
+    )
     results["events"] = args.events
     results["function_events"] = args.function_events
     results["latency_offered_rate"] = args.latency_rate
@@ -372,6 +393,7 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
+    side_by_side.print_table(results["emulators_side_by_side"])
 
 
 @contextlib.contextmanager
