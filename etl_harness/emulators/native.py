@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tenacity import Retrying, retry_if_not_exception_type, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_delay, wait_exponential
 
 from etl.config import DEFAULT_PROJECT
 from etl_core import EtlError
@@ -320,7 +320,7 @@ def wait_ready(
 
     retrying = Retrying(
         stop=stop_after_delay(timeout),
-        wait=wait_fixed(0.05),
+        wait=wait_exponential(multiplier=0.005, max=0.1),  # 5, 10, 20 … 100 ms: a fast start shows
         retry=retry_if_not_exception_type(_Died),
         reraise=True,
     )
