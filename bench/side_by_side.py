@@ -4,8 +4,8 @@ Each pair runs alone (ours first, then Google's: the Cloud SDK's Java Pub/Sub em
 cbtemulator), on free ports, and is stopped before the next starts. For each:
 
 - start → ready, ms: from starting the process until a real RPC answers (the launchers' own
-  readiness check, polling after 5, 10, 20, 40 ms, then every 100 ms); ours are seeded with etl.toml before they answer,
-  Google's take no seed;
+  readiness check, polling after 5, 10, 20, 40 ms, then every 100 ms); ours are seeded with
+  etl.toml before they answer, Google's take no seed;
 - resident memory of the Pub/Sub emulator (RSS summed over its process tree) once ready; then a
   small untimed warm-up (`warm_up`), so that neither pair pays the clients' first-use costs;
 - Pub/Sub batched publish, then synchronous pull/ack 1,000 at a time, msgs/s
