@@ -75,11 +75,14 @@ def simulation(events: int, seed: int = 1) -> Simulation:
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, pipeline: str, processes: int = 1) -> Iterator[None]:
+def serving(
+    settings: Settings, pipeline: str, processes: int = 1, pull: str = "batch"
+) -> Iterator[None]:
     """`etl serve --processes N` in a subprocess, ready, in a project holding only the shape's own
-    subscriptions; stopped (SIGTERM: every process flushes its counters) after the block."""
+    subscriptions; stopped (SIGTERM: every process flushes its counters) after the block. `pull`:
+    the worker's `--pull` (batch: synchronous Pull; streaming: the production client's default)."""
     env = {**os.environ, "GOOGLE_CLOUD_PROJECT": settings.project, "ETL_STAGE": settings.stage}
-    command = ["serve", "--pipeline", pipeline, "--processes", str(processes)]
+    command = ["serve", "--pipeline", pipeline, "--processes", str(processes), "--pull", pull]
     proc = subprocess.Popen(
         [sys.executable, "-m", "etl_harness", *command],
         env=env,
@@ -171,7 +174,9 @@ class Run:
     rows_read_per_event: float
 
 
-def pipeline_rate(pipeline: str, events: int, processes: int = 1, *, shuffle: bool = False) -> Run:
+def pipeline_rate(
+    pipeline: str, events: int, processes: int = 1, *, shuffle: bool = False, pull: str = "batch"
+) -> Run:
     """Events/s from the first publish until every event is stored and folded into every summary
     the shape keeps (checked exact against the simulation afterwards). `shuffle`: published in
     a random order (delivery order is never event order, in production either)."""
@@ -181,7 +186,7 @@ def pipeline_rate(pipeline: str, events: int, processes: int = 1, *, shuffle: bo
     if shuffle:
         order = random.Random(5).sample(sim.events, len(sim.events))
     with opened(settings) as (table, bus):
-        with serving(settings, pipeline, processes):
+        with serving(settings, pipeline, processes, pull):
             begin = time.perf_counter()
             bus.publish_events(settings.events_topic, order)
             wait_folded(table, sim, hourly=pipeline != "current")
@@ -338,6 +343,9 @@ def main() -> None:
                     f"{shape} x{n}", partial(pipeline_rate, shape, args.function_events, n)
                 )
         runs["worker"] = timed("worker", lambda: pipeline_rate("worker", args.events))
+        runs["worker streaming"] = timed(
+            "worker streaming", lambda: pipeline_rate("worker", args.events, pull="streaming")
+        )
         runs["worker shuffled"] = timed(
             "worker shuffled", lambda: pipeline_rate("worker", args.events, shuffle=True)
         )
@@ -364,6 +372,7 @@ def main() -> None:
         shape: {n: rates[f"{shape} x{n}"] for n in ("1", "2")} for shape in ("current", "fanout")
     }
     results["worker_shuffled_events_per_s"] = rates["worker shuffled"]
+    results["worker_streaming_pull_events_per_s"] = rates["worker streaming"]
     results["worker_scaling"] = {
         n: rates["worker" if n == "1" else f"worker x{n}"] for n in args.workers.split(",")
     }
@@ -439,6 +448,9 @@ def print_table(r: dict[str, Any]) -> None:
             for n, rate in by_n.items()
         ),
         shape("pipeline worker (batch pull)", worker, "worker"),
+        shape(
+            "worker, streaming pull", r["worker_streaming_pull_events_per_s"], "worker streaming"
+        ),
         shape("worker, fully shuffled", r["worker_shuffled_events_per_s"], "worker shuffled"),
         *(
             shape(f"worker x{n}", v, "worker" if n == "1" else f"worker x{n}")
