@@ -1,9 +1,9 @@
 // Package push delivers the messages of push subscriptions held by a Pub/Sub
 // emulator that only stores push configs (pstest), the way the real service
 // would: an HTTP POST per message to the subscription's push endpoint, acked
-// on a 2xx answer, redelivered with exponential backoff otherwise, one
-// outstanding message per ordering key, and forwarded to the dead-letter topic
-// after the maximum number of attempts.
+// on a 2xx answer (the acks sent in batches), redelivered with exponential
+// backoff otherwise, one outstanding message per ordering key, and forwarded
+// to the dead-letter topic after the maximum number of attempts.
 //
 // The dispatcher is an ordinary Pub/Sub client of the emulator: it lists
 // subscriptions, pulls, acks, nacks (ModifyAckDeadline 0) and publishes
@@ -55,6 +55,10 @@ type Config struct {
 	}
 	// Logf reports failed deliveries and dead-lettering (default log.Printf).
 	Logf func(format string, args ...any)
+
+	// ackInterval is how long an ack may wait for others to be sent with
+	// (default defaultAckInterval); tests lengthen it.
+	ackInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logf == nil {
 		c.Logf = log.Printf
+	}
+	if c.ackInterval <= 0 {
+		c.ackInterval = defaultAckInterval
 	}
 	return c
 }
@@ -115,7 +122,8 @@ func (d *Dispatcher) Refresh() {
 }
 
 // Run delivers until ctx is cancelled, then cancels deliveries in flight,
-// nacks what it holds and returns once every goroutine it started has ended.
+// acks the messages delivered, nacks the others it holds and returns once
+// every goroutine it started has ended.
 func (d *Dispatcher) Run(ctx context.Context) {
 	workers := map[string]*worker{}
 	var wg sync.WaitGroup

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"sync"
 	"testing"
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
 
 	"github.com/etl-pipeline/emulators/internal/testserver"
 )
@@ -30,13 +32,15 @@ var fastConfig = Config{
 
 // harness is a pstest server with a running dispatcher and raw API clients.
 type harness struct {
-	t    *testing.T
-	pub  pb.PublisherClient
-	sub  pb.SubscriberClient
-	stop func() // stops the dispatcher and waits for Run to return
+	t     testing.TB
+	fake  *pstest.Server
+	pub   pb.PublisherClient
+	sub   pb.SubscriberClient
+	calls *countingConn // the dispatcher's calls to the emulator
+	stop  func()        // stops the dispatcher and waits for Run to return
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	fake := pstest.NewServer()
 	t.Cleanup(func() { fake.Close() })
@@ -44,17 +48,20 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if cfg.Logf == nil {
 		cfg.Logf = t.Logf
 	}
+	calls := &countingConn{ClientConnInterface: conn}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		New(conn, cfg).Run(ctx)
+		New(calls, cfg).Run(ctx)
 	}()
 	var once sync.Once
 	h := &harness{
-		t:   t,
-		pub: pb.NewPublisherClient(conn),
-		sub: pb.NewSubscriberClient(conn),
+		t:     t,
+		fake:  fake,
+		pub:   pb.NewPublisherClient(conn),
+		sub:   pb.NewSubscriberClient(conn),
+		calls: calls,
 		stop: func() {
 			once.Do(func() {
 				cancel()
@@ -64,6 +71,42 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	t.Cleanup(h.stop)
 	return h
+}
+
+// countingConn counts the dispatcher's unary calls by method, and the ack
+// ids its Acknowledge calls carry.
+type countingConn struct {
+	grpc.ClientConnInterface
+	mu     sync.Mutex
+	calls  map[string]int
+	ackIDs int
+}
+
+func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	c.mu.Lock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[path.Base(method)]++
+	if r, ok := args.(*pb.AcknowledgeRequest); ok {
+		c.ackIDs += len(r.GetAckIds())
+	}
+	c.mu.Unlock()
+	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+}
+
+// count is how many calls of method (e.g. "Acknowledge") were made.
+func (c *countingConn) count(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[method]
+}
+
+// acked is how many ack ids the Acknowledge calls carried.
+func (c *countingConn) acked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ackIDs
 }
 
 func (h *harness) createTopic(id string) string {
@@ -141,7 +184,7 @@ type pushRequest struct {
 // endpoint is an httptest push endpoint that records every request and
 // answers with the status respond returns (200 when respond is nil).
 type endpoint struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	respond func(r *pushRequest, req *http.Request) int
 
@@ -150,7 +193,7 @@ type endpoint struct {
 	times map[string]int
 }
 
-func newEndpoint(t *testing.T, respond func(r *pushRequest, req *http.Request) int) *endpoint {
+func newEndpoint(t testing.TB, respond func(r *pushRequest, req *http.Request) int) *endpoint {
 	e := &endpoint{t: t, respond: respond, times: map[string]int{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
@@ -202,7 +245,7 @@ func pushSub(name, topic, url string) *pb.Subscription {
 }
 
 // waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

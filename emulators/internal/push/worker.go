@@ -50,6 +50,12 @@ type worker struct {
 	held       map[string]*held
 	attempts   map[string]int // deliveries made, by message id, until settled
 	deliveries sync.WaitGroup
+
+	// The batch of acks not yet sent (acks.go).
+	acks         map[string]string // ack id by message id
+	acksHoldKeys bool              // one of them holds back an ordering key
+	ackTimer     *time.Timer
+	ackDue       <-chan time.Time // nil while the batch is empty
 }
 
 func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *worker {
@@ -63,6 +69,7 @@ func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *wor
 		due:      make(chan string),
 		held:     map[string]*held{},
 		attempts: map[string]int{},
+		acks:     map[string]string{},
 	}
 	w.config.Store(sub)
 	return w
@@ -76,7 +83,8 @@ func (w *worker) stop() { w.cancel() }
 func (w *worker) stopped() bool { return w.ctx.Err() != nil }
 
 // run alternates between pulling as many messages as there are free delivery
-// slots and settling the outcomes of earlier deliveries.
+// slots and settling the outcomes of earlier deliveries, and sends the batch
+// of acks when it is due.
 func (w *worker) run() {
 	defer w.shutdown()
 	for {
@@ -90,6 +98,9 @@ func (w *worker) run() {
 			continue
 		case id := <-w.due:
 			w.redeliver(id)
+			continue
+		case <-w.ackDue:
+			w.flushAcks()
 			continue
 		case w.d.slots <- struct{}{}:
 		}
@@ -105,6 +116,8 @@ func (w *worker) run() {
 			w.settle(o)
 		case id := <-w.due:
 			w.redeliver(id)
+		case <-w.ackDue:
+			w.flushAcks()
 		case <-idle.C:
 		}
 		idle.Stop()
@@ -133,6 +146,11 @@ func (w *worker) releaseSlots(n int) {
 // each new one. Slots not used by a delivery are released. It returns how
 // many deliveries it started.
 func (w *worker) pull(n int) int {
+	if w.acksHoldKeys {
+		// The emulator hands out a key's next message only once the
+		// previous one is acked.
+		w.flushAcks()
+	}
 	ctx, cancel := rpcContext()
 	defer cancel()
 	resp, err := w.d.sub.Pull(ctx, &pb.PullRequest{
@@ -143,7 +161,9 @@ func (w *worker) pull(n int) int {
 	if err == nil && w.stopped() {
 		// Stopped meanwhile: hand the messages straight back.
 		for _, rm := range resp.GetReceivedMessages() {
-			w.modifyDeadline(rm.GetAckId(), 0)
+			if !w.reack(rm) {
+				w.modifyDeadline(rm.GetAckId(), 0)
+			}
 		}
 		w.releaseSlots(n)
 		return 0
@@ -168,6 +188,9 @@ func (w *worker) pull(n int) int {
 			go w.deliverExtra(sub, rm)
 			continue
 		}
+		if w.reack(rm) {
+			continue
+		}
 		if h, ok := w.held[id]; ok {
 			// The emulator's ack deadline ran out while we held it, so it
 			// handed the message out again: keep one delivery, the newest ack
@@ -189,7 +212,8 @@ func (w *worker) pull(n int) int {
 }
 
 // deliver posts one message with the ack deadline as timeout, frees its slot
-// and reports the outcome unless the worker is stopping.
+// and reports the outcome, to run or, once the worker is stopping, to
+// shutdown.
 func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) {
 	defer w.deliveries.Done()
 	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
@@ -206,10 +230,7 @@ func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt in
 		err = errInjected
 	}
 	<-w.d.slots
-	select {
-	case w.outcomes <- outcome{msg: msg, err: err}:
-	case <-w.ctx.Done():
-	}
+	w.outcomes <- outcome{msg: msg, err: err}
 }
 
 // settle acks a delivered message, dead-letters it once the attempts are
@@ -221,7 +242,7 @@ func (w *worker) settle(o outcome) {
 		return
 	}
 	if o.err == nil {
-		w.ack(id, h)
+		w.ack(id, h, o.msg)
 		return
 	}
 	sub := w.config.Load()
@@ -256,17 +277,6 @@ func (w *worker) redeliver(id string) {
 	w.modifyDeadline(h.ackID, 0)
 }
 
-func (w *worker) ack(id string, h *held) {
-	delete(w.held, id)
-	delete(w.attempts, id)
-	ctx, cancel := rpcContext()
-	defer cancel()
-	_, err := w.d.sub.Acknowledge(ctx, &pb.AcknowledgeRequest{Subscription: w.name, AckIds: []string{h.ackID}})
-	if err != nil {
-		w.d.cfg.Logf("push: acking %s on %s: %v", id, w.name, err)
-	}
-}
-
 // deadLetter publishes the message to the dead-letter topic and acks it on
 // the subscription. If publishing fails it nacks instead, so the message is
 // redelivered rather than lost.
@@ -285,7 +295,7 @@ func (w *worker) deadLetter(sub *pb.Subscription, id string, h *held, msg *pb.Pu
 		return
 	}
 	w.d.cfg.Logf("push: %s message %s dead-lettered to %s after %d attempts (last: %v)", w.name, id, topic, attempts, cause)
-	w.ack(id, h)
+	w.ack(id, h, msg)
 }
 
 // deadlineCovering returns an ack deadline in whole seconds, as the API takes
@@ -315,11 +325,27 @@ func (w *worker) modifyDeadline(ackID string, seconds int32) {
 }
 
 // shutdown waits for deliveries to end (their requests are cancelled with the
-// worker) and hands held messages back to the emulator, so that a pull
+// worker), acks the messages delivered, those whose answer came in meanwhile
+// included, and hands the others back to the emulator, so that a pull
 // subscriber or a later push worker gets them without waiting out deadlines.
 func (w *worker) shutdown() {
 	w.cancel()
-	w.deliveries.Wait()
+	ended := make(chan struct{})
+	go func() {
+		w.deliveries.Wait()
+		close(ended)
+	}()
+	for draining := true; draining; {
+		select {
+		case o := <-w.outcomes:
+			if o.err == nil {
+				w.settle(o)
+			}
+		case <-ended: // after the last outcome was received
+			draining = false
+		}
+	}
+	w.flushAcks()
 	if len(w.held) == 0 {
 		return
 	}
