@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,19 @@ def test_emulators_up_status_down_report_in_json(tmp_path: Path) -> None:
     assert down["forgotten"] == []
     after = etl_json("emulators", "status", env=env, code=1)
     assert after == {"pubsub": {"up": False}, "bigtable": {"up": False}}
+
+
+def test_an_emulator_that_died_shows_as_down_at_once(tmp_path: Path) -> None:
+    """`kill -9` of a running emulator: the next `status` says so (a real RPC each time), exit 1."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
+    env["ETL_STATE_DIR"] = str(tmp_path)
+    up = etl_json("emulators", "up", env=env)
+    try:
+        os.kill(up["emulators"]["pubsub"]["pid"], signal.SIGKILL)
+        status = etl_json("emulators", "status", env=env, code=1)
+        assert {name: row["up"] for name, row in status.items()} == {
+            "pubsub": False,
+            "bigtable": True,
+        }
+    finally:
+        etl_json("emulators", "down", env=env)
