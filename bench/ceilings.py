@@ -22,19 +22,25 @@ CELLS = (
 )
 
 
-def _fresh_topic_and_subscription() -> tuple[Any, Any, str, str]:
-    """Batching publisher, subscriber, a new topic and its pull subscription in a new project."""
-    project = f"ceiling-{uuid.uuid4().hex[:8]}"
+def fresh_topic(name: str, **subscription: Any) -> tuple[Any, Any, str, str]:
+    """Batching publisher, subscriber, a new topic and its subscription (60 s ack deadline, plus
+    `subscription`'s fields, e.g. a `push_config`) in a new project named after `name`."""
+    project = f"{name}-{uuid.uuid4().hex[:8]}"
     publisher = pubsub_v1.PublisherClient(
         batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
     )
     subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.create_topic(name=publisher.topic_path(project, "ceiling-topic")).name
-    sub = subscriber.subscription_path(project, "ceiling-subscription")
+    topic = publisher.create_topic(name=publisher.topic_path(project, f"{name}-topic")).name
+    sub = subscriber.subscription_path(project, f"{name}-subscription")
     subscriber.create_subscription(
-        request={"name": sub, "topic": topic, "ack_deadline_seconds": 60}
+        request={"name": sub, "topic": topic, "ack_deadline_seconds": 60, **subscription}
     )
     return publisher, subscriber, topic, sub
+
+
+def _fresh_topic_and_subscription() -> tuple[Any, Any, str, str]:
+    """`fresh_topic` with a pull subscription."""
+    return fresh_topic("ceiling")
 
 
 def pubsub_streaming(messages: int) -> float:

@@ -35,16 +35,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import google.cloud.pubsub_v1 as pubsub_v1
 import psutil
-from google.cloud.pubsub_v1.types import BatchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -124,34 +121,22 @@ def exported(env: Mapping[str, str]) -> Iterator[None]:
 def push_rate(messages: int) -> tuple[float, int]:
     """Msgs/s from the first publish until every message reached a local endpoint through a push
     subscription (or `PUSH_TIMEOUT` passed), and how many distinct messages arrived."""
-    project = f"side-{uuid.uuid4().hex[:8]}"
-    publisher = pubsub_v1.PublisherClient(
-        batch_settings=BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.01)
-    )
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.create_topic(name=publisher.topic_path(project, "push-topic")).name
-    sub = subscriber.subscription_path(project, "push-subscription")
-    try:
-        with push_endpoint.serving(messages) as endpoint:
-            subscriber.create_subscription(
-                request={
-                    "name": sub,
-                    "topic": topic,
-                    "ack_deadline_seconds": 60,
-                    "push_config": {"push_endpoint": endpoint.url},
-                }
-            )
+    with push_endpoint.serving(messages) as endpoint:
+        publisher, subscriber, topic, sub = ceilings.fresh_topic(
+            "push", push_config={"push_endpoint": endpoint.url}
+        )
+        try:
             begin = time.perf_counter()
             for future in [publisher.publish(topic, ceilings.PAYLOAD) for _ in range(messages)]:
                 future.result()
             endpoint.done.wait(PUSH_TIMEOUT)
             elapsed = time.perf_counter() - begin
             received = endpoint.received
+        finally:
             subscriber.delete_subscription(subscription=sub)  # before the endpoint goes away
-    finally:
-        publisher.delete_topic(topic=topic)
-        publisher.stop()
-        subscriber.close()
+            publisher.delete_topic(topic=topic)
+            publisher.stop()
+            subscriber.close()
     return received / elapsed, received
 
 

@@ -1,14 +1,11 @@
 package push
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 )
 
 // ackedOnce fails t unless every message the fake holds was acked exactly
@@ -118,34 +115,13 @@ func TestOrderingKeysDoNotWaitForTheAckBatch(t *testing.T) {
 		mu.Unlock()
 		return http.StatusOK
 	})
-	topic := h.createTopic("events")
-	s := pushSub("ordered", topic, ep.url())
-	s.EnableMessageOrdering = true
-	h.createSubscription(s)
-
-	var msgs []*pb.PubsubMessage
-	for seq := range perKey {
-		for k := range keys {
-			msgs = append(msgs, &pb.PubsubMessage{
-				Data:        []byte("x"),
-				OrderingKey: fmt.Sprintf("site-%d", k),
-				Attributes:  map[string]string{"seq": strconv.Itoa(seq)},
-			})
-		}
-	}
-	ids := h.publish(topic, msgs...)
+	ids := h.orderedSubscription(ep.url(), keys, perKey)
 	waitFor(t, 10*time.Second, "every message delivered", func() bool { return len(ep.byMessage()) == keys*perKey })
 	h.stop()
 
 	mu.Lock()
 	defer mu.Unlock()
-	for key, seqs := range order {
-		for i, seq := range seqs {
-			if seq != i {
-				t.Fatalf("key %s delivered in order %v, want 0..%d", key, seqs, perKey-1)
-			}
-		}
-	}
+	inOrder(t, "delivered", order, perKey)
 	ackedOnce(t, h)
 	postedOnce(t, ep, ids)
 }

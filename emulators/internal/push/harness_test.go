@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -253,6 +254,39 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// orderedSubscription creates a push subscription to url with message
+// ordering on, and publishes perKey messages on each of keys ordering keys
+// (`site-K`), each carrying its place in its key as the attribute "seq".
+func (h *harness) orderedSubscription(url string, keys, perKey int) []string {
+	topic := h.createTopic("events")
+	s := pushSub("ordered", topic, url)
+	s.EnableMessageOrdering = true
+	h.createSubscription(s)
+	var msgs []*pb.PubsubMessage
+	for seq := range perKey {
+		for k := range keys {
+			msgs = append(msgs, &pb.PubsubMessage{
+				Data:        []byte("x"),
+				OrderingKey: fmt.Sprintf("site-%d", k),
+				Attributes:  map[string]string{"seq": strconv.Itoa(seq)},
+			})
+		}
+	}
+	return h.publish(topic, msgs...)
+}
+
+// inOrder fails the test unless each key's sequence numbers are 0, 1, 2, ….
+func inOrder(t *testing.T, what string, byKey map[string][]int, perKey int) {
+	t.Helper()
+	for key, seqs := range byKey {
+		for i, seq := range seqs {
+			if seq != i {
+				t.Fatalf("key %s %s in order %v, want 0..%d", key, what, seqs, perKey-1)
+			}
+		}
 	}
 }
 

@@ -167,22 +167,7 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 		}
 		return code
 	})
-	topic := h.createTopic("events")
-	s := pushSub("ordered", topic, ep.url())
-	s.EnableMessageOrdering = true
-	h.createSubscription(s)
-
-	var msgs []*pb.PubsubMessage
-	for seq := range perKey {
-		for k := range keys {
-			msgs = append(msgs, &pb.PubsubMessage{
-				Data:        []byte("x"),
-				OrderingKey: fmt.Sprintf("site-%d", k),
-				Attributes:  map[string]string{"seq": strconv.Itoa(seq)},
-			})
-		}
-	}
-	h.publish(topic, msgs...)
+	h.orderedSubscription(ep.url(), keys, perKey)
 
 	waitFor(t, 20*time.Second, "every message acked", func() bool {
 		mu.Lock()
@@ -195,13 +180,7 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	for key, seqs := range acked {
-		for i, seq := range seqs {
-			if seq != i {
-				t.Fatalf("key %s acked in order %v, want 0..%d", key, seqs, perKey-1)
-			}
-		}
-	}
+	inOrder(t, "acked", acked, perKey)
 	if maxInFlight < 2 {
 		t.Errorf("at most %d delivery in flight: distinct keys were not delivered in parallel", maxInFlight)
 	}
