@@ -10,10 +10,9 @@ Where the emulators come from, in order:
 3. those `etl emulators up` recorded, if asked to reuse them and both answer;
 4. otherwise a native pair on free ports, stopped when the block ends.
 
-`official` means Google's own emulators: those the two host variables name when both are set
-(Google's image in compose), else a pair started from the installed Cloud SDK (see
-`etl_harness.emulators.official`) on free ports. Either way etl.toml is applied to them from
-Python: no admin API, no seeding before they answer, no fault injection.
+`official` instead starts Google's own emulators from the installed Cloud SDK (see
+`etl_harness.emulators.official`) on free ports and applies etl.toml to them from Python: no
+admin API, no seeding before they answer, no fault injection.
 """
 
 from __future__ import annotations
@@ -76,15 +75,14 @@ class Emulators:
 
     def _decide(self) -> Hosts:
         configured = self.local.settings
-        if self.mode in ("auto", "official") and configured.pubsub_emulator_host and (
+        if self.mode == "auto" and configured.pubsub_emulator_host and (
             configured.bigtable_emulator_host
         ):
-            official = self.mode == "official"  # Google's, already running: no admin API
             return Hosts(
                 configured.pubsub_emulator_host,
                 configured.bigtable_emulator_host,
-                "official" if official else "env",
-                None if official else configured.pubsub_admin_host,
+                "env",
+                configured.pubsub_admin_host,
             )
         if self.mode == "docker":
             from etl_harness.emulators.containers import emulator_containers
@@ -109,8 +107,7 @@ class Emulators:
         log_dir = self.log_dir or Path(
             self._stack.enter_context(tempfile.TemporaryDirectory(prefix="etl-official-"))
         )
-        hosts = Hosts.of(self._stack.enter_context(official.running_pair(sdk, log_dir)), "official")
-        return hosts
+        return Hosts.of(self._stack.enter_context(official.running_pair(sdk, log_dir)), "official")
 
     @property
     def seeded(self) -> bool:

@@ -1,11 +1,9 @@
-"""`Emulators` decides where the emulators come from: configured hosts are used as they are, and
-under `official` they are taken for Google's own (no admin API; etl.toml applied from Python)."""
+"""`Emulators` decides where the emulators come from: configured hosts are used as they are,
+without starting or recording anything."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from etl_harness.emulators.hosts import Emulators
 from etl_harness.local import from_env
@@ -17,15 +15,9 @@ HOSTS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("mode", "source", "admin", "seeded"),
-    [("auto", "env", "localhost:18087", True), ("official", "official", None, False)],
-)
-def test_configured_hosts_are_used_without_starting_anything(
-    mode: str, source: str, admin: str | None, seeded: bool, tmp_path: Path
-) -> None:
+def test_configured_hosts_are_used_without_starting_anything(tmp_path: Path) -> None:
     local = from_env({**HOSTS, "ETL_STATE_DIR": str(tmp_path)})
-    with Emulators(local, mode) as emu:  # type: ignore[arg-type]
+    with Emulators(local) as emu:
         assert (emu.hosts.pubsub, emu.hosts.bigtable) == ("localhost:18085", "localhost:18086")
-        assert (emu.hosts.source, emu.hosts.admin, emu.seeded) == (source, admin, seeded)
+        assert (emu.hosts.source, emu.hosts.admin, emu.seeded) == ("env", "localhost:18087", True)
     assert list(tmp_path.iterdir()) == [], "nothing started, nothing recorded"
