@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -71,10 +72,16 @@ class RedeliveringSubscriber:
 
     def pull(self, request: Any, timeout: float) -> Any:
         response = self.inner.pull(request=request, timeout=timeout)
-        for received in response.received_messages:
+        self.record(response.received_messages)
+        return response
+
+    def streaming_pull(self, requests: Any) -> RecordedStream:
+        return RecordedStream(self, self.inner.streaming_pull(requests=requests))
+
+    def record(self, received_messages: Any) -> None:
+        for received in received_messages:
             self.deliveries[received.message.message_id] += 1
             self.message_of[received.ack_id] = received.message.message_id
-        return response
 
     def acknowledge(self, request: dict[str, Any]) -> None:
         firsts = [a for a in request["ack_ids"] if self.deliveries[self.message_of[a]] == 1]
@@ -93,8 +100,25 @@ class RedeliveringSubscriber:
         self.inner.modify_ack_deadline(request=request)
 
 
+class RecordedStream:
+    """A StreamingPull call whose deliveries the subscriber records; cancellable like the call."""
+
+    def __init__(self, subscriber: RedeliveringSubscriber, call: Any) -> None:
+        self.subscriber = subscriber
+        self.call = call
+
+    def __iter__(self) -> Iterator[Any]:
+        for response in self.call:
+            self.subscriber.record(response.received_messages)
+            yield response
+
+    def cancel(self) -> None:
+        self.call.cancel()
+
+
+@pytest.mark.parametrize("pull", ["batch", "streaming"])
 def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expires_after_processing(
-    rig: Rig,
+    pull: str, rig: Rig
 ) -> None:
     sim = simulation(limit=400, seed=22)
     settings = rig.settings
@@ -103,7 +127,8 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
         settings.subscription("worker"), settings.events_topic, ack_deadline_s=2
     )
     subscriber = RedeliveringSubscriber(bus.subscriber)
-    worker = Worker(rt, subscriber, subscription, WorkerOptions(batch_size=50))
+    options = WorkerOptions(pull=pull, batch_size=50, ack_deadline_s=2)
+    worker = Worker(rt, subscriber, subscription, options)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
