@@ -526,6 +526,19 @@ def assert_exact(
     assert letters == [], f"{len(letters)} dead letters, e.g. {letters[0]}"
 
 
+@contextlib.contextmanager
+def running(run: Callable[[threading.Event], None]) -> Iterator[None]:
+    """`run(stop)` (a worker's `run`) in a thread for the block; stopped and joined after."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+
+
 def simulation(limit: int, seed: int, services: Sequence[str] | None = None) -> Simulation:
     request = Request(limit=limit, speed_factor=1e9, seed=seed)
     if services:

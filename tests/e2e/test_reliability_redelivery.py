@@ -8,7 +8,6 @@ deadline expires). Occupancy, rows and hourly counts must still equal the core's
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
@@ -26,6 +25,7 @@ from tests.e2e.faults import (
     fail_first_after_forwarding,
     proxied,
     push_targets,
+    running,
     served,
     simulation,
     wait_settled,
@@ -129,23 +129,19 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
     subscriber = RedeliveringSubscriber(bus.subscriber)
     options = WorkerOptions(pull=pull, batch_size=50, ack_deadline_s=2)
     worker = Worker(rt, subscriber, subscription, options)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
     try:
-        rig.bus.publish_events(settings.events_topic, sim.events)
-        wait_until(
-            lambda: (
-                len(subscriber.deliveries) == len(sim.events)
-                and min(subscriber.deliveries.values()) >= 2
-            ),
-            SETTLE_S,
-            "every message delivered twice",
-        )
-        wait_settled(rig.table, sim.events, hourly=True)
+        with running(worker.run):
+            rig.bus.publish_events(settings.events_topic, sim.events)
+            wait_until(
+                lambda: (
+                    len(subscriber.deliveries) == len(sim.events)
+                    and min(subscriber.deliveries.values()) >= 2
+                ),
+                SETTLE_S,
+                "every message delivered twice",
+            )
+            wait_settled(rig.table, sim.events, hourly=True)
     finally:
-        stop.set()
-        thread.join(60)
         bus.close()
         table.close()
 

@@ -9,12 +9,11 @@ one site.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from etl import wiring
 from etl.entrypoints.worker import Worker, WorkerOptions
-from tests.e2e.faults import Rig, assert_exact, simulation, wait_settled
+from tests.e2e.faults import Rig, assert_exact, running, simulation, wait_settled
 
 SITES = ("gate-north", "gate-south")
 
@@ -37,15 +36,11 @@ def test_a_streaming_batch_holds_many_messages_of_one_ordering_key(rig: Rig) -> 
     )
     worker = Recording(rt, bus.subscriber, subscription, WorkerOptions(pull="streaming"))
     worker.sizes = []
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
     try:
-        rig.bus.publish_events(rig.settings.events_topic, sim.events)  # ordering key = site
-        wait_settled(rig.table, sim.events, hourly=True)
+        with running(worker.run):
+            rig.bus.publish_events(rig.settings.events_topic, sim.events)  # ordering key = site
+            wait_settled(rig.table, sim.events, hourly=True)
     finally:
-        stop.set()
-        thread.join(60)
         bus.close()
         table.close()
     assert max(worker.sizes) > 10 * len(SITES), f"batches {worker.sizes}: one message per site?"
