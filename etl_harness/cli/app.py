@@ -203,7 +203,7 @@ def analytics(
     if plot is not None:
         from etl_harness.cli.plot import require_matplotlib
 
-        require_matplotlib()
+        require_matplotlib(plot)
     local = on_target(cloud)
     with output.working("reading the event rows", as_json):
         result = commands.analytics(local.settings, service)
@@ -340,7 +340,7 @@ def inspect(
     """The inspector web page: backlogs, messages, dead letters, occupancy, hourly chart, rows."""
     from etl_harness.inspector import serve
 
-    local = on_target(cloud)
+    local = on_target(cloud, answering=False)  # the page shows an emulator that is down
     try:
         serve(
             local.settings,
@@ -368,7 +368,10 @@ def init(
 
     if path.exists() and not force:
         raise UsageProblem(f"{path} exists", "edit it, or pass --force to overwrite it")
-    path.write_text((resources.files("etl_harness") / etl_toml.FILE_NAME).read_text())
+    try:
+        path.write_text((resources.files("etl_harness") / etl_toml.FILE_NAME).read_text())
+    except OSError as err:
+        raise UsageProblem(f"cannot write {path}: {err.strerror}") from None
     etl_toml.load(path)
     if as_json:
         print_json({"wrote": str(path)})

@@ -48,7 +48,10 @@ class EtlGroup(TyperGroup):
                 **extra,
             )
         except NoArgsIsHelpError as err:
-            click.echo(err.ctx.get_help() if err.ctx else err.format_message())
+            # The error is built from `ctx.get_help()`, which typer's rich formatting prints as
+            # it renders (returning ""): print what is left, or the help would show twice.
+            if text := err.format_message().strip():
+                click.echo(text)
             return errors.USAGE
         except click.ClickException as err:
             errors.say(_usage_line(err))

@@ -4,6 +4,7 @@ this entry point, and the guard that keeps commands off Google Cloud unless aske
 from __future__ import annotations
 
 import os
+import socket
 from typing import Annotated, Literal
 
 import typer
@@ -60,8 +61,9 @@ def fail(message: str, code: int = 1) -> CliError:
     return UsageProblem(message) if code == 2 else CliError(message)
 
 
-def on_target(cloud: bool = False) -> Local:
-    """`configured()`, refusing to reach Google Cloud unless the user said so."""
+def on_target(cloud: bool = False, *, answering: bool = True) -> Local:
+    """`configured()`, refusing to reach Google Cloud unless the user said so, and (`answering`)
+    emulator hosts where nothing listens: the clients would retry them without end."""
     local = configured()
     settings = local.settings
     hosts = {
@@ -80,4 +82,22 @@ def on_target(cloud: bool = False) -> Local:
             "start the emulators with `export $(etl emulators up)`, "
             "or pass --cloud (or set ETL_TARGET=cloud) to mean Google Cloud",
         )
+    if answering:
+        silent = [f"{name}={host}" for name, host in hosts.items() if host and not _listens(host)]
+        if silent:
+            raise CliError(
+                f"nothing answers at {' and '.join(silent)}",
+                "start the emulators with `export $(etl emulators up)` (`etl emulators status` "
+                "says which are up)",
+            )
     return local
+
+
+def _listens(host: str, timeout: float = 2.0) -> bool:
+    """True when a TCP connection to `host` (`name:port`, `[v6]:port`) is accepted."""
+    name, _, port = host.rpartition(":")
+    try:
+        with socket.create_connection((name.strip("[]") or "localhost", int(port)), timeout):
+            return True
+    except (OSError, ValueError):
+        return False

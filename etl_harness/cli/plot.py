@@ -56,13 +56,20 @@ def plot_summaries(
     plt.close(fig)
 
 
-def require_matplotlib() -> None:
-    """Fail in one line, naming the extra, before any work when matplotlib is not installed."""
+def require_matplotlib(out: Path) -> None:
+    """Fail in one line before any work: matplotlib not installed (naming the extra), or `out`
+    a file type it cannot write."""
     from etl_harness.cli.errors import UsageProblem
 
     try:
-        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
     except ImportError:
         raise UsageProblem(
             "--plot needs matplotlib", "install the plot extra: pip install 'etl-pipeline[plot]'"
         ) from None
+    kinds = Figure().canvas.get_supported_filetypes()
+    if out.suffix.lstrip(".").lower() not in kinds:
+        raise UsageProblem(
+            f"--plot {out}: matplotlib cannot write {out.suffix or 'a file without a suffix'}",
+            f"name a file ending in one of {', '.join('.' + k for k in sorted(kinds))}",
+        )

@@ -234,3 +234,50 @@ def test_init_writes_a_starter_etl_toml_that_is_then_found_and_refuses_to_overwr
         "error: etl.toml exists; edit it, or pass --force to overwrite it"
     )
     assert run("init", "--force")[0] == 0
+
+
+def test_emulator_hosts_where_nothing_listens_are_refused_at_once_not_retried_forever() -> None:
+    hosts = {"PUBSUB_EMULATOR_HOST": f"127.0.0.1:{closed_port()}"}
+    hosts["BIGTABLE_EMULATOR_HOST"] = f"127.0.0.1:{closed_port()}"
+    for command in (["occupancy"], ["simulate", "--limit", "1"], ["status"]):
+        code, stdout, stderr = run(*command, **hosts)
+        line = one_error_line(stderr)
+        assert (code, stdout) == (1, "")
+        assert line.startswith(
+            f"error: nothing answers at PUBSUB_EMULATOR_HOST={hosts['PUBSUB_EMULATOR_HOST']} "
+            f"and BIGTABLE_EMULATOR_HOST={hosts['BIGTABLE_EMULATOR_HOST']}"
+        )
+        assert "export $(etl emulators up)" in line
+
+
+def test_a_plot_matplotlib_cannot_write_is_refused_before_any_work() -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    code, _, stderr = run("analytics", "--plot", "out.txt")
+    assert code == 2
+    line = one_error_line(stderr)
+    assert "matplotlib cannot write .txt" in line
+    assert ".png" in line
+
+
+def test_init_into_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "nowhere" / "etl.toml"
+    code, _, stderr = run("init", str(target))
+    assert code == 2
+    assert one_error_line(stderr) == (f"error: cannot write {target}: No such file or directory")
+
+
+@pytest.mark.parametrize("command", [[], ["emulators"]])
+def test_a_group_without_a_command_prints_its_help_once(command: list[str]) -> None:
+    code, stdout, _ = run(*command)
+    assert code == 2
+    assert stdout.count("Usage: etl") == 1, stdout
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound, then released (the kernel does not hand it out again at
+    once)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
