@@ -66,6 +66,8 @@ def fired(status: Mapping[str, Any], faults: Faults) -> dict[str, int]:
         pytest.param("worker", AT_LEAST_ONCE, ("--pull", "streaming"), id="worker-streaming"),
         pytest.param("worker", AT_LEAST_ONCE, ("--pull", "batch"), id="worker-batch"),
         pytest.param("current", DELAYS, (), id="current-delays"),
+        pytest.param("fanout", DELAYS, (), id="fanout-delays"),
+        pytest.param("worker", DELAYS, ("--pull", "streaming"), id="worker-delays"),
     ],
 )
 def test_each_shape_stays_exact_under_faults_the_emulator_injects(
