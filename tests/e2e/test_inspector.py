@@ -193,6 +193,13 @@ def expect_faults(page: Page, settings: Settings, bus: PubSub) -> None:
     settings_shown = "duplicate 0.5 · delay 10-20 ms, fraction 1 · seed 11"
     expect(row.locator("td").nth(1)).to_have_text(settings_shown, timeout=LIVE)
     expect(row.locator("td").nth(2)).to_contain_text("duplicate 0")
+    pulled = 0
+    deadline = time.monotonic() + LIVE / 1000
+    while pulled == 0 and time.monotonic() < deadline:  # the 3 messages of the backlog, unacked
+        response = bus.subscriber.pull(subscription=path, max_messages=10, timeout=10)
+        pulled = len(response.received_messages)
+    assert pulled, "the worker subscription's backlog came to no pull"
+    expect(row.locator("td").nth(2)).to_contain_text(re.compile(r"duplicate [1-9]"), timeout=LIVE)
     admin.clear_faults(path)
     expect(row.locator("td").nth(1)).to_have_text("off", timeout=LIVE)
 
