@@ -59,9 +59,9 @@ T = TypeVar("T")
 
 
 def core_rate(events: int) -> float:
-    """parse → row key → incremental occupancy on one core, events per wall-clock second."""
+    """parse → row key → hour-ledger merge on one core, events per wall-clock second."""
     data, now = core.messages(events)
-    wall, _cpu = core.best_rate(core.tracker_path, data, now)
+    wall, _cpu = core.best_rate(core.ledger_path, data, now)
     return round(wall)
 
 
@@ -439,7 +439,7 @@ def print_table(r: dict[str, Any]) -> None:
         )
 
     rows = [
-        ("core parse→key→fold (1 core)", r["core_events_per_s"], ""),
+        ("core parse→key→ledger (1 core)", r["core_events_per_s"], ""),
         ("Pub/Sub publish + sync pull/ack ceiling", r["pubsub_ceiling_msgs_per_s"], ""),
         (
             "Pub/Sub publish + streaming pull/ack",

@@ -22,15 +22,12 @@ from etl_core.events import (
     MAX_MESSAGE_BYTES,
     Event,
     PubSubMessage,
-    parse_cloud_event,
     parse_event,
-    parse_push_body,
     unwrap_cloud_event,
-    unwrap_push_body,
     validate_event_id,
     validate_service,
 )
-from etl_core.occupancy import Occupancy, OccupancyTracker, fold, sort_key
+from etl_core.occupancy import Occupancy, fold, sort_key
 from etl_core.rowkeys import (
     MAX_KEY_BYTES,
     daily_key,
@@ -58,7 +55,6 @@ __all__ = [
     "InvalidKey",
     "InvalidSimulation",
     "Occupancy",
-    "OccupancyTracker",
     "Peak",
     "PubSubMessage",
     "Reason",
@@ -75,9 +71,7 @@ __all__ = [
     "is_event_key",
     "occupancy_series",
     "pacing",
-    "parse_cloud_event",
     "parse_event",
-    "parse_push_body",
     "peak_occupancy",
     "service_prefix",
     "service_range",
@@ -87,7 +81,6 @@ __all__ = [
     "summarize",
     "time_range",
     "unwrap_cloud_event",
-    "unwrap_push_body",
     "validate_event_id",
     "validate_service",
 ]

@@ -1,4 +1,4 @@
-"""Pub/Sub envelopes: the message inside a push body or a `messagePublished` CloudEvent.
+"""Pub/Sub envelopes: the message inside a `messagePublished` CloudEvent's data.
 
 Unwrapping is separate from parsing the event so that a caller still holds the original message
 bytes (to dead-letter them) when the event inside turns out to be invalid.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,31 +29,18 @@ def _bad(message: str) -> InvalidEvent:
     return InvalidEvent(Reason.BAD_ENVELOPE, message)
 
 
-def unwrap_push_body(body: bytes | Mapping[str, object]) -> PubSubMessage:
-    """The message of a raw push body `{"message": {...}, "subscription": ...}` (JSON or parsed).
-
-    The message needs base64 `data`; `messageId` (or `message_id`), `publishTime`
-    (`publish_time`), `attributes` and `orderingKey` are optional. Anything else: BAD_ENVELOPE.
-    """
-    envelope = _load(bytes(body)) if isinstance(body, bytes | bytearray) else body
-    return _unwrap(envelope, fallback_id=None)
-
-
 def unwrap_cloud_event(data: Mapping[str, object], *, event_id: str | None = None) -> PubSubMessage:
     """The message in the `data` of a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent.
+
+    `data` is `{"message": {...}, "subscription": ...}`, the shape of a push body. The message
+    needs base64 `data`; `messageId` (or `message_id`), `publishTime` (`publish_time`),
+    `attributes` and `orderingKey` are optional. Anything else: BAD_ENVELOPE.
 
     When functions-framework converts a push body into a CloudEvent, `data.message` has no
     `messageId`: the id moved to the CloudEvent's `id`. Pass that as `event_id`; it is used only
     when the message itself carries no id (a real Eventarc event does).
     """
     return _unwrap(data, fallback_id=event_id)
-
-
-def _load(raw: bytes) -> object:
-    try:
-        return json.loads(raw.decode())
-    except (ValueError, RecursionError) as err:
-        raise _bad(f"push body is not UTF-8 JSON: {type(err).__name__}") from None
 
 
 def _unwrap(envelope: object, *, fallback_id: str | None) -> PubSubMessage:

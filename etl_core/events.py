@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from etl_core.envelopes import PubSubMessage, unwrap_cloud_event, unwrap_push_body
+from etl_core.envelopes import PubSubMessage, unwrap_cloud_event
 from etl_core.errors import InvalidEvent, Reason, describe
 from etl_core.timestamps import check_event_time, format_event_time, parse_event_time
 
@@ -28,11 +27,8 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "Event",
     "PubSubMessage",
-    "parse_cloud_event",
     "parse_event",
-    "parse_push_body",
     "unwrap_cloud_event",
-    "unwrap_push_body",
     "validate_delta",
     "validate_event_id",
     "validate_service",
@@ -165,17 +161,3 @@ def _load(data: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidEvent(Reason.NOT_OBJECT, f"a JSON {type(body).__name__}, not an object")
     return body
-
-
-def parse_push_body(body: bytes | Mapping[str, object], *, now: datetime) -> Event:
-    """`parse_event` of the message in a raw push body, identified by its message id."""
-    message = unwrap_push_body(body)
-    return parse_event(message.data, now=now, message_id=message.message_id)
-
-
-def parse_cloud_event(
-    data: Mapping[str, object], *, now: datetime, event_id: str | None = None
-) -> Event:
-    """`parse_event` of the message in a `messagePublished` CloudEvent's data."""
-    message = unwrap_cloud_event(data, event_id=event_id)
-    return parse_event(message.data, now=now, message_id=message.message_id)

@@ -18,7 +18,7 @@ from etl_core import (
     InvalidEvent,
     Reason,
     parse_event,
-    unwrap_push_body,
+    unwrap_cloud_event,
 )
 from etl_core.errors import describe
 from etl_core.events import validate_delta, validate_event_id, validate_service
@@ -130,7 +130,7 @@ def test_an_event_id_or_message_id_that_is_not_a_valid_label_is_a_bad_event_id()
 
 def test_a_malformed_envelope_is_a_bad_envelope() -> None:
     with pytest.raises(InvalidEvent) as caught:
-        unwrap_push_body(b'{"message": {"data": "not base64!"}}')
+        unwrap_cloud_event({"message": {"data": "not base64!"}})
     assert caught.value.reason == Reason.BAD_ENVELOPE
 
 

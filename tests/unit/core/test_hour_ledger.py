@@ -4,6 +4,7 @@ equal the batch fold of the unique events, and it stays within its size bound.""
 from __future__ import annotations
 
 import itertools
+import random
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -11,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl_core import Event, daily_peaks, fold, hourly_counts
+from etl_core import Event, Occupancy, daily_peaks, fold, hourly_counts
 from etl_core.analytics import DailyPeak, hour_of
 from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
 from etl_core.hour_ledger import Change, HourLedger
-from tests.unit.core.core_strategies import NOW
+from tests.unit.core.core_strategies import NOW, event_sets
 
 SERVICE = "gate"
 
@@ -134,6 +135,26 @@ def test_a_redelivered_batch_changes_nothing() -> None:
     events = [Event(SERVICE, NOW + timedelta(minutes=m), 1, f"e{m}") for m in range(5)]
     ledger.merge(events)
     assert ledger.merge(events) == Change()
+
+
+def test_a_late_event_within_the_horizon_is_folded_in_its_place() -> None:
+    ledger = HourLedger()
+    ledger.merge([Event(SERVICE, NOW + timedelta(seconds=s), -1, f"e{s}") for s in (2, 3)])
+    assert ledger.occupancy() == Occupancy(0, 2, 2)
+    ledger.merge([Event(SERVICE, NOW + timedelta(seconds=1), 1, "e1")])
+    assert ledger.occupancy() == Occupancy(0, 1, 3)
+
+
+@given(event_sets(), st.randoms(use_true_random=False))
+def test_merging_events_one_at_a_time_in_any_order_equals_the_fold_after_every_event(
+    events: list[Event], rng: random.Random
+) -> None:
+    arrival = list(events)
+    rng.shuffle(arrival)
+    ledgers: dict[str, HourLedger] = {}
+    for n, event in enumerate(arrival, start=1):
+        ledgers.setdefault(event.service, HourLedger()).merge([event])
+        assert {s: ledger.occupancy() for s, ledger in ledgers.items()} == fold(arrival[:n])
 
 
 def test_an_event_older_than_the_horizon_asks_for_the_rows_from_its_closed_hour() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
-from etl_core import Event, Occupancy, OccupancyTracker, fold, sort_key
+from etl_core import Event, Occupancy, fold, sort_key
 from etl_core.occupancy import timelines
 from tests.unit.core.core_strategies import NOW, event_sets
 
@@ -54,44 +52,9 @@ def test_services_are_folded_separately_and_listed_in_name_order() -> None:
     assert [e.event_id for e in timelines(events)["a"]] == ["x", "y"]
 
 
-def test_the_tracker_reports_duplicates_and_zero_for_unknown_services() -> None:
-    tracker = OccupancyTracker()
-    assert tracker.add(ev(1, 1, "a")) is True
-    assert tracker.add(ev(1, 1, "a")) is False
-    assert tracker.add(ev(1, 1, "a", service="t")) is True
-    assert tracker.occupancy("s") == Occupancy(1, 0, 1)
-    assert tracker.occupancy("nobody") == Occupancy()
-    assert tracker.services() == ["s", "t"]
-
-
-def test_a_late_event_is_folded_in_its_place() -> None:
-    tracker = OccupancyTracker([ev(2, -1, "b"), ev(3, -1, "c")])
-    assert tracker.occupancy("s") == Occupancy(0, 2, 2)
-    tracker.add(ev(1, 1, "a"))
-    assert tracker.occupancy("s") == Occupancy(0, 1, 3)
-
-
 @given(event_sets())
 def test_duplicates_change_nothing(events: list[Event]) -> None:
     assert fold(events + events) == fold(events)
-
-
-@given(event_sets(), st.randoms(use_true_random=False))
-def test_any_arrival_order_into_the_tracker_gives_the_batch_fold(
-    events: list[Event], rng: random.Random
-) -> None:
-    shuffled = list(events)
-    rng.shuffle(shuffled)
-    assert OccupancyTracker(shuffled).snapshot() == fold(events)
-
-
-@given(st.permutations(list(range(12))), event_sets(max_size=12))
-def test_incremental_equals_batch_after_every_event(order: list[int], events: list[Event]) -> None:
-    arrival = [events[i] for i in order if i < len(events)]
-    tracker = OccupancyTracker()
-    for n, event in enumerate(arrival, start=1):
-        tracker.add(event)
-        assert tracker.snapshot() == fold(arrival[:n])
 
 
 @given(event_sets())
