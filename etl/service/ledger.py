@@ -136,6 +136,10 @@ def update(
     }
 
 
+Built = tuple[HourLedger, Change, int]
+"""A summary row's new ledger, what changed, and how many event rows building it read."""
+
+
 def _commit(
     store: SummaryStore,
     summary: Summary,
@@ -145,36 +149,56 @@ def _commit(
     now: datetime,
     limits: Limits,
 ) -> Committed:
+    def merged(row: StatusRow) -> Built:
+        return _merged(store, service, row, events, limits)
+
+    ledger, rows_read = _settle(store, summary, service, row, merged, now, "commits")
+    return Committed(ledger, rows_read)
+
+
+def _settle(
+    store: SummaryStore,
+    summary: Summary,
+    service: str,
+    row: StatusRow | None,
+    build: Callable[[StatusRow], Built],
+    now: datetime,
+    what: str,
+    *,
+    always: bool = False,
+) -> tuple[HourLedger, int]:
+    """Build the row's new ledger and commit it on the row's version; a lost race backs off,
+    reads the row again and builds again. Nothing is written when the ledger's cells are
+    unchanged, unless `always`. Returns the ledger and the event rows read over every attempt
+    (a lost race may read late events' rows again)."""
     key = summary.key(service)
-    rows_read = 0  # over every attempt: a lost race may read late events' rows again
+    rows_read = 0
     for attempt in range(MAX_ATTEMPTS):
-        ledger, change, read = _merged(store, service, row, events, limits)
+        if row is None:
+            row = store.read_status(key)
+        ledger, change, read = build(row)
         rows_read += read
         write = row_write(row.cells, encode(ledger))
-        if not write.put and not write.delete:
-            return Committed(ledger, rows_read)  # every event was already in: nothing to do
+        if not (write.put or write.delete or always):
+            return ledger, rows_read  # every event was already in: nothing to do
         put = {**write.put, **summary.shown(ledger, change, now)}
         if store.commit_status(key, row.version, put, write.delete):
-            return Committed(ledger, rows_read)
+            return ledger, rows_read
         _backoff(attempt)
-        row = store.read_status(key)
-    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} commits in a row")
+        row = None
+    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} {what} in a row")
 
 
 def _merged(
     store: SummaryStore, service: str, row: StatusRow, events: Sequence[Event], limits: Limits
-) -> tuple[HourLedger, Change, int]:
+) -> Built:
     """The row's ledger with `events` in it; reads event rows only for late events (or a
     ledger that does not decode, which is rebuilt from every row)."""
     try:
-        ledger = decode(
-            row.cells, horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
-        )
+        ledger = limits.read(row.cells)
         late = ledger.late(events)
     except CorruptLedger:
-        ledger = HourLedger(
-            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
-        )
+        ledger = limits.empty()
         late = Late(None)
     if late is None:
         return ledger, ledger.merge(events), 0
@@ -186,19 +210,14 @@ def rebuild(
     store: SummaryStore, summary: Summary, service: str, now: datetime, limits: Limits = Limits()
 ) -> HourLedger:
     """Replace the service's summary with the fold of all its event rows (`etl rebuild`)."""
-    key = summary.key(service)
-    for attempt in range(MAX_ATTEMPTS):
-        row = store.read_status(key)
-        ledger = HourLedger(
-            horizon=limits.horizon, max_closed=limits.max_closed, budget=limits.budget
-        )
-        change = ledger.rebuild(None, store.scan_events(service))
-        write = row_write(row.cells, encode(ledger))
-        put = {**write.put, **summary.shown(ledger, change, now)}
-        if store.commit_status(key, row.version, put, write.delete):
-            return ledger
-        _backoff(attempt)
-    raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} rebuilds")
+
+    def rebuilt(row: StatusRow) -> Built:
+        del row  # rebuilt from the event rows alone, whatever the row holds
+        ledger = limits.empty()
+        return ledger, ledger.rebuild(None, store.scan_events(service)), 0
+
+    ledger, _ = _settle(store, summary, service, None, rebuilt, now, "rebuilds", always=True)
+    return ledger
 
 
 # --- reading the cells ---
