@@ -47,7 +47,7 @@ def populate(local: Local, events: int, seed: int) -> None:
     try:
         ready.wait(60)
         commands.simulate(local, events, 1e9, seed, None)
-        commands.publish_lines(local, io.BytesIO(MALFORMED))
+        commands.publish_lines(local, commands.message_lines(io.BytesIO(MALFORMED), "malformed"))
         wait_processed(settings, events, MALFORMED.count(b"\n"))
     finally:
         stop.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +69,10 @@ def simulate(
     return {"published": len(sim.events), "groundTruth": sim.ground_truth}
 
 
-def publish_lines(local: Local, stream: IO[bytes], source: str) -> int:
-    """Each non-empty line (without its line break) becomes one message, byte for byte; a
-    recording of `etl record` is refused (its lines are envelopes, not messages)."""
+def message_lines(stream: IO[bytes], source: str) -> Iterator[bytes]:
+    """The non-empty lines of `stream`, without their line breaks, each one message, byte for
+    byte. A recording of `etl record` is refused at once (its lines are envelopes, not messages),
+    before anything is published or any client made."""
     lines = (line.rstrip(b"\r\n") for line in stream)
     first = next(lines, b"")
     if recording.is_header(first):
@@ -79,12 +80,16 @@ def publish_lines(local: Local, stream: IO[bytes], source: str) -> int:
             f"{source} is a recording of `etl record`; add --replay to publish its messages "
             "with their spacing, attributes and ordering keys"
         )
+    return (line for line in itertools.chain([first], lines) if line)
+
+
+def publish_lines(local: Local, lines: Iterable[bytes]) -> int:
+    """Publish each of `lines` as one message to the events topic; how many were published."""
     provision.ensure_local(local)
     settings = local.settings
     bus = PubSub(settings)
     try:
-        messages = (Outgoing(line) for line in itertools.chain([first], lines) if line)
-        ids = bus.publish(settings.events_topic, messages)
+        ids = bus.publish(settings.events_topic, (Outgoing(line) for line in lines))
     finally:
         bus.close()
     return len(ids)

@@ -50,10 +50,12 @@ def publish(
         return
     if speed_factor is not None:
         raise UsageProblem("--speed-factor goes with --replay")
-    local = on_target(cloud)
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
-    with stream, output.working("publishing", as_json):
-        count = commands.publish_lines(local, stream, STDIN if source == "-" else source)
+    with stream:
+        lines = commands.message_lines(stream, STDIN if source == "-" else source)
+        local = on_target(cloud)
+        with output.working("publishing", as_json):
+            count = commands.publish_lines(local, lines)
     if as_json:
         print_json({"published": count})
         return
