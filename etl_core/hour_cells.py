@@ -22,7 +22,7 @@ from typing import Any
 
 from etl_core.analytics import Peak
 from etl_core.errors import EtlError
-from etl_core.hour_ledger import OPEN_READINGS, ClosedHour, HourLedger, Reading
+from etl_core.hour_ledger import OPEN_READINGS, ClosedHour, HourLedger, HourSummary, Reading
 from etl_core.occupancy import Occupancy
 from etl_core.timestamps import format_event_time, parse_canonical
 
@@ -82,8 +82,9 @@ def decode(
                 ledger.origin = Occupancy(value, anomalies, events)
                 ledger.floor = None if floor is None else parse_canonical(floor)
             elif qualifier.startswith(OPEN):
-                hour, readings = _open_hour(qualifier, bytes(raw))
+                hour, readings, summary = _open_hour(qualifier, bytes(raw))
                 ledger.open[hour] = list(readings)
+                ledger.sums[hour] = summary
             elif qualifier.startswith(CLOSED):
                 hour = parse_canonical(qualifier[len(CLOSED) :])
                 ledger.closed[hour] = _closed(hour, json.loads(raw))
@@ -93,15 +94,16 @@ def decode(
 
 
 @functools.lru_cache(maxsize=8192)
-def _open_hour(qualifier: str, raw: bytes) -> tuple[datetime, tuple[Reading, ...]]:
-    """An open hour's readings. Memoised: a writer decodes its summary rows once per batch, and
-    the hours the batch did not touch come back byte for byte the same (Readings are frozen;
-    `decode` hands out a new list). 8,192 cells: every open hour of a process's summary rows
-    (a row keeps at most its readings budget) with room for the versions a batch replaces, so a
-    batch never evicts what the next one reads."""
+def _open_hour(qualifier: str, raw: bytes) -> tuple[datetime, tuple[Reading, ...], HourSummary]:
+    """An open hour's readings and their summary. Memoised: a writer decodes its summary rows
+    once per batch, and the hours the batch did not touch come back byte for byte the same
+    (Readings and summaries are frozen; `decode` hands out a new list). 8,192 cells: every open
+    hour of a process's summary rows (a row keeps at most its readings budget) with room for the
+    versions a batch replaces, so a batch never evicts what the next one reads."""
     hour = parse_canonical(qualifier[len(OPEN) :])
     entries = json.loads(raw)
-    return hour, tuple(Reading(hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries)
+    readings = tuple(Reading(hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries)
+    return hour, readings, HourSummary.of(readings)
 
 
 def row_write(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> RowWrite:

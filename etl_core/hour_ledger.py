@@ -64,6 +64,69 @@ class ClosedHour:
 
 
 @dataclass(frozen=True, slots=True)
+class HourSummary:
+    """What an hour's readings do to any fold state, so that a chain of hours folds in O(hours).
+
+    With P_i the sum of the first i deltas (P_0 = 0) and M_i the least of P_0..P_i, the fold from
+    a value v >= 0 is the walk reflected at zero: after i readings the value is
+    max(v + P_i, P_i - M_i) and the anomalies so far max(0, -(v + M_i)). So the hour's end state
+    needs only the total and the least prefix, and its peak the highest prefix (`high`) and the
+    highest rise above an earlier low (`rise`), each with the first reading that reaches it.
+    """
+
+    readings: int = 0
+    entries: int = 0
+    total: int = 0
+    low: int = 0
+    high: int = 0
+    high_at: tuple[int, datetime | None] = (0, None)
+    rise: int = 0
+    rise_at: tuple[int, datetime | None] = (0, None)
+
+    @classmethod
+    def of(cls, readings: Iterable[Reading]) -> HourSummary:
+        n = entries = total = low = high = rise = 0
+        high_at: tuple[int, datetime | None] = (0, None)
+        rise_at: tuple[int, datetime | None] = (0, None)
+        for r in readings:
+            n += 1
+            if r.delta > 0:
+                entries += 1
+            total += r.delta
+            low = min(low, total)
+            if n == 1 or total > high:
+                high, high_at = total, (n, r.time)
+            if total - low > rise:
+                rise, rise_at = total - low, (n, r.time)
+        return cls(n, entries, total, low, high, high_at, rise, rise_at)
+
+    @property
+    def exits(self) -> int:
+        return self.readings - self.entries
+
+    def apply(self, state: Occupancy) -> tuple[Occupancy, Peak]:
+        """The state after the hour's readings from `state`, and the hour's peak (`Peak`: its
+        highest value and the first reading that reached it), from the summary alone."""
+        if not self.readings:
+            return state, Peak(0, None)
+        v = state.value
+        end = Occupancy(
+            max(v + self.total, self.total - self.low),
+            state.anomalies + max(0, -(v + self.low)),
+            state.events + self.readings,
+        )
+        top = max(v + self.high, self.rise)
+        if top <= 0:
+            return end, Peak(0, None)
+        reached = [
+            at
+            for value, at in ((v + self.high, self.high_at), (self.rise, self.rise_at))
+            if value == top and at[1] is not None
+        ]
+        return end, Peak(top, min(reached, key=lambda at: at[0])[1])
+
+
+@dataclass(frozen=True, slots=True)
 class Late:
     """The batch reaches into closed history: rebuild from the event rows at or after `since`
     (None: from the service's first row)."""
@@ -93,8 +156,19 @@ class HourLedger:
     horizon: int = HORIZON_HOURS
     budget: int = OPEN_READINGS
     max_closed: int = MAX_CLOSED_HOURS
+    sums: dict[datetime, HourSummary] = field(default_factory=dict, compare=False, repr=False)
+    """A summary per open hour, made when first needed and dropped when the hour's readings
+    change (kept only while it still counts as many readings as the hour holds)."""
 
     # --- the summaries ---
+
+    def summary(self, hour: datetime) -> HourSummary:
+        """The `HourSummary` of an open hour."""
+        readings = self.open[hour]
+        known = self.sums.get(hour)
+        if known is None or known.readings != len(readings):
+            known = self.sums[hour] = HourSummary.of(readings)
+        return known
 
     def base(self) -> Occupancy:
         """The fold state before the first open hour."""
@@ -104,7 +178,7 @@ class HourLedger:
         """The fold of every event the ledger holds."""
         state = self.base()
         for hour in sorted(self.open):
-            state = fold_hour(state, self.open[hour])[0]
+            state = self.summary(hour).apply(state)[0]
         return state
 
     def hours(self) -> Iterator[tuple[HourlyCount, Occupancy, Peak]]:
@@ -114,15 +188,22 @@ class HourLedger:
             yield HourlyCount(hour, c.entries, c.exits), c.start, c.peak
         state = self.base()
         for hour in sorted(self.open):
-            readings = self.open[hour]
-            end, peak = fold_hour(state, readings)
-            yield count(hour, readings), state, peak
+            summary = self.summary(hour)
+            end, peak = summary.apply(state)
+            yield HourlyCount(hour, summary.entries, summary.exits), state, peak
             state = end
 
     def hourly(self, hours: Iterable[datetime]) -> dict[datetime, HourlyCount]:
         """The counts of those of `hours` the ledger keeps."""
-        wanted = set(hours)
-        return {c.hour: c for c, _, _ in self.hours() if c.hour in wanted}
+        counts = {}
+        for hour in sorted(set(hours)):
+            if hour in self.open:
+                summary = self.summary(hour)
+                counts[hour] = HourlyCount(hour, summary.entries, summary.exits)
+            elif hour in self.closed:
+                closed = self.closed[hour]
+                counts[hour] = HourlyCount(hour, closed.entries, closed.exits)
+        return counts
 
     def daily_peaks(self, since: datetime) -> dict[datetime, DailyPeak]:
         """The peak of each UTC day from the day of `since` on (`analytics.DailyPeak`: the level
@@ -171,6 +252,7 @@ class HourLedger:
             if i < len(readings) and readings[i] == reading:
                 continue
             readings.insert(i, reading)
+            self.sums.pop(hour, None)
             counted.add(hour)
             since = hour if since is None else min(since, hour)
         return self._settle(since, counted)
@@ -191,6 +273,7 @@ class HourLedger:
                 Reading(e.event_time, e.event_id, e.delta)
             )
         self.open = {hour: sorted(r) for hour, r in readings.items()}
+        self.sums = {}
         return self._settle(min(self.open, default=None), set(self.open))
 
     def _settle(self, since: datetime | None, counted: set[datetime]) -> Change:
@@ -213,11 +296,11 @@ class HourLedger:
         for hour in sorted(self.open):
             if hour >= cutoff or held <= self.budget:
                 break
-            readings = self.open.pop(hour)
-            held -= len(readings)
-            end, peak = fold_hour(state, readings)
-            c = count(hour, readings)
-            self.closed[hour] = ClosedHour(state, end, c.entries, c.exits, peak)
+            summary = self.summary(hour)
+            held -= len(self.open.pop(hour))
+            self.sums.pop(hour, None)
+            end, peak = summary.apply(state)
+            self.closed[hour] = ClosedHour(state, end, summary.entries, summary.exits, peak)
             state = end
 
     def _drop_old_days(self) -> None:
@@ -230,26 +313,3 @@ class HourLedger:
             for hour in sorted(h for h in self.closed if day_of(h) == day):
                 self.origin = self.closed.pop(hour).end
             self.floor = day + 24 * HOUR
-
-
-def fold_hour(state: Occupancy, readings: Iterable[Reading]) -> tuple[Occupancy, Peak]:
-    """The state after one hour's readings (in fold order) from `state`, and the hour's peak."""
-    value, anomalies, events = state.value, state.anomalies, state.events
-    best = Peak(0, None)
-    for r in readings:
-        events += 1
-        if r.delta > 0:
-            value += 1
-        elif value:
-            value -= 1
-        else:
-            anomalies += 1
-        if value > best.value:
-            best = Peak(value, r.time)
-    return Occupancy(value, anomalies, events), best
-
-
-def count(hour: datetime, readings: Iterable[Reading]) -> HourlyCount:
-    deltas = [r.delta for r in readings]
-    entries = sum(d > 0 for d in deltas)
-    return HourlyCount(hour, entries, len(deltas) - entries)

@@ -6,16 +6,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl_core import Event, Occupancy, daily_peaks, fold, hourly_counts
-from etl_core.analytics import DailyPeak, hour_of
+from etl_core.analytics import DailyPeak, Peak, hour_of
 from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
-from etl_core.hour_ledger import Change, HourLedger
+from etl_core.hour_ledger import Change, HourLedger, HourSummary, Reading
 from tests.unit.core.core_strategies import NOW, event_sets
 
 SERVICE = "gate"
@@ -172,3 +172,37 @@ def test_an_undecodable_ledger_cell_is_a_corrupt_ledger() -> None:
         decode({"open:2026-01-01T00:00:00.000Z": b"[[1,"}, horizon=2, max_closed=10)
     with pytest.raises(CorruptLedger):
         decode({"closed:not-an-hour": b"{}"}, horizon=2, max_closed=10)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3599), st.sampled_from([1, -1])), max_size=60),
+    st.integers(0, 5),
+    st.integers(0, 3),
+)
+def test_an_hours_summary_folds_any_state_as_its_readings_do(
+    moments: list[tuple[int, int]], value: int, anomalies: int
+) -> None:
+    hour = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    readings = sorted(
+        Reading(hour + timedelta(seconds=s), f"e{i}", d) for i, (s, d) in enumerate(moments)
+    )
+    state = Occupancy(value, anomalies, 7)
+    assert HourSummary.of(readings).apply(state) == fold_hour(state, readings)
+
+
+def fold_hour(state: Occupancy, readings: list[Reading]) -> tuple[Occupancy, Peak]:
+    """The fold, reading by reading: the state after one hour's readings from `state`, and the
+    first time the hour reached its highest value (what `HourSummary.apply` must equal)."""
+    value, anomalies, events = state.value, state.anomalies, state.events
+    best = Peak(0, None)
+    for r in readings:
+        events += 1
+        if r.delta > 0:
+            value += 1
+        elif value:
+            value -= 1
+        else:
+            anomalies += 1
+        if value > best.value:
+            best = Peak(value, r.time)
+    return Occupancy(value, anomalies, events), best
