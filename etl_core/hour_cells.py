@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,9 +53,8 @@ def encode(ledger: HourLedger) -> dict[str, bytes]:
     floor = None if ledger.floor is None else format_event_time(ledger.floor)
     cells = {ORIGIN: _dump([*_state(ledger.origin), floor])}
     for hour, readings in ledger.open.items():
-        cells[OPEN + format_event_time(hour)] = _dump(
-            [[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings]
-        )
+        kept = ledger.cells.get(hour)  # the cell it was decoded from, while unchanged
+        cells[OPEN + format_event_time(hour)] = kept or _open_cell(hour, readings)
     for hour, c in ledger.closed.items():
         peak_ms = None if c.peak.at is None else (c.peak.at - hour) // _MS
         cells[CLOSED + format_event_time(hour)] = _dump(
@@ -68,6 +67,10 @@ def encode(ledger: HourLedger) -> dict[str, bytes]:
             }
         )
     return cells
+
+
+def _open_cell(hour: datetime, readings: Iterable[Reading]) -> bytes:
+    return _dump([[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings])
 
 
 def decode(
@@ -85,6 +88,7 @@ def decode(
                 hour, readings, summary = _open_hour(qualifier, bytes(raw))
                 ledger.open[hour] = list(readings)
                 ledger.sums[hour] = summary
+                ledger.cells[hour] = bytes(raw)
             elif qualifier.startswith(CLOSED):
                 hour = parse_canonical(qualifier[len(CLOSED) :])
                 ledger.closed[hour] = _closed(hour, json.loads(raw))

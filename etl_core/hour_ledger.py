@@ -159,6 +159,9 @@ class HourLedger:
     sums: dict[datetime, HourSummary] = field(default_factory=dict, compare=False, repr=False)
     """A summary per open hour, made when first needed and dropped when the hour's readings
     change (kept only while it still counts as many readings as the hour holds)."""
+    cells: dict[datetime, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """The stored cell each open hour was decoded from, dropped when its readings change: an
+    hour a batch leaves alone is written back as it was read, without encoding it again."""
 
     # --- the summaries ---
 
@@ -252,7 +255,7 @@ class HourLedger:
             if i < len(readings) and readings[i] == reading:
                 continue
             readings.insert(i, reading)
-            self.sums.pop(hour, None)
+            self._changed(hour)
             counted.add(hour)
             since = hour if since is None else min(since, hour)
         return self._settle(since, counted)
@@ -273,7 +276,7 @@ class HourLedger:
                 Reading(e.event_time, e.event_id, e.delta)
             )
         self.open = {hour: sorted(r) for hour, r in readings.items()}
-        self.sums = {}
+        self.sums, self.cells = {}, {}
         return self._settle(min(self.open, default=None), set(self.open))
 
     def _settle(self, since: datetime | None, counted: set[datetime]) -> Change:
@@ -284,6 +287,11 @@ class HourLedger:
         self._close()
         self._drop_old_days()
         return change
+
+    def _changed(self, hour: datetime) -> None:
+        """The hour's readings changed (or it closed): what was memoised of them is stale."""
+        self.sums.pop(hour, None)
+        self.cells.pop(hour, None)
 
     def _close(self) -> None:
         """Close the oldest open hours more than `horizon` hours older than the newest, while the
@@ -298,7 +306,7 @@ class HourLedger:
                 break
             summary = self.summary(hour)
             held -= len(self.open.pop(hour))
-            self.sums.pop(hour, None)
+            self._changed(hour)
             end, peak = summary.apply(state)
             self.closed[hour] = ClosedHour(state, end, summary.entries, summary.exits, peak)
             state = end
