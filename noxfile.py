@@ -33,7 +33,7 @@ SOURCES = [
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check; uv.lock still satisfies pyproject.toml."""
-    session.run("uv", "lock", "--check", external=True)
+    session.run(locked.uv(session), "lock", "--check", external=True)
     locked.install(session, "-e", ".[lint]")
     session.run("ruff", "check", *SOURCES, *session.posargs)
     session.run("ruff", "format", "--check", *SOURCES)

@@ -7,6 +7,7 @@ Functions installs) is exported from it: `nox -s lock` regenerates both after a 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -16,13 +17,35 @@ EXPORT_RUNTIME = ("export", "--frozen", "--no-dev", "--no-emit-project", "--no-h
 """`uv` arguments whose output is requirements.txt: the runtime's closure, pinned, no extra."""
 
 
+def uv(session: nox.Session) -> str:
+    """The uv executable the sessions run: the one installed beside nox, else the one on PATH.
+
+    The README's first command, `pip install 'nox[uv]'`, puts uv into nox's own environment, which
+    need not be on PATH (nox run as `venv/bin/nox`, or through pipx): `uv.find_uv_bin()` finds it
+    from the interpreter running this noxfile.
+    """
+    try:
+        from uv import find_uv_bin  # only with the `uv` extra of nox
+    except ImportError:
+        pass
+    else:
+        try:
+            return find_uv_bin()
+        except FileNotFoundError:
+            pass
+    on_path = shutil.which("uv")
+    if on_path is None:
+        session.error("uv not found: install nox with it, pip install 'nox[uv]'")
+    return on_path
+
+
 def install(session: nox.Session, *args: str) -> None:
     """`session.install(*args)` constrained to the versions locked in uv.lock."""
     # In the session's venv: nox's create_tmp() would point TMPDIR, and so every test's tmp_path,
     # inside the checkout.
     constraints = Path(session.virtualenv.location) / "uv-lock-constraints.txt"
     session.run_install(
-        "uv",
+        uv(session),
         "export",
         "--frozen",
         "--all-extras",
@@ -38,9 +61,9 @@ def install(session: nox.Session, *args: str) -> None:
 
 def write_requirements(session: nox.Session) -> None:
     """Lock pyproject.toml's ranges and export the runtime's pins to requirements.txt."""
-    session.run("uv", "lock", external=True)
+    session.run(uv(session), "lock", external=True)
     session.run(
-        "uv",
+        uv(session),
         *EXPORT_RUNTIME,
         "--quiet",
         "--output-file",
