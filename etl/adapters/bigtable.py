@@ -1,6 +1,6 @@
 """Bigtable adapter: the table `incomingraw_{stage}` through the official client. No business logic.
 
-Cell encodings (also in the README's "Table schema"):
+Cell encodings (also in docs/pipeline.md, "Table schema"):
 
 - event row `event:service` UTF-8, `event:eventTime` `YYYY-MM-DDTHH:MM:SS.mmmZ`, `event:event`
   ASCII `1`/`-1`, all written with the event time as cell timestamp, so a rewrite is idempotent;

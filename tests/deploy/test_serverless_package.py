@@ -1,6 +1,6 @@
 """`serverless package` for dev, test and prod, checked resource by resource.
 
-These are the Deployment Manager templates `sls deploy` submits (see deploy/README.md); the
+These are the Deployment Manager templates `sls deploy` submits (see docs/deployment/index.md); the
 functions' entry points are checked against the ones main.py really defines.
 """
 

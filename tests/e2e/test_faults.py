@@ -148,13 +148,13 @@ def test_the_command_exits_1_with_the_emulators_reason_when_it_refuses(
     assert line.endswith("/subscriptions/no-such-subscription")
 
 
-# --- the README's example, as a user copies it ---
+# --- the manual's example (docs/harness.md), as a user copies it ---
 
 
 def readme_example() -> str:
-    """The Python block of the README's "Testing your consumer under at-least-once delivery"."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### Testing your consumer under at-least-once delivery", 1)[1]
+    """The Python block of the manual's "Testing your consumer under at-least-once delivery"."""
+    text = (ROOT / "docs" / "harness.md").read_text()
+    section = text.split("## Testing your consumer under at-least-once delivery", 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 

@@ -1,4 +1,4 @@
-"""The README's "Differences from production" table: every covered row names tests that exist."""
+"""The manual's "Differences from production" table: every covered row names tests that exist."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ TEST_REF = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 
 
 def differences_rows() -> list[list[str]]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Differences from production", 1)[1].split("\n## ", 1)[0]
+    text = (REPO / "docs" / "emulators" / "differences.md").read_text()
+    section = text.split("# Differences from production", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
 
