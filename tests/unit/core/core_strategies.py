@@ -82,9 +82,22 @@ def event_sets(draw: st.DrawFn, max_size: int = 30) -> list[Event]:
 short_text = st.text(max_size=16)
 """Text for hostile values: short, so that generation stays cheap on a loaded machine."""
 
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | short_text
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | short_text,
+    json_scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(short_text, inner, max_size=3),
     max_leaves=10,
 )
 """Any JSON value, nested a little, each container and string bounded."""
+
+field_values = (
+    json_scalars
+    | st.lists(json_scalars, max_size=3)
+    | st.dictionaries(short_text, json_scalars, max_size=3)
+)
+"""A hostile value for one field of an object: any JSON type, nested one level at most.
+
+For strategies that draw many fields at once (a whole envelope), where `json_values` for every
+field made a single draw take seconds on a loaded machine. A field's parser rejects the wrong
+type at the top; what is nested deeper is never read."""
