@@ -1,7 +1,9 @@
-"""The GitHub workflow runs what .ci/run runs, so the two CI entry points cannot drift apart.
+"""The GitHub workflow runs what .ci/run runs, and both run the README's commands as written.
 
 .ci/run's sessions are its explicit `nox -s X` lines plus, for a bare `nox`, the default
-`nox.options.sessions` of noxfile.py (read from its syntax tree, not by importing it).
+`nox.options.sessions` of noxfile.py (read from its syntax tree, not by importing it), plus the
+sessions of the README's commands that it runs through `.ci/readme-command`, which reads them
+from README.md's block after `<!-- readme-commands -->`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +21,9 @@ import yaml
 from tests.deploy.templates import REPO
 
 CI_RUN = REPO / ".ci" / "run"
+README_COMMAND = REPO / ".ci" / "readme-command"
+README = REPO / "README.md"
+README_MARKER = "<!-- readme-commands"
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 SETUP_NOX = REPO / ".github" / "actions" / "setup-nox" / "action.yml"
 NOXFILE = REPO / "noxfile.py"
@@ -101,13 +107,46 @@ def nox_sessions(words: list[str]) -> list[str] | None:
     return named or default_sessions()
 
 
-def ci_run_sessions() -> set[str]:
+def readme_commands() -> list[str]:
+    """The README's block of commands, one a line, as a reader sees them."""
+    lines = README.read_text().splitlines()
+    marker = next(i for i, line in enumerate(lines) if line.startswith(README_MARKER))
+    assert lines[marker + 1].startswith("```"), "the marker stands right above a fenced block"
+    end = next(i for i in range(marker + 2, len(lines)) if lines[i].startswith("```"))
+    return lines[marker + 2 : end]
+
+
+def readme_command_runs(words: list[str]) -> tuple[str, int] | None:
+    """(`--run` or `--fresh`, N) if the words run the README's Nth command, else None."""
+    if words[:2] != ["bash", ".ci/readme-command"] or len(words) != 4:
+        return None
+    return words[2], int(words[3])
+
+
+def sessions_of(script: str) -> set[str]:
+    """Sessions a script runs: its nox commands and the README commands it runs."""
     sessions: set[str] = set()
-    for words in shell_commands(CI_RUN.read_text()):
-        found = nox_sessions(words)
-        if found is not None:
+    for words in shell_commands(script):
+        if (readme := readme_command_runs(words)) is not None:
+            sessions |= sessions_of(readme_commands()[readme[1] - 1])
+        elif (found := nox_sessions(words)) is not None:
             sessions.update(found)
     return sessions
+
+
+def ci_run_sessions() -> set[str]:
+    return sessions_of(CI_RUN.read_text())
+
+
+def ci_run_stages() -> list[list[list[str]]]:
+    """.ci/run's commands, grouped by `stage` (the commands before the first stage dropped)."""
+    stages: list[list[list[str]]] = []
+    for words in shell_commands(CI_RUN.read_text()):
+        if words[0] == "stage" and len(words) > 1:  # a call with its title, not the definition
+            stages.append([])
+        elif stages:
+            stages[-1].append(words)
+    return stages
 
 
 def load_yaml(path: Any) -> dict[str, Any]:
@@ -125,13 +164,7 @@ def job_runs(job: dict[str, Any]) -> list[str]:
 
 
 def job_sessions(job: dict[str, Any]) -> set[str]:
-    sessions: set[str] = set()
-    for script in job_runs(job):
-        for words in shell_commands(script):
-            found = nox_sessions(words)
-            if found is not None:
-                sessions.update(found)
-    return sessions
+    return set().union(*(sessions_of(script) for script in job_runs(job)))
 
 
 def test_ci_run_runs_the_default_sessions_and_the_compose_e2e() -> None:
@@ -213,3 +246,41 @@ def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
     assert remote
     unpinned = [u for u in remote if not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v[\d.]+", u)]
     assert unpinned == []
+
+
+def test_the_readme_block_holds_the_demo_then_the_tests() -> None:
+    first, second = readme_commands()
+    assert sessions_of(first) == {"demo"}
+    assert any(words[:2] == ["pip", "install"] for words in shell_commands(first))
+    assert sessions_of(second) == set(default_sessions())
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_ci_reads_each_readme_command_exactly_as_the_readme_writes_it(n: int) -> None:
+    printed = subprocess.run(
+        ["bash", str(README_COMMAND), str(n)], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed == readme_commands()[n - 1] + "\n"
+
+
+def test_ci_runs_the_readmes_first_command_first_in_a_fresh_venv_and_its_second_later() -> None:
+    """Nothing installs nox or uv before the README's own command has run without them."""
+    first, *later = ci_run_stages()
+    assert first == [["bash", ".ci/readme-command", "--fresh", "1"]]
+    runs = [readme_command_runs(words) for stage in later for words in stage]
+    assert ("--run", 2) in runs
+
+
+def test_the_fresh_path_is_built_from_nothing_but_the_venv_go_and_the_system() -> None:
+    script = README_COMMAND.read_text()
+    (path,) = re.findall(r'^\s*path="(.*)"$', script, flags=re.MULTILINE)
+    assert path == '$fresh/venv/bin:$(dirname "$go"):/usr/bin:/bin'
+    assert 'env -u VIRTUAL_ENV PATH="$path" bash -c "$command"' in script
+
+
+def test_the_workflow_runs_the_readmes_first_command_as_ci_run_does(
+    workflow: dict[str, Any],
+) -> None:
+    scripts = job_runs(workflow["jobs"]["demo"])
+    runs = [words for script in scripts for words in shell_commands(script)]
+    assert runs == [["bash", ".ci/readme-command", "--fresh", "1"]]
