@@ -1,4 +1,5 @@
-"""The worker: the same handlers, batched, for volume beyond one request per event.
+"""The worker's pull loop: the same handlers, batched, for volume beyond one request per event.
+(`etl.entrypoints.worker` is the process that runs it.)
 
 Two ways to receive, same processing: each batch is one `handle_batch` call, then every message of
 it is acked (Acknowledge, in bulk). If the batch fails (Bigtable unavailable, contention), every
@@ -27,6 +28,7 @@ from typing import Any
 import google.cloud.pubsub_v1 as pubsub_v1
 from google.pubsub_v1.types import StreamingPullRequest
 
+from etl import pipeline
 from etl.logs import log
 from etl.service.handlers import Runtime, handle_batch
 from etl_core import PubSubMessage
@@ -34,6 +36,9 @@ from etl_core import PubSubMessage
 PULL_MODES = ("batch", "streaming")
 HEARTBEAT_S = 30.0
 """An empty request on an idle stream this often keeps it open (production closes silent ones)."""
+READER_JOIN_S = 5.0
+"""At most this long for the stream's reader to end at shutdown, within Cloud Run's 10 s; what it
+still receives later is redelivered when its ack deadline passes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,7 @@ class WorkerOptions:
     linger_s: float = 0.05
     max_outstanding: int = 5000
     max_backoff_s: float = 10.0
-    ack_deadline_s: int = 60
+    ack_deadline_s: int = pipeline.WORKER.delivery.ack_deadline_seconds
     """Streaming: the stream's ack deadline; a batch waiting in the inbox, then handled, fits."""
 
 
@@ -75,8 +80,12 @@ class Worker:
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._failures = 0
         self._stream: Any = None
+        self._stop = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
+        """Pull and handle until `stop` is set; then the batch in hand is finished (acked, or
+        nacked if it fails) and whatever else was received is nacked, so nothing is lost."""
+        self._stop = stop
         log.info("worker started", subscription=self.subscription, pull=self.options.pull)
         if self.options.pull == "batch":
             self._run_batches(stop)
@@ -134,7 +143,7 @@ class Worker:
             stop.set()
             with contextlib.suppress(Exception):
                 self._stream.cancel()
-            reader.join(10)
+            reader.join(READER_JOIN_S)
             self._nack_leftovers()
 
     def _read_stream(self, stop: threading.Event) -> None:
@@ -197,7 +206,8 @@ class Worker:
         return True
 
     def _back_off(self) -> None:
-        time.sleep(min(self.options.max_backoff_s, 0.1 * 2 ** (self._failures - 1)))
+        """Wait before the next batch, or less if `stop` is set meanwhile."""
+        self._stop.wait(min(self.options.max_backoff_s, 0.1 * 2 ** (self._failures - 1)))
 
     def _nack_leftovers(self) -> None:
         """What the stream delivered and no batch took: back to Pub/Sub at once."""
