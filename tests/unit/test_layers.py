@@ -19,6 +19,7 @@ LAYERS = (
     ("etl_core", 0),
     ("etl.config", 1),
     ("etl.logs", 1),
+    ("etl.pipeline", 1),
     ("etl.service.ports", 2),
     ("etl.service", 3),
     ("etl.adapters", 4),
@@ -32,6 +33,7 @@ implement it, so they may import it, while the service never imports an adapter.
 
 ENTRY_POINTS = {
     "etl.entrypoints.functions": "Cloud Functions start here (the environment they are given)",
+    "etl.entrypoints.worker": "the worker's process starts here (Cloud Run's environment)",
     "etl_harness.cli.options": "the `etl` command: its configuration, and its children's "
     "environment",
     "etl_harness.emulators.plugin": "pytest starts here; it exports the hosts to the processes "
