@@ -27,7 +27,7 @@ from etl.config import Settings, from_env  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_harness import provision  # noqa: E402
 from etl_harness.emulators import native as emulators  # noqa: E402
-from etl_harness.emulators.native import Hosts  # noqa: E402
+from etl_harness.emulators.pair import Hosts  # noqa: E402
 from etl_harness.local import from_env as local_from_env  # noqa: E402
 
 

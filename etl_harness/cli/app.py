@@ -26,9 +26,10 @@ from etl_harness.cli.options import (
     Pull,
     ServiceOpt,
     Stage,
-    child_environment,
+    configuration,
     configured,
     fail,
+    from_process,
     on_target,
 )
 from etl_harness.cli.output import human, print_json
@@ -64,6 +65,7 @@ def _version(show: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     stage: Annotated[
         Stage | None, typer.Option(help="The stage to work on (default: `ETL_STAGE`, else dev).")
     ] = None,
@@ -86,11 +88,15 @@ def main(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
+    # The configuration, built once here for every command (the stage defaults to `etl.config`'s,
+    # as in the pytest plugin); the commands read it from the context.
+    ctx.obj = from_process(stage)
     output.quiet_libraries(log_level or ("warning", "info", "debug")[min(verbose, 2)])
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     pipeline: PipelineOpt = "current",
     pull: Annotated[Pull, typer.Option(help="Worker only: sync Pull or streaming.")] = "batch",
     batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
@@ -109,7 +115,7 @@ def serve(
     from etl_harness import serve as serving
     from etl_harness.instances import InstanceFailed
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     settings = local.settings
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -138,6 +144,7 @@ def serve(
 
 @app.command()
 def simulate(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Number of events.")] = 100,
     speed_factor: Annotated[float, typer.Option(help="60 = one hour of data per minute.")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 0,
@@ -148,10 +155,10 @@ def simulate(
     """Publish simulated events, paced by `--speed-factor`; `--json` prints the ground truth."""
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.progress("publishing", limit, as_json) as advance:
         try:
-            truth = commands.simulate(local, limit, speed_factor, seed, services, advance)
+            truth = commands.publish_simulation(local, limit, speed_factor, seed, services, advance)
         except ValueError as err:
             raise UsageProblem(str(err)) from err
     if as_json:
@@ -166,15 +173,18 @@ app.command()(messages.record)
 
 @app.command()
 def occupancy(
-    service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOpt = False
+    ctx: typer.Context,
+    service: ServiceOpt = None,
+    as_json: JsonOpt = False,
+    cloud: CloudOpt = False,
 ) -> None:
     """Current occupancy per service, as stored (an unknown `--service`: exit 1)."""
     from etl_harness.cli import commands
     from etl_harness.cli.views import occupancy_table
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.working("reading occupancy", as_json):
-        result = commands.occupancy(local.settings, service)
+        result = commands.read_occupancy(local.settings, service)
     if as_json:
         print_json({svc: occ.value for svc, occ in result.items()})
     else:
@@ -183,6 +193,7 @@ def occupancy(
 
 @app.command()
 def analytics(
+    ctx: typer.Context,
     service: ServiceOpt = None,
     as_json: JsonOpt = False,
     plot: Annotated[
@@ -204,9 +215,9 @@ def analytics(
         from etl_harness.cli.plot import require_matplotlib
 
         require_matplotlib(plot)
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.working("reading the event rows", as_json):
-        result = commands.analytics(local.settings, service)
+        result = commands.read_analytics(local.settings, service)
     summaries = result.summaries
     if plot is not None:
         from etl_harness.cli.plot import plot_summaries
@@ -225,13 +236,13 @@ def analytics(
 
 
 @app.command("dead-letters")
-def dead_letters(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
+def dead_letters(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Messages that could not be processed, with their reason (not consumed by listing)."""
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.working("pulling dead letters", as_json):
-        letters = commands.dead_letters(local.settings)
+        letters = commands.list_dead_letters(local.settings)
     if as_json:
         print_json([d.as_json() for d in letters])
         return
@@ -241,14 +252,14 @@ def dead_letters(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
 
 
 @app.command()
-def status(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
+def status(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Processing counters, per-service occupancy/events/anomalies, dead letters by reason."""
     from etl_harness.cli import commands
     from etl_harness.cli.views import status_table
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.working("reading status", as_json):
-        report = commands.status(local.settings)
+        report = commands.status_report(local.settings)
     if as_json:
         print_json(report)
         return
@@ -256,13 +267,18 @@ def status(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
 
 
 @app.command()
-def rebuild(service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
+def rebuild(
+    ctx: typer.Context,
+    service: ServiceOpt = None,
+    as_json: JsonOpt = False,
+    cloud: CloudOpt = False,
+) -> None:
     """Recompute every summary (occupancy, hourly counts, daily peaks) from the event rows."""
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     with output.working("rebuilding summaries", as_json):
-        rebuilt = commands.rebuild(local.settings, service)
+        rebuilt = commands.rebuild_summaries(local.settings, service)
     if as_json:
         print_json(rebuilt)
         return
@@ -275,6 +291,7 @@ def rebuild(service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOp
 
 @app.command()
 def reset(
+    ctx: typer.Context,
     everything: Annotated[
         bool,
         typer.Option(
@@ -294,7 +311,7 @@ def reset(
     from etl_harness import provision
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
+    local = on_target(ctx, cloud)
     settings = local.settings
     if not provision.on_emulators(settings) and not yes:
         raise UsageProblem(
@@ -324,7 +341,7 @@ def reset(
         )
         return
     with output.working(f"emptying {settings.table}", as_json):
-        commands.reset(settings)
+        commands.empty_table(settings)
     if as_json:
         print_json({"project": settings.project, "table": settings.table, "emptied": True})
         return
@@ -333,6 +350,7 @@ def reset(
 
 @app.command()
 def inspect(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port of the page (0: any free one).")] = 8088,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     cloud: CloudOpt = False,
@@ -340,7 +358,7 @@ def inspect(
     """The inspector web page: backlogs, messages, dead letters, occupancy, hourly chart, rows."""
     from etl_harness.inspector import serve
 
-    local = on_target(cloud, answering=False)  # the page shows an emulator that is down
+    local = on_target(ctx, cloud, answering=False)  # the page shows an emulator that is down
     try:
         serve(
             local.settings,
@@ -381,6 +399,7 @@ def init(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     events: Annotated[int, typer.Option(help="Number of simulated events.")] = 2000,
     pipeline: PipelineOpt = "current",
     seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 7,
@@ -396,12 +415,12 @@ def demo(
     from etl_harness.cli.demo import run_demo
     from etl_harness.emulators.hosts import Emulators
 
-    local = configured()
+    local = configured(ctx)
     if not (local.settings.pubsub_emulator_host and local.settings.bigtable_emulator_host):
         # The official clients read the hosts from the environment only: run the demo again in
         # a child process that has them, against emulators started (or found) for it.
         with Emulators(local) as emulators:
-            env = child_environment(emulators.env())
+            env = configuration(ctx).child_environment(emulators.env())
             raise typer.Exit(
                 subprocess.call([sys.executable, "-m", "etl_harness", *sys.argv[1:]], env=env)
             )

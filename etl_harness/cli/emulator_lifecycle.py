@@ -11,7 +11,7 @@ import typer
 from etl_harness.cli import output
 from etl_harness.cli.errors import UsageProblem
 from etl_harness.cli.group import EtlGroup
-from etl_harness.cli.options import JsonOpt, child_environment, configured, fail
+from etl_harness.cli.options import JsonOpt, configuration, configured, fail
 from etl_harness.cli.output import human, print_json
 
 console = human
@@ -26,6 +26,7 @@ emulators_app = typer.Typer(
 
 @emulators_app.command("up")
 def emulators_up(
+    ctx: typer.Context,
     import_from: Annotated[
         str | None,
         typer.Option("--import", metavar="DIR", help="Start from `etl emulators export DIR`."),
@@ -40,7 +41,7 @@ def emulators_up(
     (`export $(etl emulators up)`)."""
     from etl_harness.cli.emulator_state import BadStateDir, export_dir, import_dir
     from etl_harness.emulators import state
-    from etl_harness.emulators.native import Hosts
+    from etl_harness.emulators.pair import Hosts
 
     try:
         start_from = import_dir(import_from) if import_from else None
@@ -48,7 +49,7 @@ def emulators_up(
     except BadStateDir as err:
         raise fail(str(err), 2) from err
     with output.working("starting the emulators", as_json):
-        running = state.up(configured(), import_dir=start_from, export_on_exit=end_in)
+        running = state.up(configured(ctx), import_dir=start_from, export_on_exit=end_in)
     env = Hosts.of(running, "recorded").env()
     if as_json:
         print_json({"env": env, "emulators": {n: _running_json(r) for n, r in running.items()}})
@@ -58,11 +59,11 @@ def emulators_up(
 
 
 @emulators_app.command("seed")
-def emulators_seed(as_json: JsonOpt = False) -> None:
+def emulators_seed(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Apply etl.toml to running emulators (those `up` starts are seeded already); idempotent."""
     from etl_harness import provision
 
-    local = configured()
+    local = configured(ctx)
     settings = local.settings
     if not provision.on_emulators(settings):
         raise UsageProblem(provision.NO_HOSTS)
@@ -74,12 +75,12 @@ def emulators_seed(as_json: JsonOpt = False) -> None:
 
 
 @emulators_app.command("down")
-def emulators_down(as_json: JsonOpt = False) -> None:
+def emulators_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Stop the emulators that `etl emulators up` started (only processes that are still ours:
     same executable, same start time)."""
     from etl_harness.emulators import state
 
-    stopped, forgotten = state.down(configured().state_dir)
+    stopped, forgotten = state.down(configured(ctx).state_dir)
     if as_json:
         print_json(
             {
@@ -97,13 +98,13 @@ def emulators_down(as_json: JsonOpt = False) -> None:
 
 
 @emulators_app.command("status")
-def emulators_status(as_json: JsonOpt = False) -> None:
+def emulators_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show whether the recorded emulators run and answer (exit 1 unless both do)."""
-    from etl_harness.emulators import native, state
+    from etl_harness.emulators import native, pair, state
 
-    recorded = state.load(configured().state_dir)
+    recorded = state.load(configured(ctx).state_dir)
     report: dict[str, dict[str, object]] = {}
-    for kind in native.KINDS:
+    for kind in pair.KINDS:
         running = recorded.get(kind.name)
         healthy = running is not None and native.healthy(kind, running)
         report[kind.name] = {"up": healthy, **(_running_json(running) if running else {})}
@@ -121,7 +122,7 @@ def emulators_status(as_json: JsonOpt = False) -> None:
 
 
 def _running_json(running: object) -> dict[str, object]:
-    from etl_harness.emulators.native import Running
+    from etl_harness.emulators.pair import Running
 
     assert isinstance(running, Running)
     return {
@@ -148,11 +149,11 @@ def emulators_exec(ctx: typer.Context) -> None:
 
     if not ctx.args:
         raise UsageProblem("nothing to run", "etl emulators exec -- CMD [ARGS...]")
-    local = configured()
+    local = configured(ctx)
     with Emulators(local) as emulators:
         # Children get the hosts (the official clients read them from the environment only):
         # `etl emulators seed` applies etl.toml, then CMD runs.
-        env = child_environment(emulators.env())
+        env = configuration(ctx).child_environment(emulators.env())
         seeded = subprocess.call(
             [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
         )
@@ -165,8 +166,8 @@ def _register_emulator_commands() -> None:
     from etl_harness.cli import emulator_state
     from etl_harness.cli import faults as emulator_faults
 
-    emulator_faults.register(emulators_app, configured)
-    emulator_state.register(emulators_app, configured)
+    emulator_faults.register(emulators_app)
+    emulator_state.register(emulators_app)
 
 
 _register_emulator_commands()

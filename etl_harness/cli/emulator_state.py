@@ -17,9 +17,8 @@ from typing import IO, Annotated, Any
 import typer
 
 from etl_harness.cli.faults import admin_errors, admin_host
-from etl_harness.cli.options import fail
-from etl_harness.emulators.native import KINDS
-from etl_harness.local import Local
+from etl_harness.cli.options import configured, fail
+from etl_harness.emulators.pair import KINDS
 
 NAMES = tuple(kind.name for kind in KINDS)
 MANIFEST = "manifest.json"
@@ -80,11 +79,12 @@ def follow(
         wait()
 
 
-def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
+def register(emulators: typer.Typer) -> None:
     """Add `export` and `logs` to the `etl emulators` group."""
 
     @emulators.command("export")
     def export_command(
+        ctx: typer.Context,
         directory: Annotated[
             str, typer.Argument(metavar="DIR", help="Writes DIR/pubsub and DIR/bigtable.")
         ],
@@ -103,7 +103,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
         from etl_harness.emulators import state
         from etl_harness.inspector.admin import AdminApi
 
-        local = configured()
+        local = configured(ctx)
         try:
             folder = export_dir(directory)
         except BadStateDir as err:
@@ -132,6 +132,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
 
     @emulators.command("logs")
     def logs_command(
+        ctx: typer.Context,
         service: Annotated[
             str | None, typer.Argument(metavar="[pubsub|bigtable]", help="Only this emulator.")
         ] = None,
@@ -147,7 +148,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
 
         if service is not None and service not in NAMES:
             raise fail(f"unknown emulator {service!r}: pubsub or bigtable", 2)
-        recorded = state.load(configured().state_dir)
+        recorded = state.load(configured(ctx).state_dir)
         chosen = {n: r for n, r in recorded.items() if service in (None, n)}
         if not chosen:
             raise fail("no emulators recorded: `etl emulators up` starts them")

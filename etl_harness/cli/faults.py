@@ -9,13 +9,13 @@ emulator (unknown subscription) and an emulator that does not answer are exit 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from etl_harness.cli.options import fail
+from etl_harness.cli.options import configured, fail
 from etl_harness.faults import FIRED, Faults, InvalidFaults, go_number
 from etl_harness.local import Local
 
@@ -171,11 +171,12 @@ def admin_errors(emulator: str = "the emulator") -> Iterator[None]:
         raise fail(f"no answer from {emulator}'s admin API at {err}") from err
 
 
-def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
-    """Add `faults` to the `etl emulators` group; `configured()` is the entry point's `Local`."""
+def register(emulators: typer.Typer) -> None:
+    """Add `faults` to the `etl emulators` group."""
 
     @emulators.command("faults")
     def faults_command(
+        ctx: typer.Context,
         subscription: Annotated[
             str | None,
             typer.Argument(help="A subscription (name in the project, or its path); none: list."),
@@ -212,7 +213,7 @@ def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
         from etl_harness.cli.output import print_json
         from etl_harness.inspector.admin import AdminApi
 
-        local = configured()
+        local = configured(ctx)
         project = local.settings.project
         options = FaultOptions(
             duplicate, delay_ms, delay_fraction, shuffle, push_error, early_redelivery, seed

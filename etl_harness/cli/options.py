@@ -3,12 +3,15 @@ this entry point, and the guard that keeps commands off Google Cloud unless aske
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 import typer
-from typer._click.globals import get_current_context
+from typer import _click as click
 
 from etl_harness.cli.errors import CliError, UsageProblem
 from etl_harness.local import Local
@@ -36,24 +39,47 @@ STDIN = "<stdin>"
 """How errors name `-` (`<stdin>:3: …`)."""
 
 
-def configured() -> Local:
-    """The harness configuration, from this process's environment (the CLI is an entry point)
-    and the global options (`etl --stage test …`)."""
-    return local_from_env({**os.environ, **overrides()})
+class Configuration:
+    """The CLI's configuration, built once at its entry point (the root callback, which keeps it
+    as the click context's `obj`) from this process's environment and the global options
+    (`etl --stage test …`), and passed down to every command through that context.
+
+    `local` is built on first use, then kept: a command that needs no configuration (`init`, a
+    `--help`) never fails on a bad variable. The stage's default is the pipeline's own
+    (`etl.config`: `dev`), the same one the pytest plugin uses.
+    """
+
+    def __init__(self, environ: Mapping[str, str], stage: str | None = None) -> None:
+        self._options = {"ETL_STAGE": stage} if stage else {}
+        self._variables = dict(environ)
+
+    @functools.cached_property
+    def local(self) -> Local:
+        return local_from_env(ChainMap(self._options, self._variables))
+
+    def child_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a process the CLI starts: its own, `extra` (emulator hosts), and
+        what the global options set (`--stage`), so the child builds the same configuration."""
+        return {**self._variables, **extra, **self._options}
 
 
-def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a process the CLI starts: its own, `extra` (emulator hosts), and what
-    the global options change."""
-    return {**os.environ, **extra, **overrides()}
+def from_process(stage: str | None) -> Configuration:
+    """The configuration of this process: its environment (the CLI is an entry point) and the
+    global options."""
+    return Configuration(os.environ, stage)
 
 
-def overrides() -> dict[str, str]:
-    """The environment as the global options change it (`--stage`), for this process and the
-    processes it starts. Read from click's current context (typer vendors click)."""
-    ctx = get_current_context(silent=True)
-    stage = ctx.find_root().params.get("stage") if ctx is not None else None
-    return {"ETL_STAGE": stage} if stage else {}
+def configuration(ctx: click.Context) -> Configuration:
+    """The configuration the root callback built (`etl`'s context object)."""
+    built = ctx.find_root().obj
+    if not isinstance(built, Configuration):
+        raise TypeError("etl's callback builds the configuration before any command runs")
+    return built
+
+
+def configured(ctx: click.Context) -> Local:
+    """`configuration(ctx).local`: the harness configuration every command works with."""
+    return configuration(ctx).local
 
 
 def fail(message: str, code: int = 1) -> CliError:
@@ -61,10 +87,10 @@ def fail(message: str, code: int = 1) -> CliError:
     return UsageProblem(message) if code == 2 else CliError(message)
 
 
-def on_target(cloud: bool = False, *, answering: bool = True) -> Local:
-    """`configured()`, refusing to reach Google Cloud unless the user said so, and (`answering`)
-    emulator hosts where nothing listens: the clients would retry them without end."""
-    local = configured()
+def on_target(ctx: click.Context, cloud: bool = False, *, answering: bool = True) -> Local:
+    """`configured(ctx)`, refusing to reach Google Cloud unless the user said so, and
+    (`answering`) emulator hosts where nothing listens: the clients would retry them without end."""
+    local = configured(ctx)
     settings = local.settings
     hosts = {
         "PUBSUB_EMULATOR_HOST": settings.pubsub_emulator_host,

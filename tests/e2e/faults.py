@@ -522,7 +522,7 @@ def assert_exact(
     dead-letter topic: every valid message was processed."""
     diff = mismatch(table, events, hourly=hourly)
     assert not diff, diff
-    letters = commands.dead_letters(settings)
+    letters = commands.list_dead_letters(settings)
     assert letters == [], f"{len(letters)} dead letters, e.g. {letters[0]}"
 
 
