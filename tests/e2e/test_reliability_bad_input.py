@@ -12,13 +12,13 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from etl.adapters.pubsub import Outgoing
+from etl_harness import settling
 from etl_harness.cli import commands
 from tests.e2e.faults import (
     SETTLE_S,
     Rig,
     assert_exact,
     fail_first_after_forwarding,
-    mismatch,
     proxied,
     push_targets,
     served,
@@ -97,7 +97,7 @@ def test_every_malformed_kind_is_dead_lettered_once_with_its_reason_and_original
     assert Counter(d.data for d in letters) == Counter(dict.fromkeys(malformed, 1))
     assert {d.data: d.reason for d in letters} == malformed
     assert all(d.attributes["originalMessageId"] for d in letters)
-    assert not mismatch(rig.table, sim.events, hourly=pipeline != "current")
+    assert not settling.mismatch(rig.table, sim.events, hourly=pipeline != "current")
 
 
 def test_an_empty_message_is_refused_at_publish_as_production_refuses_it(rig: Rig) -> None:
