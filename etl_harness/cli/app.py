@@ -10,8 +10,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 
 import typer
 
@@ -33,6 +34,12 @@ from etl_harness.cli.options import (
     on_target,
 )
 from etl_harness.cli.output import human, print_json
+
+if TYPE_CHECKING:
+    from etl.config import Settings
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 # The Google clients, flask and matplotlib are imported inside the commands that use them, so
 # `etl --help` answers at once.
@@ -96,7 +103,6 @@ def main(
 
 @app.command()
 def serve(
-    ctx: typer.Context,
     pipeline: PipelineOpt = "current",
     pull: Annotated[Pull, typer.Option(help="Worker only: sync Pull or streaming.")] = "batch",
     batch_size: Annotated[int, typer.Option(help="Worker only: messages per batch.")] = 500,
@@ -115,7 +121,7 @@ def serve(
     from etl_harness import serve as serving
     from etl_harness.instances import InstanceFailed
 
-    local = on_target(ctx, cloud)
+    local = on_target(cloud)
     settings = local.settings
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,7 +150,6 @@ def serve(
 
 @app.command()
 def simulate(
-    ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Number of events.")] = 100,
     speed_factor: Annotated[float, typer.Option(help="60 = one hour of data per minute.")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 0,
@@ -155,7 +160,7 @@ def simulate(
     """Publish simulated events, paced by `--speed-factor`; `--json` prints the ground truth."""
     from etl_harness.cli import commands
 
-    local = on_target(ctx, cloud)
+    local = on_target(cloud)
     with output.progress("publishing", limit, as_json) as advance:
         try:
             truth = commands.publish_simulation(local, limit, speed_factor, seed, services, advance)
@@ -173,18 +178,13 @@ app.command()(messages.record)
 
 @app.command()
 def occupancy(
-    ctx: typer.Context,
-    service: ServiceOpt = None,
-    as_json: JsonOpt = False,
-    cloud: CloudOpt = False,
+    service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOpt = False
 ) -> None:
     """Current occupancy per service, as stored (an unknown `--service`: exit 1)."""
     from etl_harness.cli import commands
     from etl_harness.cli.views import occupancy_table
 
-    local = on_target(ctx, cloud)
-    with output.working("reading occupancy", as_json):
-        result = commands.read_occupancy(local.settings, service)
+    result = _read(cloud, as_json, "reading occupancy", commands.read_occupancy, service)
     if as_json:
         print_json({svc: occ.value for svc, occ in result.items()})
     else:
@@ -193,7 +193,6 @@ def occupancy(
 
 @app.command()
 def analytics(
-    ctx: typer.Context,
     service: ServiceOpt = None,
     as_json: JsonOpt = False,
     plot: Annotated[
@@ -215,9 +214,7 @@ def analytics(
         from etl_harness.cli.plot import require_matplotlib
 
         require_matplotlib(plot)
-    local = on_target(ctx, cloud)
-    with output.working("reading the event rows", as_json):
-        result = commands.read_analytics(local.settings, service)
+    result = _read(cloud, as_json, "reading the event rows", commands.read_analytics, service)
     summaries = result.summaries
     if plot is not None:
         from etl_harness.cli.plot import plot_summaries
@@ -236,13 +233,11 @@ def analytics(
 
 
 @app.command("dead-letters")
-def dead_letters(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
+def dead_letters(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Messages that could not be processed, with their reason (not consumed by listing)."""
     from etl_harness.cli import commands
 
-    local = on_target(ctx, cloud)
-    with output.working("pulling dead letters", as_json):
-        letters = commands.list_dead_letters(local.settings)
+    letters = _read(cloud, as_json, "pulling dead letters", commands.list_dead_letters)
     if as_json:
         print_json([d.as_json() for d in letters])
         return
@@ -252,14 +247,12 @@ def dead_letters(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt =
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
+def status(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Processing counters, per-service occupancy/events/anomalies, dead letters by reason."""
     from etl_harness.cli import commands
     from etl_harness.cli.views import status_table
 
-    local = on_target(ctx, cloud)
-    with output.working("reading status", as_json):
-        report = commands.status_report(local.settings)
+    report = _read(cloud, as_json, "reading status", commands.status_report)
     if as_json:
         print_json(report)
         return
@@ -267,18 +260,11 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, cloud: CloudOpt = False
 
 
 @app.command()
-def rebuild(
-    ctx: typer.Context,
-    service: ServiceOpt = None,
-    as_json: JsonOpt = False,
-    cloud: CloudOpt = False,
-) -> None:
+def rebuild(service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Recompute every summary (occupancy, hourly counts, daily peaks) from the event rows."""
     from etl_harness.cli import commands
 
-    local = on_target(ctx, cloud)
-    with output.working("rebuilding summaries", as_json):
-        rebuilt = commands.rebuild_summaries(local.settings, service)
+    rebuilt = _read(cloud, as_json, "rebuilding summaries", commands.rebuild_summaries, service)
     if as_json:
         print_json(rebuilt)
         return
@@ -291,7 +277,6 @@ def rebuild(
 
 @app.command()
 def reset(
-    ctx: typer.Context,
     everything: Annotated[
         bool,
         typer.Option(
@@ -311,7 +296,7 @@ def reset(
     from etl_harness import provision
     from etl_harness.cli import commands
 
-    local = on_target(ctx, cloud)
+    local = on_target(cloud)
     settings = local.settings
     if not provision.on_emulators(settings) and not yes:
         raise UsageProblem(
@@ -350,7 +335,6 @@ def reset(
 
 @app.command()
 def inspect(
-    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port of the page (0: any free one).")] = 8088,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     cloud: CloudOpt = False,
@@ -358,7 +342,7 @@ def inspect(
     """The inspector web page: backlogs, messages, dead letters, occupancy, hourly chart, rows."""
     from etl_harness.inspector import serve
 
-    local = on_target(ctx, cloud, answering=False)  # the page shows an emulator that is down
+    local = on_target(cloud, answering=False)  # the page shows an emulator that is down
     try:
         serve(
             local.settings,
@@ -399,7 +383,6 @@ def init(
 
 @app.command()
 def demo(
-    ctx: typer.Context,
     events: Annotated[int, typer.Option(help="Number of simulated events.")] = 2000,
     pipeline: PipelineOpt = "current",
     seed: Annotated[int, typer.Option(help="Same seed, same events.")] = 7,
@@ -415,12 +398,12 @@ def demo(
     from etl_harness.cli.demo import run_demo
     from etl_harness.emulators.hosts import Emulators
 
-    local = configured(ctx)
+    local = configured()
     if not (local.settings.pubsub_emulator_host and local.settings.bigtable_emulator_host):
         # The official clients read the hosts from the environment only: run the demo again in
         # a child process that has them, against emulators started (or found) for it.
         with Emulators(local) as emulators:
-            env = configuration(ctx).child_environment(emulators.env())
+            env = configuration().child_environment(emulators.env())
             raise typer.Exit(
                 subprocess.call([sys.executable, "-m", "etl_harness", *sys.argv[1:]], env=env)
             )
@@ -430,3 +413,18 @@ def demo(
     if as_json:
         print_json(report.as_json())
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _read(
+    cloud: bool,
+    as_json: bool,
+    what: str,
+    read: Callable[Concatenate[Settings, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`read(settings, *args)` on the target the user chose (`on_target`), saying `what`
+    meanwhile."""
+    local = on_target(cloud)
+    with output.working(what, as_json):
+        return read(local.settings, *args, **kwargs)

@@ -26,7 +26,6 @@ emulators_app = typer.Typer(
 
 @emulators_app.command("up")
 def emulators_up(
-    ctx: typer.Context,
     import_from: Annotated[
         str | None,
         typer.Option("--import", metavar="DIR", help="Start from `etl emulators export DIR`."),
@@ -49,7 +48,7 @@ def emulators_up(
     except BadStateDir as err:
         raise fail(str(err), 2) from err
     with output.working("starting the emulators", as_json):
-        running = state.up(configured(ctx), import_dir=start_from, export_on_exit=end_in)
+        running = state.up(configured(), import_dir=start_from, export_on_exit=end_in)
     env = Hosts.of(running, "recorded").env()
     if as_json:
         print_json({"env": env, "emulators": {n: _running_json(r) for n, r in running.items()}})
@@ -59,11 +58,11 @@ def emulators_up(
 
 
 @emulators_app.command("seed")
-def emulators_seed(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def emulators_seed(as_json: JsonOpt = False) -> None:
     """Apply etl.toml to running emulators (those `up` starts are seeded already); idempotent."""
     from etl_harness import provision
 
-    local = configured(ctx)
+    local = configured()
     settings = local.settings
     if not provision.on_emulators(settings):
         raise UsageProblem(provision.NO_HOSTS)
@@ -75,12 +74,12 @@ def emulators_seed(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @emulators_app.command("down")
-def emulators_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def emulators_down(as_json: JsonOpt = False) -> None:
     """Stop the emulators that `etl emulators up` started (only processes that are still ours:
     same executable, same start time)."""
     from etl_harness.emulators import state
 
-    stopped, forgotten = state.down(configured(ctx).state_dir)
+    stopped, forgotten = state.down(configured().state_dir)
     if as_json:
         print_json(
             {
@@ -98,11 +97,11 @@ def emulators_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @emulators_app.command("status")
-def emulators_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def emulators_status(as_json: JsonOpt = False) -> None:
     """Show whether the recorded emulators run and answer (exit 1 unless both do)."""
     from etl_harness.emulators import native, pair, state
 
-    recorded = state.load(configured(ctx).state_dir)
+    recorded = state.load(configured().state_dir)
     report: dict[str, dict[str, object]] = {}
     for kind in pair.KINDS:
         running = recorded.get(kind.name)
@@ -149,11 +148,11 @@ def emulators_exec(ctx: typer.Context) -> None:
 
     if not ctx.args:
         raise UsageProblem("nothing to run", "etl emulators exec -- CMD [ARGS...]")
-    local = configured(ctx)
+    local = configured()
     with Emulators(local) as emulators:
         # Children get the hosts (the official clients read them from the environment only):
         # `etl emulators seed` applies etl.toml, then CMD runs.
-        env = configuration(ctx).child_environment(emulators.env())
+        env = configuration().child_environment(emulators.env())
         seeded = subprocess.call(
             [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
         )

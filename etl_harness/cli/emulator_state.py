@@ -84,7 +84,6 @@ def register(emulators: typer.Typer) -> None:
 
     @emulators.command("export")
     def export_command(
-        ctx: typer.Context,
         directory: Annotated[
             str, typer.Argument(metavar="DIR", help="Writes DIR/pubsub and DIR/bigtable.")
         ],
@@ -103,7 +102,7 @@ def register(emulators: typer.Typer) -> None:
         from etl_harness.emulators import state
         from etl_harness.inspector.admin import AdminApi
 
-        local = configured(ctx)
+        local = configured()
         try:
             folder = export_dir(directory)
         except BadStateDir as err:
@@ -132,7 +131,6 @@ def register(emulators: typer.Typer) -> None:
 
     @emulators.command("logs")
     def logs_command(
-        ctx: typer.Context,
         service: Annotated[
             str | None, typer.Argument(metavar="[pubsub|bigtable]", help="Only this emulator.")
         ] = None,
@@ -148,7 +146,7 @@ def register(emulators: typer.Typer) -> None:
 
         if service is not None and service not in NAMES:
             raise fail(f"unknown emulator {service!r}: pubsub or bigtable", 2)
-        recorded = state.load(configured(ctx).state_dir)
+        recorded = state.load(configured().state_dir)
         chosen = {n: r for n, r in recorded.items() if service in (None, n)}
         if not chosen:
             raise fail("no emulators recorded: `etl emulators up` starts them")

@@ -176,7 +176,6 @@ def register(emulators: typer.Typer) -> None:
 
     @emulators.command("faults")
     def faults_command(
-        ctx: typer.Context,
         subscription: Annotated[
             str | None,
             typer.Argument(help="A subscription (name in the project, or its path); none: list."),
@@ -213,7 +212,7 @@ def register(emulators: typer.Typer) -> None:
         from etl_harness.cli.output import print_json
         from etl_harness.inspector.admin import AdminApi
 
-        local = configured(ctx)
+        local = configured()
         project = local.settings.project
         options = FaultOptions(
             duplicate, delay_ms, delay_fraction, shuffle, push_error, early_redelivery, seed

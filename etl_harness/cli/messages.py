@@ -19,7 +19,6 @@ console = human
 
 
 def publish(
-    ctx: typer.Context,
     source: Annotated[
         str, typer.Argument(metavar="FILE", help="One message per line, or - for stdin.")
     ],
@@ -47,14 +46,14 @@ def publish(
         problem = "is a directory" if Path(source).is_dir() else "does not exist"
         raise UsageProblem(f"file {source!r} {problem}", "publish reads a file, or - for stdin")
     if replay:
-        _replay(ctx, source, 1.0 if speed_factor is None else speed_factor, as_json, cloud)
+        _replay(source, 1.0 if speed_factor is None else speed_factor, as_json, cloud)
         return
     if speed_factor is not None:
         raise UsageProblem("--speed-factor goes with --replay")
     stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
     with stream:
         lines = commands.message_lines(stream, STDIN if source == "-" else source)
-        local = on_target(ctx, cloud)
+        local = on_target(cloud)
         with output.working("publishing", as_json):
             count = commands.publish_lines(local, lines)
     if as_json:
@@ -63,9 +62,7 @@ def publish(
     console.print(f"published {count} messages")
 
 
-def _replay(
-    ctx: typer.Context, source: str, speed_factor: float, as_json: bool, cloud: bool
-) -> None:
+def _replay(source: str, speed_factor: float, as_json: bool, cloud: bool) -> None:
     from etl_harness import recording
     from etl_harness.cli import commands
 
@@ -74,7 +71,7 @@ def _replay(
         recorded = recording.parse(sys.stdin.buffer, STDIN)
     else:
         recorded = recording.read(Path(source))
-    local = on_target(ctx, cloud)
+    local = on_target(cloud)
     with output.progress("replaying", len(recorded.messages), as_json) as advance:
         count = commands.replay_recording(local, recorded, factor, advance)
     if as_json:
@@ -84,7 +81,6 @@ def _replay(
 
 
 def record(
-    ctx: typer.Context,
     topic: Annotated[
         str, typer.Argument(metavar="TOPIC", help="The topic's name, e.g. acceso-events-dev.")
     ],
@@ -114,7 +110,7 @@ def record(
         raise UsageProblem(f"--duration must be > 0, got {duration:g}")
     if not out.parent.is_dir():
         raise UsageProblem(f"folder {str(out.parent)!r} does not exist", "--out writes a file")
-    local = on_target(ctx, cloud)
+    local = on_target(cloud)
     # Ctrl-C stops cleanly even where the shell started us with SIGINT ignored (`etl record … &`
     # in a script), and so does SIGTERM (`timeout 60 etl record …`).
     for sig in (signal.SIGINT, signal.SIGTERM):

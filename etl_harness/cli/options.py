@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Literal
 
 import typer
-from typer import _click as click
+from typer._click.globals import get_current_context
 
 from etl_harness.cli.errors import CliError, UsageProblem
 from etl_harness.local import Local
@@ -42,7 +42,8 @@ STDIN = "<stdin>"
 class Configuration:
     """The CLI's configuration, built once at its entry point (the root callback, which keeps it
     as the click context's `obj`) from this process's environment and the global options
-    (`etl --stage test …`), and passed down to every command through that context.
+    (`etl --stage test …`), and passed down to every command through that context object
+    (`configuration()`); nothing below reads the environment again.
 
     `local` is built on first use, then kept: a command that needs no configuration (`init`, a
     `--help`) never fails on a bad variable. The stage's default is the pipeline's own
@@ -69,17 +70,18 @@ def from_process(stage: str | None) -> Configuration:
     return Configuration(os.environ, stage)
 
 
-def configuration(ctx: click.Context) -> Configuration:
-    """The configuration the root callback built (`etl`'s context object)."""
-    built = ctx.find_root().obj
+def configuration() -> Configuration:
+    """The configuration the root callback built for the command that runs: the context
+    object of `etl`'s click context, which click hands down to every subcommand's context."""
+    built = get_current_context().find_root().obj
     if not isinstance(built, Configuration):
         raise TypeError("etl's callback builds the configuration before any command runs")
     return built
 
 
-def configured(ctx: click.Context) -> Local:
-    """`configuration(ctx).local`: the harness configuration every command works with."""
-    return configuration(ctx).local
+def configured() -> Local:
+    """`configuration().local`: the harness configuration every command works with."""
+    return configuration().local
 
 
 def fail(message: str, code: int = 1) -> CliError:
@@ -87,10 +89,10 @@ def fail(message: str, code: int = 1) -> CliError:
     return UsageProblem(message) if code == 2 else CliError(message)
 
 
-def on_target(ctx: click.Context, cloud: bool = False, *, answering: bool = True) -> Local:
-    """`configured(ctx)`, refusing to reach Google Cloud unless the user said so, and
-    (`answering`) emulator hosts where nothing listens: the clients would retry them without end."""
-    local = configured(ctx)
+def on_target(cloud: bool = False, *, answering: bool = True) -> Local:
+    """`configured()`, refusing to reach Google Cloud unless the user said so, and (`answering`)
+    emulator hosts where nothing listens: the clients would retry them without end."""
+    local = configured()
     settings = local.settings
     hosts = {
         "PUBSUB_EMULATOR_HOST": settings.pubsub_emulator_host,

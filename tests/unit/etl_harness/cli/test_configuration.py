@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from etl.config import Settings
@@ -64,9 +63,9 @@ def test_every_command_gets_the_configuration_the_callback_built_and_environ_is_
     seen: list[object] = []
 
     @app.command("probe-configuration", hidden=True)
-    def probe(ctx: typer.Context) -> None:
-        seen.append(options.configured(ctx))
-        seen.append(options.configured(ctx))
+    def probe() -> None:
+        seen.append(options.configured())
+        seen.append(options.configured())
 
     try:
         result = CliRunner().invoke(app, ["--stage", "test", "probe-configuration"])
