@@ -27,7 +27,7 @@ from etl.config import Settings, from_env  # noqa: E402
 from etl.service.simulation import Request, simulate_before  # noqa: E402
 from etl_harness import provision  # noqa: E402
 from etl_harness.emulators import native as emulators  # noqa: E402
-from etl_harness.emulators.native import Hosts  # noqa: E402
+from etl_harness.emulators.pair import KINDS, Hosts, Running  # noqa: E402
 from etl_harness.local import from_env as local_from_env  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def dirty(settings: Settings, messages: int = 500) -> None:
         table.close()
 
 
-def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
+def start_pair(logs: Path, ports: dict[str, int]) -> list[Running]:
     """Both emulators, seeded, on the given ports; exported to this process's clients."""
     launch = replace(
         emulators.launch_for(local_from_env(os.environ)),
@@ -54,7 +54,7 @@ def start_pair(logs: Path, ports: dict[str, int]) -> list[emulators.Running]:
     )
     running = [
         emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch)
-        for kind in emulators.KINDS
+        for kind in KINDS
     ]
     os.environ.update(Hosts.of(running, "native").env())
     return running

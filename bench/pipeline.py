@@ -53,7 +53,7 @@ from etl_harness.emulators import native as emulators  # noqa: E402
 from etl_harness.emulators.hosts import Emulators  # noqa: E402
 from etl_harness.local import from_env as local_from_env  # noqa: E402
 from etl_harness.serve import triggers  # noqa: E402
-from tests.e2e.faults import wait_settled  # noqa: E402
+from etl_harness.settling import wait_settled  # noqa: E402
 
 T = TypeVar("T")
 

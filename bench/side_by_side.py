@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import ceilings, push_endpoint  # noqa: E402
-from etl_harness.emulators import native, official  # noqa: E402
-from etl_harness.emulators.native import EmulatorError, Hosts, Kind, Running  # noqa: E402
+from etl_harness.emulators import native, official, pair  # noqa: E402
+from etl_harness.emulators.pair import EmulatorError, Hosts, Kind, Running  # noqa: E402
 from etl_harness.local import Local  # noqa: E402
 from etl_harness.local import from_env as local_from_env  # noqa: E402
 
@@ -150,13 +150,13 @@ def measure(name: str, start: Starter, sizes: Sizes, log_dir: Path) -> dict[str,
     running: dict[str, Running] = {}
     start_ms: dict[str, float] = {}
     try:
-        for kind in native.KINDS:
+        for kind in pair.KINDS:
             print(f"… {name}: start {kind.name}", file=sys.stderr, flush=True)
             begin = time.perf_counter()
             running[kind.name] = start(kind, log_dir)
             start_ms[kind.name] = round((time.perf_counter() - begin) * 1000, 1)
         with exported(Hosts.of(running, name).env()):
-            return {"start_ms": start_ms, **rates(name, sizes, running[native.PUBSUB.name].pid)}
+            return {"start_ms": start_ms, **rates(name, sizes, running[pair.PUBSUB.name].pid)}
     finally:
         for r in running.values():
             native.stop(r)

@@ -46,7 +46,7 @@ def populate(local: Local, events: int, seed: int) -> None:
     worker.start()
     try:
         ready.wait(60)
-        commands.simulate(local, events, 1e9, seed, None)
+        commands.publish_simulation(local, events, 1e9, seed, None)
         commands.publish_lines(local, commands.message_lines(io.BytesIO(MALFORMED), "malformed"))
         wait_processed(settings, events, MALFORMED.count(b"\n"))
     finally:
@@ -57,7 +57,7 @@ def populate(local: Local, events: int, seed: int) -> None:
 def wait_processed(settings: Settings, events: int, letters: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        report = commands.status(settings)
+        report = commands.status_report(settings)
         dead = sum(report["dead_letters"].values())
         if report["unique_events"] == events and dead == letters:
             return

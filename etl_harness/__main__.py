@@ -1,5 +1,5 @@
 """`python -m etl_harness` is the `etl` command."""
 
-from etl_harness.cli.app import app
+from etl_harness.cli.script import main
 
-app(prog_name="etl")
+main()

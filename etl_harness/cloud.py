@@ -23,7 +23,7 @@ from etl.adapters.bigtable import bigtable_client
 from etl.adapters.pubsub import publisher_client, subscriber_client
 from etl.config import Settings
 from etl_core import EtlError
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from etl_harness.local import Local
 
 PROJECT_ENV = "ETL_CLOUD_PROJECT"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 
 import typer
 
@@ -26,12 +27,19 @@ from etl_harness.cli.options import (
     Pull,
     ServiceOpt,
     Stage,
-    child_environment,
+    configuration,
     configured,
     fail,
+    from_process,
     on_target,
 )
 from etl_harness.cli.output import human, print_json
+
+if TYPE_CHECKING:
+    from etl.config import Settings
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 # The Google clients, flask and matplotlib are imported inside the commands that use them, so
 # `etl --help` answers at once.
@@ -64,6 +72,7 @@ def _version(show: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     stage: Annotated[
         Stage | None, typer.Option(help="The stage to work on (default: `ETL_STAGE`, else dev).")
     ] = None,
@@ -86,6 +95,9 @@ def main(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
+    # The configuration, built once here for every command (the stage defaults to `etl.config`'s,
+    # as in the pytest plugin); the commands read it from the context.
+    ctx.obj = from_process(stage)
     output.quiet_libraries(log_level or ("warning", "info", "debug")[min(verbose, 2)])
 
 
@@ -151,7 +163,7 @@ def simulate(
     local = on_target(cloud)
     with output.progress("publishing", limit, as_json) as advance:
         try:
-            truth = commands.simulate(local, limit, speed_factor, seed, services, advance)
+            truth = commands.publish_simulation(local, limit, speed_factor, seed, services, advance)
         except ValueError as err:
             raise UsageProblem(str(err)) from err
     if as_json:
@@ -172,9 +184,7 @@ def occupancy(
     from etl_harness.cli import commands
     from etl_harness.cli.views import occupancy_table
 
-    local = on_target(cloud)
-    with output.working("reading occupancy", as_json):
-        result = commands.occupancy(local.settings, service)
+    result = _read(cloud, as_json, "reading occupancy", commands.read_occupancy, service)
     if as_json:
         print_json({svc: occ.value for svc, occ in result.items()})
     else:
@@ -204,9 +214,7 @@ def analytics(
         from etl_harness.cli.plot import require_matplotlib
 
         require_matplotlib(plot)
-    local = on_target(cloud)
-    with output.working("reading the event rows", as_json):
-        result = commands.analytics(local.settings, service)
+    result = _read(cloud, as_json, "reading the event rows", commands.read_analytics, service)
     summaries = result.summaries
     if plot is not None:
         from etl_harness.cli.plot import plot_summaries
@@ -229,9 +237,7 @@ def dead_letters(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     """Messages that could not be processed, with their reason (not consumed by listing)."""
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
-    with output.working("pulling dead letters", as_json):
-        letters = commands.dead_letters(local.settings)
+    letters = _read(cloud, as_json, "pulling dead letters", commands.list_dead_letters)
     if as_json:
         print_json([d.as_json() for d in letters])
         return
@@ -246,9 +252,7 @@ def status(as_json: JsonOpt = False, cloud: CloudOpt = False) -> None:
     from etl_harness.cli import commands
     from etl_harness.cli.views import status_table
 
-    local = on_target(cloud)
-    with output.working("reading status", as_json):
-        report = commands.status(local.settings)
+    report = _read(cloud, as_json, "reading status", commands.status_report)
     if as_json:
         print_json(report)
         return
@@ -260,9 +264,7 @@ def rebuild(service: ServiceOpt = None, as_json: JsonOpt = False, cloud: CloudOp
     """Recompute every summary (occupancy, hourly counts, daily peaks) from the event rows."""
     from etl_harness.cli import commands
 
-    local = on_target(cloud)
-    with output.working("rebuilding summaries", as_json):
-        rebuilt = commands.rebuild(local.settings, service)
+    rebuilt = _read(cloud, as_json, "rebuilding summaries", commands.rebuild_summaries, service)
     if as_json:
         print_json(rebuilt)
         return
@@ -324,7 +326,7 @@ def reset(
         )
         return
     with output.working(f"emptying {settings.table}", as_json):
-        commands.reset(settings)
+        commands.empty_table(settings)
     if as_json:
         print_json({"project": settings.project, "table": settings.table, "emptied": True})
         return
@@ -401,7 +403,7 @@ def demo(
         # The official clients read the hosts from the environment only: run the demo again in
         # a child process that has them, against emulators started (or found) for it.
         with Emulators(local) as emulators:
-            env = child_environment(emulators.env())
+            env = configuration().child_environment(emulators.env())
             raise typer.Exit(
                 subprocess.call([sys.executable, "-m", "etl_harness", *sys.argv[1:]], env=env)
             )
@@ -411,3 +413,18 @@ def demo(
     if as_json:
         print_json(report.as_json())
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _read(
+    cloud: bool,
+    as_json: bool,
+    what: str,
+    read: Callable[Concatenate[Settings, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`read(settings, *args)` on the target the user chose (`on_target`), saying `what`
+    meanwhile."""
+    local = on_target(cloud)
+    with output.working(what, as_json):
+        return read(local.settings, *args, **kwargs)

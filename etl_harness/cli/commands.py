@@ -33,7 +33,7 @@ from etl_harness.deadletters import DeadLetter
 from etl_harness.local import Local
 
 
-def simulate(
+def publish_simulation(
     local: Local,
     limit: int,
     speed_factor: float,
@@ -95,7 +95,7 @@ def publish_lines(local: Local, lines: Iterable[bytes]) -> int:
     return len(ids)
 
 
-def record(
+def record_to_file(
     local: Local,
     topic: str,
     out: Path,
@@ -116,7 +116,7 @@ def record(
     return capture
 
 
-def replay(
+def replay_recording(
     local: Local,
     recorded: recording.Recording,
     speed_factor: float,
@@ -147,7 +147,7 @@ def services(table: EventTable, only: str | None) -> list[str]:
     return [only]
 
 
-def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupancy]:
+def read_occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupancy]:
     """Each service's occupancy as its status row holds it (every commit leaves it whole)."""
     table = EventTable(settings)
     try:
@@ -158,7 +158,7 @@ def occupancy(settings: Settings, only: str | None = None) -> dict[str, Occupanc
         table.close()
 
 
-def rebuild(settings: Settings, only: str | None = None) -> dict[str, dict[str, int]]:
+def rebuild_summaries(settings: Settings, only: str | None = None) -> dict[str, dict[str, int]]:
     """Every summary of each service recomputed from its event rows (the rows are the truth),
     with the same ledger the pipeline runs; committed on each row's version like any update."""
     table = EventTable(settings)
@@ -194,7 +194,7 @@ class Analytics:
     daily: dict[str, list[DailyPeak]]
 
 
-def analytics(settings: Settings, only: str | None = None) -> Analytics:
+def read_analytics(settings: Settings, only: str | None = None) -> Analytics:
     table = EventTable(settings)
     try:
         names = services(table, only)
@@ -228,7 +228,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-def dead_letters(settings: Settings) -> list[DeadLetter]:
+def list_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter, listed without consuming it (and without creating anything)."""
     bus = PubSub(settings)
     try:
@@ -237,7 +237,7 @@ def dead_letters(settings: Settings) -> list[DeadLetter]:
         bus.close()
 
 
-def reset(settings: Settings) -> None:
+def empty_table(settings: Settings) -> None:
     table = EventTable(settings)
     try:
         table.reset()
@@ -249,7 +249,7 @@ def count_event_rows(table: EventTable, names: Iterable[str]) -> dict[str, int]:
     return {svc: sum(1 for _ in table.scan_events(svc)) for svc in names}
 
 
-def status(settings: Settings) -> dict[str, Any]:
+def status_report(settings: Settings) -> dict[str, Any]:
     """Counters of all processes, per-service summaries and dead letters by reason.
 
     `duplicates` is derived: deliveries of valid messages minus the unique events stored — every
@@ -270,7 +270,7 @@ def status(settings: Settings) -> dict[str, Any]:
     finally:
         table.close()
     reasons: dict[str, int] = {}
-    for letter in dead_letters(settings):
+    for letter in list_dead_letters(settings):
         reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
     unique = sum(s["events"] for s in per_service.values())
     return {

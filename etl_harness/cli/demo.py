@@ -33,9 +33,14 @@ class DemoReport:
     events: int
     seconds: float
     truth: dict[str, int]
-    occupancy: dict[str, int] = field(default_factory=dict)
+    stored: dict[str, Occupancy] = field(default_factory=dict)
+    """Each service's status as the pipeline left it: occupancy, anomalies, unique events."""
     rows: dict[str, int] = field(default_factory=dict)
     expected_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def occupancy(self) -> dict[str, int]:
+        return {svc: occ.value for svc, occ in self.stored.items()}
 
     @property
     def ok(self) -> bool:
@@ -111,7 +116,7 @@ def _drive(
         bus.publish_events(settings.events_topic, sim.events)
         with output.progress("draining", report.events, as_json) as advance:
             _wait_rows(table, report, timeout, begin, advance)
-        report.occupancy = _wait_occupancy(table, report, timeout, begin)
+        report.stored = _wait_occupancy(table, report, timeout, begin)
         report.seconds = time.monotonic() - begin
     finally:
         table.close()
@@ -138,22 +143,21 @@ def _wait_rows(
 
 def _wait_occupancy(
     table: EventTable, report: DemoReport, timeout: float, begin: float
-) -> dict[str, int]:
-    """Occupancy as the status rows hold it, once they have folded every event (or time is up)."""
+) -> dict[str, Occupancy]:
+    """Each status row's occupancy, once it has folded every event (or time is up)."""
     seen: dict[str, Occupancy] = {}
     while True:
         statuses = {svc: table.read_status(status_key(svc)) for svc in report.truth}
         seen = {svc: ledger.current_occupancy(st) for svc, st in statuses.items()}
         folded = all(seen[svc].events >= n for svc, n in report.expected_rows.items())
         if folded or time.monotonic() - begin >= timeout:
-            return {svc: occ.value for svc, occ in seen.items()}
+            return seen
         time.sleep(0.1)
 
 
 def _show(settings: Settings, report: DemoReport, out: Console) -> None:
-    occ = {svc: Occupancy(value=v) for svc, v in report.occupancy.items()}
-    out.print(occupancy_table(occ, truth=report.truth))
-    out.print(analytics_table(commands.analytics(settings).summaries))
+    out.print(occupancy_table(report.stored, truth=report.truth))
+    out.print(analytics_table(commands.read_analytics(settings).summaries))
     rate = report.events / report.seconds if report.seconds else 0.0
     verdict = "[green]OK[/green]" if report.ok else "[red]MISMATCH[/red]"
     out.print(

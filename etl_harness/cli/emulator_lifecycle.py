@@ -11,7 +11,7 @@ import typer
 from etl_harness.cli import output
 from etl_harness.cli.errors import UsageProblem
 from etl_harness.cli.group import EtlGroup
-from etl_harness.cli.options import JsonOpt, child_environment, configured, fail
+from etl_harness.cli.options import JsonOpt, configuration, configured, fail
 from etl_harness.cli.output import human, print_json
 
 console = human
@@ -40,7 +40,7 @@ def emulators_up(
     (`export $(etl emulators up)`)."""
     from etl_harness.cli.emulator_state import BadStateDir, export_dir, import_dir
     from etl_harness.emulators import state
-    from etl_harness.emulators.native import Hosts
+    from etl_harness.emulators.pair import Hosts
 
     try:
         start_from = import_dir(import_from) if import_from else None
@@ -99,11 +99,11 @@ def emulators_down(as_json: JsonOpt = False) -> None:
 @emulators_app.command("status")
 def emulators_status(as_json: JsonOpt = False) -> None:
     """Show whether the recorded emulators run and answer (exit 1 unless both do)."""
-    from etl_harness.emulators import native, state
+    from etl_harness.emulators import native, pair, state
 
     recorded = state.load(configured().state_dir)
     report: dict[str, dict[str, object]] = {}
-    for kind in native.KINDS:
+    for kind in pair.KINDS:
         running = recorded.get(kind.name)
         healthy = running is not None and native.healthy(kind, running)
         report[kind.name] = {"up": healthy, **(_running_json(running) if running else {})}
@@ -121,7 +121,7 @@ def emulators_status(as_json: JsonOpt = False) -> None:
 
 
 def _running_json(running: object) -> dict[str, object]:
-    from etl_harness.emulators.native import Running
+    from etl_harness.emulators.pair import Running
 
     assert isinstance(running, Running)
     return {
@@ -152,7 +152,7 @@ def emulators_exec(ctx: typer.Context) -> None:
     with Emulators(local) as emulators:
         # Children get the hosts (the official clients read them from the environment only):
         # `etl emulators seed` applies etl.toml, then CMD runs.
-        env = child_environment(emulators.env())
+        env = configuration().child_environment(emulators.env())
         seeded = subprocess.call(
             [sys.executable, "-m", "etl_harness", "emulators", "seed"], env=env
         )
@@ -165,8 +165,8 @@ def _register_emulator_commands() -> None:
     from etl_harness.cli import emulator_state
     from etl_harness.cli import faults as emulator_faults
 
-    emulator_faults.register(emulators_app, configured)
-    emulator_state.register(emulators_app, configured)
+    emulator_faults.register(emulators_app)
+    emulator_state.register(emulators_app)
 
 
 _register_emulator_commands()

@@ -17,9 +17,8 @@ from typing import IO, Annotated, Any
 import typer
 
 from etl_harness.cli.faults import admin_errors, admin_host
-from etl_harness.cli.options import fail
-from etl_harness.emulators.native import KINDS
-from etl_harness.local import Local
+from etl_harness.cli.options import configured, fail
+from etl_harness.emulators.pair import KINDS
 
 NAMES = tuple(kind.name for kind in KINDS)
 MANIFEST = "manifest.json"
@@ -80,7 +79,7 @@ def follow(
         wait()
 
 
-def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
+def register(emulators: typer.Typer) -> None:
     """Add `export` and `logs` to the `etl emulators` group."""
 
     @emulators.command("export")

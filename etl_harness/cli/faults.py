@@ -9,13 +9,13 @@ emulator (unknown subscription) and an emulator that does not answer are exit 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from etl_harness.cli.options import fail
+from etl_harness.cli.options import configured, fail
 from etl_harness.faults import FIRED, Faults, InvalidFaults, go_number
 from etl_harness.local import Local
 
@@ -171,8 +171,8 @@ def admin_errors(emulator: str = "the emulator") -> Iterator[None]:
         raise fail(f"no answer from {emulator}'s admin API at {err}") from err
 
 
-def register(emulators: typer.Typer, configured: Callable[[], Local]) -> None:
-    """Add `faults` to the `etl emulators` group; `configured()` is the entry point's `Local`."""
+def register(emulators: typer.Typer) -> None:
+    """Add `faults` to the `etl emulators` group."""
 
     @emulators.command("faults")
     def faults_command(

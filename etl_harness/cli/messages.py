@@ -73,7 +73,7 @@ def _replay(source: str, speed_factor: float, as_json: bool, cloud: bool) -> Non
         recorded = recording.read(Path(source))
     local = on_target(cloud)
     with output.progress("replaying", len(recorded.messages), as_json) as advance:
-        count = commands.replay(local, recorded, factor, advance)
+        count = commands.replay_recording(local, recorded, factor, advance)
     if as_json:
         print_json({"published": count, "topic": recorded.topic, "speed_factor": factor})
         return
@@ -120,7 +120,7 @@ def record(
         typer.echo(f"ready: recording {topic} through {subscription} (Ctrl-C stops)", err=True)
 
     with output.progress("recording", limit, as_json) as advance:
-        capture = commands.record(local, topic, out, limit, duration, ready, advance)
+        capture = commands.record_to_file(local, topic, out, limit, duration, ready, advance)
     recorded = capture.recording
     if as_json:
         print_json(

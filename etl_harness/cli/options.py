@@ -3,8 +3,11 @@ this entry point, and the guard that keeps commands off Google Cloud unless aske
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 import typer
@@ -36,24 +39,49 @@ STDIN = "<stdin>"
 """How errors name `-` (`<stdin>:3: …`)."""
 
 
+class Configuration:
+    """The CLI's configuration, built once at its entry point (the root callback, which keeps it
+    as the click context's `obj`) from this process's environment and the global options
+    (`etl --stage test …`), and passed down to every command through that context object
+    (`configuration()`); nothing below reads the environment again.
+
+    `local` is built on first use, then kept: a command that needs no configuration (`init`, a
+    `--help`) never fails on a bad variable. The stage's default is the pipeline's own
+    (`etl.config`: `dev`), the same one the pytest plugin uses.
+    """
+
+    def __init__(self, environ: Mapping[str, str], stage: str | None = None) -> None:
+        self._options = {"ETL_STAGE": stage} if stage else {}
+        self._variables = dict(environ)
+
+    @functools.cached_property
+    def local(self) -> Local:
+        return local_from_env(ChainMap(self._options, self._variables))
+
+    def child_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a process the CLI starts: its own, `extra` (emulator hosts), and
+        what the global options set (`--stage`), so the child builds the same configuration."""
+        return {**self._variables, **extra, **self._options}
+
+
+def from_process(stage: str | None) -> Configuration:
+    """The configuration of this process: its environment (the CLI is an entry point) and the
+    global options."""
+    return Configuration(os.environ, stage)
+
+
+def configuration() -> Configuration:
+    """The configuration the root callback built for the command that runs: the context
+    object of `etl`'s click context, which click hands down to every subcommand's context."""
+    built = get_current_context().find_root().obj
+    if not isinstance(built, Configuration):
+        raise TypeError("etl's callback builds the configuration before any command runs")
+    return built
+
+
 def configured() -> Local:
-    """The harness configuration, from this process's environment (the CLI is an entry point)
-    and the global options (`etl --stage test …`)."""
-    return local_from_env({**os.environ, **overrides()})
-
-
-def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a process the CLI starts: its own, `extra` (emulator hosts), and what
-    the global options change."""
-    return {**os.environ, **extra, **overrides()}
-
-
-def overrides() -> dict[str, str]:
-    """The environment as the global options change it (`--stage`), for this process and the
-    processes it starts. Read from click's current context (typer vendors click)."""
-    ctx = get_current_context(silent=True)
-    stage = ctx.find_root().params.get("stage") if ctx is not None else None
-    return {"ETL_STAGE": stage} if stage else {}
+    """`configuration().local`: the harness configuration every command works with."""
+    return configuration().local
 
 
 def fail(message: str, code: int = 1) -> CliError:

@@ -23,16 +23,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from etl_harness.emulators.native import (
-    ADMIN_ENV,
-    ADMIN_PORT,
-    BIGTABLE,
-    PUBSUB,
-    EmulatorError,
-    Hosts,
-    identity,
-    wait_ready,
-)
+from etl_harness.emulators.native import ADMIN_PORT, identity, wait_ready
+from etl_harness.emulators.pair import ADMIN_ENV, BIGTABLE, PUBSUB, EmulatorError, Hosts
 from etl_harness.etl_toml import find, load
 from etl_harness.local import Local
 

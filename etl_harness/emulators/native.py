@@ -22,42 +22,20 @@ from pathlib import Path
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_delay, wait_exponential
 
 from etl.config import DEFAULT_PROJECT
-from etl_core import EtlError
+from etl_harness.emulators.pair import (
+    BIGTABLE,
+    KINDS,
+    KINDS_BY_NAME,
+    PUBSUB,
+    EmulatorError,
+    Kind,
+    Running,
+)
 from etl_harness import etl_toml
 from etl_harness.local import Local
 
 PROJECT = DEFAULT_PROJECT
 ADMIN_PORT = 8087
-ADMIN_ENV = "ETL_PUBSUB_ADMIN_HOST"
-
-
-class EmulatorError(EtlError, RuntimeError):
-    """An emulator is missing, would not start, or does not answer."""
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """One emulator: its binary, default port and the env var clients read."""
-
-    name: str
-    binary: str
-    default_port: int
-    env_var: str
-    stop_signal: signal.Signals = signal.SIGTERM
-
-    def argv(self, binary: Path, host: str, port: int, launch: Launch) -> list[str]:
-        args = [str(binary), f"--host={host}", f"--port={port}"]
-        if launch.etl_toml is not None:
-            args += [f"--seed={launch.etl_toml}", f"--project={launch.project}"]
-        if self.name == "pubsub" and launch.admin_port is not None:
-            args.append(f"--admin-port={launch.admin_port}")
-        if self.name == "bigtable" and launch.bigtable_admin_port is not None:
-            args.append(f"--admin-port={launch.bigtable_admin_port}")
-        if launch.import_dir is not None:
-            args.append(f"--import={launch.import_dir / self.name}")
-        if launch.export_on_exit is not None:
-            args.append(f"--export-on-exit={launch.export_on_exit / self.name}")
-        return args
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +57,22 @@ class Launch:
         """The default admin port, or a free one if it is taken."""
         port = ADMIN_PORT if port_is_free(host, ADMIN_PORT) else free_port(host)
         return replace(self, admin_port=port)
+
+
+def argv(kind: Kind, binary: Path, host: str, port: int, launch: Launch) -> list[str]:
+    """Our emulator binary's command line for `kind` on `host:port`, as `launch` says."""
+    args = [str(binary), f"--host={host}", f"--port={port}"]
+    if launch.etl_toml is not None:
+        args += [f"--seed={launch.etl_toml}", f"--project={launch.project}"]
+    if kind.name == "pubsub" and launch.admin_port is not None:
+        args.append(f"--admin-port={launch.admin_port}")
+    if kind.name == "bigtable" and launch.bigtable_admin_port is not None:
+        args.append(f"--admin-port={launch.bigtable_admin_port}")
+    if launch.import_dir is not None:
+        args.append(f"--import={launch.import_dir / kind.name}")
+    if launch.export_on_exit is not None:
+        args.append(f"--export-on-exit={launch.export_on_exit / kind.name}")
+    return args
 
 
 def launch_for(local: Local) -> Launch:
@@ -119,59 +113,6 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 def adopt(proc: subprocess.Popen[bytes]) -> None:
     """Keep a process started elsewhere in the harness (Google's emulators) to be waited for."""
     _children[proc.pid] = proc
-
-PUBSUB = Kind("pubsub", "pubsub-emulator", 8085, "PUBSUB_EMULATOR_HOST")
-BIGTABLE = Kind("bigtable", "bigtable-emulator", 8086, "BIGTABLE_EMULATOR_HOST")
-KINDS = (PUBSUB, BIGTABLE)
-_KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
-
-
-@dataclass(frozen=True, slots=True)
-class Running:
-    """An emulator process this module started, as recorded in the state file."""
-
-    name: str
-    pid: int
-    host: str
-    port: int
-    log: str
-    admin_port: int | None = None
-    exe: str | None = None
-    """The binary it runs and when it started (psutil's `create_time`): together they tell our
-    emulator from whatever process has its pid later (after a reboot, say)."""
-    started: float | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def admin_address(self) -> str | None:
-        return None if self.admin_port is None else f"{self.host}:{self.admin_port}"
-
-
-@dataclass(frozen=True, slots=True)
-class Hosts:
-    """Where the two emulators answer, and how they were provided."""
-
-    pubsub: str
-    bigtable: str
-    source: str
-    admin: str | None = None
-
-    @classmethod
-    def of(cls, running: list[Running] | dict[str, Running], source: str) -> Hosts:
-        by_name = running if isinstance(running, dict) else {r.name: r for r in running}
-        pubsub = by_name[PUBSUB.name]
-        return cls(pubsub.address, by_name[BIGTABLE.name].address, source, pubsub.admin_address)
-
-    def env(self) -> dict[str, str]:
-        """The variables clients and child processes read."""
-        env = {PUBSUB.env_var: self.pubsub, BIGTABLE.env_var: self.bigtable}
-        if self.admin:
-            env[ADMIN_ENV] = self.admin
-        return env
-
 
 def binary_path(kind: Kind, bin_dir: Path | None) -> Path:
     found = (bin_dir / kind.binary) if bin_dir else Path(shutil.which(kind.binary) or kind.binary)
@@ -274,7 +215,7 @@ def _start_once(kind: Kind, host: str, port: int, log_dir: Path, launch: Launch)
     log = log_dir / f"{kind.name}-{port}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            kind.argv(binary, host, port, launch),
+            argv(kind, binary, host, port, launch),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -374,7 +315,7 @@ def stop(running: Running, *, timeout: float = 5.0) -> bool:
     if running.pid not in _children and not is_ours(running):
         return False
     with contextlib.suppress(ProcessLookupError):
-        os.kill(running.pid, _KINDS_BY_NAME[running.name].stop_signal)
+        os.kill(running.pid, KINDS_BY_NAME[running.name].stop_signal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _reap(running.pid):

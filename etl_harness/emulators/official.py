@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl_harness.emulators import native
-from etl_harness.emulators.native import BIGTABLE, PUBSUB, EmulatorError, Kind, Running
+from etl_harness.emulators.pair import BIGTABLE, PUBSUB, EmulatorError, Kind, Running
 
 PUBSUB_RELATIVE = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
 BIGTABLE_RELATIVE = Path("platform/bigtable-emulator/cbtemulator")

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from etl.config import Settings
     from etl_harness.cloud import CloudSession, CloudTarget  # noqa: F401 (CLOUD_KEY names it)
     from etl_harness.emulators.hosts import Emulators
-    from etl_harness.emulators.native import Hosts
+    from etl_harness.emulators.pair import Hosts
     from etl_harness.inspector.admin import AdminApi
     from etl_harness.local import Local
     from etl_harness.provision import ResetReport
@@ -177,7 +177,7 @@ def etl_emulators(
     skipped with the reason; under `CI=true` they fail instead.
     """
     from etl_harness.emulators.hosts import Emulators
-    from etl_harness.emulators.native import EmulatorError
+    from etl_harness.emulators.pair import EmulatorError
     from etl_harness.local import from_env
 
     mode = request.config.getoption("etl_emulators")
@@ -322,8 +322,9 @@ def etl_seeded_emulators(etl_emulator_hosts: Hosts) -> Seeded:
     """Emulators holding exactly what etl.toml lists for `local-project`: every other topic,
     subscription (and backlog) and table of the project deleted, seeded ones recreated empty.
 
-    Stage `test` unless `ETL_STAGE` says otherwise. Tests using it share that project: the plugin
-    puts them in one xdist group (`--dist loadgroup` runs them on one worker).
+    The stage is `ETL_STAGE`, else the pipeline's default (`etl.config`: `dev`), as for the `etl`
+    command: what a developer sees with `etl` is what the fixture seeded. Tests using it share that
+    project: the plugin puts them in one xdist group (`--dist loadgroup` runs them on one worker).
     """
     from dataclasses import replace
 
@@ -333,6 +334,5 @@ def etl_seeded_emulators(etl_emulator_hosts: Hosts) -> Seeded:
 
     del etl_emulator_hosts
     local = from_env(os.environ)
-    stage = os.environ.get("ETL_STAGE", "test")
-    local = local.with_settings(replace(local.settings, project=DEFAULT_PROJECT, stage=stage))
+    local = local.with_settings(replace(local.settings, project=DEFAULT_PROJECT))
     return Seeded(local, reset_all(local.settings, load(local)))

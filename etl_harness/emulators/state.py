@@ -12,16 +12,8 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from etl_harness.emulators.native import (
-    KINDS,
-    EmulatorError,
-    Kind,
-    Running,
-    healthy,
-    launch_for,
-    start,
-    stop,
-)
+from etl_harness.emulators.native import healthy, launch_for, start, stop
+from etl_harness.emulators.pair import KINDS, EmulatorError, Kind, Running
 from etl_harness.local import Local
 
 

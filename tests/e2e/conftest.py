@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.cloud import pubsub_v1
@@ -16,6 +17,7 @@ from etl.adapters.pubsub import PubSub
 from etl.config import Settings, from_env
 from etl_harness import provision
 from tests.e2e.faults import Rig
+from tests.e2e.sandbox import PubSubSandbox, PushRecorder, serve_push_endpoint
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,13 +67,25 @@ def rig(
 
 
 @pytest.fixture
-def topic(
+def pubsub(
     etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
     etl_gcp_project: str,
     etl_unique_name: Callable[[str], str],
-) -> str:
+) -> PubSubSandbox:
+    """The session's Pub/Sub clients, making topics and subscriptions of this test's own."""
+    return PubSubSandbox(etl_publisher, etl_subscriber, etl_gcp_project, etl_unique_name)
+
+
+@pytest.fixture
+def topic(pubsub: PubSubSandbox) -> str:
     """A topic of this test's own, by full path (the contract and parity tests'; a module with
     its own `topic` fixture overrides it)."""
-    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("topic"))
-    etl_publisher.create_topic(name=path)
-    return path
+    return pubsub.topic()
+
+
+@pytest.fixture
+def push_endpoint(etl_emulators: Any) -> Iterator[tuple[str, type[PushRecorder]]]:
+    """A recording push endpoint where the emulators reach it (`functions_host`: 0.0.0.0 when
+    they run in containers)."""
+    yield from serve_push_endpoint(etl_emulators.settings.functions_host)

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,19 +36,12 @@ from typing import Any, TypeVar
 from etl.adapters.bigtable import EventTable
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings, from_env
-from etl.service import ledger
 from etl.service.simulation import Request, simulate_before
 from etl_core import (
     Event,
     Simulation,
-    event_key,
-    fold,
-    hourly_counts,
-    hourly_key,
-    is_event_key,
-    status_key,
 )
-from etl_harness import provision
+from etl_harness import provision, settling
 from etl_harness.cli import commands
 from etl_harness.serve import triggers
 
@@ -445,74 +438,11 @@ def publish_with_duplicates(
 # --- the final check ---
 
 
-def unique(events: Iterable[Event]) -> list[Event]:
-    return list({(e.service, e.event_id): e for e in reversed(list(events))}.values())
-
-
-def unsettled(table: EventTable, events: Sequence[Event], *, hourly: bool) -> str:
-    """What the table still lacks of the shape's final state ("" once settled).
-
-    Settled is the complete condition every final assertion needs, not a proxy for it: every
-    event row stored and each summary the shape keeps (occupancy, and hourly counts when
-    `hourly`) equal to the fold of the unique events. Rows alone are not enough: in `fanout` an
-    event reaches the calculations through the republished message, which may still be in
-    flight (push backoff, a slow network) after every row is stored.
-    """
-    want = {event_key(e.service, e.event_time, e.event_id) for e in events}
-    keys = {k for k, _ in table.all_rows() if is_event_key(k)}
-    if not keys >= want:
-        example = sorted(want - keys)[:1]
-        return f"{len(want - keys)} of {len(want)} event rows missing, e.g. {example}"
-    return mismatch(table, events, hourly=hourly)
-
-
 def wait_settled(
     table: EventTable, events: Sequence[Event], *, hourly: bool, timeout: float = SETTLE_S
 ) -> None:
-    """Poll (bounded by `ETL_TEST_SETTLE_TIMEOUT`) until `unsettled` is empty.
-
-    Redeliveries and in-flight messages come when they come; a lost or double-counted event never
-    converges and fails here with what differs.
-    """
-    deadline = time.monotonic() + timeout
-    while missing := unsettled(table, events, hourly=hourly):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not settled after {timeout}s: {missing}")
-        time.sleep(0.2)
-
-
-def mismatch(table: EventTable, events: Sequence[Event], *, hourly: bool) -> str:
-    """How the table differs from the core's fold of the unique events ("" when it does not).
-
-    - the event rows are exactly the unique events' keys, each with its delta;
-    - each service's stored occupancy (value, anomalies, events folded) equals `etl_core.fold`;
-    - `hourly`: each service's stored hourly counts equal `etl_core.hourly_counts`.
-    """
-    want = unique(events)
-    rows = {k: cells for k, cells in table.all_rows() if is_event_key(k)}
-    expected = {event_key(e.service, e.event_time, e.event_id): e for e in want}
-    if set(rows) != set(expected):
-        return (
-            f"{len(set(rows) - set(expected))} unexpected event rows, "
-            f"{len(set(expected) - set(rows))} missing"
-        )
-    wrong = [k for k, e in expected.items() if rows[k]["event"]["event"] != str(e.delta).encode()]
-    if wrong:
-        return f"{len(wrong)} rows with the wrong delta, e.g. {wrong[0]!r}"
-    truth = fold(want)
-    stored = {svc: ledger.current_occupancy(table.read_status(status_key(svc))) for svc in truth}
-    if stored != truth:
-        return f"occupancy {stored} != fold {truth}"
-    if hourly:
-        for svc, counts in hourly_counts(want).items():
-            got = list(ledger.read_hourly(table.read_status(hourly_key(svc))).values())
-            if got != counts:
-                diff = (
-                    [c for c in counts if c not in got][:2],
-                    [c for c in got if c not in counts][:2],
-                )
-                return f"hourly counts of {svc!r}: expected/stored differ in {diff}"
-    return ""
+    """`etl_harness.settling.wait_settled`, bounded by `ETL_TEST_SETTLE_TIMEOUT` by default."""
+    settling.wait_settled(table, events, hourly=hourly, timeout=timeout)
 
 
 def assert_exact(
@@ -520,9 +450,9 @@ def assert_exact(
 ) -> None:
     """Nothing lost, nothing double counted (`mismatch` is empty), and nothing reached the
     dead-letter topic: every valid message was processed."""
-    diff = mismatch(table, events, hourly=hourly)
+    diff = settling.mismatch(table, events, hourly=hourly)
     assert not diff, diff
-    letters = commands.dead_letters(settings)
+    letters = commands.list_dead_letters(settings)
     assert letters == [], f"{len(letters)} dead letters, e.g. {letters[0]}"
 
 

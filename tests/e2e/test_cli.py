@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from tests.e2e.cli import etl
 
 
@@ -94,6 +94,35 @@ def test_demo_checks_the_pipeline_against_the_ground_truth(
     assert report["ok"] is True
     assert report["occupancy"] == report["groundTruth"]
     assert report["events"] == 300
+    demo_project = re.findall(r"project (etl-demo-\w+)", result.stderr)[-1]
+    status = run(
+        "status",
+        "--json",
+        env={**etl_emulator_hosts.env(), "GOOGLE_CLOUD_PROJECT": demo_project, "ETL_STAGE": "dev"},
+    )
+    stored = json.loads(status.stdout)["services"]
+    shown = table_rows(result.stderr, "Current occupancy")
+    assert {svc: int(row["events"]) for svc, row in shown.items()} == {
+        svc: s["events"] for svc, s in stored.items()
+    }, "the demo's events column is each site's unique events, as `etl status` counts them"
+    assert sum(s["events"] for s in stored.values()) == 300
+
+
+def table_rows(text: str, title: str) -> dict[str, dict[str, str]]:
+    """The rows of the rich table printed under `title`, by their first cell, by column name."""
+    lines = text.splitlines()
+    start = lines.index(title)
+    header: list[str] = []
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[start + 1 :]:
+        cells = [c.strip() for c in re.split(r"[┃│]", line)[1:-1]]
+        if line.startswith("┃"):
+            header = cells
+        elif line.startswith("│"):
+            rows[cells[0]] = dict(zip(header, cells, strict=True))
+        elif line.startswith("└"):
+            return rows
+    raise AssertionError(f"no end of table {title!r} in {text!r}")
 
 
 def test_simulate_then_occupancy_and_status_report_the_same_world(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from tests.e2e.cli import etl
 
 CHATTER = ("Connecting to Bigtable emulator", "RuntimeWarning", '"severity"', "HTTP/1.1")

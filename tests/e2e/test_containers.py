@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from etl_harness.emulators.containers import OWNER_LABEL, docker_client, emulator_containers
-from etl_harness.emulators.native import EmulatorError
+from etl_harness.emulators.pair import EmulatorError
 from etl_harness.local import from_env
 
 pytestmark = pytest.mark.xdist_group("docker")

@@ -20,7 +20,7 @@ from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import DEFAULT_PROJECT, Settings
 from etl_core import Event
 from etl_harness import provision
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from etl_harness.emulators.plugin import Seeded
 from etl_harness.etl_toml import Resources
 from etl_harness.local import from_env as local_from_env

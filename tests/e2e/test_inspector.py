@@ -233,10 +233,10 @@ def wait_for(
 ) -> dict[str, Any]:
     """`etl status` once `done` says so."""
     deadline = time.monotonic() + timeout
-    report = commands.status(settings)
+    report = commands.status_report(settings)
     while not done(report) and time.monotonic() < deadline:
         time.sleep(0.3)
-        report = commands.status(settings)
+        report = commands.status_report(settings)
     assert done(report), report
     return report
 

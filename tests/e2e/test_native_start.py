@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from etl_harness.emulators import native
+from etl_harness.emulators import native, pair
 from etl_harness.local import from_env
 
 
-@pytest.mark.parametrize("kind", native.KINDS, ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", pair.KINDS, ids=lambda k: k.name)
 def test_a_port_taken_before_the_bind_is_replaced_by_a_free_one(
-    kind: native.Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kind: pair.Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     launch = native.launch_for(from_env(os.environ))
     with socket.socket() as taken:

@@ -12,9 +12,9 @@ import pytest
 from google.cloud import bigtable, pubsub_v1
 
 from etl_harness import provision
-from etl_harness.emulators import native, official
+from etl_harness.emulators import official, pair
 from etl_harness.emulators.hosts import Emulators
-from etl_harness.emulators.native import EmulatorError
+from etl_harness.emulators.pair import EmulatorError
 from etl_harness.local import from_env
 
 
@@ -38,7 +38,7 @@ def test_googles_emulators_start_answer_take_etl_toml_and_stop(
         assert not emu.seeded
         for name, value in emu.env().items():
             monkeypatch.setenv(name, value)
-        monkeypatch.delenv(native.ADMIN_ENV, raising=False)
+        monkeypatch.delenv(pair.ADMIN_ENV, raising=False)
         provision.ensure_stages(emu.settings, provision.load(local))
         expected = provision.load(local).resources(
             emu.settings.stage, emu.settings.project, emu.settings.instance

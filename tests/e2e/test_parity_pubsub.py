@@ -13,9 +13,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,8 +21,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import FlowControl, PublisherOptions
 from google.protobuf import duration_pb2
-from google.pubsub_v1.types import DeadLetterPolicy, PubsubMessage, PushConfig
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from google.pubsub_v1.types import PubsubMessage, PushConfig
+
+from tests.e2e.sandbox import PubSubSandbox, PushRecorder, eventually
 
 pytestmark = pytest.mark.parity
 
@@ -36,73 +35,19 @@ DEAD_LETTER_ATTRIBUTES = {
 }
 
 
-@pytest.fixture
-def new_sub(
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> Callable[..., str]:
-    """`new_sub(topic, **fields)`: a subscription with a 10 s ack deadline unless given."""
-
-    def make(topic: str, **fields: Any) -> str:
-        path = etl_subscriber.subscription_path(etl_gcp_project, etl_unique_name("sub"))
-        etl_subscriber.create_subscription(
-            request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
-        )
-        return path
-
-    return make
-
-
-def eventually(check: Callable[[], None], seconds: float = 30) -> None:
-    for attempt in Retrying(
-        stop=stop_after_delay(seconds),
-        wait=wait_fixed(0.1),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            check()
-
-
-def publish_all(publisher: pubsub_v1.PublisherClient, topic: str, bodies: list[bytes]) -> list[str]:
-    return [publisher.publish(topic, body).result(timeout=30) for body in bodies]
-
-
-def pull_bodies(
-    subscriber: pubsub_v1.SubscriberClient, sub: str, count: int, *, ack: bool = True
-) -> list[bytes]:
-    """Pull until `count` messages came (acking them unless told not to); their bodies."""
-    got: list[Any] = []
-
-    def enough() -> None:
-        response = subscriber.pull(subscription=sub, max_messages=count, timeout=10)
-        got.extend(response.received_messages)
-        if ack and response.received_messages:
-            subscriber.acknowledge(
-                subscription=sub, ack_ids=[m.ack_id for m in response.received_messages]
-            )
-        assert len(got) >= count, f"{len(got)} of {count}"
-
-    eventually(enough)
-    return [m.message.data for m in got]
-
-
-def nack_until_dead_lettered(
-    subscriber: pubsub_v1.SubscriberClient, sub: str, dead: str, attempts: int
-) -> Any:
+def nack_until_dead_lettered(pubsub: PubSubSandbox, sub: str, dead: str, attempts: int) -> Any:
     """Pull `sub` and nack what comes until the message shows up on `dead`; that message."""
     found: list[Any] = []
 
     def arrived() -> None:
-        response = subscriber.pull(subscription=sub, max_messages=10, timeout=5)
+        response = pubsub.subscriber.pull(subscription=sub, max_messages=10, timeout=5)
         if response.received_messages:
-            subscriber.modify_ack_deadline(
+            pubsub.subscriber.modify_ack_deadline(
                 subscription=sub,
                 ack_ids=[m.ack_id for m in response.received_messages],
                 ack_deadline_seconds=0,
             )
-        dead_response = subscriber.pull(subscription=dead, max_messages=10, timeout=5)
+        dead_response = pubsub.subscriber.pull(subscription=dead, max_messages=10, timeout=5)
         found.extend(dead_response.received_messages)
         assert found, f"not dead-lettered yet after {attempts} attempts"
 
@@ -110,175 +55,128 @@ def nack_until_dead_lettered(
     return found[0].message
 
 
+def nack_each(pubsub: PubSubSandbox, sub: str, times: int) -> list[int]:
+    """Pull `sub` one message at a time and nack it, until `times` deliveries came; their
+    delivery attempts."""
+    attempts: list[int] = []
+
+    def delivered() -> None:
+        response = pubsub.subscriber.pull(subscription=sub, max_messages=1, timeout=5)
+        for received in response.received_messages:
+            attempts.append(received.delivery_attempt)
+            pubsub.subscriber.modify_ack_deadline(
+                subscription=sub, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+        assert len(attempts) >= times
+
+    eventually(delivered)
+    return attempts
+
+
 # --- the behaviours issue 16 found missing --------------------------------------------------
 
 
 def test_seek_to_a_time_redelivers_acked_retained_messages_with_their_bodies(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    sub = new_sub(topic, retain_acked_messages=True)
+    sub = pubsub.subscription(topic, retain_acked_messages=True)
     before = datetime.now(UTC) - timedelta(seconds=2)
-    publish_all(etl_publisher, topic, [b"one", b"two", b"three"])
-    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"one", b"three", b"two"]
+    pubsub.publish_all(topic, [b"one", b"two", b"three"])
+    assert sorted(pubsub.pull_bodies(sub, 3)) == [b"one", b"three", b"two"]
 
-    etl_subscriber.seek(request={"subscription": sub, "time": before})
+    pubsub.subscriber.seek(request={"subscription": sub, "time": before})
 
-    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"one", b"three", b"two"]
+    assert sorted(pubsub.pull_bodies(sub, 3)) == [b"one", b"three", b"two"]
 
 
 def test_seek_to_a_snapshot_restores_its_backlog_and_what_was_published_after_it(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    sub = new_sub(topic)
-    publish_all(etl_publisher, topic, [b"before"])
-    snapshot = etl_subscriber.snapshot_path(etl_gcp_project, etl_unique_name("snap"))
-    etl_subscriber.create_snapshot(request={"name": snapshot, "subscription": sub})
-    assert pull_bodies(etl_subscriber, sub, 1) == [b"before"]
-    publish_all(etl_publisher, topic, [b"after"])
-    assert pull_bodies(etl_subscriber, sub, 1) == [b"after"]
+    sub = pubsub.subscription(topic)
+    pubsub.publish_all(topic, [b"before"])
+    snapshot = pubsub.subscriber.snapshot_path(pubsub.project, pubsub.unique_name("snap"))
+    pubsub.subscriber.create_snapshot(request={"name": snapshot, "subscription": sub})
+    assert pubsub.pull_bodies(sub, 1) == [b"before"]
+    pubsub.publish_all(topic, [b"after"])
+    assert pubsub.pull_bodies(sub, 1) == [b"after"]
 
-    etl_subscriber.seek(request={"subscription": sub, "snapshot": snapshot})
+    pubsub.subscriber.seek(request={"subscription": sub, "snapshot": snapshot})
 
-    assert sorted(pull_bodies(etl_subscriber, sub, 2)) == [b"after", b"before"]
-    etl_subscriber.delete_snapshot(request={"snapshot": snapshot})
+    assert sorted(pubsub.pull_bodies(sub, 2)) == [b"after", b"before"]
+    pubsub.subscriber.delete_snapshot(request={"snapshot": snapshot})
 
 
-def test_snapshots_are_created_got_listed_and_deleted(
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> None:
-    sub = new_sub(topic)
-    name = etl_subscriber.snapshot_path(etl_gcp_project, etl_unique_name("snap"))
-    created = etl_subscriber.create_snapshot(request={"name": name, "subscription": sub})
+def test_snapshots_are_created_got_listed_and_deleted(pubsub: PubSubSandbox, topic: str) -> None:
+    sub = pubsub.subscription(topic)
+    name = pubsub.subscriber.snapshot_path(pubsub.project, pubsub.unique_name("snap"))
+    created = pubsub.subscriber.create_snapshot(request={"name": name, "subscription": sub})
     assert created.name == name
     assert created.topic == topic
     assert created.expire_time.timestamp() > time.time() + 3600  # never under an hour
 
-    assert etl_subscriber.get_snapshot(request={"snapshot": name}).topic == topic
-    listed = etl_subscriber.list_snapshots(request={"project": f"projects/{etl_gcp_project}"})
+    assert pubsub.subscriber.get_snapshot(request={"snapshot": name}).topic == topic
+    listed = pubsub.subscriber.list_snapshots(request={"project": f"projects/{pubsub.project}"})
     assert name in {s.name for s in listed}
     with pytest.raises(gexc.AlreadyExists):
-        etl_subscriber.create_snapshot(request={"name": name, "subscription": sub})
+        pubsub.subscriber.create_snapshot(request={"name": name, "subscription": sub})
 
-    etl_subscriber.delete_snapshot(request={"snapshot": name})
+    pubsub.subscriber.delete_snapshot(request={"snapshot": name})
     with pytest.raises(gexc.NotFound):
-        etl_subscriber.get_snapshot(request={"snapshot": name})
+        pubsub.subscriber.get_snapshot(request={"snapshot": name})
 
 
 def test_a_subscription_created_without_an_ack_deadline_has_the_default_of_10_seconds(
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    path = etl_subscriber.subscription_path(etl_gcp_project, etl_unique_name("sub"))
-    created = etl_subscriber.create_subscription(request={"name": path, "topic": topic})
+    path = pubsub.subscriber.subscription_path(pubsub.project, pubsub.unique_name("sub"))
+    created = pubsub.subscriber.create_subscription(request={"name": path, "topic": topic})
     assert created.ack_deadline_seconds == 10
-    assert etl_subscriber.get_subscription(subscription=path).ack_deadline_seconds == 10
+    assert pubsub.subscriber.get_subscription(subscription=path).ack_deadline_seconds == 10
 
 
 def test_dead_lettering_from_a_pull_subscription_adds_the_source_attributes(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    dead_topic = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("dead"))
-    etl_publisher.create_topic(name=dead_topic)
-    dead = new_sub(dead_topic)
-    sub = new_sub(
-        topic,
-        dead_letter_policy=DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=5),
-    )
-    etl_publisher.publish(topic, b"poison", kind="test").result(timeout=30)
+    policy, dead = pubsub.dead_letter_target(max_delivery_attempts=5)
+    sub = pubsub.subscription(topic, dead_letter_policy=policy)
+    pubsub.publisher.publish(topic, b"poison", kind="test").result(timeout=30)
 
-    moved = nack_until_dead_lettered(etl_subscriber, sub, dead, attempts=5)
+    moved = nack_until_dead_lettered(pubsub, sub, dead, attempts=5)
 
     assert moved.data == b"poison"
     assert moved.attributes["kind"] == "test"
     assert set(moved.attributes) >= DEAD_LETTER_ATTRIBUTES
     assert moved.attributes["CloudPubSubDeadLetterSourceSubscription"] == sub.rsplit("/", 1)[1]
-    assert moved.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == etl_gcp_project
+    assert moved.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == pubsub.project
     assert int(moved.attributes["CloudPubSubDeadLetterSourceDeliveryCount"]) >= 5
 
 
-def test_delivery_attempts_are_counted_per_subscription(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> None:
-    dead_topic = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("dead"))
-    etl_publisher.create_topic(name=dead_topic)
-    policy = DeadLetterPolicy(dead_letter_topic=dead_topic, max_delivery_attempts=10)
-    first, second = (
-        new_sub(topic, dead_letter_policy=policy),
-        new_sub(topic, dead_letter_policy=policy),
-    )
-    etl_publisher.publish(topic, b"counted").result(timeout=30)
+def test_delivery_attempts_are_counted_per_subscription(pubsub: PubSubSandbox, topic: str) -> None:
+    policy, _ = pubsub.dead_letter_target(max_delivery_attempts=10)
+    first = pubsub.subscription(topic, dead_letter_policy=policy)
+    second = pubsub.subscription(topic, dead_letter_policy=policy)
+    pubsub.publisher.publish(topic, b"counted").result(timeout=30)
 
-    attempts: list[int] = []
-
-    def delivered_three_times() -> None:
-        response = etl_subscriber.pull(subscription=first, max_messages=1, timeout=5)
-        for received in response.received_messages:
-            attempts.append(received.delivery_attempt)
-            etl_subscriber.modify_ack_deadline(
-                subscription=first, ack_ids=[received.ack_id], ack_deadline_seconds=0
-            )
-        assert len(attempts) >= 3
-
-    eventually(delivered_three_times)
-    assert attempts[:3] == [1, 2, 3]
-
-    got: list[Any] = []
-
-    def delivered_once() -> None:
-        got.extend(
-            etl_subscriber.pull(subscription=second, max_messages=1, timeout=5).received_messages
-        )
-        assert got
-
-    eventually(delivered_once)
-    assert got[0].delivery_attempt == 1
+    assert nack_each(pubsub, first, times=3)[:3] == [1, 2, 3]
+    assert nack_each(pubsub, second, times=1)[0] == 1
 
 
 @pytest.mark.official_lacks("DetachSubscription answers 501 UNIMPLEMENTED in the Java emulator")
 def test_a_detached_subscription_says_so_and_leaves_its_topic(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    sub = new_sub(topic)
-    etl_publisher.detach_subscription(request={"subscription": sub})
+    sub = pubsub.subscription(topic)
+    pubsub.publisher.detach_subscription(request={"subscription": sub})
 
-    assert etl_subscriber.get_subscription(subscription=sub).detached
-    assert sub not in list(etl_publisher.list_topic_subscriptions(request={"topic": topic}))
-    etl_publisher.publish(topic, b"after detach").result(timeout=30)
+    assert pubsub.subscriber.get_subscription(subscription=sub).detached
+    assert sub not in list(pubsub.publisher.list_topic_subscriptions(request={"topic": topic}))
+    pubsub.publisher.publish(topic, b"after detach").result(timeout=30)
     with pytest.raises(gexc.FailedPrecondition):
-        etl_subscriber.pull(subscription=sub, max_messages=1, timeout=5)
+        pubsub.subscriber.pull(subscription=sub, max_messages=1, timeout=5)
 
 
-def test_message_ids_are_decimal_numbers(
-    etl_publisher: pubsub_v1.PublisherClient, topic: str
-) -> None:
-    ids = publish_all(etl_publisher, topic, [b"a", b"b", b"c"])
+def test_message_ids_are_decimal_numbers(pubsub: PubSubSandbox, topic: str) -> None:
+    ids = pubsub.publish_all(topic, [b"a", b"b", b"c"])
     assert all(message_id.isdecimal() for message_id in ids), ids
     assert len(set(ids)) == 3
 
@@ -287,18 +185,14 @@ def test_message_ids_are_decimal_numbers(
     "bad", ["a", "1starts-with-a-digit", "goog-reserved", "has space", "x" * 256]
 )
 def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    etl_gcp_project: str,
-    bad: str,
+    pubsub: PubSubSandbox, topic: str, bad: str
 ) -> None:
     with pytest.raises(gexc.InvalidArgument):
-        etl_publisher.create_topic(name=f"projects/{etl_gcp_project}/topics/{bad}")
+        pubsub.publisher.create_topic(name=f"projects/{pubsub.project}/topics/{bad}")
     with pytest.raises(gexc.InvalidArgument):
-        etl_subscriber.create_subscription(
+        pubsub.subscriber.create_subscription(
             request={
-                "name": f"projects/{etl_gcp_project}/subscriptions/{bad}",
+                "name": f"projects/{pubsub.project}/subscriptions/{bad}",
                 "topic": topic,
                 "ack_deadline_seconds": 10,
             }
@@ -306,11 +200,11 @@ def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
 
 
 def test_an_empty_message_is_refused_with_invalid_argument_and_attributes_alone_are_not_empty(
-    etl_publisher: pubsub_v1.PublisherClient, topic: str
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
     with pytest.raises(gexc.InvalidArgument):
-        etl_publisher.api.publish(topic=topic, messages=[PubsubMessage(data=b"")])
-    kept = etl_publisher.api.publish(
+        pubsub.publisher.api.publish(topic=topic, messages=[PubsubMessage(data=b"")])
+    kept = pubsub.publisher.api.publish(
         topic=topic, messages=[PubsubMessage(data=b"", attributes={"only": "attributes"})]
     )
     assert len(kept.message_ids) == 1
@@ -319,45 +213,14 @@ def test_an_empty_message_is_refused_with_invalid_argument_and_attributes_alone_
 # --- what Google's samples showed working, held here ----------------------------------------
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """A push endpoint that records each request's headers and body and answers 204."""
-
-    requests: list[tuple[dict[str, str], bytes]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def push_endpoint(etl_emulators: Any) -> Iterator[tuple[str, type[Recorder]]]:
-    """Listens where the emulator reaches it: `functions_host` (0.0.0.0 when the emulator runs in
-    a container, started here or by `docker compose up` with `ETL_FUNCTIONS_HOST` set)."""
-    host = etl_emulators.settings.functions_host
-    handler = type("Handler", (Recorder,), {"requests": []})
-    server = ThreadingHTTPServer((host, 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_port}/push", handler
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_wraps_the_message_in_a_json_body(
-    etl_publisher: pubsub_v1.PublisherClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    push_endpoint: tuple[str, type[Recorder]],
+    pubsub: PubSubSandbox, topic: str, push_endpoint: tuple[str, type[PushRecorder]]
 ) -> None:
     url, handler = push_endpoint
-    sub = new_sub(topic, push_config=PushConfig(push_endpoint=url))
-    (message_id,) = publish_all(etl_publisher, topic, [b"wrapped"])
-    etl_publisher.publish(topic, b"with attributes", origin="parity").result(timeout=30)
+    sub = pubsub.subscription(topic, push_config=PushConfig(push_endpoint=url))
+    (message_id,) = pubsub.publish_all(topic, [b"wrapped"])
+    pubsub.publisher.publish(topic, b"with attributes", origin="parity").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 2))
 
     bodies = {
@@ -375,19 +238,16 @@ def test_push_wraps_the_message_in_a_json_body(
 
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
-    etl_publisher: pubsub_v1.PublisherClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    push_endpoint: tuple[str, type[Recorder]],
+    pubsub: PubSubSandbox, topic: str, push_endpoint: tuple[str, type[PushRecorder]]
 ) -> None:
     url, handler = push_endpoint
-    sub = new_sub(
+    sub = pubsub.subscription(
         topic,
         push_config=PushConfig(
             push_endpoint=url, no_wrapper=PushConfig.NoWrapper(write_metadata=True)
         ),
     )
-    message_id = etl_publisher.publish(topic, b"raw body").result(timeout=30)
+    message_id = pubsub.publisher.publish(topic, b"raw body").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 1))
 
     headers, body = handler.requests[0]
@@ -400,15 +260,12 @@ def test_push_without_wrapper_posts_the_raw_data_and_metadata_headers(
 @pytest.mark.not_on_cloud("push to an endpoint on this machine")
 @pytest.mark.official_lacks("the Java emulator does not write attributes as no-wrapper headers")
 def test_push_without_wrapper_writes_the_attributes_as_headers(
-    etl_publisher: pubsub_v1.PublisherClient,
-    topic: str,
-    new_sub: Callable[..., str],
-    push_endpoint: tuple[str, type[Recorder]],
+    pubsub: PubSubSandbox, topic: str, push_endpoint: tuple[str, type[PushRecorder]]
 ) -> None:
     url, handler = push_endpoint
     no_wrapper = PushConfig.NoWrapper(write_metadata=True)
-    new_sub(topic, push_config=PushConfig(push_endpoint=url, no_wrapper=no_wrapper))
-    etl_publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
+    pubsub.subscription(topic, push_config=PushConfig(push_endpoint=url, no_wrapper=no_wrapper))
+    pubsub.publisher.publish(topic, b"raw body", origin="parity").result(timeout=30)
     eventually(lambda: _at_least(handler.requests, 1))
 
     headers, _ = handler.requests[0]
@@ -420,9 +277,9 @@ def _at_least(items: list[Any], count: int) -> None:
 
 
 def test_messages_with_one_ordering_key_arrive_in_publish_order(
-    etl_subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    sub = new_sub(topic, enable_message_ordering=True)
+    sub = pubsub.subscription(topic, enable_message_ordering=True)
     ordered = pubsub_v1.PublisherClient(
         publisher_options=PublisherOptions(enable_message_ordering=True)
     )
@@ -440,13 +297,13 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
     seen: dict[str, list[int]] = {"a": [], "b": []}
 
     def all_in() -> None:
-        response = etl_subscriber.pull(subscription=sub, max_messages=10, timeout=5)
+        response = pubsub.subscriber.pull(subscription=sub, max_messages=10, timeout=5)
         for received in response.received_messages:
             key, index = received.message.data.decode().split(":")
             assert received.message.ordering_key == key
             seen[key].append(int(index))
         if response.received_messages:
-            etl_subscriber.acknowledge(
+            pubsub.subscriber.acknowledge(
                 subscription=sub, ack_ids=[m.ack_id for m in response.received_messages]
             )
         assert sum(map(len, seen.values())) >= 40
@@ -456,31 +313,23 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
 
 
 @pytest.mark.official_lacks("the Java emulator stores a filter but delivers every message")
-def test_a_filter_delivers_only_the_matching_messages(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-) -> None:
-    sub = new_sub(topic, filter='attributes.kind = "keep"')
+def test_a_filter_delivers_only_the_matching_messages(pubsub: PubSubSandbox, topic: str) -> None:
+    sub = pubsub.subscription(topic, filter='attributes.kind = "keep"')
     for i in range(3):
-        etl_publisher.publish(topic, f"drop{i}".encode(), kind="drop").result(timeout=30)
-        etl_publisher.publish(topic, f"keep{i}".encode(), kind="keep").result(timeout=30)
+        pubsub.publisher.publish(topic, f"drop{i}".encode(), kind="drop").result(timeout=30)
+        pubsub.publisher.publish(topic, f"keep{i}".encode(), kind="keep").result(timeout=30)
 
-    assert sorted(pull_bodies(etl_subscriber, sub, 3)) == [b"keep0", b"keep1", b"keep2"]
-    extra = etl_subscriber.pull(subscription=sub, max_messages=10, timeout=2)
+    assert sorted(pubsub.pull_bodies(sub, 3)) == [b"keep0", b"keep1", b"keep2"]
+    extra = pubsub.subscriber.pull(subscription=sub, max_messages=10, timeout=2)
     assert list(extra.received_messages) == []
-    assert etl_subscriber.get_subscription(subscription=sub).filter == 'attributes.kind = "keep"'
+    assert pubsub.subscriber.get_subscription(subscription=sub).filter == 'attributes.kind = "keep"'
 
 
 def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
+    pubsub: PubSubSandbox, topic: str
 ) -> None:
-    sub = new_sub(topic)
-    publish_all(etl_publisher, topic, [f"m{i}".encode() for i in range(12)])
+    sub = pubsub.subscription(topic)
+    pubsub.publish_all(topic, [f"m{i}".encode() for i in range(12)])
     lock = threading.Lock()
     held, peak, done = [0], [0], threading.Event()
     received: set[bytes] = set()
@@ -497,7 +346,7 @@ def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
                 done.set()
         message.ack()
 
-    stream = etl_subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
+    stream = pubsub.subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
     try:
         assert done.wait(60), f"received {len(received)} of 12"
     finally:
@@ -507,15 +356,10 @@ def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
     assert len(received) == 12
 
 
-def test_exactly_once_acks_are_confirmed(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    new_sub: Callable[..., str],
-) -> None:
-    sub = new_sub(topic, enable_exactly_once_delivery=True)
-    assert etl_subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
-    publish_all(etl_publisher, topic, [f"e{i}".encode() for i in range(5)])
+def test_exactly_once_acks_are_confirmed(pubsub: PubSubSandbox, topic: str) -> None:
+    sub = pubsub.subscription(topic, enable_exactly_once_delivery=True)
+    assert pubsub.subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
+    pubsub.publish_all(topic, [f"e{i}".encode() for i in range(5)])
     confirmed: list[bytes] = []
     lock, done = threading.Lock(), threading.Event()
 
@@ -526,7 +370,7 @@ def test_exactly_once_acks_are_confirmed(
             if len(confirmed) >= 5:
                 done.set()
 
-    stream = etl_subscriber.subscribe(sub, callback)
+    stream = pubsub.subscriber.subscribe(sub, callback)
     try:
         assert done.wait(60), f"confirmed {len(confirmed)} of 5"
     finally:
@@ -535,14 +379,12 @@ def test_exactly_once_acks_are_confirmed(
     assert sorted(confirmed) == [f"e{i}".encode() for i in range(5)]
 
 
-def test_a_retention_duration_is_kept_as_given(
-    etl_subscriber: pubsub_v1.SubscriberClient, topic: str, new_sub: Callable[..., str]
-) -> None:
-    sub = new_sub(
+def test_a_retention_duration_is_kept_as_given(pubsub: PubSubSandbox, topic: str) -> None:
+    sub = pubsub.subscription(
         topic,
         retain_acked_messages=True,
         message_retention_duration=duration_pb2.Duration(seconds=3600),
     )
-    got = etl_subscriber.get_subscription(subscription=sub)
+    got = pubsub.subscriber.get_subscription(subscription=sub)
     assert got.retain_acked_messages
     assert got.message_retention_duration == timedelta(hours=1)

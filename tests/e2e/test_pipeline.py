@@ -16,7 +16,7 @@ from etl.service.ports import decode_int
 from etl.service.simulation import Request, simulate_before
 from etl_core import Simulation, daily_peaks, is_event_key, summarize
 from etl_harness.cli import commands
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from tests.e2e.cli import etl
 from tests.e2e.faults import SETTLE_S, served, wait_settled, wait_until
 
@@ -38,11 +38,11 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
 
     stored = [key for key, _ in table.all_rows() if is_event_key(key)]
     assert len(stored) == len(sim.events)
-    occupancy = commands.occupancy(settings)
+    occupancy = commands.read_occupancy(settings)
     assert {svc: occ.value for svc, occ in occupancy.items()} == sim.ground_truth
     assert all(occ.anomalies == 0 and occ.events > 0 for occ in occupancy.values())
     expected = summarize(sim.events)
-    assert commands.analytics(settings).summaries == expected
+    assert commands.read_analytics(settings).summaries == expected
 
 
 @pytest.mark.parametrize("pipeline", SHAPES)
@@ -84,11 +84,15 @@ def test_malformed_messages_are_dead_lettered_with_reasons_while_valid_ones_are_
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim.events, hourly=pipeline != "current")
         wait_until(
-            lambda: len(commands.dead_letters(settings)) >= len(bad), SETTLE_S, "the dead letters"
+            lambda: len(commands.list_dead_letters(settings)) >= len(bad),
+            SETTLE_S,
+            "the dead letters",
         )
-        letters = commands.dead_letters(settings)
+        letters = commands.list_dead_letters(settings)
     assert {d.data: d.reason for d in letters} == bad
-    assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
+    assert {
+        svc: o.value for svc, o in commands.read_occupancy(settings).items()
+    } == sim.ground_truth
 
 
 def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_calculation(
@@ -121,7 +125,9 @@ def test_a_failing_fanout_calculation_stops_neither_event_writes_nor_the_other_c
     finally:
         broken.shutdown()
         broken.server_close()
-    assert {svc: o.value for svc, o in commands.occupancy(settings).items()} == sim.ground_truth
+    assert {
+        svc: o.value for svc, o in commands.read_occupancy(settings).items()
+    } == sim.ground_truth
     hourly_rows = [k for k, cells in table.all_rows() if k.endswith(b"#~hourly")]
     assert hourly_rows == [], (
         "the broken calculation wrote nothing, and nothing else depended on it"
@@ -138,11 +144,11 @@ def test_the_fanout_stores_each_days_peak_as_the_core_computes_it(
         bus.publish_events(settings.events_topic, sim.events)
         wait_settled(table, sim.events, hourly=True)
         wait_until(
-            lambda: commands.analytics(settings).daily == expected,
+            lambda: commands.read_analytics(settings).daily == expected,
             SETTLE_S,
             "the daily_peak function to fold every event",
         )
-    assert commands.analytics(settings).daily == expected
+    assert commands.read_analytics(settings).daily == expected
     project = {"GOOGLE_CLOUD_PROJECT": settings.project, "ETL_STAGE": "test"}
     shown = etl("analytics", "--json", env={**etl_emulator_hosts.env(), **project})
     assert shown.returncode == 0, shown.stderr

@@ -25,7 +25,7 @@ from google.api_core import exceptions as gexc
 
 from etl.adapters.pubsub import Outgoing, PubSub
 from etl.config import Settings
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from etl_harness.recording import RecordedMessage, read
 from tests.e2e.cli import etl
 

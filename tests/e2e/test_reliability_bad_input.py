@@ -12,13 +12,13 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from etl.adapters.pubsub import Outgoing
+from etl_harness import settling
 from etl_harness.cli import commands
 from tests.e2e.faults import (
     SETTLE_S,
     Rig,
     assert_exact,
     fail_first_after_forwarding,
-    mismatch,
     proxied,
     push_targets,
     served,
@@ -88,16 +88,16 @@ def test_every_malformed_kind_is_dead_lettered_once_with_its_reason_and_original
             rig.bus.publish(rig.settings.events_topic, messages)
             wait_settled(rig.table, sim.events, hourly=pipeline != "current")
             wait_until(
-                lambda: len(commands.dead_letters(rig.settings)) >= len(malformed),
+                lambda: len(commands.list_dead_letters(rig.settings)) >= len(malformed),
                 SETTLE_S,
                 "every malformed message dead-lettered",
             )
 
-    letters = commands.dead_letters(rig.settings)
+    letters = commands.list_dead_letters(rig.settings)
     assert Counter(d.data for d in letters) == Counter(dict.fromkeys(malformed, 1))
     assert {d.data: d.reason for d in letters} == malformed
     assert all(d.attributes["originalMessageId"] for d in letters)
-    assert not mismatch(rig.table, sim.events, hourly=pipeline != "current")
+    assert not settling.mismatch(rig.table, sim.events, hourly=pipeline != "current")
 
 
 def test_an_empty_message_is_refused_at_publish_as_production_refuses_it(rig: Rig) -> None:
@@ -127,8 +127,10 @@ def test_a_push_body_with_a_broken_envelope_is_dead_lettered_as_bad_envelope(
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             status = response.status
-        wait_until(lambda: bool(commands.dead_letters(rig.settings)), SETTLE_S, "the dead letter")
-    letters = commands.dead_letters(rig.settings)
+        wait_until(
+            lambda: bool(commands.list_dead_letters(rig.settings)), SETTLE_S, "the dead letter"
+        )
+    letters = commands.list_dead_letters(rig.settings)
     assert status == 200, "acknowledged: retrying a broken envelope cannot help"
     assert [d.reason for d in letters] == ["bad_envelope"]
 
@@ -160,7 +162,7 @@ def test_hostile_service_names_never_collide_or_leak_into_each_others_scans(
         wait_settled(rig.table, sim.events, hourly=pipeline == "worker")
 
     assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "worker")
-    occupancy = commands.occupancy(rig.settings)
+    occupancy = commands.read_occupancy(rig.settings)
     assert {s: o.value for s, o in occupancy.items()} == sim.ground_truth
     for service in HOSTILE_SERVICES:
         assert {e.service for e in rig.table.scan_events(service)} <= {service}

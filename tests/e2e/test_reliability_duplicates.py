@@ -36,4 +36,4 @@ def test_an_event_published_several_times_is_stored_once_and_counted_once(
 
     assert extra >= len(sim.events) // 2
     assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline != "current")
-    assert commands.status(rig.settings)["duplicates"] >= extra
+    assert commands.status_report(rig.settings)["duplicates"] >= extra

@@ -70,6 +70,35 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class Built:
+    """The two wheels (`nox -s wheels` builds the same), the locked versions as constraints, and
+    where to make venvs."""
+
+    tmp: Path
+    project: Path
+    emulators: Path
+    constraints: Path
+
+    def venv(self, name: str, *wanted: str | Path) -> Path:
+        """A fresh venv holding `wanted` (pip requirements, within the locked versions)."""
+        uv, venv = find_uv_bin(), self.tmp / name
+        run(uv, "venv", "-q", "-p", sys.executable, venv, cwd=self.tmp)
+        python = venv / "bin" / "python"
+        run(uv, "pip", "install", "-q", "-p", python, "-c", self.constraints, *wanted, cwd=self.tmp)
+        return venv
+
+    def env(self, venv: Path) -> dict[str, str]:
+        """This environment without the checkout's emulators, hosts and state, `venv` on PATH."""
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
+        drop = ("ETL_EMULATORS_BIN", "ETL_SEED_FILE", "ETL_PUBSUB_ADMIN_HOST")
+        env = {k: v for k, v in env.items() if k not in drop and not k.startswith("PYTEST_")}
+        return env | {
+            "ETL_STATE_DIR": str(self.tmp / "state"),
+            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        }
+
+
+@dataclass(frozen=True)
 class Installed:
     """A fresh venv holding the two wheels, and a directory outside the checkout to run in."""
 
@@ -87,27 +116,42 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     tmp = tmp_path_factory.mktemp("wheels")
-    uv = find_uv_bin()
-    dist, venv, elsewhere = tmp / "dist", tmp / "venv", tmp / "elsewhere"
+    uv, dist = find_uv_bin(), tmp / "dist"
     run(uv, "build", "--wheel", "--out-dir", dist, REPO, cwd=REPO)
     run(sys.executable, REPO / "emulators" / "wheel.py", dist, cwd=REPO)
-    project = next(dist.glob("etl_pipeline-*.whl"))
-    emulators = next(dist.glob("etl_pipeline_emulators-*.whl"))
     constraints = tmp / "constraints.txt"  # the locked versions, inside pyproject's ranges
     locked = ("export", "--frozen", "--all-extras", "--no-emit-project", "--no-hashes")
     run(uv, *locked, "--quiet", "--output-file", constraints, cwd=REPO)
-    run(uv, "venv", "-q", "-p", sys.executable, venv, cwd=tmp)
-    python = venv / "bin" / "python"
-    wanted = (f"{project}[harness]", emulators, "pytest")
-    run(uv, "pip", "install", "-q", "-p", python, "-c", constraints, *wanted, cwd=tmp)
+    project = next(dist.glob("etl_pipeline-*.whl"))
+    emulators = next(dist.glob("etl_pipeline_emulators-*.whl"))
+    return Built(tmp, project, emulators, constraints)
+
+
+@pytest.fixture(scope="module")
+def installed(built: Built) -> Installed:
+    venv = built.venv("venv", f"{built.project}[harness]", built.emulators, "pytest")
+    elsewhere = built.tmp / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_EMULATOR_HOST")}
-    drop = ("ETL_EMULATORS_BIN", "ETL_SEED_FILE", "ETL_PUBSUB_ADMIN_HOST", "PYTEST_XDIST_WORKER")
-    env = {k: v for k, v in env.items() if k not in drop and not k.startswith("PYTEST_")}
-    env |= {"ETL_STATE_DIR": str(tmp / "state"), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
-    return Installed(venv, elsewhere, env)
+    return Installed(venv, elsewhere, built.env(venv))
+
+
+def test_etl_without_the_harness_extra_names_what_to_install_in_one_line(built: Built) -> None:
+    venv = built.venv("runtime-only", built.project)  # `pip install etl-pipeline`, no extra
+    result = subprocess.run(
+        [venv / "bin" / "etl", "--help"],
+        cwd=built.tmp,
+        env=built.env(venv),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    (line,) = result.stderr.splitlines()  # no traceback
+    assert line.startswith("error: the etl command needs the harness extra (typer, ")
+    assert line.endswith(": pip install 'etl-pipeline[harness]'")
 
 
 def test_the_wheels_run_the_emulators_and_the_demo_outside_the_checkout(

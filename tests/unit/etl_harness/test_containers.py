@@ -25,7 +25,7 @@ from etl_harness.emulators.containers import (
     owner_label,
     sweep_orphans,
 )
-from etl_harness.emulators.native import EmulatorError
+from etl_harness.emulators.pair import EmulatorError
 
 
 def finished_pid() -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from etl_harness.emulators import native, state
-from etl_harness.emulators.native import Running
+from etl_harness.emulators.pair import Running
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from etl_harness.cli.app import app
 from etl_harness.cli.emulator_state import BadStateDir, export_dir, follow, import_dir, prefixed
-from etl_harness.emulators.native import BIGTABLE, PUBSUB, Launch
+from etl_harness.emulators.native import Launch, argv
+from etl_harness.emulators.pair import BIGTABLE, PUBSUB
 
 
 def exported(folder: Path, *names: str) -> Path:
@@ -45,8 +46,8 @@ def test_each_emulator_gets_its_own_state_directory_in_its_argv(tmp_path: Path) 
     launch = Launch(
         import_dir=tmp_path / "in", export_on_exit=tmp_path / "out", bigtable_admin_port=9
     )
-    pubsub = PUBSUB.argv(Path("ps"), "h", 1, launch)
-    bigtable = BIGTABLE.argv(Path("bt"), "h", 2, launch)
+    pubsub = argv(PUBSUB, Path("ps"), "h", 1, launch)
+    bigtable = argv(BIGTABLE, Path("bt"), "h", 2, launch)
     assert f"--import={tmp_path}/in/pubsub" in pubsub
     assert f"--export-on-exit={tmp_path}/out/pubsub" in pubsub
     assert f"--import={tmp_path}/in/bigtable" in bigtable
