@@ -106,6 +106,8 @@ def _commit(
 ) -> dict[str, ledger.Committed]:
     committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits)
     rt.count("rows_read", sum(c.rows_read for c in committed.values()))
+    rt.count("summary_commits", sum(c.wrote for c in committed.values()))
+    rt.count("lost_races", sum(c.lost_races for c in committed.values()))
     if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
         for service, c in committed.items():
             keys = [

@@ -79,10 +79,14 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A service's summary row after a batch: its ledger, and whether the event rows were read."""
+    """A service's summary row after a batch: its ledger, the event rows read, and how its
+    CheckAndMutates went (`lost_races`: version checks lost to another writer; `wrote`: one
+    won, False when the row already held every event)."""
 
     ledger: HourLedger
     rows_read: int
+    lost_races: int = 0
+    wrote: bool = False
 
 
 def _occupancy_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
@@ -152,8 +156,7 @@ def _commit(
     def merged(row: StatusRow) -> Built:
         return _merged(store, service, row, events, limits)
 
-    ledger, rows_read = _settle(store, summary, service, row, merged, now, "commits")
-    return Committed(ledger, rows_read)
+    return _settle(store, summary, service, row, merged, now, "commits")
 
 
 def _settle(
@@ -166,11 +169,11 @@ def _settle(
     what: str,
     *,
     always: bool = False,
-) -> tuple[HourLedger, int]:
+) -> Committed:
     """Build the row's new ledger and commit it on the row's version; a lost race backs off,
     reads the row again and builds again. Nothing is written when the ledger's cells are
-    unchanged, unless `always`. Returns the ledger and the event rows read over every attempt
-    (a lost race may read late events' rows again)."""
+    unchanged, unless `always`. The event rows read are counted over every attempt (a lost race
+    may read late events' rows again)."""
     key = summary.key(service)
     rows_read = 0
     for attempt in range(MAX_ATTEMPTS):
@@ -180,10 +183,10 @@ def _settle(
         rows_read += read
         write = row_write(row.cells, encode(ledger))
         if not (write.put or write.delete or always):
-            return ledger, rows_read  # every event was already in: nothing to do
+            return Committed(ledger, rows_read, attempt)  # every event was already in
         put = {**write.put, **summary.shown(ledger, change, now)}
         if store.commit_status(key, row.version, put, write.delete):
-            return ledger, rows_read
+            return Committed(ledger, rows_read, attempt, wrote=True)
         _backoff(attempt)
         row = None
     raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} {what} in a row")
@@ -216,8 +219,7 @@ def rebuild(
         ledger = limits.empty()
         return ledger, ledger.rebuild(None, store.scan_events(service)), 0
 
-    ledger, _ = _settle(store, summary, service, None, rebuilt, now, "rebuilds", always=True)
-    return ledger
+    return _settle(store, summary, service, None, rebuilt, now, "rebuilds", always=True).ledger
 
 
 # --- reading the cells ---
