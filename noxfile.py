@@ -161,11 +161,23 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against the emulators (not default): `nox -s bench -- --events 20000`.
 
     Ends with ours beside Google's emulators (`bench/side_by_side.py`: a native pair of its own,
-    then the Cloud SDK's; skipped with the reason when no SDK holds them)."""
+    then the Cloud SDK's; skipped with the reason when no SDK holds them), and the contention grid
+    (`bench/contention.py`: N worker processes on S sites, lost summary-row races per commit, into
+    bench-contention.json; the capacity page's figures)."""
     if not _emulator_hosts_set(session):
         session.run("bash", "emulators/build.sh", external=True)
     locked.install(session, "-e", ".[bench]")
     session.run("python", "bench/pipeline.py", *session.posargs)
+    session.run(
+        "python",
+        "bench/contention.py",
+        "--events",
+        "4000",
+        "--rate",
+        "400",
+        "--out",
+        "bench-contention.json",
+    )
 
 
 def _emulator_hosts_set(session: nox.Session) -> bool:
