@@ -23,20 +23,32 @@ _wired: tuple[Settings, Runtime] | None = None
 
 def configure(settings: Settings) -> Runtime:
     """Wire this process's functions to `settings` (`etl serve` does, before serving them)."""
-    global _wired
     with _lock:
-        rt, _, _ = wiring.build(settings)
-        _wired = (settings, rt)
-        return rt
+        return _wire(settings)
+
+
+def _wire(settings: Settings) -> Runtime:
+    """Build this process's Runtime; the caller holds `_lock`."""
+    global _wired
+    rt, _, _ = wiring.build(settings)
+    _wired = (settings, rt)
+    return rt
 
 
 def wired() -> tuple[Settings, Runtime]:
     """The settings and pipeline of this function instance; on first use, from the environment
-    Cloud Functions gives it (this is the entry point: the only place that reads it)."""
-    if _wired is None:
-        configure(config.from_env(os.environ))
-    assert _wired is not None
-    return _wired
+    Cloud Functions gives it (this is the entry point: the only place that reads it).
+
+    Checked again under the lock: a gen2 instance serves concurrent requests, and two first ones
+    must not each build a Runtime (and its clients and counter flusher)."""
+    wired_now = _wired
+    if wired_now is not None:
+        return wired_now
+    with _lock:
+        if _wired is None:
+            _wire(config.from_env(os.environ))
+        assert _wired is not None
+        return _wired
 
 
 def runtime() -> Runtime:

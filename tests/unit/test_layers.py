@@ -19,6 +19,7 @@ LAYERS = (
     ("etl_core", 0),
     ("etl.config", 1),
     ("etl.logs", 1),
+    ("etl.pipeline", 1),
     ("etl.service.ports", 2),
     ("etl.service", 3),
     ("etl.adapters", 4),

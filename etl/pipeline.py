@@ -1,0 +1,214 @@
+"""The one registry of the pipeline: its functions, the worker, the topics and the table.
+
+Everything else is derived from it or checked against it: `main.py`'s entry points (a unit test:
+each registered function is one, calling its registered handler), `etl serve`'s shapes,
+`etl.toml`'s subscriptions, topics and families (a unit test), serverless.yml (tests/deploy) and
+the Terraform (`manifest()`, printed by `python -m etl.pipeline --stage S --project P`).
+
+Plain data only, importing nothing beyond `etl.config`: the deployment checks read it without the
+pipeline's dependencies installed, so a handler is named by its function in
+`etl.service.handlers`.
+
+Adding a calculation: its core computation (`etl_core`), its ledger summary
+(`etl.service.ledger`), its handler (`etl.service.handlers`), one `Function` below, and the
+`main.py` entry point the registry test asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from etl.config import STAGES, Settings
+
+Topic = Literal["events", "written", "dead_letter"]
+"""A topic by its role; `topic_name` gives its name in a stage."""
+
+TOPICS: tuple[Topic, ...] = ("events", "written", "dead_letter")
+
+
+def topic_name(settings: Settings, topic: Topic) -> str:
+    return {
+        "events": settings.events_topic,
+        "written": settings.written_topic,
+        "dead_letter": settings.dead_letter_topic,
+    }[topic]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How Pub/Sub delivers to one consumer's subscription (production's and the emulators')."""
+
+    ack_deadline_seconds: int = 60
+    minimum_backoff_seconds: float = 0.1
+    maximum_backoff_seconds: float = 10
+    max_delivery_attempts: int = 20
+    """Then the message goes to the dead-letter topic (Pub/Sub's dead-letter policy)."""
+
+
+DELIVERY = Delivery()
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A Pub/Sub-triggered Cloud Function: `main.py`'s entry point `name`."""
+
+    name: str
+    handler: str
+    """Its handler's name in `etl.service.handlers`: `(Runtime, PubSubMessage) -> Outcome`."""
+    shape: Literal["current", "fanout"]
+    trigger: Topic
+    publishes: tuple[Topic, ...] = ("dead_letter",)
+    delivery: Delivery = DELIVERY
+
+    @property
+    def consumer(self) -> str:
+        """Its subscription's name before the stage: `write_event` → `write-event`."""
+        return self.name.replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFunction:
+    """An HTTP Cloud Function, deployed only in `stages`, and never public."""
+
+    name: str
+    stages: tuple[str, ...]
+    publishes: tuple[Topic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A pull subscriber that is no Cloud Function: the worker, the dead-letter reader."""
+
+    consumer: str
+    trigger: Topic
+    publishes: tuple[Topic, ...] = ()
+    delivery: Delivery = DELIVERY
+    dead_letter: bool = True
+    """Whether its subscription has a dead-letter policy (the dead-letter reader's has none)."""
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function("pubsub_receiver", "handle_current", "current", "events"),
+    Function("write_event", "handle_write_event", "fanout", "events", ("written", "dead_letter")),
+    Function("calculate_occupancy", "handle_calculate_occupancy", "fanout", "written"),
+    Function("hourly_counts", "handle_hourly_counts", "fanout", "written"),
+    Function("daily_peak", "handle_daily_peak", "fanout", "written"),
+)
+"""Every Pub/Sub-triggered function of `main.py`, in the order shapes list them."""
+
+HTTP_FUNCTIONS: tuple[HttpFunction, ...] = (
+    HttpFunction("simulate_acceso_data", ("dev", "test"), ("events",)),
+)
+
+WORKER = Consumer("worker", "events", ("dead_letter",))
+"""The `worker` shape: `python -m etl.entrypoints.worker`, batched streaming pull."""
+
+WORKER_COMMAND = ("python", "-m", "etl.entrypoints.worker")
+
+DEAD_LETTER_READER = Consumer("deadletter-reader", "dead_letter", dead_letter=False)
+"""Keeps every dead letter (a topic without a subscription drops what is published to it);
+`etl dead-letters` and the inspector list it without consuming."""
+
+FAMILIES: dict[str, int] = {"event": 1, "realTimeStatus": 1}
+"""The table's column families → versions kept (GC rule). One version: every write the pipeline
+makes is a full rewrite."""
+
+SHAPES = ("current", "fanout", "worker")
+
+
+def shape_functions(shape: str) -> tuple[Function, ...]:
+    """The functions a shape runs, in registry order (none for `worker`)."""
+    if shape not in SHAPES:
+        raise ValueError(f"no pipeline shape {shape!r}; one of {', '.join(SHAPES)}")
+    return tuple(f for f in FUNCTIONS if f.shape == shape)
+
+
+def function(name: str) -> Function:
+    for entry in FUNCTIONS:
+        if entry.name == name:
+            return entry
+    raise KeyError(name)
+
+
+def _delivery(settings: Settings, delivery: Delivery, dead_letter: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ack_deadline_seconds": delivery.ack_deadline_seconds,
+        "minimum_backoff_seconds": delivery.minimum_backoff_seconds,
+        "maximum_backoff_seconds": delivery.maximum_backoff_seconds,
+    }
+    if dead_letter:
+        out["dead_letter_topic"] = settings.dead_letter_topic
+        out["max_delivery_attempts"] = delivery.max_delivery_attempts
+    return out
+
+
+def _names(settings: Settings, topics: Sequence[Topic]) -> list[str]:
+    return [topic_name(settings, t) for t in topics]
+
+
+def _function(settings: Settings, f: Function) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "shape": f.shape,
+        "handler": f.handler,
+        "trigger_topic": topic_name(settings, f.trigger),
+        "subscription": settings.subscription(f.consumer),
+        **_delivery(settings, f.delivery, dead_letter=True),
+        "publishes_to": _names(settings, f.publishes),
+    }
+
+
+def _consumer(settings: Settings, c: Consumer) -> dict[str, Any]:
+    return {
+        "subscription": settings.subscription(c.consumer),
+        "topic": topic_name(settings, c.trigger),
+        **_delivery(settings, c.delivery, c.dead_letter),
+        "publishes_to": _names(settings, c.publishes),
+    }
+
+
+def manifest(stage: str, project: str) -> dict[str, Any]:
+    """The pipeline of one stage as plain JSON-able data (the contract the Terraform reads)."""
+    settings = Settings(project=project, stage=stage)
+    return {
+        "project": project,
+        "stage": stage,
+        "topics": {t: topic_name(settings, t) for t in TOPICS},
+        "bigtable": {
+            "instance": settings.instance,
+            "table": settings.table,
+            "families": {name: {"max_versions": n} for name, n in FAMILIES.items()},
+        },
+        "functions": [_function(settings, f) for f in FUNCTIONS],
+        "http_functions": [
+            {
+                "name": h.name,
+                "stages": list(h.stages),
+                "publishes_to": _names(settings, h.publishes),
+            }
+            for h in HTTP_FUNCTIONS
+        ],
+        "worker": {**_consumer(settings, WORKER), "command": list(WORKER_COMMAND)},
+        "dead_letter_reader": _consumer(settings, DEAD_LETTER_READER),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m etl.pipeline", description="Print the pipeline of a stage as JSON."
+    )
+    parser.add_argument("--stage", choices=STAGES, default="dev")
+    parser.add_argument("--project", default=Settings().project)
+    args = parser.parse_args(argv)
+    json.dump(manifest(args.stage, args.project), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
