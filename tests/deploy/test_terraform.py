@@ -156,6 +156,13 @@ SUBSCRIPTION_SOURCES = (
     "max_delivery_attempts = try(c.max_delivery_attempts, null)}}",
 )
 
+DEPLOYED_FUNCTION_SOURCES = (
+    "{for name, f in local.functions : name => {description = ",
+    "timeout_seconds = f.ack_deadline_seconds, max_instances = var.function_max_instances, "
+    'ingress = "ALLOW_INTERNAL_ONLY"}}',
+    "{for name, f in local.http_functions : name => {description = ",
+)
+
 
 def wiring(root: Path) -> list[str]:
     """The locals and resources that turn the registry's data into resources, as pinned."""
@@ -166,12 +173,15 @@ def wiring(root: Path) -> list[str]:
         for name, want in EXPECTED_LOCALS.items()
         if expr(values.get(name)) != expr("${" + want + "}")
     ]
-    subscriptions = expr(values.get("subscriptions"))
-    problems += [
-        f"local.subscriptions does not take {source}"
-        for source in SUBSCRIPTION_SOURCES
-        if expr(source) not in subscriptions
-    ]
+    for name, sources in (
+        ("subscriptions", SUBSCRIPTION_SOURCES),
+        ("deployed_functions", DEPLOYED_FUNCTION_SOURCES),
+    ):
+        problems += [
+            f"local.{name} does not take {source}"
+            for source in sources
+            if expr(source) not in expr(values.get(name))
+        ]
     resources = labelled(mod, "resource")
     problems += _subscription_wiring(resources)
     problems += _function_wiring(resources)
@@ -208,7 +218,7 @@ def _subscription_wiring(resources: dict[tuple[str, str], Any]) -> list[str]:
     ):
         problems.append("subscriptions lost their dead-letter policy")
     push = dynamic(sub, "push_config") or {}
-    if "google_cloudfunctions2_function.pubsub[each.value.push_to]" not in str(push) or (
+    if "google_cloudfunctions2_function.this[each.value.push_to]" not in str(push) or (
         "oidc_token" not in str(push)
     ):
         problems.append("functions' subscriptions do not push to them with an OIDC token")
@@ -216,18 +226,16 @@ def _subscription_wiring(resources: dict[tuple[str, str], Any]) -> list[str]:
 
 
 def _function_wiring(resources: dict[tuple[str, str], Any]) -> list[str]:
-    problems = _only(resources, "google_cloudfunctions2_function", {"pubsub", "http"})
-    for name, source in (("pubsub", "local.functions"), ("http", "local.http_functions")):
-        body = resources.get(("google_cloudfunctions2_function", name), {})
-        if body.get("for_each") != "${" + source + "}":
-            problems.append(f"function resource {name} is not one per {source}")
-        if (body.get("build_config") or [{}])[0].get("entry_point") != "${each.key}":
-            problems.append(f"function resource {name}'s entry point is not the registry's name")
-        if "event_trigger" in body:
-            problems.append(f"function resource {name} has an Eventarc trigger besides its push")
-    pubsub = resources.get(("google_cloudfunctions2_function", "pubsub"), {})
-    if (pubsub.get("service_config") or [{}])[0].get("ingress_settings") != "ALLOW_INTERNAL_ONLY":
-        problems.append("Pub/Sub-triggered functions accept traffic from outside the project")
+    problems = _only(resources, "google_cloudfunctions2_function", {"this"})
+    body = resources.get(("google_cloudfunctions2_function", "this"), {})
+    if body.get("for_each") != "${local.deployed_functions}":
+        problems.append("the function resource is not one per local.deployed_functions")
+    if (body.get("build_config") or [{}])[0].get("entry_point") != "${each.key}":
+        problems.append("a function's entry point is not the registry's name")
+    if "event_trigger" in body:
+        problems.append("the functions have an Eventarc trigger besides their push subscription")
+    if (body.get("service_config") or [{}])[0].get("ingress_settings") != "${each.value.ingress}":
+        problems.append("the functions' ingress is not local.deployed_functions'")
     return problems
 
 
@@ -433,6 +441,11 @@ MUTATIONS: dict[str, tuple[str, str, Callable[[str], str]]] = {
         "prod.tfvars: deletion_protection must be True",
         "stage/stages/prod.tfvars",
         _replace("deletion_protection  = true", "deletion_protection  = false"),
+    ),
+    "Pub/Sub functions opened to all traffic": (
+        "local.deployed_functions does not take",
+        "stage/main.tf",
+        _replace('ingress         = "ALLOW_INTERNAL_ONLY"', 'ingress         = "ALLOW_ALL"'),
     ),
     "a public invoker": (
         "grants to the public",

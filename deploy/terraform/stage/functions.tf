@@ -15,14 +15,16 @@ resource "google_storage_bucket_object" "functions" {
   source = var.function_zip
 }
 
-# Pub/Sub-triggered functions, as HTTP functions that their subscriptions push to (see
-# google_pubsub_subscription.this): an Eventarc trigger would bring its own subscription, without
-# the registry's dead-letter policy and backoff.
-resource "google_cloudfunctions2_function" "pubsub" {
-  for_each    = local.functions
+# Every function of the stage. The Pub/Sub-triggered ones are HTTP functions that their
+# subscriptions push to (see google_pubsub_subscription.this): an Eventarc trigger would bring its
+# own subscription, without the registry's dead-letter policy and backoff. Pub/Sub push from the
+# same project is internal traffic, so nothing else reaches them. HTTP functions (the simulator)
+# exist only in the stages the registry lists, callable only by var.simulator_invokers.
+resource "google_cloudfunctions2_function" "this" {
+  for_each    = local.deployed_functions
   name        = "${replace(each.key, "_", "-")}-${var.stage}"
   location    = var.region
-  description = "${each.key} (${each.value.shape}), pushed from ${each.value.subscription}"
+  description = each.value.description
 
   build_config {
     runtime     = var.python_runtime
@@ -37,43 +39,12 @@ resource "google_cloudfunctions2_function" "pubsub" {
 
   service_config {
     available_memory                 = var.function_memory
-    timeout_seconds                  = each.value.ack_deadline_seconds
-    max_instance_count               = var.function_max_instances
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = 1
     environment_variables            = local.runtime_env
-    # Pub/Sub push from the same project is internal traffic; nothing else reaches it.
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.runtime[each.key].email
-  }
-}
-
-# HTTP functions (the simulator): only in the stages the registry lists, callable only by
-# var.simulator_invokers with an identity token.
-resource "google_cloudfunctions2_function" "http" {
-  for_each    = local.http_functions
-  name        = "${replace(each.key, "_", "-")}-${var.stage}"
-  location    = var.region
-  description = "${each.key} (HTTP, authenticated callers only)"
-
-  build_config {
-    runtime     = var.python_runtime
-    entry_point = each.key
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.functions.name
-      }
-    }
-  }
-
-  service_config {
-    available_memory               = var.function_memory
-    timeout_seconds                = 60
-    max_instance_count             = 1
-    environment_variables          = local.runtime_env
-    ingress_settings               = "ALLOW_ALL"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.runtime[each.key].email
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.runtime[each.key].email
   }
 }

@@ -38,9 +38,9 @@ resource "google_service_account" "push" {
 }
 
 resource "google_cloud_run_v2_service_iam_member" "push" {
-  for_each = google_cloudfunctions2_function.pubsub
-  location = each.value.location
-  name     = each.value.name
+  for_each = local.functions
+  location = google_cloudfunctions2_function.this[each.key].location
+  name     = google_cloudfunctions2_function.this[each.key].name
   role     = "roles/run.invoker"
   member   = google_service_account.push.member
 }
@@ -58,8 +58,8 @@ resource "google_cloud_run_v2_service_iam_member" "simulator" {
     for pair in setproduct(keys(local.http_functions), var.simulator_invokers) :
     "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] }
   }
-  location = google_cloudfunctions2_function.http[each.value.function].location
-  name     = google_cloudfunctions2_function.http[each.value.function].name
+  location = google_cloudfunctions2_function.this[each.value.function].location
+  name     = google_cloudfunctions2_function.this[each.value.function].name
   role     = "roles/run.invoker"
   member   = each.value.member
 }

@@ -9,6 +9,22 @@ locals {
   functions      = { for f in local.pipeline.functions : f.name => f }
   http_functions = { for f in local.pipeline.http_functions : f.name => f if contains(f.stages, var.stage) }
 
+  # What each deployed function differs in: a Pub/Sub push must finish within its ack deadline.
+  deployed_functions = merge(
+    { for name, f in local.functions : name => {
+      description     = "${name} (${f.shape}), pushed from ${f.subscription}"
+      timeout_seconds = f.ack_deadline_seconds
+      max_instances   = var.function_max_instances
+      ingress         = "ALLOW_INTERNAL_ONLY"
+    } },
+    { for name, f in local.http_functions : name => {
+      description     = "${name} (HTTP, authenticated callers only)"
+      timeout_seconds = 60
+      max_instances   = 1
+      ingress         = "ALLOW_ALL"
+    } },
+  )
+
   # Every subscription of the registry by name: each function's (pushed to that function, so its
   # dead-letter policy and backoff apply) and the pull consumers' (the worker, the dead-letter reader).
   subscriptions = merge(

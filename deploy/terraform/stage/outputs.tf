@@ -10,7 +10,7 @@ output "subscriptions" {
 
 output "functions" {
   description = "Deployed function names by entry point."
-  value       = { for name, f in google_cloudfunctions2_function.pubsub : name => f.name }
+  value       = { for name in keys(local.functions) : name => google_cloudfunctions2_function.this[name].name }
 }
 
 output "worker_service" {
@@ -20,7 +20,7 @@ output "worker_service" {
 
 output "simulator_urls" {
   description = "HTTP functions' URLs (dev and test; empty in prod). Call with an identity token."
-  value       = { for name, f in google_cloudfunctions2_function.http : name => f.service_config[0].uri }
+  value       = { for name in keys(local.http_functions) : name => google_cloudfunctions2_function.this[name].service_config[0].uri }
 }
 
 output "table" {

@@ -25,7 +25,7 @@ resource "google_pubsub_subscription" "this" {
   # A function's subscription pushes to it, authenticated as the push invoker (Pub/Sub signs an
   # OIDC token for the function's URL); the others are pulled.
   dynamic "push_config" {
-    for_each = each.value.push_to == null ? [] : [google_cloudfunctions2_function.pubsub[each.value.push_to].service_config[0].uri]
+    for_each = each.value.push_to == null ? [] : [google_cloudfunctions2_function.this[each.value.push_to].service_config[0].uri]
     content {
       push_endpoint = push_config.value
       oidc_token {

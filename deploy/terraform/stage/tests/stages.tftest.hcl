@@ -29,16 +29,12 @@ run "dev_plan" {
   }
 
   assert {
-    condition     = toset(keys(google_cloudfunctions2_function.pubsub)) == toset(["pubsub_receiver", "write_event", "calculate_occupancy", "hourly_counts", "daily_peak"])
-    error_message = "dev's Pub/Sub-triggered functions are not the registry's five"
+    condition     = toset(keys(google_cloudfunctions2_function.this)) == toset(["pubsub_receiver", "write_event", "calculate_occupancy", "hourly_counts", "daily_peak", "simulate_acceso_data"])
+    error_message = "dev's functions are not the registry's five and the simulator"
   }
   assert {
-    condition     = keys(google_cloudfunctions2_function.http) == ["simulate_acceso_data"]
-    error_message = "dev has no simulator"
-  }
-  assert {
-    condition     = google_cloudfunctions2_function.http["simulate_acceso_data"].name == "simulate-acceso-data-dev"
-    error_message = "the simulator's name is not simulate-acceso-data-dev"
+    condition     = google_cloudfunctions2_function.this["simulate_acceso_data"].name == "simulate-acceso-data-dev" && google_cloudfunctions2_function.this["simulate_acceso_data"].service_config[0].ingress_settings == "ALLOW_ALL"
+    error_message = "the simulator is simulate-acceso-data-dev, reachable by an authenticated developer"
   }
   assert {
     condition     = toset(keys(google_pubsub_subscription.this)) == toset(["pubsub-receiver-dev", "write-event-dev", "calculate-occupancy-dev", "hourly-counts-dev", "daily-peak-dev", "worker-dev", "deadletter-reader-dev"])
@@ -61,8 +57,12 @@ run "dev_plan" {
     error_message = "functions' subscriptions push; the worker's and the reader's are pulled"
   }
   assert {
-    condition     = alltrue([for name, f in google_cloudfunctions2_function.pubsub : f.build_config[0].entry_point == name && f.build_config[0].runtime == "python312" && length(f.event_trigger) == 0])
+    condition     = alltrue([for name, f in google_cloudfunctions2_function.this : f.build_config[0].entry_point == name && f.build_config[0].runtime == "python312" && length(f.event_trigger) == 0])
     error_message = "a function's entry point is not its registry name, or it has an Eventarc trigger"
+  }
+  assert {
+    condition     = alltrue([for name, f in google_cloudfunctions2_function.this : f.service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY" && f.service_config[0].timeout_seconds == 60 if name != "simulate_acceso_data"])
+    error_message = "Pub/Sub-triggered functions take internal traffic only, and finish within the ack deadline"
   }
   assert {
     condition     = google_bigtable_table.events.name == "incomingraw_dev" && google_bigtable_table.events.deletion_protection == "UNPROTECTED"
@@ -104,7 +104,7 @@ run "prod_plan" {
   }
 
   assert {
-    condition     = length(google_cloudfunctions2_function.http) == 0 && length(google_cloudfunctions2_function.pubsub) == 5
+    condition     = toset(keys(google_cloudfunctions2_function.this)) == toset(["pubsub_receiver", "write_event", "calculate_occupancy", "hourly_counts", "daily_peak"])
     error_message = "prod must have the five Pub/Sub-triggered functions and no simulator"
   }
   assert {
@@ -158,9 +158,9 @@ run "dev_wiring" {
   }
   assert {
     condition = alltrue([
-      for name, f in google_cloudfunctions2_function.pubsub :
-      google_pubsub_subscription.this[replace("${name}-dev", "_", "-")].push_config[0].push_endpoint == f.service_config[0].uri &&
-      google_pubsub_subscription.this[replace("${name}-dev", "_", "-")].push_config[0].oidc_token[0].service_account_email == google_service_account.push.email
+      for name, f in google_cloudfunctions2_function.this : name == "simulate_acceso_data" || (
+        google_pubsub_subscription.this[replace("${name}-dev", "_", "-")].push_config[0].push_endpoint == f.service_config[0].uri &&
+      google_pubsub_subscription.this[replace("${name}-dev", "_", "-")].push_config[0].oidc_token[0].service_account_email == google_service_account.push.email)
     ])
     error_message = "a function's subscription does not push to that function as the push invoker"
   }
