@@ -88,8 +88,9 @@ class Consumer:
     trigger: Topic
     publishes: tuple[Topic, ...] = ()
     delivery: Delivery = DELIVERY
-    dead_letter: bool = True
-    """Whether its subscription has a dead-letter policy (the dead-letter reader's has none)."""
+    policies: bool = True
+    """Whether its subscription has the retry and dead-letter policies of `delivery`. The
+    dead-letter reader's has neither: its messages are listed and released again at once."""
 
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -110,7 +111,7 @@ WORKER = Consumer("worker", "events", ("dead_letter",))
 
 WORKER_COMMAND = ("python", "-m", "etl.entrypoints.worker")
 
-DEAD_LETTER_READER = Consumer("deadletter-reader", "dead_letter", dead_letter=False)
+DEAD_LETTER_READER = Consumer("deadletter-reader", "dead_letter", policies=False)
 """Keeps every dead letter (a topic without a subscription drops what is published to it);
 `etl dead-letters` and the inspector list it without consuming."""
 
@@ -135,16 +136,16 @@ def function(name: str) -> Function:
     raise KeyError(name)
 
 
-def _delivery(settings: Settings, delivery: Delivery, dead_letter: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def _delivery(settings: Settings, delivery: Delivery, policies: bool = True) -> dict[str, Any]:
+    if not policies:
+        return {"ack_deadline_seconds": delivery.ack_deadline_seconds}
+    return {
         "ack_deadline_seconds": delivery.ack_deadline_seconds,
         "minimum_backoff_seconds": delivery.minimum_backoff_seconds,
         "maximum_backoff_seconds": delivery.maximum_backoff_seconds,
+        "dead_letter_topic": settings.dead_letter_topic,
+        "max_delivery_attempts": delivery.max_delivery_attempts,
     }
-    if dead_letter:
-        out["dead_letter_topic"] = settings.dead_letter_topic
-        out["max_delivery_attempts"] = delivery.max_delivery_attempts
-    return out
 
 
 def _names(settings: Settings, topics: Sequence[Topic]) -> list[str]:
@@ -158,7 +159,7 @@ def _function(settings: Settings, f: Function) -> dict[str, Any]:
         "handler": f.handler,
         "trigger_topic": topic_name(settings, f.trigger),
         "subscription": settings.subscription(f.consumer),
-        **_delivery(settings, f.delivery, dead_letter=True),
+        **_delivery(settings, f.delivery),
         "publishes_to": _names(settings, f.publishes),
     }
 
@@ -167,7 +168,7 @@ def _consumer(settings: Settings, c: Consumer) -> dict[str, Any]:
     return {
         "subscription": settings.subscription(c.consumer),
         "topic": topic_name(settings, c.trigger),
-        **_delivery(settings, c.delivery, c.dead_letter),
+        **_delivery(settings, c.delivery, c.policies),
         "publishes_to": _names(settings, c.publishes),
     }
 

@@ -34,8 +34,11 @@ from typing import Any
 
 from etl import logs
 from etl.config import Settings
+from etl.entrypoints import worker as worker_process
 from etl.entrypoints.worker import WorkerOptions
+from etl.logs import log
 from etl_core import EtlError
+from etl_harness.function_servers import functions_on
 from etl_harness.local import Local
 
 READY_TIMEOUT_S = 60.0
@@ -185,16 +188,30 @@ def announce_ready(fd: int) -> Callable[[], None]:
     return ready
 
 
-def main(argv: Sequence[str]) -> None:
-    from etl_harness import serve
+def run(spec: Spec, stop: threading.Event, ready: Callable[[], None]) -> None:
+    """What an instance runs until `stop` is set: the worker's entry point, or `main.py`'s
+    functions on the sockets `etl serve` handed down."""
 
+    def serving() -> None:
+        log.info("instance ready", pipeline=spec.pipeline)
+        ready()
+
+    if spec.pipeline == "worker":
+        worker_process.run(spec.local.settings, stop, spec.worker or WorkerOptions(), serving)
+        return
+    with functions_on(spec.local.settings, spec.host, spec.sockets):
+        serving()
+        stop.wait()
+
+
+def main(argv: Sequence[str]) -> None:
     spec = Spec.from_json(argv[0])
     logs.configure(spec.log_level)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     watch_lifeline(spec.lifeline, stop)
-    serve.run_instance(spec, stop, announce_ready(spec.ready))
+    run(spec, stop, announce_ready(spec.ready))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 `current` and `fanout` serve `main.py`'s functions with functions-framework (one HTTP server per
 function) and point push subscriptions at them, with the push path `/projects/P/topics/T` so the
-CloudEvent `source` names the topic as Eventarc would. `worker` runs the streaming-pull worker.
+CloudEvent `source` names the topic as Eventarc would. `worker` runs the worker's own entry
+point, `etl.entrypoints.worker.run` (what `python -m etl.entrypoints.worker` runs in production).
+Which functions a shape has comes from the registry, `etl.pipeline`.
 With `--processes N`, N processes serve each push endpoint (or pull the worker's subscription),
 like concurrent instances (`etl_harness.instances`).
 On shutdown, push subscriptions are turned back into pull subscriptions, so messages published
@@ -12,91 +14,34 @@ while nothing serves wait in the backlog instead of failing into the dead-letter
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from werkzeug.serving import LISTEN_QUEUE, BaseWSGIServer, make_server
-
-from etl import wiring
 from etl.adapters.pubsub import PubSub
-from etl.config import Settings
-from etl.entrypoints import functions
-from etl.entrypoints.worker import Worker, WorkerOptions
+from etl.entrypoints import worker
+from etl.entrypoints.worker import WorkerOptions
 from etl.logs import log
+from etl.pipeline import SHAPES, shape_functions
 from etl_harness import instances, provision
 from etl_harness.etl_toml import Resources, Subscription
+from etl_harness.function_servers import functions_on, listening_socket
 from etl_harness.local import Local
 
-PIPELINES = ("current", "fanout", "worker")
-
-
-FUNCTIONS = {
-    "current": ("pubsub_receiver",),
-    "fanout": ("write_event", "calculate_occupancy", "hourly_counts", "daily_peak"),
-}
-"""The entry points of `main.py` each shape runs; etl.toml says which subscription feeds each."""
+PIPELINES = SHAPES
 
 
 def triggers(resources: Resources, pipeline: str) -> list[Subscription]:
-    """The seeded subscriptions whose `function` belongs to the shape, in the shape's order."""
-    if pipeline not in FUNCTIONS:
+    """The seeded subscriptions of the shape's functions (`etl.pipeline`), in registry order:
+    each the subscription whose `function` names it."""
+    names = [f.name for f in shape_functions(pipeline)]
+    if not names:
         raise ValueError(f"no functions for pipeline {pipeline!r}")
     by_function = {s.function: s for s in resources.subscriptions if s.function}
-    missing = [f for f in FUNCTIONS[pipeline] if f not in by_function]
+    missing = [f for f in names if f not in by_function]
     if missing:
         raise ValueError(f"etl.toml has no subscription with function = {missing[0]!r}")
-    return [by_function[f] for f in FUNCTIONS[pipeline]]
-
-
-def main_py() -> str:
-    """The deployed `main.py`, as installed beside `etl` (a top-level module of the project)."""
-    spec = importlib.util.find_spec("main")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("main.py of etl-pipeline is not installed")
-    return spec.origin
-
-
-def function_app(target: str) -> Any:
-    import functions_framework
-
-    return functions_framework.create_app(target=target, source=main_py())
-
-
-def listening_socket(host: str) -> socket.socket:
-    """A listening TCP socket on a free port of `host`, for every process serving one function.
-
-    Non-blocking: all of them wake up for a new connection and one accepts it; the others go back
-    to their loop instead of waiting in `accept()`, where a shutdown could not reach them.
-    """
-    sock = socket.create_server((host, 0), backlog=LISTEN_QUEUE)
-    sock.setblocking(False)
-    return sock
-
-
-@contextlib.contextmanager
-def functions_on(settings: Settings, host: str, sockets: Mapping[str, int]) -> Iterator[None]:
-    """`main.py`'s functions (target → listening socket) served by this process for the block;
-    its counters flushed at the end."""
-    rt = functions.configure(settings)  # the functions served here run on these settings
-    servers: list[BaseWSGIServer] = []
-    try:
-        for target, fd in sockets.items():
-            server = make_server(host, 0, function_app(target), threaded=True, fd=fd)
-            server.socket.setblocking(False)
-            threading.Thread(target=server.serve_forever, name=target, daemon=True).start()
-            servers.append(server)
-        yield
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-        try:
-            rt.flush_counters(force=True)
-        except Exception as exc:  # the table may be what is failing
-            log.warning("counters not flushed", error=str(exc))
+    return [by_function[f] for f in names]
 
 
 @contextlib.contextmanager
@@ -152,34 +97,10 @@ def run_worker(
     on_ready: Callable[[], None] = lambda: None,
     processes: int = 1,
 ) -> None:
-    """Run the streaming-pull worker on `worker-{stage}` until `stop` is set, with `processes - 1`
-    more worker processes (instances) on the same subscription."""
-    settings = local.settings
+    """Run the worker's entry point (`etl.entrypoints.worker.run`) on `worker-{stage}` until
+    `stop` is set, with `processes - 1` more processes running it (instances) on the same
+    subscription."""
     options = options or WorkerOptions()
-    provision.ensure(settings, provision.load(local))
-    rt, table, bus = wiring.build(settings)
-    # etl.toml: no message ordering; the ledger does not need it, and ordered delivery (one
-    # outstanding message per key) would shrink every batch to one message per service.
-    path = bus.subscription_path(settings.subscription("worker"))
-    try:
-        with instances.started(local, "worker", processes - 1, worker=options):
-            on_ready()
-            Worker(rt, bus.subscriber, path, options).run(stop)
-    finally:
-        bus.close()
-        table.close()
-
-
-def run_instance(spec: instances.Spec, stop: threading.Event, ready: Callable[[], None]) -> None:
-    """What an instance started by `etl serve --processes` runs, until `stop` is set."""
-
-    def serving() -> None:
-        log.info("instance ready", pipeline=spec.pipeline)
-        ready()
-
-    if spec.pipeline == "worker":
-        run_worker(spec.local, stop, spec.worker, on_ready=serving)
-        return
-    with functions_on(spec.local.settings, spec.host, spec.sockets):
-        serving()
-        stop.wait()
+    provision.ensure(local.settings, provision.load(local))
+    with instances.started(local, "worker", processes - 1, worker=options):
+        worker.run(local.settings, stop, options, on_ready)

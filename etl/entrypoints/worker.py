@@ -1,211 +1,119 @@
-"""The worker: the same handlers, batched, for volume beyond one request per event.
+"""The worker's process: `python -m etl.entrypoints.worker`, what Cloud Run runs.
 
-Two ways to receive, same processing: each batch is one `handle_batch` call, then every message of
-it is acked (Acknowledge, in bulk). If the batch fails (Bigtable unavailable, contention), every
-message is nacked and the worker backs off exponentially before the next batch: redelivery
-without a busy loop.
+Configured by the environment only, read once here: `etl.config.from_env` (GOOGLE_CLOUD_PROJECT,
+ETL_STAGE, BIGTABLE_INSTANCE, the emulator hosts, ...), and `PORT` (Cloud Run sets it on a
+service): then GET / and /healthz answer 200 while the pull loop is alive, 503 once it died, on
+`ETL_HEALTH_HOST` (default 0.0.0.0, as Cloud Run needs).
 
-- `batch` (default): synchronous Pull of up to `batch_size` messages. The batch size is the flow
-  control.
-- `streaming`: a StreamingPull stream (flow control: `max_outstanding` messages outstanding),
-  collected into batches; reconnected when it ends. The raw RPC, not the client library's
-  `subscribe()`: that holds back every message whose ordering key has one outstanding until it is
-  acked, even on a subscription without message ordering (python-pubsub#1181; Go's and Java's
-  clients follow the subscription), so a worker that acks after its batch received one message
-  per ordering key (per site) per batch: 24 events/s against 1,839 in the bench.
+SIGTERM or SIGINT stops it within Cloud Run's 10 s: the batch in hand is finished (acked, or nacked
+if it fails), what was received besides is nacked, counters are flushed, exit status 0. A loop that
+dies by itself exits 1 (the platform restarts it; its unacknowledged messages are redelivered).
+A configuration mistake is one line on stderr and exit status 2.
+
+`etl serve --pipeline worker` runs `run` below, in each of its processes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
+import os
+import signal
+import sys
 import threading
-import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-import google.cloud.pubsub_v1 as pubsub_v1
-from google.pubsub_v1.types import StreamingPullRequest
-
+from etl import config, pipeline, wiring
+from etl.config import InvalidConfig, Settings
+from etl.entrypoints import health
+from etl.entrypoints.pull_loop import PULL_MODES, Worker, WorkerOptions
 from etl.logs import log
-from etl.service.handlers import Runtime, handle_batch
-from etl_core import PubSubMessage
 
-PULL_MODES = ("batch", "streaming")
-HEARTBEAT_S = 30.0
-"""An empty request on an idle stream this often keeps it open (production closes silent ones)."""
+__all__ = ["PULL_MODES", "Process", "WorkerOptions", "main", "run"]
+
+ALL_INTERFACES = "0.0.0.0"
+PRODUCTION = WorkerOptions(pull="streaming")
+"""Streaming pull: the stream keeps messages coming while a batch is handled."""
+
+
+def run(
+    settings: Settings,
+    stop: threading.Event,
+    options: WorkerOptions = PRODUCTION,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
+    """The pull loop on the worker's subscription until `stop` is set (see `Worker.run`)."""
+    rt, table, bus = wiring.build(settings)
+    path = bus.subscription_path(settings.subscription(pipeline.WORKER.consumer))
+    try:
+        on_ready()
+        Worker(rt, bus.subscriber, path, options).run(stop)
+    finally:
+        bus.close()
+        table.close()
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    pull: str = "batch"
-    batch_size: int = 500
-    linger_s: float = 0.05
-    max_outstanding: int = 5000
-    max_backoff_s: float = 10.0
-    ack_deadline_s: int = 60
-    """Streaming: the stream's ack deadline; a batch waiting in the inbox, then handled, fits."""
+class Process:
+    """What the process itself is configured with, beside the pipeline's `Settings`."""
 
+    settings: Settings
+    health_port: int | None = None
+    health_host: str = ALL_INTERFACES
 
-def as_message(received: Any) -> PubSubMessage:
-    """The core's message shape from a received `PubsubMessage` (Pull or StreamingPull)."""
-    return PubSubMessage(
-        data=bytes(received.data),
-        message_id=received.message_id,
-        attributes=dict(received.attributes),
-        publish_time=received.publish_time.isoformat() if received.publish_time else None,
-        ordering_key=received.ordering_key or None,
-    )
-
-
-class Worker:
-    """Consume one subscription until `stop` is set."""
-
-    def __init__(
-        self,
-        rt: Runtime,
-        subscriber: pubsub_v1.SubscriberClient,
-        subscription: str,
-        options: WorkerOptions | None = None,
-    ) -> None:
-        self.rt = rt
-        self.subscriber = subscriber
-        self.subscription = subscription
-        self.options = options or WorkerOptions()
-        self._inbox: queue.Queue[Any] = queue.Queue()
-        self._failures = 0
-        self._stream: Any = None
-
-    def run(self, stop: threading.Event) -> None:
-        log.info("worker started", subscription=self.subscription, pull=self.options.pull)
-        if self.options.pull == "batch":
-            self._run_batches(stop)
-        else:
-            self._run_streaming(stop)
-        with contextlib.suppress(Exception):  # the table may be what is failing
-            self.rt.flush_counters(force=True)
-        log.info("worker stopped", subscription=self.subscription, counters=self.rt.counters.totals)
-
-    def _run_batches(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            response = self.subscriber.pull(
-                request={
-                    "subscription": self.subscription,
-                    "max_messages": self.options.batch_size,
-                },
-                timeout=30,
-            )
-            received = list(response.received_messages)
-            if not received:
-                stop.wait(self.options.linger_s)
-                continue
-            self._settle(received)
-
-    def _settle(self, received: list[Any]) -> None:
-        """Handle one batch of received messages, then ack it, or nack it and back off."""
-        ack_ids = [r.ack_id for r in received]
-        if self._handle([as_message(r.message) for r in received]):
-            self._chunked(self.subscriber.acknowledge, ack_ids)
-        else:
-            self._chunked(self.subscriber.modify_ack_deadline, ack_ids, ack_deadline_seconds=0)
-            self._back_off()
-
-    def _chunked(self, call: Any, ack_ids: list[str], **extra: Any) -> None:
-        for start in range(0, len(ack_ids), 1000):
-            call(
-                request={
-                    "subscription": self.subscription,
-                    "ack_ids": ack_ids[start : start + 1000],
-                    **extra,
-                }
-            )
-
-    def _run_streaming(self, stop: threading.Event) -> None:
-        reader = threading.Thread(
-            target=self._read_stream, args=(stop,), name="streaming-pull", daemon=True
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Process:
+        port = environ.get("PORT") or None
+        if port is not None and not (port.isdigit() and int(port) <= 65535):
+            raise InvalidConfig(f"PORT must be a TCP port number, got {port!r}")
+        return cls(
+            settings=config.from_env(environ),
+            health_port=int(port) if port is not None else None,
+            health_host=environ.get("ETL_HEALTH_HOST") or ALL_INTERFACES,
         )
-        reader.start()
+
+
+def serve(process: Process, stop: threading.Event) -> int:
+    """Run the pull loop (answering health checks if a port is given) until `stop` is set or
+    the loop dies; the exit status."""
+    failed = threading.Event()
+
+    def loop() -> None:
         try:
-            while not stop.is_set():
-                batch = self._next_batch(stop)
-                if batch:
-                    self._settle(batch)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                self._stream.cancel()
-            reader.join(10)
-            self._nack_leftovers()
+            run(process.settings, stop)
+        except Exception:
+            failed.set()
+            log.exception("the pull loop died")
 
-    def _read_stream(self, stop: threading.Event) -> None:
-        """Received messages into the inbox until `stop`; a stream that ends or fails is opened
-        again after a pause (doubling, at most `max_backoff_s`)."""
-        pause = 0.1
-        while not stop.is_set():
-            try:
-                self._stream = self.subscriber.streaming_pull(requests=self._requests(stop))
-                for response in self._stream:
-                    for received in response.received_messages:
-                        self._inbox.put(received)
-                    pause = 0.1
-            except Exception as exc:  # UNAVAILABLE, a closed stream, a cancel
-                if stop.is_set():
-                    return
-                log.warning("streaming pull ended; opening it again", error=repr(exc))
-            stop.wait(pause)
-            pause = min(self.options.max_backoff_s, pause * 2)
+    thread = threading.Thread(target=loop, name="pull-loop")
+    with contextlib.ExitStack() as stack:
+        thread.start()
+        if process.health_port is not None:
+            stack.enter_context(
+                health.serving(process.health_host, process.health_port, thread.is_alive)
+            )
+        thread.join()
+    if failed.is_set() or not stop.is_set():
+        return 1
+    return 0
 
-    def _requests(self, stop: threading.Event) -> Any:
-        yield StreamingPullRequest(
-            subscription=self.subscription,
-            stream_ack_deadline_seconds=self.options.ack_deadline_s,
-            max_outstanding_messages=self.options.max_outstanding,
-        )
-        while not stop.wait(HEARTBEAT_S):
-            yield StreamingPullRequest()
 
-    def _next_batch(self, stop: threading.Event) -> list[Any]:
-        try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.options.linger_s
-        while len(batch) < self.options.batch_size and not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self._inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    try:
+        process = Process.from_env(environ)
+    except InvalidConfig as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    stop = threading.Event()
 
-    def _handle(self, messages: list[PubSubMessage]) -> bool:
-        """True when the batch is done and may be acked; False to nack it for redelivery."""
-        try:
-            handle_batch(self.rt, messages)
-        except Exception as exc:  # any failure: nack the batch, back off, retry later
-            self._failures += 1
-            self.rt.count("retries", len(messages))
-            log.error("batch failed; nacked for redelivery", error=repr(exc), size=len(messages))
-            with contextlib.suppress(Exception):  # the table may be what failed
-                self.rt.flush_counters()
-            return False
-        self._failures = 0
-        self.rt.flush_counters()
-        return True
+    def stopping(signum: int, _frame: object) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
 
-    def _back_off(self) -> None:
-        time.sleep(min(self.options.max_backoff_s, 0.1 * 2 ** (self._failures - 1)))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stopping)
+    return serve(process, stop)
 
-    def _nack_leftovers(self) -> None:
-        """What the stream delivered and no batch took: back to Pub/Sub at once."""
-        leftovers: list[str] = []
-        while True:
-            try:
-                leftovers.append(self._inbox.get_nowait().ack_id)
-            except queue.Empty:
-                break
-        with contextlib.suppress(Exception):  # the emulator may be gone: the lease then ends
-            self._chunked(self.subscriber.modify_ack_deadline, leftovers, ack_deadline_seconds=0)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.fileset import deployed_files
 from tests.deploy.templates import STAGES, Packaged
 
 RUNTIME = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())[
@@ -99,3 +100,9 @@ def test_every_direct_dependency_is_imported_by_deployed_code(stage: Packaged) -
         provided = REQUIREMENT_IMPORTS[name]
         used = [m for m in imported if any(m == p or m.startswith(f"{p}.") for p in provided)]
         assert used, f"{name} is installed on Cloud Functions but no deployed file imports it"
+
+
+def test_the_deployed_file_set_is_what_the_zip_holds(stage: Packaged) -> None:
+    """`tests.deploy.fileset` (what the worker's e2e test runs from) reads serverless.yml's
+    patterns as Serverless does."""
+    assert set(deployed_files()) == {n for n in stage.zip_names if not n.endswith("/")}

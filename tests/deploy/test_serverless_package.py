@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from etl.pipeline import HTTP_FUNCTIONS, manifest
 from tests.deploy.templates import PROJECT, REPO, STAGES, Packaged
 
 FUNCTION_TYPE = "gcp-types/cloudfunctions-v1:projects.locations.functions"
@@ -22,26 +23,22 @@ TABLE_TYPE = "gcp-types/bigtableadmin-v2:projects.instances.tables"
 TOPIC_TYPES = ("gcp-types/pubsub-v1:projects.topics", "pubsub.v1.topic")
 PUBSUB_PUBLISH = "google.pubsub.topic.publish"
 
-# Serverless key -> (entry point in main.py, topic it is triggered by or None for HTTP)
-PIPELINE = {
-    "pubSubReceiver": ("pubsub_receiver", "acceso-events"),
-    "writeEvent": ("write_event", "acceso-events"),
-    "calculateOccupancy": ("calculate_occupancy", "acceso-written"),
-    "hourlyCounts": ("hourly_counts", "acceso-written"),
-    "dailyPeak": ("daily_peak", "acceso-written"),
-}
-SIMULATOR = ("simulateAccesoData", "simulate_acceso_data")
 
-
-def expected_functions(stage: str) -> dict[str, tuple[str, str | None]]:
-    """Deployed name -> (entry point, trigger topic) the stage must have, and nothing else."""
-    functions: dict[str, tuple[str, str | None]] = {
-        f"etlservice-{stage}-{key}": (entry, f"{topic}-{stage}")
-        for key, (entry, topic) in PIPELINE.items()
-    }
-    if stage != "prod":
-        functions[f"etlservice-{stage}-{SIMULATOR[0]}"] = (SIMULATOR[1], None)
+def expected_functions(stage: str) -> dict[str, str | None]:
+    """Entry point -> the topic it is triggered by (None: HTTP) of every function the stage must
+    have, and nothing else: the registry's (`etl.pipeline`)."""
+    m = manifest(stage, PROJECT)
+    functions: dict[str, str | None] = {f["name"]: f["trigger_topic"] for f in m["functions"]}
+    functions.update({h["name"]: None for h in m["http_functions"] if stage in h["stages"]})
     return functions
+
+
+def by_entry_point(stage: Packaged) -> dict[str, dict[str, Any]]:
+    """The stage's Cloud Functions by entry point (each is deployed once)."""
+    functions = stage.functions()
+    entries = [props["entryPoint"] for props in functions.values()]
+    assert len(entries) == len(set(entries)), entries
+    return {props["entryPoint"]: props for props in functions.values()}
 
 
 @pytest.fixture(params=STAGES)
@@ -63,15 +60,13 @@ def test_each_stage_has_its_own_events_written_and_dead_letter_topics(stage: Pac
 
 
 def test_each_stage_has_exactly_its_functions_named_with_the_stage(stage: Packaged) -> None:
-    functions = stage.functions()
-    expected = expected_functions(stage.stage)
-    assert set(functions) == set(expected)
-    for name, (entry_point, _) in expected.items():
-        assert functions[name]["function"] == name
-        assert functions[name]["entryPoint"] == entry_point
-        assert functions[name]["runtime"] == "python312"
-        assert functions[name]["parent"] == f"projects/{PROJECT}/locations/us-central1"
-        assert functions[name]["sourceArchiveUrl"].endswith("/etlservice.zip")
+    functions = by_entry_point(stage)
+    assert set(functions) == set(expected_functions(stage.stage))
+    for entry_point, props in functions.items():
+        assert props["function"].startswith(f"etlservice-{stage.stage}-"), entry_point
+        assert props["runtime"] == "python312"
+        assert props["parent"] == f"projects/{PROJECT}/locations/us-central1"
+        assert props["sourceArchiveUrl"].endswith("/etlservice.zip")
 
 
 def test_prod_template_has_no_simulator_at_all(packaged: dict[str, Packaged]) -> None:
@@ -81,13 +76,16 @@ def test_prod_template_has_no_simulator_at_all(packaged: dict[str, Packaged]) ->
     assert all("httpsTrigger" not in props for props in prod.functions().values())
 
 
-@pytest.mark.parametrize("name", ["dev", "test"])
-def test_simulator_is_an_http_function_in_dev_and_test(
-    packaged: dict[str, Packaged], name: str
+@pytest.mark.parametrize(
+    ("name", "entry_point"),
+    [(stage, h.name) for h in HTTP_FUNCTIONS for stage in h.stages],
+)
+def test_http_functions_are_http_triggered_in_their_stages(
+    packaged: dict[str, Packaged], name: str, entry_point: str
 ) -> None:
-    simulator = packaged[name].functions()[f"etlservice-{name}-simulateAccesoData"]
-    assert "httpsTrigger" in simulator
-    assert "eventTrigger" not in simulator
+    function = by_entry_point(packaged[name])[entry_point]
+    assert "httpsTrigger" in function
+    assert "eventTrigger" not in function
 
 
 def test_nothing_grants_public_invocation(stage: Packaged) -> None:
@@ -109,11 +107,11 @@ def test_event_functions_subscribe_to_their_stage_topic_declared_in_the_same_tem
     declared = {
         r["properties"]["topic"] for r in stage.update["resources"] if r["type"] in TOPIC_TYPES
     }
-    functions = stage.functions()
-    for name, (_, topic) in expected_functions(stage.stage).items():
+    functions = by_entry_point(stage)
+    for entry_point, topic in expected_functions(stage.stage).items():
         if topic is None:
             continue
-        trigger = functions[name]["eventTrigger"]
+        trigger = functions[entry_point]["eventTrigger"]
         assert trigger["eventType"] == PUBSUB_PUBLISH
         assert trigger["resource"] == f"projects/{PROJECT}/topics/{topic}"
         assert topic in declared
@@ -245,7 +243,7 @@ def test_deployed_topics_table_and_triggers_are_the_ones_etl_toml_seeds_locally(
         for name, rule in seeded.families.items()
     }
     triggered = {sub.function: sub.topic for sub in local.subscriptions if sub.function}
-    deployed = stage.functions()
-    for key, (entry, _) in PIPELINE.items():
-        resource = deployed[f"etlservice-{stage.stage}-{key}"]["eventTrigger"]["resource"]
-        assert resource.endswith(f"/topics/{triggered[entry]}")
+    deployed = by_entry_point(stage)
+    for entry_point in triggered:
+        resource = deployed[entry_point]["eventTrigger"]["resource"]
+        assert resource.endswith(f"/topics/{triggered[entry_point]}")

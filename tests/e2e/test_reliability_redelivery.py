@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from etl import wiring
-from etl.entrypoints.worker import Worker, WorkerOptions
+from etl.entrypoints.pull_loop import Worker, WorkerOptions
 from tests.e2e.faults import (
     SETTLE_S,
     PushProxy,

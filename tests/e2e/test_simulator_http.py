@@ -14,7 +14,7 @@ import pytest
 
 from etl.config import from_env
 from etl.entrypoints import functions
-from etl_harness.serve import main_py
+from etl_harness.function_servers import main_py
 
 
 @pytest.fixture

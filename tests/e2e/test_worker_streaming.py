@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from etl import wiring
-from etl.entrypoints.worker import Worker, WorkerOptions
+from etl.entrypoints.pull_loop import Worker, WorkerOptions
 from tests.e2e.faults import Rig, assert_exact, running, simulation, wait_settled
 
 SITES = ("gate-north", "gate-south")

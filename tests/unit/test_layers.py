@@ -33,6 +33,7 @@ implement it, so they may import it, while the service never imports an adapter.
 
 ENTRY_POINTS = {
     "etl.entrypoints.functions": "Cloud Functions start here (the environment they are given)",
+    "etl.entrypoints.worker": "the worker's process starts here (Cloud Run's environment)",
     "etl_harness.cli.options": "the `etl` command: its configuration, and its children's "
     "environment",
     "etl_harness.emulators.plugin": "pytest starts here; it exports the hosts to the processes "

@@ -41,6 +41,17 @@ CONTRACT_WORKER_KEYS = [
 ]
 
 
+DEV_DELIVERY = {
+    "ack_deadline_seconds": 60,
+    "minimum_backoff_seconds": 0.1,
+    "maximum_backoff_seconds": 10,
+    "dead_letter_topic": "acceso-deadletter-dev",
+    "max_delivery_attempts": 20,
+    "publishes_to": ["acceso-deadletter-dev"],
+}
+"""The contract's delivery settings of `pubsub_receiver` and the worker in dev."""
+
+
 def keys_in_order(found: dict[str, Any], expected: list[str]) -> list[str]:
     """`found`'s keys that the contract names, in `found`'s order (extra keys are allowed)."""
     return [k for k in found if k in expected]
@@ -74,12 +85,7 @@ def test_the_dev_manifest_is_the_contract_s_example() -> None:
         "shape": "current",
         "trigger_topic": "acceso-events-dev",
         "subscription": "pubsub-receiver-dev",
-        "ack_deadline_seconds": 60,
-        "minimum_backoff_seconds": 0.1,
-        "maximum_backoff_seconds": 10,
-        "dead_letter_topic": "acceso-deadletter-dev",
-        "max_delivery_attempts": 20,
-        "publishes_to": ["acceso-deadletter-dev"],
+        **DEV_DELIVERY,
     }
     assert m["http_functions"] == [
         {
@@ -93,12 +99,7 @@ def test_the_dev_manifest_is_the_contract_s_example() -> None:
     assert {k: worker[k] for k in CONTRACT_WORKER_KEYS} == {
         "subscription": "worker-dev",
         "topic": "acceso-events-dev",
-        "ack_deadline_seconds": 60,
-        "minimum_backoff_seconds": 0.1,
-        "maximum_backoff_seconds": 10,
-        "dead_letter_topic": "acceso-deadletter-dev",
-        "max_delivery_attempts": 20,
-        "publishes_to": ["acceso-deadletter-dev"],
+        **DEV_DELIVERY,
         "command": ["python", "-m", "etl.entrypoints.worker"],
     }
 

@@ -11,10 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import etl_harness
-from etl.config import STAGES, Settings
+from etl.config import STAGES
 from etl_harness import etl_toml
 from etl_harness.faults import Faults
-from etl_harness.serve import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -159,24 +158,6 @@ def test_find_prefers_etl_seed_file_then_the_nearest_etl_toml_then_the_packaged_
 @pytest.fixture(scope="module")
 def project_file() -> etl_toml.EtlToml:
     return etl_toml.load(REPO / "etl.toml")
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_etl_toml_declares_every_name_the_pipeline_uses(
-    project_file: etl_toml.EtlToml, stage: str
-) -> None:
-    settings = Settings(stage=stage)
-    res = project_file.resources(stage)
-    assert {settings.events_topic, settings.written_topic, settings.dead_letter_topic} == set(
-        res.topics
-    )
-    assert [t.name for t in res.tables] == [settings.table]
-    for consumer in ("worker", "deadletter-reader"):
-        assert res.subscription(settings.subscription(consumer)).topic
-    functions = {s.function: s for s in res.subscriptions if s.function}
-    assert set(functions) == {f for shape in FUNCTIONS.values() for f in shape}
-    assert functions["pubsub_receiver"].topic == settings.events_topic
-    assert functions["calculate_occupancy"].topic == settings.written_topic
 
 
 def test_etl_toml_dead_letters_every_pipeline_subscription_but_the_reader(
