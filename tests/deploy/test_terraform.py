@@ -150,8 +150,8 @@ SUBSCRIPTION_SOURCES = (
     "dead_letter_topic = f.dead_letter_topic, max_delivery_attempts = f.max_delivery_attempts}}",
     f"{{for c in [{', '.join(f'local.pipeline.{k}' for k in CONSUMER_KEYS)}] : c.subscription => "
     "{topic = c.topic, push_to = null, ack_deadline_seconds = c.ack_deadline_seconds, "
-    "minimum_backoff_seconds = c.minimum_backoff_seconds, "
-    "maximum_backoff_seconds = c.maximum_backoff_seconds, "
+    "minimum_backoff_seconds = try(c.minimum_backoff_seconds, null), "
+    "maximum_backoff_seconds = try(c.maximum_backoff_seconds, null), "
     "dead_letter_topic = try(c.dead_letter_topic, null), "
     "max_delivery_attempts = try(c.max_delivery_attempts, null)}}",
 )
@@ -189,6 +189,56 @@ def wiring(root: Path) -> list[str]:
     return problems
 
 
+SOURCES = {
+    "local.pipeline.functions": ("functions",),
+    "local.functions": ("functions",),
+    "local.pipeline.http_functions": ("http_functions",),
+    "local.http_functions": ("http_functions",),
+    f"[{', '.join(f'local.pipeline.{k}' for k in CONSUMER_KEYS)}]": CONSUMER_KEYS,
+}
+"""What each comprehension of the locals iterates, as keys of the registry's data."""
+
+
+def data_fields(root: Path) -> list[str]:
+    """Every registry field the locals read (outside `try`) is in every stage's data: a field the
+    registry drops or renames fails here, before any provider evaluates the module."""
+    values = local_values(module(root / "stage"))
+    text = re.sub(r"try\([^()]*\)", "", " ".join(str(values[k]) for k in values))
+    problems = []
+    for stage in STAGES:
+        data = json.loads((root / "stage" / "stages" / f"{stage}.pipeline.json").read_text())
+        problems += _comprehension_fields(text, data, stage)
+        for path in re.findall(r"local\.pipeline((?:\.\w+)+)", text):
+            node: Any = data
+            for key in path.strip(".").split("."):
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is None:
+                problems.append(f"{stage}: the registry has no {path.strip('.')}")
+    return problems
+
+
+def _comprehension_fields(text: str, data: dict[str, Any], stage: str) -> list[str]:
+    problems = []
+    for segment in text.split("{for ")[1:]:
+        head = re.match(r"(?:\w+, )?(\w+) in (.+?) : ", segment)
+        if head is None or head.group(2) not in SOURCES:
+            problems.append(f"a comprehension iterates something unknown: {segment[:60]}")
+            continue
+        name, entries = head.group(1), _entries(data, SOURCES[head.group(2)])
+        for field in set(re.findall(rf"\b{name}\.(\w+)", segment.split("{for ")[0])):
+            problems += [
+                f"{stage}: {entry.get('name') or entry.get('subscription')} has no {field}"
+                for entry in entries
+                if field not in entry
+            ]
+    return problems
+
+
+def _entries(data: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = [data[key] for key in keys]
+    return found[0] if len(keys) == 1 else found
+
+
 def _only(resources: dict[tuple[str, str], Any], rtype: str, names: set[str]) -> list[str]:
     found = {name for kind, name in resources if kind == rtype}
     return [] if found == names else [f"{rtype} resources are {sorted(found)}, not {sorted(names)}"]
@@ -203,11 +253,15 @@ def _subscription_wiring(resources: dict[tuple[str, str], Any]) -> list[str]:
         "ack_deadline_seconds": "${each.value.ack_deadline_seconds}",
     }
     problems += [f"subscription {k} is not {v}" for k, v in want.items() if sub.get(k) != v]
-    retry = (sub.get("retry_policy") or [{}])[0]
-    if retry != {
-        "minimum_backoff": "${each.value.minimum_backoff_seconds}s",
-        "maximum_backoff": "${each.value.maximum_backoff_seconds}s",
-    }:
+    retry = dynamic(sub, "retry_policy") or {}
+    if "each.value.minimum_backoff_seconds" not in str(retry.get("for_each")) or retry.get(
+        "content"
+    ) != [
+        {
+            "minimum_backoff": "${retry_policy.value.minimum_backoff_seconds}s",
+            "maximum_backoff": "${retry_policy.value.maximum_backoff_seconds}s",
+        }
+    ]:
         problems.append(f"subscription retry_policy is {retry}")
     dead = dynamic(sub, "dead_letter_policy") or {}
     content = (dead.get("content") or [{}])[0]
@@ -332,6 +386,7 @@ def shared_instance(root: Path) -> list[str]:
 CHECKS: tuple[Callable[[Path], list[str]], ...] = (
     stale_data,
     wiring,
+    data_fields,
     stage_settings,
     nothing_public,
     one_provider,
@@ -410,10 +465,23 @@ MUTATIONS: dict[str, tuple[str, str, Callable[[str], str]]] = {
             "[local.pipeline.dead_letter_reader]",
         ),
     ),
+    "a field the registry dropped": (
+        "dev: deadletter-reader-dev has no minimum_backoff_seconds",
+        "stage/main.tf",
+        _replace(
+            "minimum_backoff_seconds = try(c.minimum_backoff_seconds, null)",
+            "minimum_backoff_seconds = c.minimum_backoff_seconds",
+        ),
+    ),
     "the dead-letter policy removed": (
         "lost their dead-letter policy",
         "stage/pubsub.tf",
         _replace('dynamic "dead_letter_policy"', 'dynamic "dead_letter_policy_gone"'),
+    ),
+    "the backoff hard-coded": (
+        "subscription retry_policy is",
+        "stage/pubsub.tf",
+        _replace('"${retry_policy.value.maximum_backoff_seconds}s"', '"600s"'),
     ),
     "the ack deadline hard-coded": (
         "subscription ack_deadline_seconds is not",

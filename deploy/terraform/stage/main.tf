@@ -41,8 +41,8 @@ locals {
       topic                   = c.topic
       push_to                 = null
       ack_deadline_seconds    = c.ack_deadline_seconds
-      minimum_backoff_seconds = c.minimum_backoff_seconds
-      maximum_backoff_seconds = c.maximum_backoff_seconds
+      minimum_backoff_seconds = try(c.minimum_backoff_seconds, null)
+      maximum_backoff_seconds = try(c.maximum_backoff_seconds, null)
       dead_letter_topic       = try(c.dead_letter_topic, null)
       max_delivery_attempts   = try(c.max_delivery_attempts, null)
     } },

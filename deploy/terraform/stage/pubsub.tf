@@ -9,9 +9,13 @@ resource "google_pubsub_subscription" "this" {
   topic                = google_pubsub_topic.this[each.value.topic].id
   ack_deadline_seconds = each.value.ack_deadline_seconds
 
-  retry_policy {
-    minimum_backoff = "${each.value.minimum_backoff_seconds}s"
-    maximum_backoff = "${each.value.maximum_backoff_seconds}s"
+  # Without one (the dead-letter reader's), Pub/Sub redelivers as soon as it can.
+  dynamic "retry_policy" {
+    for_each = each.value.minimum_backoff_seconds == null ? [] : [each.value]
+    content {
+      minimum_backoff = "${retry_policy.value.minimum_backoff_seconds}s"
+      maximum_backoff = "${retry_policy.value.maximum_backoff_seconds}s"
+    }
   }
 
   dynamic "dead_letter_policy" {
