@@ -18,12 +18,6 @@ variable "region" {
   default     = "us-central1"
 }
 
-variable "bigtable_instance" {
-  description = "The Bigtable instance shared by every stage (created once per project by deploy/terraform/project)."
-  type        = string
-  default     = "iotincoming"
-}
-
 variable "deletion_protection" {
   description = "Protect the table (Bigtable refuses to delete it) and the worker's service (Terraform refuses to destroy it). On in prod."
   type        = bool
