@@ -187,4 +187,6 @@ def _emulator_hosts_set(session: nox.Session) -> bool:
 
 
 deploy = nox.session(python=PYTHON)(nox_sessions.deploy)
+terraform = nox.session(python=PYTHON)(nox_sessions.terraform)
+bundle = nox.session(python=False)(nox_sessions.bundle)
 workflows = nox.session(python=PYTHON)(nox_sessions.workflows)
