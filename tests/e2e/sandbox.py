@@ -42,14 +42,14 @@ class PubSubSandbox:
 
     def topic(self, prefix: str = "topic") -> str:
         """A new topic, by full path."""
-        path = self.publisher.topic_path(self.project, self.unique_name(prefix))
+        path: str = self.publisher.topic_path(self.project, self.unique_name(prefix))
         self.publisher.create_topic(name=path)
         return path
 
     def subscription(self, topic: str, prefix: str = "sub", **fields: Any) -> str:
         """A new subscription to `topic` with a 10 s ack deadline unless `fields` give one (the
         client would send 0, which some emulators refuse)."""
-        path = self.subscriber.subscription_path(self.project, self.unique_name(prefix))
+        path: str = self.subscriber.subscription_path(self.project, self.unique_name(prefix))
         self.subscriber.create_subscription(
             request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
         )
