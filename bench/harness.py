@@ -53,8 +53,7 @@ def start_pair(logs: Path, ports: dict[str, int]) -> list[Running]:
         admin_port=ports["admin"],
     )
     running = [
-        emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch)
-        for kind in KINDS
+        emulators.start(kind, port=ports[kind.name], log_dir=logs, launch=launch) for kind in KINDS
     ]
     os.environ.update(Hosts.of(running, "native").env())
     return running

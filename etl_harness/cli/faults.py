@@ -171,6 +171,11 @@ def admin_errors(emulator: str = "the emulator") -> Iterator[None]:
         raise fail(f"no answer from {emulator}'s admin API at {err}") from err
 
 
+def _fraction(help_text: str) -> Any:
+    """A fault's fraction option (0-1, checked by `Faults.parse` with the emulator's words)."""
+    return typer.Option(metavar="F", help=help_text)
+
+
 def register(emulators: typer.Typer) -> None:
     """Add `faults` to the `etl emulators` group."""
 
@@ -180,26 +185,22 @@ def register(emulators: typer.Typer) -> None:
             str | None,
             typer.Argument(help="A subscription (name in the project, or its path); none: list."),
         ] = None,
-        duplicate: Annotated[
-            str | None, typer.Option(metavar="F", help="Fraction of deliveries sent twice.")
-        ] = None,
+        duplicate: Annotated[str | None, _fraction("Fraction of deliveries sent twice.")] = None,
         delay_ms: Annotated[
             str | None,
             typer.Option(metavar="LO,HI", help="Hold messages back LO-HI ms (all, or a fraction)."),
         ] = None,
         delay_fraction: Annotated[
-            str | None, typer.Option(metavar="F", help="Fraction of messages --delay-ms holds.")
+            str | None, _fraction("Fraction of messages --delay-ms holds.")
         ] = None,
         shuffle: Annotated[
             bool, typer.Option("--shuffle", help="Reorder and defer messages across pulls.")
         ] = False,
         push_error: Annotated[
-            str | None,
-            typer.Option(metavar="F", help="Fraction of push answers replaced by a failure."),
+            str | None, _fraction("Fraction of push answers replaced by a failure.")
         ] = None,
         early_redelivery: Annotated[
-            str | None,
-            typer.Option(metavar="F", help="Fraction of leases ended at the next pull."),
+            str | None, _fraction("Fraction of leases ended at the next pull.")
         ] = None,
         seed: Annotated[
             str | None, typer.Option(metavar="N", help="Same seed, same faults: to replay.")

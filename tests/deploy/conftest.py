@@ -29,6 +29,7 @@ from tests.deploy.templates import (
     STAGES,
     Packaged,
 )
+from tests.processes import run_captured
 
 
 def _in_ci() -> bool:
@@ -114,15 +115,7 @@ def run_serverless(node: str, service_dir: Path, home_with_fake_key: Path) -> An
             "CI": "true",  # no interactive prompts, whatever the caller's environment
             **extra_env,
         }
-        return subprocess.run(
-            [node, str(SERVERLESS_JS), *args],
-            cwd=service_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        return run_captured([node, SERVERLESS_JS, *args], cwd=service_dir, env=env, timeout=180)
 
     return run
 

@@ -6,16 +6,11 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
+from tests.processes import run_captured
+
 
 def etl(
     *args: str, env: Mapping[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """`python -m etl_harness ARGS`; the caller checks the exit code and output."""
-    return subprocess.run(
-        [sys.executable, "-m", "etl_harness", *args],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        timeout=timeout,
-        check=False,
-    )
+    return run_captured([sys.executable, "-m", "etl_harness", *args], env=env, timeout=timeout)

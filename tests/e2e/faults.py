@@ -61,6 +61,22 @@ class Rig:
     bus: PubSub
     logs: Path
 
+    def served(
+        self, pipeline: str, *args: str, **env: str
+    ) -> contextlib.AbstractContextManager[Served]:
+        """`served` for this project, its log in `logs`."""
+        return served(self.settings, pipeline, self.logs, *args, **env)
+
+    def wait_settled(
+        self, events: Sequence[Event], *, hourly: bool, timeout: float = SETTLE_S
+    ) -> None:
+        """`wait_settled` on this project's table."""
+        wait_settled(self.table, events, hourly=hourly, timeout=timeout)
+
+    def assert_exact(self, events: Sequence[Event], *, hourly: bool) -> None:
+        """`assert_exact` on this project."""
+        assert_exact(self.settings, self.table, events, hourly=hourly)
+
 
 # --- waiting ---
 

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.types import PublisherOptions
 from google.pubsub_v1.types import DeadLetterPolicy
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -41,14 +42,14 @@ class PubSubSandbox:
 
     def topic(self, prefix: str = "topic") -> str:
         """A new topic, by full path."""
-        path = self.publisher.topic_path(self.project, self.unique_name(prefix))
+        path: str = self.publisher.topic_path(self.project, self.unique_name(prefix))
         self.publisher.create_topic(name=path)
         return path
 
     def subscription(self, topic: str, prefix: str = "sub", **fields: Any) -> str:
         """A new subscription to `topic` with a 10 s ack deadline unless `fields` give one (the
         client would send 0, which some emulators refuse)."""
-        path = self.subscriber.subscription_path(self.project, self.unique_name(prefix))
+        path: str = self.subscriber.subscription_path(self.project, self.unique_name(prefix))
         self.subscriber.create_subscription(
             request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
         )
@@ -69,6 +70,18 @@ class PubSubSandbox:
             self.publisher.publish(topic, body, **attributes).result(timeout=30) for body in bodies
         ]
 
+    def publish_ordered(self, topic: str, keyed: list[tuple[str, bytes]]) -> list[str]:
+        """Publish each (ordering key, body) in order through a publisher with message ordering
+        on (the session's has it off), waiting for every id."""
+        ordered = pubsub_v1.PublisherClient(
+            publisher_options=PublisherOptions(enable_message_ordering=True)
+        )
+        try:
+            futures = [ordered.publish(topic, body, ordering_key=key) for key, body in keyed]
+            return [future.result(timeout=30) for future in futures]
+        finally:
+            ordered.stop()
+
     def pull(self, subscription: str, count: int, *, ack: bool = True) -> list[Any]:
         """Pull until `count` messages came (acking them unless told not to)."""
         got: list[Any] = []
@@ -87,6 +100,36 @@ class PubSubSandbox:
 
         eventually(enough)
         return got
+
+    def stream(
+        self,
+        subscription: str,
+        count: int,
+        handle: Callable[[Any], None],
+        *,
+        seconds: float = 60,
+        **options: Any,
+    ) -> list[Any]:
+        """Streaming pull (`subscribe`, with `options` such as flow control) until `handle`
+        (which acks, or not) has returned for `count` messages; those messages, in the order
+        their `handle` returned. The stream is cancelled and joined whatever happens."""
+        handled: list[Any] = []
+        lock, done = threading.Lock(), threading.Event()
+
+        def callback(message: Any) -> None:
+            handle(message)
+            with lock:
+                handled.append(message)
+                if len(handled) >= count:
+                    done.set()
+
+        future = self.subscriber.subscribe(subscription, callback, **options)
+        try:
+            assert done.wait(seconds), f"{len(handled)} of {count} messages handled"
+        finally:
+            future.cancel()
+            future.result(timeout=10)
+        return handled
 
     def pull_bodies(self, subscription: str, count: int, *, ack: bool = True) -> list[bytes]:
         """The bodies of `pull`."""

@@ -22,7 +22,7 @@ from etl_harness.faults import Faults
 from etl_harness.inspector.admin import AdminApi
 from etl_harness.serve import triggers
 from tests.e2e.cli import etl
-from tests.e2e.faults import ROOT, Rig, assert_exact, served, simulation, wait_settled
+from tests.e2e.faults import ROOT, Rig, simulation
 
 AT_LEAST_ONCE = Faults(duplicate=0.2, shuffle=True, early_redelivery=0.1, seed=15)
 """What every consumer of Pub/Sub must survive, on every delivery path."""
@@ -78,14 +78,14 @@ def test_each_shape_stays_exact_under_faults_the_emulator_injects(
     paths = subscriptions_of(rig, pipeline)
     for path in paths:  # before the worker's first Pull, which may be waiting when we publish
         admin.set_faults(path, faults.as_json())
-    with served(rig.settings, pipeline, rig.logs, *args):
+    with rig.served(pipeline, *args):
         for path in paths:  # again: serving a push shape rewrites its subscriptions
             admin.set_faults(path, faults.as_json())
         # No ordering keys: shuffle and delays may then move any message past any other.
         rig.bus.publish(rig.settings.events_topic, (Outgoing(e.to_json()) for e in sim.events))
-        wait_settled(rig.table, sim.events, hourly=hourly)
+        rig.wait_settled(sim.events, hourly=hourly)
 
-    assert_exact(rig.settings, rig.table, sim.events, hourly=hourly)
+    rig.assert_exact(sim.events, hourly=hourly)
     for path, topic in paths.items():
         counts = fired(admin.subscription_faults(path), faults)
         if args == ("--pull", "batch"):

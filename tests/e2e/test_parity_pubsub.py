@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
-from google.cloud.pubsub_v1.types import FlowControl, PublisherOptions
+from google.cloud.pubsub_v1.types import FlowControl
 from google.protobuf import duration_pb2
 from google.pubsub_v1.types import PubsubMessage, PushConfig
 
@@ -280,19 +279,9 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(
     pubsub: PubSubSandbox, topic: str
 ) -> None:
     sub = pubsub.subscription(topic, enable_message_ordering=True)
-    ordered = pubsub_v1.PublisherClient(
-        publisher_options=PublisherOptions(enable_message_ordering=True)
+    pubsub.publish_ordered(
+        topic, [(key, f"{key}:{i}".encode()) for i in range(20) for key in ("a", "b")]
     )
-    try:
-        futures = [
-            ordered.publish(topic, f"{key}:{i}".encode(), ordering_key=key)
-            for i in range(20)
-            for key in ("a", "b")
-        ]
-        for future in futures:
-            future.result(timeout=30)
-    finally:
-        ordered.stop()
 
     seen: dict[str, list[int]] = {"a": [], "b": []}
 
@@ -331,51 +320,31 @@ def test_streaming_pull_flow_control_caps_the_messages_held_at_once(
     sub = pubsub.subscription(topic)
     pubsub.publish_all(topic, [f"m{i}".encode() for i in range(12)])
     lock = threading.Lock()
-    held, peak, done = [0], [0], threading.Event()
-    received: set[bytes] = set()
+    held, peak = [0], [0]
 
-    def callback(message: Any) -> None:
+    def hold_a_while(message: Any) -> None:
         with lock:
             held[0] += 1
             peak[0] = max(peak[0], held[0])
         time.sleep(0.1)
         with lock:
             held[0] -= 1
-            received.add(message.data)
-            if len(received) == 12:
-                done.set()
         message.ack()
 
-    stream = pubsub.subscriber.subscribe(sub, callback, flow_control=FlowControl(max_messages=2))
-    try:
-        assert done.wait(60), f"received {len(received)} of 12"
-    finally:
-        stream.cancel()
-        stream.result(timeout=10)
+    handled = pubsub.stream(sub, 12, hold_a_while, flow_control=FlowControl(max_messages=2))
     assert peak[0] <= 2
-    assert len(received) == 12
+    assert {m.data for m in handled} == {f"m{i}".encode() for i in range(12)}
 
 
 def test_exactly_once_acks_are_confirmed(pubsub: PubSubSandbox, topic: str) -> None:
     sub = pubsub.subscription(topic, enable_exactly_once_delivery=True)
     assert pubsub.subscriber.get_subscription(subscription=sub).enable_exactly_once_delivery
     pubsub.publish_all(topic, [f"e{i}".encode() for i in range(5)])
-    confirmed: list[bytes] = []
-    lock, done = threading.Lock(), threading.Event()
 
-    def callback(message: Any) -> None:
+    def ack_confirmed(message: Any) -> None:
         message.ack_with_response().result(timeout=30)
-        with lock:
-            confirmed.append(message.data)
-            if len(confirmed) >= 5:
-                done.set()
 
-    stream = pubsub.subscriber.subscribe(sub, callback)
-    try:
-        assert done.wait(60), f"confirmed {len(confirmed)} of 5"
-    finally:
-        stream.cancel()
-        stream.result(timeout=10)
+    confirmed = [m.data for m in pubsub.stream(sub, 5, ack_confirmed)]
     assert sorted(confirmed) == [f"e{i}".encode() for i in range(5)]
 
 

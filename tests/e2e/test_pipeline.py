@@ -18,7 +18,7 @@ from etl_core import Simulation, daily_peaks, is_event_key, summarize
 from etl_harness.cli import commands
 from etl_harness.emulators.pair import Hosts
 from tests.e2e.cli import etl
-from tests.e2e.faults import SETTLE_S, served, wait_settled, wait_until
+from tests.e2e.faults import SETTLE_S, Rig, served, wait_settled, wait_until
 
 SHAPES = ("current", "fanout", "worker")
 
@@ -27,15 +27,21 @@ def simulation(limit: int, seed: int) -> Simulation:
     return simulate_before(datetime.now(UTC), Request(limit=limit, speed_factor=1e9, seed=seed))
 
 
+def settled_through(pipeline: str, sim: Simulation, rig: Rig) -> None:
+    """`sim`'s events published to `pipeline`, served for the block, until the table settled."""
+    with rig.served(pipeline):
+        rig.bus.publish_events(rig.settings.events_topic, sim.events)
+        rig.wait_settled(sim.events, hourly=pipeline != "current")
+
+
 @pytest.mark.parametrize("pipeline", SHAPES)
 def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
-    pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
+    pipeline: str, rig: Rig
 ) -> None:
     sim = simulation(limit=400, seed=11)
-    with served(settings, pipeline, tmp_path):
-        bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim.events, hourly=pipeline != "current")
+    settled_through(pipeline, sim, rig)
 
+    settings, table = rig.settings, rig.table
     stored = [key for key, _ in table.all_rows() if is_event_key(key)]
     assert len(stored) == len(sim.events)
     occupancy = commands.read_occupancy(settings)
@@ -46,13 +52,10 @@ def test_every_shape_stores_each_event_once_and_converges_to_the_ground_truth(
 
 
 @pytest.mark.parametrize("pipeline", SHAPES)
-def test_every_event_row_carries_the_original_designs_cells(
-    pipeline: str, settings: Settings, table: EventTable, bus: PubSub, tmp_path: Path
-) -> None:
+def test_every_event_row_carries_the_original_designs_cells(pipeline: str, rig: Rig) -> None:
     sim = simulation(limit=60, seed=3)
-    with served(settings, pipeline, tmp_path):
-        bus.publish_events(settings.events_topic, sim.events)
-        wait_settled(table, sim.events, hourly=pipeline != "current")
+    settled_through(pipeline, sim, rig)
+    table = rig.table
     rows = {key: cells for key, cells in table.all_rows() if is_event_key(key)}
     by_key = {e.service: e for e in sim.events}
     for cells in rows.values():

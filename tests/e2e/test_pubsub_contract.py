@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from concurrent import futures
 from typing import Any
 
 import pytest
-from google.cloud import pubsub_v1
-from google.cloud.pubsub_v1.types import PublisherOptions
 from google.pubsub_v1.types import PushConfig
 
 from tests.e2e.sandbox import PubSubSandbox, PushRecorder, eventually
@@ -22,32 +18,12 @@ def test_a_thousand_ordered_messages_are_all_received_by_streaming_pull_in_key_o
     pubsub: PubSubSandbox, topic: str
 ) -> None:
     sub = pubsub.subscription(topic, enable_message_ordering=True)
-    ordered = pubsub_v1.PublisherClient(
-        publisher_options=PublisherOptions(enable_message_ordering=True)
-    )
-    sent = [(f"key-{i % 4}", f"{i}".encode()) for i in range(1000)]
-    publishes = [ordered.publish(topic, data, ordering_key=key) for key, data in sent]
-    futures.wait(publishes)
-    assert all(f.exception() is None for f in publishes)
+    pubsub.publish_ordered(topic, [(f"key-{i % 4}", f"{i}".encode()) for i in range(1000)])
 
+    handled = pubsub.stream(sub, 1000, lambda message: message.ack(), seconds=30)
     received: dict[str, list[int]] = {}
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def callback(message: Any) -> None:
-        with lock:
-            received.setdefault(message.ordering_key, []).append(int(message.data))
-            if sum(map(len, received.values())) >= 1000:
-                done.set()
-        message.ack()
-
-    stream = pubsub.subscriber.subscribe(sub, callback)
-    try:
-        assert done.wait(30), f"received only {sum(map(len, received.values()))} of 1000"
-    finally:
-        stream.cancel()
-        stream.result(timeout=10)
-    ordered.stop()
+    for message in handled:  # in the order each callback returned: per key, the delivery order
+        received.setdefault(message.ordering_key, []).append(int(message.data))
     assert sorted(v for vs in received.values() for v in vs) == list(range(1000))
     for key, values in received.items():
         assert values == sorted(values), f"{key} out of order"

@@ -8,7 +8,7 @@ import os
 from etl.service import ledger
 from etl_core import daily_key, hourly_key, status_key
 from tests.e2e.cli import etl
-from tests.e2e.faults import Rig, assert_exact, served, shuffled, simulation, wait_settled
+from tests.e2e.faults import Rig, shuffled, simulation
 
 
 def summaries(rig: Rig, services: list[str]) -> dict[str, object]:
@@ -24,13 +24,11 @@ def summaries(rig: Rig, services: list[str]) -> dict[str, object]:
     }
 
 
-def test_rebuilding_from_the_event_rows_gives_what_the_fanout_kept_incrementally(
-    rig: Rig,
-) -> None:
+def test_rebuilding_from_the_event_rows_gives_what_the_fanout_kept_incrementally(rig: Rig) -> None:
     sim = simulation(limit=200, seed=71)
-    with served(rig.settings, "fanout", rig.logs):
+    with rig.served("fanout"):
         rig.bus.publish_events(rig.settings.events_topic, shuffled(sim.events, seed=71))
-        wait_settled(rig.table, sim.events, hourly=True)
+        rig.wait_settled(sim.events, hourly=True)
     services = sorted(sim.ground_truth)
     kept = summaries(rig, services)
 
@@ -44,4 +42,4 @@ def test_rebuilding_from_the_event_rows_gives_what_the_fanout_kept_incrementally
     rebuilt = json.loads(result.stdout)
     assert {svc: r["occupancy"] for svc, r in rebuilt.items()} == sim.ground_truth
     assert summaries(rig, services) == kept
-    assert_exact(rig.settings, rig.table, sim.events, hourly=True)
+    rig.assert_exact(sim.events, hourly=True)

@@ -17,16 +17,14 @@ from etl_harness.cli import commands
 from tests.e2e.faults import (
     SETTLE_S,
     Rig,
-    assert_exact,
     fail_first_after_forwarding,
     proxied,
     push_targets,
-    served,
     shuffled,
     simulation,
-    wait_settled,
     wait_until,
 )
+from tests.unit.core.core_strategies import TRICKY_SERVICES
 
 T = "2024-05-06T08:00:00.000Z"
 
@@ -72,7 +70,7 @@ def test_every_malformed_kind_is_dead_lettered_once_with_its_reason_and_original
         ],
         seed=81,
     )
-    with served(rig.settings, pipeline, rig.logs) as serve:
+    with rig.served(pipeline) as serve:
         redeliver = (
             proxied(
                 rig.bus,
@@ -86,7 +84,7 @@ def test_every_malformed_kind_is_dead_lettered_once_with_its_reason_and_original
         )
         with redeliver:  # push shapes: each message, bad ones too, is processed twice
             rig.bus.publish(rig.settings.events_topic, messages)
-            wait_settled(rig.table, sim.events, hourly=pipeline != "current")
+            rig.wait_settled(sim.events, hourly=pipeline != "current")
             wait_until(
                 lambda: len(commands.list_dead_letters(rig.settings)) >= len(malformed),
                 SETTLE_S,
@@ -118,7 +116,7 @@ def test_an_empty_message_is_refused_at_publish_as_production_refuses_it(rig: Ri
 def test_a_push_body_with_a_broken_envelope_is_dead_lettered_as_bad_envelope(
     envelope: dict[str, object], rig: Rig
 ) -> None:
-    with served(rig.settings, "current", rig.logs) as serve:
+    with rig.served("current") as serve:
         request = urllib.request.Request(
             serve.urls["pubsub_receiver"],
             data=json.dumps(envelope).encode(),
@@ -135,21 +133,9 @@ def test_a_push_body_with_a_broken_envelope_is_dead_lettered_as_bad_envelope(
     assert [d.reason for d in letters] == ["bad_envelope"]
 
 
-HOSTILE_SERVICES = (
-    "gate",
-    "gate-north",
-    "gate#south",
-    "gate#",
-    "gate\\",
-    "gate\\#",
-    "#",
-    "\\",
-    "puerta añil",
-    "入口",
-    "🚪",
-    "a" * 127,
-    "a" * 128,
-)
+HOSTILE_SERVICES = (*TRICKY_SERVICES, "a" * 127)
+"""The names the core's row-key tests draw from (escapes, separators, other scripts, the longest
+allowed), and one byte short of the longest."""
 
 
 @pytest.mark.parametrize("pipeline", ["worker", "current"])
@@ -157,11 +143,11 @@ def test_hostile_service_names_never_collide_or_leak_into_each_others_scans(
     pipeline: str, rig: Rig
 ) -> None:
     sim = simulation(limit=400, seed=82, services=HOSTILE_SERVICES)
-    with served(rig.settings, pipeline, rig.logs):
+    with rig.served(pipeline):
         rig.bus.publish_events(rig.settings.events_topic, shuffled(sim.events, seed=82))
-        wait_settled(rig.table, sim.events, hourly=pipeline == "worker")
+        rig.wait_settled(sim.events, hourly=pipeline == "worker")
 
-    assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "worker")
+    rig.assert_exact(sim.events, hourly=pipeline == "worker")
     occupancy = commands.read_occupancy(rig.settings)
     assert {s: o.value for s, o in occupancy.items()} == sim.ground_truth
     for service in HOSTILE_SERVICES:

@@ -14,13 +14,11 @@ from tests.e2e.faults import (
     PushProxy,
     Rig,
     Served,
-    assert_exact,
     base_url,
     point_push,
     publish_with_duplicates,
     push_targets,
     simulation,
-    wait_settled,
 )
 
 SERVICES = ("gate", "gate-north")
@@ -39,11 +37,11 @@ def test_four_worker_processes_on_one_subscription_store_and_count_each_event_on
             worker.start()
             stack.callback(worker.stop)
         publish_with_duplicates(rig.bus, rig.settings.events_topic, sim.events, seed=61)
-        wait_settled(rig.table, sim.events, hourly=True)
+        rig.wait_settled(sim.events, hourly=True)
 
     busy = [w for w in workers if _deliveries(w) > 0]
     assert len(busy) >= 3, "the work was shared between processes"
-    assert_exact(rig.settings, rig.table, sim.events, hourly=True)
+    rig.assert_exact(sim.events, hourly=True)
 
 
 def _deliveries(worker: Served) -> int:
@@ -68,9 +66,9 @@ def test_concurrent_function_instances_store_and_count_each_event_once(
             stack.callback(fronts[fn].close)
             point_push(rig.bus, rig.settings, subscription, topic, fronts[fn].url)
         publish_with_duplicates(rig.bus, rig.settings.events_topic, sim.events, seed=62)
-        wait_settled(rig.table, sim.events, hourly=pipeline == "fanout")
+        rig.wait_settled(sim.events, hourly=pipeline == "fanout")
 
     for front in fronts.values():
         assert all(n > 0 for n in front.per_target.values())
         assert len(front.per_target) == 2
-    assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "fanout")
+    rig.assert_exact(sim.events, hourly=pipeline == "fanout")

@@ -10,15 +10,7 @@ from __future__ import annotations
 import pytest
 
 from etl_core import event_key, is_event_key
-from tests.e2e.faults import (
-    PAUSE_ENV,
-    Rig,
-    Served,
-    assert_exact,
-    served,
-    simulation,
-    wait_settled,
-)
+from tests.e2e.faults import PAUSE_ENV, Rig, Served, assert_exact, served, simulation
 
 PUSH_BACKOFF = pytest.mark.official_lacks(
     "push redelivery soon after the endpoint was down: against Google's Java emulator nothing "
@@ -69,7 +61,7 @@ def test_a_process_killed_mid_processing_and_restarted_loses_and_double_counts_n
     assert 0 < len(stored) < len(sim.events), "killed after some writes, before the end"
 
     with served(settings, pipeline, rig.logs, *args, name="-restarted"):
-        wait_settled(rig.table, sim.events, hourly=pipeline != "current")
+        rig.wait_settled(sim.events, hourly=pipeline != "current")
 
     assert stored <= {event_key(e.service, e.event_time, e.event_id) for e in sim.events}
     assert_exact(settings, rig.table, sim.events, hourly=pipeline != "current")

@@ -10,16 +10,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.faults import (
-    SETTLE_S,
-    Rig,
-    TcpProxy,
-    assert_exact,
-    served,
-    simulation,
-    wait_settled,
-    wait_until,
-)
+from tests.e2e.faults import SETTLE_S, Rig, TcpProxy, simulation, wait_until
 
 BATCH_FAILED = "batch failed; nacked for redelivery"
 
@@ -30,10 +21,8 @@ def test_a_bigtable_outage_delays_the_worker_without_losing_double_counting_or_s
     sim = simulation(limit=600, seed=71)
     proxy = TcpProxy(rig.settings.bigtable_emulator_host or "")
     try:
-        with served(
-            rig.settings,
+        with rig.served(
             "worker",
-            rig.logs,
             "--batch-size",
             "100",
             BIGTABLE_EMULATOR_HOST=proxy.address,
@@ -49,10 +38,10 @@ def test_a_bigtable_outage_delays_the_worker_without_losing_double_counting_or_s
             )
             outage = time.monotonic() - began
             proxy.up()
-            wait_settled(rig.table, sim.events, hourly=True)
+            rig.wait_settled(sim.events, hourly=True)
     finally:
         proxy.close()
 
     assert attempts <= 4 * outage, f"{attempts} connection attempts in {outage:.0f} s: a busy loop"
     assert failed <= 10, f"{failed} failed batches in {outage:.0f} s: a busy loop"
-    assert_exact(rig.settings, rig.table, sim.events, hourly=True)
+    rig.assert_exact(sim.events, hourly=True)

@@ -26,9 +26,7 @@ from tests.e2e.faults import (
     proxied,
     push_targets,
     running,
-    served,
     simulation,
-    wait_settled,
     wait_until,
 )
 
@@ -40,11 +38,11 @@ def test_push_shapes_count_each_event_once_when_every_message_is_redelivered_aft
     sim = simulation(limit=120, seed=21)
     targets = push_targets(rig.settings, pipeline)
     with (
-        served(rig.settings, pipeline, rig.logs) as serve,
+        rig.served(pipeline) as serve,
         proxied(rig.bus, rig.settings, serve, fail_first_after_forwarding, targets) as proxies,
     ):
         rig.bus.publish_events(rig.settings.events_topic, sim.events)
-        wait_settled(rig.table, sim.events, hourly=pipeline == "fanout")
+        rig.wait_settled(sim.events, hourly=pipeline == "fanout")
         for proxy in proxies.values():  # the last redeliveries may still be in flight
             wait_until(partial(redelivered, proxy), SETTLE_S, "every message redelivered")
 
@@ -52,7 +50,7 @@ def test_push_shapes_count_each_event_once_when_every_message_is_redelivered_aft
     assert len(front.seen) == len(sim.events)
     assert front.forwarded >= 2 * len(sim.events), "each message was processed twice or more"
     assert front.answers[500] == len(sim.events)
-    assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline == "fanout")
+    rig.assert_exact(sim.events, hourly=pipeline == "fanout")
 
 
 def redelivered(proxy: PushProxy) -> bool:
@@ -145,7 +143,7 @@ def test_the_worker_counts_each_event_once_when_every_message_is_nacked_or_expir
                 SETTLE_S,
                 "every message handled twice",
             )
-            wait_settled(rig.table, sim.events, hourly=True)
+            rig.wait_settled(sim.events, hourly=True)
     finally:
         bus.close()
         table.close()

@@ -14,14 +14,7 @@ import pytest
 
 from etl.service import ledger
 from etl_core import fold, status_key
-from tests.e2e.faults import (
-    Rig,
-    assert_exact,
-    served,
-    shuffled,
-    simulation,
-    wait_settled,
-)
+from tests.e2e.faults import Rig, shuffled, simulation
 
 
 @pytest.mark.parametrize("pipeline", ["current", "fanout", "worker"])
@@ -34,18 +27,18 @@ def test_shuffled_and_hours_late_events_converge_to_the_fold_of_all_events(
     assert late
     assert max(e.event_time for e in early) - max(e.event_time for e in late) >= timedelta(hours=2)
 
-    with served(rig.settings, pipeline, rig.logs):
+    with rig.served(pipeline):
         rig.bus.publish_events(rig.settings.events_topic, shuffled(early, seed=1))
-        wait_settled(rig.table, early, hourly=pipeline != "current")
+        rig.wait_settled(early, hourly=pipeline != "current")
         first = {
             svc: ledger.current_occupancy(rig.table.read_status(status_key(svc)))
             for svc in sim.ground_truth
         }
         rig.bus.publish_events(rig.settings.events_topic, shuffled(late, seed=2))
-        wait_settled(rig.table, sim.events, hourly=pipeline != "current")
+        rig.wait_settled(sim.events, hourly=pipeline != "current")
 
     assert first == fold(early)
     assert sum(o.anomalies for o in first.values()) > 0, "exits arrived without their entries"
-    assert_exact(rig.settings, rig.table, sim.events, hourly=pipeline != "current")
+    rig.assert_exact(sim.events, hourly=pipeline != "current")
     assert {s: o.value for s, o in fold(sim.events).items()} == sim.ground_truth
     assert all(o.anomalies == 0 for o in fold(sim.events).values())

@@ -10,50 +10,37 @@ import contextlib
 from collections import Counter
 from pathlib import Path
 
-from tests.e2e.faults import (
-    Rig,
-    Served,
-    assert_exact,
-    publish_with_duplicates,
-    served,
-    simulation,
-    wait_settled,
-    wait_until,
-)
+from tests.e2e.faults import Rig, Served, publish_with_duplicates, simulation, wait_until
 
 SERVICES = ("gate", "gate-north")
 
 
-def test_two_function_processes_share_the_push_endpoint_and_count_each_event_once(
-    rig: Rig,
-) -> None:
+def test_two_function_processes_share_the_push_endpoint_and_count_each_event_once(rig: Rig) -> None:
     sim = simulation(limit=300, seed=71, services=SERVICES)
-    with served(rig.settings, "current", rig.logs, "--processes", "2") as serve:
+    with rig.served("current", "--processes", "2") as serve:
         publish_with_duplicates(rig.bus, rig.settings.events_topic, sim.events, seed=71)
-        wait_settled(rig.table, sim.events, hourly=False)
+        rig.wait_settled(sim.events, hourly=False)
 
     by_process = Counter(r["pid"] for r in serve.records if r.get("message") == "processed")
     assert len(by_process) == 2, f"requests handled per process: {dict(by_process)}"
     assert serve.proc is not None
     assert serve.proc.pid in by_process
     assert len({r["url"] for r in serve.records if r.get("message") == "serving"}) == 1
-    assert_exact(rig.settings, rig.table, sim.events, hourly=False)
+    rig.assert_exact(sim.events, hourly=False)
 
 
-def test_two_worker_processes_share_the_subscription_and_count_each_event_once(
-    rig: Rig,
-) -> None:
+def test_two_worker_processes_share_the_subscription_and_count_each_event_once(rig: Rig) -> None:
     sim = simulation(limit=600, seed=72, services=SERVICES)
     args = ("--processes", "2", "--batch-size", "25")
-    with served(rig.settings, "worker", rig.logs, *args) as serve:
+    with rig.served("worker", *args) as serve:
         publish_with_duplicates(rig.bus, rig.settings.events_topic, sim.events, seed=72)
-        wait_settled(rig.table, sim.events, hourly=True)
+        rig.wait_settled(sim.events, hourly=True)
 
     stopped = [r for r in serve.records if r.get("message") == "worker stopped"]
     delivered = {r["pid"]: r["counters"].get("deliveries", 0) for r in stopped}
     assert len(delivered) == 2, delivered
     assert all(delivered.values()), delivered
-    assert_exact(rig.settings, rig.table, sim.events, hourly=True)
+    rig.assert_exact(sim.events, hourly=True)
 
 
 def test_instances_stop_when_serve_is_killed(rig: Rig) -> None:

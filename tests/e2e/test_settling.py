@@ -25,13 +25,10 @@ from tests.e2e.faults import (
     SETTLE_S,
     PushProxy,
     Rig,
-    assert_exact,
     base_url,
     point_push,
     push_targets,
-    served,
     simulation,
-    wait_settled,
     wait_until,
 )
 
@@ -69,7 +66,7 @@ def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_un
     newest = Event("gate", last + timedelta(minutes=1), -1, "newest-exit")
     everything = [*sim.events, late, newest]
     holds: dict[str, Holding] = {}
-    with served(rig.settings, "fanout", rig.logs) as serve:
+    with rig.served("fanout") as serve:
         for fn, subscription, topic in push_targets(rig.settings, "fanout"):
             if fn != "write_event":  # the calculations, fed by the `written` topic
                 holds[fn] = Holding(base_url(serve, fn))
@@ -77,7 +74,7 @@ def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_un
         watcher = EventTable(rig.settings)
         try:
             rig.bus.publish_events(rig.settings.events_topic, sim.events)
-            wait_settled(rig.table, sim.events, hourly=True)  # checkpoints exist now
+            rig.wait_settled(sim.events, hourly=True)  # checkpoints exist now
             for hold in holds.values():
                 hold.held_id = late.event_id
             rig.bus.publish_events(rig.settings.events_topic, [late, newest])
@@ -88,7 +85,7 @@ def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_un
             )
             for hold in holds.values():
                 threading.Timer(1.0, hold.release.set).start()
-            wait_settled(rig.table, everything, hourly=True)
+            rig.wait_settled(everything, hourly=True)
             released = all(hold.release.is_set() for hold in holds.values())
         finally:
             for hold in holds.values():
@@ -97,4 +94,4 @@ def test_a_calculation_still_in_flight_after_every_row_is_stored_keeps_fanout_un
             watcher.close()
 
     assert released, "settled only after the held calculations were delivered and folded"
-    assert_exact(rig.settings, rig.table, everything, hourly=True)
+    rig.assert_exact(everything, hourly=True)

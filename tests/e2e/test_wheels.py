@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from uv import find_uv_bin
+
+from tests.processes import run_captured
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,15 +57,7 @@ addopts = ["--strict-markers", "-p", "no:cacheprovider"]
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_captured(args, cwd=cwd, env=env, timeout=600)
     assert result.returncode == 0, f"{args}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
     return result.stdout
 
@@ -139,14 +132,8 @@ def installed(built: Built) -> Installed:
 
 def test_etl_without_the_harness_extra_names_what_to_install_in_one_line(built: Built) -> None:
     venv = built.venv("runtime-only", built.project)  # `pip install etl-pipeline`, no extra
-    result = subprocess.run(
-        [venv / "bin" / "etl", "--help"],
-        cwd=built.tmp,
-        env=built.env(venv),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_captured(
+        [venv / "bin" / "etl", "--help"], cwd=built.tmp, env=built.env(venv), timeout=60
     )
     assert (result.returncode, result.stdout) == (2, "")
     (line,) = result.stderr.splitlines()  # no traceback

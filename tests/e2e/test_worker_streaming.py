@@ -13,7 +13,7 @@ from typing import Any
 
 from etl import wiring
 from etl.entrypoints.pull_loop import Worker, WorkerOptions
-from tests.e2e.faults import Rig, assert_exact, running, simulation, wait_settled
+from tests.e2e.faults import Rig, running, simulation
 
 SITES = ("gate-north", "gate-south")
 
@@ -39,9 +39,9 @@ def test_a_streaming_batch_holds_many_messages_of_one_ordering_key(rig: Rig) -> 
     try:
         with running(worker.run):
             rig.bus.publish_events(rig.settings.events_topic, sim.events)  # ordering key = site
-            wait_settled(rig.table, sim.events, hourly=True)
+            rig.wait_settled(sim.events, hourly=True)
     finally:
         bus.close()
         table.close()
     assert max(worker.sizes) > 10 * len(SITES), f"batches {worker.sizes}: one message per site?"
-    assert_exact(rig.settings, rig.table, sim.events, hourly=True)
+    rig.assert_exact(sim.events, hourly=True)

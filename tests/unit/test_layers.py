@@ -134,3 +134,22 @@ def test_entry_points_write_the_environment_only_for_child_processes() -> None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     assert "environ" not in ast.unparse(target), ast.unparse(node)
+
+
+TOOLING = {
+    path.relative_to(REPO).as_posix(): path
+    for path in [*SOURCES.values(), *sorted((REPO / "bench").rglob("*.py"))]
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOOLING))
+def test_the_runtime_the_harness_and_the_benchmarks_never_import_the_tests(name: str) -> None:
+    """What tests and tooling share lives in the tooling (`etl_harness.settling`), never the
+    other way round: the tests are not installed."""
+    imported = []
+    for node in ast.walk(ast.parse(TOOLING[name].read_text())):
+        if isinstance(node, ast.Import):
+            imported += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.append((node.lineno, node.module))
+    assert [(line, m) for line, m in imported if m.split(".")[0] == "tests"] == []

@@ -8,19 +8,22 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from etl_core import (
+from etl_core import InvalidKey
+from etl_core.rowkeys import (  # the module under test, all of it
     MAX_KEY_BYTES,
-    InvalidKey,
     decode_event_key,
     event_key,
     hourly_key,
     is_event_key,
+    scan_range,
+    service_of_hourly_key,
+    service_of_status_key,
     service_prefix,
     service_range,
+    split_key,
     status_key,
     time_range,
 )
-from etl_core.rowkeys import scan_range, service_of_hourly_key, service_of_status_key, split_key
 from tests.unit.core.core_strategies import TRICKY_SERVICES, event_ids, event_times, services
 
 T = datetime(2024, 5, 6, 8, 30, 15, 123000, tzinfo=UTC)

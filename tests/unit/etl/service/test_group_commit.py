@@ -34,12 +34,20 @@ def in_thread(fn: Callable[[], object], out: list[object]) -> threading.Thread:
     return thread
 
 
+def holding(
+    groups: GroupCommit[int, list[int]], out: list[object]
+) -> tuple[Recorder, threading.Thread]:
+    """A commit of `[1]` for key `gate`, started in a thread and held until `release` is set."""
+    commit = Recorder()
+    thread = in_thread(lambda: groups.run("gate", [1], commit), out)
+    assert commit.started.wait(10)
+    return commit, thread
+
+
 def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
     groups: GroupCommit[int, list[int]] = GroupCommit()
-    commit = Recorder()
     results: list[object] = []
-    first = in_thread(lambda: groups.run("gate", [1], commit), results)
-    assert commit.started.wait(10)
+    commit, first = holding(groups, results)
     joiners = [in_thread(lambda i=i: groups.run("gate", [i], commit), results) for i in (2, 3, 4)]
     while sum(1 for t in joiners if t.is_alive()) < 3:
         pass
@@ -55,10 +63,7 @@ def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
 
 def test_keys_do_not_wait_for_each_other() -> None:
     groups: GroupCommit[int, list[int]] = GroupCommit()
-    slow = Recorder()
-    results: list[object] = []
-    holder = in_thread(lambda: groups.run("gate", [1], slow), results)
-    assert slow.started.wait(10)
+    slow, holder = holding(groups, [])
     assert groups.run("gate-north", [2], lambda items: items) == [2]
     slow.release.set()
     holder.join(10)

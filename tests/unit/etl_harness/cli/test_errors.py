@@ -176,11 +176,16 @@ def test_the_choices_complete_in_the_shell() -> None:
     assert set(result.stdout.split()) >= {"current", "fanout", "worker"}
 
 
+def refused_plot(path: str) -> str:
+    """`etl analytics --plot PATH`, refused as a usage error before any work: its one line."""
+    code, _, stderr = run("analytics", "--plot", path)
+    assert code == 2
+    return one_error_line(stderr)
+
+
 def test_plot_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
-    code, _, stderr = run("analytics", "--plot", "out.png")
-    assert code == 2
-    line = one_error_line(stderr)
+    line = refused_plot("out.png")
     assert "--plot needs matplotlib" in line
     assert "pip install 'etl-pipeline[plot]'" in line
 
@@ -252,9 +257,7 @@ def test_emulator_hosts_where_nothing_listens_are_refused_at_once_not_retried_fo
 
 def test_a_plot_matplotlib_cannot_write_is_refused_before_any_work() -> None:
     pytest.importorskip("matplotlib", reason="the plot extra is not installed")
-    code, _, stderr = run("analytics", "--plot", "out.txt")
-    assert code == 2
-    line = one_error_line(stderr)
+    line = refused_plot("out.txt")
     assert "matplotlib cannot write .txt" in line
     assert ".png" in line
 
