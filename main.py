@@ -1,15 +1,19 @@
 """Cloud Functions entry points (functions-framework). This directory deploys unchanged.
 
 Pub/Sub-triggered functions receive a CloudEvent (`google.cloud.pubsub.topic.v1.messagePublished`);
-returning acknowledges the message, raising makes Pub/Sub redeliver it.
+returning acknowledges the message, raising makes Pub/Sub redeliver it. They are made here from
+the registry (`etl.pipeline.FUNCTIONS`), one module-level name each, so `--target NAME` finds them
+and a new registry entry needs no edit of this file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import functions_framework
 
+from etl import pipeline
 from etl.entrypoints import functions
 from etl.service import handlers
 
@@ -20,33 +24,18 @@ def simulate_acceso_data(request: Any) -> tuple[str, int, dict[str, str]]:
     return functions.simulate_http(request)
 
 
-@functions_framework.cloud_event
-def pubsub_receiver(cloud_event: Any) -> None:
-    """Current pipeline: write the event row and update its service's occupancy."""
-    functions.on_cloud_event(cloud_event, handlers.handle_current, "pubsub_receiver")
+def _entry_point(entry: pipeline.Function) -> Callable[[Any], None]:
+    """`entry`'s function: hands its CloudEvent to `functions.on_cloud_event` with its handler."""
+    handler = getattr(handlers, entry.handler)
+
+    def pubsub_triggered(cloud_event: Any) -> None:
+        functions.on_cloud_event(cloud_event, handler, entry.name)
+
+    pubsub_triggered.__name__ = pubsub_triggered.__qualname__ = entry.name
+    pubsub_triggered.__doc__ = entry.about
+    return functions_framework.cloud_event(pubsub_triggered)
 
 
-@functions_framework.cloud_event
-def write_event(cloud_event: Any) -> None:
-    """Fan-out: write the event row, then republish it on the `written` topic."""
-    functions.on_cloud_event(cloud_event, handlers.handle_write_event, "write_event")
-
-
-@functions_framework.cloud_event
-def calculate_occupancy(cloud_event: Any) -> None:
-    """Fan-out calculation: current occupancy of the event's service."""
-    functions.on_cloud_event(
-        cloud_event, handlers.handle_calculate_occupancy, "calculate_occupancy"
-    )
-
-
-@functions_framework.cloud_event
-def hourly_counts(cloud_event: Any) -> None:
-    """Fan-out calculation: entries and exits per service-hour."""
-    functions.on_cloud_event(cloud_event, handlers.handle_hourly_counts, "hourly_counts")
-
-
-@functions_framework.cloud_event
-def daily_peak(cloud_event: Any) -> None:
-    """Fan-out calculation: peak occupancy per service per day."""
-    functions.on_cloud_event(cloud_event, handlers.handle_daily_peak, "daily_peak")
+for _entry in pipeline.FUNCTIONS:
+    globals()[_entry.name] = _entry_point(_entry)
+del _entry

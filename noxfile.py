@@ -98,6 +98,12 @@ def wheels(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    """Write what derives from the registry: etl.toml's, serverless.yml's parts, Terraform data."""
+    session.run("python", "deploy/generate.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
     """After a change to pyproject.toml's dependencies: update uv.lock and requirements.txt."""
     locked.write_requirements(session)

@@ -1,17 +1,18 @@
 """The one registry of the pipeline: its functions, the worker, the topics and the table.
 
-Everything else is derived from it or checked against it: `main.py`'s entry points (a unit test:
-each registered function is one, calling its registered handler), `etl serve`'s shapes,
-`etl.toml`'s subscriptions, topics and families (a unit test), serverless.yml (tests/deploy) and
-the Terraform (`manifest()`, printed by `python -m etl.pipeline --stage S --project P`).
+Everything else is derived from it: `main.py` makes one entry point per `Function`, `etl serve`
+runs its shapes, and `nox -s generate` (deploy/generate.py) writes the registry's part of
+`etl.toml` (topics, families, subscriptions), of serverless.yml (functions, families) and the
+Terraform's per-stage data (`manifest()`, printed by `python -m etl.pipeline --stage S --project
+P`); a unit test fails while a generated file is stale.
 
 Plain data only, importing nothing beyond `etl.config`: the deployment checks read it without the
 pipeline's dependencies installed, so a handler is named by its function in
 `etl.service.handlers`.
 
 Adding a calculation: its core computation (`etl_core`), its ledger summary
-(`etl.service.ledger`), its handler (`etl.service.handlers`), one `Function` below, and the
-`main.py` entry point the registry test asks for.
+(`etl.service.ledger`), its handler (`etl.service.handlers`) and one `Function` below; then
+`nox -s generate`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Function:
     trigger: Topic
     publishes: tuple[Topic, ...] = ("dead_letter",)
     delivery: Delivery = DELIVERY
+    about: str = ""
+    """One line on what it does: its entry point's docstring, a comment in the generated files."""
 
     @property
     def consumer(self) -> str:
@@ -91,14 +94,46 @@ class Consumer:
     policies: bool = True
     """Whether its subscription has the retry and dead-letter policies of `delivery`. The
     dead-letter reader's has neither: its messages are listed and released again at once."""
+    about: str = ""
 
 
 FUNCTIONS: tuple[Function, ...] = (
-    Function("pubsub_receiver", "handle_current", "current", "events"),
-    Function("write_event", "handle_write_event", "fanout", "events", ("written", "dead_letter")),
-    Function("calculate_occupancy", "handle_calculate_occupancy", "fanout", "written"),
-    Function("hourly_counts", "handle_hourly_counts", "fanout", "written"),
-    Function("daily_peak", "handle_daily_peak", "fanout", "written"),
+    Function(
+        "pubsub_receiver",
+        "handle_current",
+        "current",
+        "events",
+        about="Current pipeline: write the event row and update its service's occupancy.",
+    ),
+    Function(
+        "write_event",
+        "handle_write_event",
+        "fanout",
+        "events",
+        ("written", "dead_letter"),
+        about="Fan-out: write the event row, then republish it on the `written` topic.",
+    ),
+    Function(
+        "calculate_occupancy",
+        "handle_calculate_occupancy",
+        "fanout",
+        "written",
+        about="Fan-out calculation: current occupancy of the event's service.",
+    ),
+    Function(
+        "hourly_counts",
+        "handle_hourly_counts",
+        "fanout",
+        "written",
+        about="Fan-out calculation: entries and exits per service-hour.",
+    ),
+    Function(
+        "daily_peak",
+        "handle_daily_peak",
+        "fanout",
+        "written",
+        about="Fan-out calculation: peak occupancy per service per day.",
+    ),
 )
 """Every Pub/Sub-triggered function of `main.py`, in the order shapes list them."""
 
@@ -106,12 +141,19 @@ HTTP_FUNCTIONS: tuple[HttpFunction, ...] = (
     HttpFunction("simulate_acceso_data", ("dev", "test"), ("events",)),
 )
 
-WORKER = Consumer("worker", "events", ("dead_letter",))
+WORKER = Consumer(
+    "worker", "events", ("dead_letter",), about="shape `worker`: batched streaming pull"
+)
 """The `worker` shape: `python -m etl.entrypoints.worker`, batched streaming pull."""
 
 WORKER_COMMAND = ("python", "-m", "etl.entrypoints.worker")
 
-DEAD_LETTER_READER = Consumer("deadletter-reader", "dead_letter", policies=False)
+DEAD_LETTER_READER = Consumer(
+    "deadletter-reader",
+    "dead_letter",
+    policies=False,
+    about="`etl dead-letters` and the inspector list it without consuming",
+)
 """Keeps every dead letter (a topic without a subscription drops what is published to it);
 `etl dead-letters` and the inspector list it without consuming."""
 

@@ -1,12 +1,12 @@
 """`serverless package` for dev, test and prod, checked resource by resource.
 
 These are the Deployment Manager templates `sls deploy` submits (see docs/deployment/index.md); the
-functions' entry points are checked against the ones main.py really defines.
+functions are checked against the registry (`etl.pipeline`), whose every function main.py serves
+(tests/unit/etl/test_pipeline.py).
 """
 
 from __future__ import annotations
 
-import ast
 import shutil
 from pathlib import Path
 from typing import Any
@@ -163,21 +163,6 @@ def test_zip_holds_the_code_cloud_functions_runs_and_nothing_else(stage: Package
     top_level = {name.split("/", 1)[0] for name in stage.zip_names}
     assert top_level <= {"main.py", "requirements.txt", "etl", "etl_core"}
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in stage.zip_names)
-
-
-def test_entry_points_in_the_templates_are_functions_main_py_defines(
-    packaged: dict[str, Packaged],
-) -> None:
-    main_py = REPO / "main.py"
-    defined = {
-        node.name
-        for node in ast.parse(main_py.read_text()).body
-        if isinstance(node, ast.FunctionDef)
-    }
-    used = {
-        props["entryPoint"] for stage in packaged.values() for props in stage.functions().values()
-    }
-    assert used <= defined, f"entry points missing from main.py: {sorted(used - defined)}"
 
 
 def test_remove_of_prod_is_refused_without_confirmation(run_serverless: Any) -> None:

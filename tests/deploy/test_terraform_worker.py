@@ -16,7 +16,7 @@ from pathlib import Path
 import hcl2
 
 from deploy import bundle
-from deploy.terraform_stages import stage_data
+from deploy.generate import stage_data
 from tests.deploy import fileset
 from tests.deploy.templates import REPO
 

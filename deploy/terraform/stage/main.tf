@@ -1,5 +1,5 @@
 # One stage of the pipeline, from the registry (etl/pipeline.py) as generated into
-# stages/<stage>.pipeline.json by `python deploy/terraform_stages.py`. Nothing here names a function,
+# stages/<stage>.pipeline.json by `nox -s generate`. Nothing here names a function,
 # a subscription or a topic: adding one to the registry adds it here.
 
 locals {

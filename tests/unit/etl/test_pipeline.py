@@ -1,5 +1,6 @@
 """The registry (`etl.pipeline`): its manifest keeps the contract the Terraform reads, and
-`main.py` holds exactly its functions, each calling its registered handler."""
+`main.py` holds exactly its functions, each served by functions-framework (`--target NAME`) and
+calling its registered handler."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import inspect
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+import functions_framework
 import functions_framework._function_registry as ff_registry
 import pytest
 from hypothesis import given
@@ -19,6 +22,8 @@ from etl import pipeline
 from etl.config import STAGES
 from etl.entrypoints import functions
 from etl.service import handlers
+
+REPO = Path(__file__).resolve().parents[3]
 
 CONTRACT_FUNCTION_KEYS = [
     "name",
@@ -146,12 +151,16 @@ def test_an_unknown_shape_is_refused() -> None:
 # --- main.py is the registry's functions, nothing else ---------------------------------------
 
 
+CLOUD_EVENT = Path(__file__).with_name("data") / "pubsub_cloud_event.json"
+"""A Pub/Sub `messagePublished` CloudEvent in structured mode, as Eventarc pushes it."""
+
+
 def main_py_functions() -> dict[str, str]:
-    """main.py's entry points → their functions-framework signature type."""
+    """main.py's public entry points → their functions-framework signature type."""
     defined = {
         name
         for name, value in inspect.getmembers(main, inspect.isfunction)
-        if value.__module__ == "main"
+        if value.__module__ == "main" and not name.startswith("_")
     }
     return {name: ff_registry.REGISTRY_MAP[name] for name in defined}
 
@@ -164,7 +173,7 @@ def test_main_py_holds_exactly_the_registry_s_functions() -> None:
 
 
 @pytest.mark.parametrize("entry", pipeline.FUNCTIONS, ids=lambda f: f.name)
-def test_each_main_py_function_calls_its_registered_handler(
+def test_functions_framework_serves_each_registry_function_calling_its_handler(
     entry: pipeline.Function, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[Any, Any, str]] = []
@@ -173,9 +182,16 @@ def test_each_main_py_function_calls_its_registered_handler(
         "on_cloud_event",
         lambda event, handler, source: calls.append((event, handler, source)),
     )
-    event = object()
-    getattr(main, entry.name)(event)
-    assert calls == [(event, getattr(handlers, entry.handler), entry.name)]
+    app = functions_framework.create_app(target=entry.name, source=str(REPO / "main.py"))
+    body = json.loads(CLOUD_EVENT.read_text())
+    response = app.test_client().post(
+        "/", data=json.dumps(body), headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [(event, handler, source)] = calls
+    assert (event["id"], event["type"], event.data) == (body["id"], body["type"], body["data"])
+    assert (handler, source) == (getattr(handlers, entry.handler), entry.name)
+    assert getattr(main, entry.name).__doc__ == entry.about
 
 
 def test_every_shape_but_the_worker_runs_functions() -> None:
