@@ -98,7 +98,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		resp, err := h(ctx, req)
 		if err == nil {
-			unlock := l.st.lock()
+			unlock := l.st.Lock()
 			delete(l.policies, r.GetSubscription())
 			delete(l.parked, r.GetSubscription())
 			unlock()
@@ -158,7 +158,7 @@ func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h gr
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	if real != nil {
 		l.policies[r.GetName()] = real
 	} else {
@@ -201,7 +201,7 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	name := r.GetSubscription().GetName()
 	if policy {
 		if real != nil {
@@ -210,8 +210,8 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 			delete(l.policies, name)
 		}
 	}
-	if s := l.st.subscription(name); s != nil && deadline {
-		s.setAckTimeout(time.Duration(s.proto().GetAckDeadlineSeconds()) * time.Second)
+	if s := l.st.Subscription(name); s != nil && deadline {
+		s.SetAckTimeout(time.Duration(s.Proto().GetAckDeadlineSeconds()) * time.Second)
 	}
 	return l.showSubscription(resp.(*pb.Subscription)), nil
 }
@@ -224,7 +224,7 @@ func (l *Layer) showing(resp any, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	switch r := resp.(type) {
 	case *pb.Subscription:
 		return l.showSubscription(r), nil
@@ -248,9 +248,9 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 	}
 	r := resp.(*pb.ListTopicSubscriptionsResponse)
 	out := &pb.ListTopicSubscriptionsResponse{NextPageToken: r.GetNextPageToken()}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	for _, name := range r.GetSubscriptions() {
-		if s := l.st.subscription(name); s == nil || !s.proto().GetDetached() {
+		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() {
 			out.Subscriptions = append(out.Subscriptions, name)
 		}
 	}
@@ -263,12 +263,12 @@ func (l *Layer) beforePull(r *pb.PullRequest) error {
 	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
 		return err
 	}
-	defer l.st.lock()()
-	s := l.st.subscription(r.GetSubscription())
+	defer l.st.Lock()()
+	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {
 		return nil // pstest answers NOT_FOUND
 	}
-	if s.proto().GetDetached() {
+	if s.Proto().GetDetached() {
 		return status.Error(codes.FailedPrecondition, "Subscription is detached")
 	}
 	now := l.now()
@@ -278,8 +278,8 @@ func (l *Layer) beforePull(r *pb.PullRequest) error {
 }
 
 func (l *Layer) deadLetterNow(name string) {
-	defer l.st.lock()()
-	if s := l.st.subscription(name); s != nil {
+	defer l.st.Lock()()
+	if s := l.st.Subscription(name); s != nil {
 		l.deadLetterDue(name, s, l.now())
 	}
 }
@@ -291,16 +291,16 @@ func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionR
 	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
-	s := l.st.subscription(r.GetSubscription())
+	defer l.st.Lock()()
+	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {
 		return nil, status.Error(codes.NotFound, "Subscription does not exist")
 	}
-	s.proto().Detached = true
-	if t := s.topic(); t != nil {
-		t.detach(r.GetSubscription())
+	s.Proto().Detached = true
+	if t := s.Topic(); t != nil {
+		t.Detach(r.GetSubscription())
 	}
-	s.clear()
+	s.Clear()
 	delete(l.parked, r.GetSubscription())
 	return &pb.DetachSubscriptionResponse{}, nil
 }
@@ -310,7 +310,7 @@ func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionR
 // delivery, which a concurrent pull may make while gRPC still marshals this response
 // ("size mismatch" found by the chaos driver).
 func (l *Layer) own(resp *pb.PullResponse) {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	for i, rm := range resp.GetReceivedMessages() {
 		resp.ReceivedMessages[i] = &pb.ReceivedMessage{
 			AckId:           rm.GetAckId(),

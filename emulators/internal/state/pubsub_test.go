@@ -19,12 +19,6 @@ import (
 	"github.com/etl-pipeline/emulators/internal/push"
 )
 
-func TestPstestLayout(t *testing.T) {
-	if pstestLayoutErr != nil {
-		t.Fatal(pstestLayoutErr)
-	}
-}
-
 type psEnv struct {
 	t   *testing.T
 	srv *pubsubserver.Server

@@ -24,7 +24,7 @@
 //     stream or through the unary Acknowledge/ModifyAckDeadline (the Python
 //     client acks that way), on any stream of the subscription;
 //   - ordering keys: one outstanding batch per key, in publish order (Pull
-//     gives the key's first message, extendOrdered in pstest_internals.go
+//     gives the key's first message, extendOrdered in pstest.go
 //     the ones after it); a nack or expiry of one nacks those sent after it
 //     under its key, so they come again after it;
 //   - subscription properties (exactly-once delivery, message ordering) on
@@ -37,7 +37,7 @@
 // sent stay outstanding until acked, nacked or expired, as in production.
 //
 // Given the pstest server, Wrap also stops pstest's per-subscription 10 ms
-// delivery loops, which only fed pstest's own streams (pstest_internals.go).
+// delivery loops, which only fed pstest's own streams (pstest.go).
 package streampull
 
 import (
@@ -48,12 +48,13 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 const (
@@ -74,22 +75,22 @@ const (
 type Subscriber struct {
 	pb.SubscriberServer
 	via     grpc.UnaryServerInterceptor // the server's interceptors, for the calls a stream makes
-	g       *pstest.GServer             // nil: no pstest internals used
+	srv     *pstestx.Server             // nil: no pstest internals used
 	parker  *parker                     // nil: pstest's delivery goroutines left running
 	mu      sync.Mutex
 	streams map[string]map[*stream]struct{} // by subscription name
 }
 
-// Wrap returns inner with StreamingPull served from inner's Pull. If g is
+// Wrap returns inner with StreamingPull served from inner's Pull. If srv is
 // the pstest server behind inner, and every subscription is created through
 // the returned Subscriber, pstest's per-subscription delivery goroutines are
-// stopped as subscriptions are created (see pstest_internals.go): they only
-// fed pstest's own streams, and cost CPU with backlogs. g may be nil.
-func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
+// stopped as subscriptions are created (see pstest.go): they only fed
+// pstest's own streams, and cost CPU with backlogs. srv may be nil.
+func Wrap(inner pb.SubscriberServer, srv *pstestx.Server) *Subscriber {
 	s := &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
-	s.g = g
-	if g != nil && layoutErr == nil {
-		s.parker = &parker{g: g, parked: map[chan struct{}]bool{}}
+	if srv != nil {
+		s.srv = srv
+		s.parker = &parker{srv: srv, parked: map[chan struct{}]bool{}}
 	}
 	return s
 }
@@ -573,8 +574,8 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 			return nil, err
 		}
 		msgs := resp.GetReceivedMessages()
-		if st.props.GetMessageOrderingEnabled() && s.g != nil && !st.filtered {
-			msgs = append(msgs, extendOrdered(s.g, st.sub, msgs, want-len(msgs), deadline)...)
+		if st.props.GetMessageOrderingEnabled() && s.srv != nil && !st.filtered {
+			msgs = append(msgs, extendOrdered(s.srv, st.sub, msgs, want-len(msgs), deadline)...)
 		}
 		for _, m := range msgs {
 			candidates = append(candidates, pendingMsg{msg: m, size: int64(proto.Size(m.GetMessage()))})
