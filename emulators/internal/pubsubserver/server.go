@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/exactlyonce"
 	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pstestx"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
@@ -113,7 +114,10 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// and push deliveries all pull through them.
 	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
-	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults), internals).Via(fidelity.Unary))
+	// exactlyonce (acks on exactly-once subscriptions) sees the ack ids
+	// clients see, faults' marks included.
+	withFaults := faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults)
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(exactlyonce.Wrap(withFaults, internals, s.faults), internals).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped

@@ -54,6 +54,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/etl-pipeline/emulators/internal/exactlyonce"
 	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
@@ -127,9 +128,7 @@ func (s *Subscriber) call(ctx context.Context, method string, req any) (any, err
 
 func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.Acknowledge(ctx, req)
-	if err == nil {
-		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), 0, false)
-	}
+	s.settle(ctx, req.GetSubscription(), exactlyonce.Settled(req.GetAckIds(), err), 0, false)
 	return resp, err
 }
 
@@ -138,10 +137,8 @@ func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest
 // releases their budget.
 func (s *Subscriber) ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.ModifyAckDeadline(ctx, req)
-	if err == nil {
-		d := secs(req.GetAckDeadlineSeconds())
-		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), d, d <= 0)
-	}
+	d := secs(req.GetAckDeadlineSeconds())
+	s.settle(ctx, req.GetSubscription(), exactlyonce.Settled(req.GetAckIds(), err), d, d <= 0)
 	return resp, err
 }
 
@@ -234,6 +231,9 @@ type stream struct {
 	// byte budget.
 	sent, sentBytes int64
 	seq             int64 // leases sent so far
+	// confirmations are exactly-once results of the stream's acks and
+	// modacks, to send (see confirm.go).
+	confirmations []*pb.StreamingPullResponse
 }
 
 type pendingMsg struct {
@@ -437,7 +437,8 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 	}
 	if ids := req.GetAckIds(); len(ids) > 0 {
 		// Errors (a deleted subscription) end the stream through Pull.
-		s.call(ctx, "Acknowledge", &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
+		_, err := s.call(ctx, "Acknowledge", &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids})
+		st.confirmAcks(ids, err)
 	}
 	// Group modacks by deadline: one ModifyAckDeadline per distinct value.
 	byDeadline := map[int32][]string{}
@@ -450,7 +451,8 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 		byDeadline[d] = append(byDeadline[d], id)
 	}
 	for _, d := range order {
-		s.call(ctx, "ModifyAckDeadline", &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d}) //nolint:errcheck
+		_, err := s.call(ctx, "ModifyAckDeadline", &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d})
+		st.confirmModacks(byDeadline[d], err)
 	}
 	if answerPings && len(ids) == 0 && len(req.GetAckIds()) == 0 {
 		select {
@@ -481,6 +483,11 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 		for len(st.pings) > 0 {
 			<-st.pings
 			if err := gs.Send(&pb.StreamingPullResponse{}); err != nil {
+				return err
+			}
+		}
+		for _, c := range st.takeConfirmations() {
+			if err := gs.Send(c); err != nil {
 				return err
 			}
 		}
