@@ -21,6 +21,9 @@ const (
 // itself, checks the requests of others before pstest (the handler) sees
 // them and fixes up their responses.
 func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
 	switch r := req.(type) {
 	// Served here.
 	case *pb.PublishRequest:
@@ -45,22 +48,13 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	// Checked, then pstest.
 	case *pb.Topic:
 		if info.FullMethod == publisher+"CreateTopic" {
-			if err := checkName("topics", r.GetName()); err != nil {
-				return nil, err
-			}
 			return l.showing(h(ctx, req))
 		}
 	case *pb.GetTopicRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 		return l.showing(h(ctx, req))
 	case *pb.ListTopicsRequest:
 		return l.showing(h(ctx, req))
 	case *pb.UpdateTopicRequest:
-		if err := checkName("topics", r.GetTopic().GetName()); err != nil {
-			return nil, err
-		}
 		if len(r.GetUpdateMask().GetPaths()) == 0 {
 			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
 		}
@@ -71,13 +65,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return l.showing(h(ctx, req))
 	case *pb.DeleteTopicRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 	case *pb.ListTopicSubscriptionsRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 		return l.attachedOnly(h(ctx, req))
 	case *pb.Subscription:
 		if info.FullMethod == subscriber+"CreateSubscription" {
@@ -86,16 +74,10 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	case *pb.UpdateSubscriptionRequest:
 		return l.updateSubscription(ctx, r, h)
 	case *pb.GetSubscriptionRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		return l.showing(h(ctx, req))
 	case *pb.ListSubscriptionsRequest:
 		return l.showing(h(ctx, req))
 	case *pb.DeleteSubscriptionRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		resp, err := h(ctx, req)
 		if err == nil {
 			unlock := l.st.Lock()
@@ -114,13 +96,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return resp, err
 	case *pb.AcknowledgeRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 	case *pb.ModifyAckDeadlineRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		if d := r.GetAckDeadlineSeconds(); d < 0 || d > 600 {
 			return nil, status.Errorf(codes.InvalidArgument, "Invalid ack deadline given: %d; must be between 0 and 600 seconds", d)
 		}
@@ -130,9 +106,6 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return resp, err
 	case *pb.ModifyPushConfigRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 	}
 	return h(ctx, req)
 }
@@ -141,9 +114,6 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 // is 10 s; 0-600 else INVALID_ARGUMENT, the Java emulator's bounds) and
 // keeps the real dead-letter policy.
 func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h grpc.UnaryHandler) (any, error) {
-	if err := checkNames("subscriptions", r.GetName(), "topics", r.GetTopic()); err != nil {
-		return nil, err
-	}
 	switch d := r.GetAckDeadlineSeconds(); {
 	case d == 0:
 		r.AckDeadlineSeconds = 10
@@ -171,9 +141,6 @@ func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h gr
 // the mask, and applies a new ack deadline to deliveries too (pstest only
 // records it).
 func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscriptionRequest, h grpc.UnaryHandler) (any, error) {
-	if err := checkName("subscriptions", r.GetSubscription().GetName()); err != nil {
-		return nil, err
-	}
 	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
 		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
 	}
@@ -260,9 +227,6 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 // beforePull refuses pulls from detached subscriptions and dead-letters
 // what is due, so that no message is delivered past its max attempts.
 func (l *Layer) beforePull(r *pb.PullRequest) error {
-	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-		return err
-	}
 	defer l.st.Lock()()
 	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {
@@ -288,9 +252,6 @@ func (l *Layer) deadLetterNow(name string) {
 // true, its messages dropped, pulls refused) but leaves its topic, which no
 // longer lists it nor delivers to it.
 func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionResponse, error) {
-	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-		return nil, err
-	}
 	defer l.st.Lock()()
 	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {

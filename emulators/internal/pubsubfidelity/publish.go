@@ -14,9 +14,6 @@ import (
 // production does, decimal ids, per-subscription delivery counters, and the
 // message kept only as long as something needs it.
 func (l *Layer) Publish(req *pb.PublishRequest) (*pb.PublishResponse, error) {
-	if err := checkName("topics", req.GetTopic()); err != nil {
-		return nil, err
-	}
 	if len(req.GetMessages()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "No messages to publish")
 	}

@@ -24,18 +24,10 @@ import (
 // Either way messages outstanding on the subscription become deliverable
 // at once.
 func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
-	if err := checkName("subscriptions", req.GetSubscription()); err != nil {
-		return nil, err
-	}
 	switch req.GetTarget().(type) {
 	case *pb.SeekRequest_Time, *pb.SeekRequest_Snapshot:
 	default:
 		return nil, status.Error(codes.InvalidArgument, "No target was specified in the SeekRequest. Must specify either a time or a snapshot")
-	}
-	if t, ok := req.GetTarget().(*pb.SeekRequest_Snapshot); ok {
-		if err := checkName("snapshots", t.Snapshot); err != nil {
-			return nil, err
-		}
 	}
 	defer l.st.Lock()()
 	s := l.st.Subscription(req.GetSubscription())

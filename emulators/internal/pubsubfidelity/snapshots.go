@@ -33,9 +33,6 @@ const minSnapshotLife = time.Hour
 // CreateSnapshot captures the subscription's backlog. The snapshot expires
 // when its oldest message would have reached 7 days, at most 7 days from now.
 func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkNames("snapshots", req.GetName(), "subscriptions", req.GetSubscription()); err != nil {
-		return nil, err
-	}
 	defer l.st.Lock()()
 	now := l.now()
 	l.expireSnapshots(now)
@@ -80,9 +77,6 @@ func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, err
 
 // GetSnapshot returns a snapshot that has not expired.
 func (l *Layer) GetSnapshot(req *pb.GetSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkName("snapshots", req.GetSnapshot()); err != nil {
-		return nil, err
-	}
 	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	snap := l.snapshots[req.GetSnapshot()]
@@ -95,9 +89,6 @@ func (l *Layer) GetSnapshot(req *pb.GetSnapshotRequest) (*pb.Snapshot, error) {
 // UpdateSnapshot changes labels or expire_time (which production lets move
 // within the snapshot's 7 days; here anything not earlier than now).
 func (l *Layer) UpdateSnapshot(req *pb.UpdateSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkName("snapshots", req.GetSnapshot().GetName()); err != nil {
-		return nil, err
-	}
 	if len(req.GetUpdateMask().GetPaths()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "update_mask must name at least one field")
 	}
@@ -131,9 +122,6 @@ func (l *Layer) UpdateSnapshot(req *pb.UpdateSnapshotRequest) (*pb.Snapshot, err
 
 // DeleteSnapshot removes a snapshot; Seek to it fails afterwards.
 func (l *Layer) DeleteSnapshot(req *pb.DeleteSnapshotRequest) (*emptypb.Empty, error) {
-	if err := checkName("snapshots", req.GetSnapshot()); err != nil {
-		return nil, err
-	}
 	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	if l.snapshots[req.GetSnapshot()] == nil {
@@ -171,9 +159,6 @@ func (l *Layer) ListSnapshots(req *pb.ListSnapshotsRequest) (*pb.ListSnapshotsRe
 
 // ListTopicSnapshots lists the names of a topic's snapshots.
 func (l *Layer) ListTopicSnapshots(req *pb.ListTopicSnapshotsRequest) (*pb.ListTopicSnapshotsResponse, error) {
-	if err := checkName("topics", req.GetTopic()); err != nil {
-		return nil, err
-	}
 	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	t := l.st.Topic(req.GetTopic())
