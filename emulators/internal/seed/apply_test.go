@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +38,11 @@ func parseValid(t *testing.T) *Seed {
 func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 	fake := pstest.NewServer()
 	t.Cleanup(func() { fake.Close() })
-	conn, s, ctx := dial(t, fake.Addr), parseValid(t), context.Background()
+	s, err := Parse([]byte(strings.Replace(valid, "ordering = true", "ordering = true\nexactly_once = true", 1)), "etl.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, ctx := dial(t, fake.Addr), context.Background()
 	for range 2 {
 		if err := s.ApplyPubSub(ctx, conn, "proj"); err != nil {
 			t.Fatal(err)
@@ -49,7 +54,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 		want *pb.Subscription
 	}{
 		{"sub-dev", &pb.Subscription{
-			Topic: "projects/proj/topics/events-dev", AckDeadlineSeconds: 30, EnableMessageOrdering: true,
+			Topic: "projects/proj/topics/events-dev", AckDeadlineSeconds: 30, EnableMessageOrdering: true, EnableExactlyOnceDelivery: true,
 			DeadLetterPolicy: &pb.DeadLetterPolicy{DeadLetterTopic: "projects/proj/topics/dead-dev", MaxDeliveryAttempts: 7},
 			RetryPolicy:      &pb.RetryPolicy{MinimumBackoff: durationpb.New(500 * time.Millisecond), MaximumBackoff: durationpb.New(20 * time.Second)},
 		}},
@@ -65,7 +70,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 		}
 		trimmed := &pb.Subscription{
 			Topic: got.Topic, AckDeadlineSeconds: got.AckDeadlineSeconds, EnableMessageOrdering: got.EnableMessageOrdering,
-			DeadLetterPolicy: got.DeadLetterPolicy, RetryPolicy: got.RetryPolicy,
+			EnableExactlyOnceDelivery: got.EnableExactlyOnceDelivery, DeadLetterPolicy: got.DeadLetterPolicy, RetryPolicy: got.RetryPolicy,
 		}
 		if ep := got.GetPushConfig().GetPushEndpoint(); ep != "" {
 			trimmed.PushConfig = &pb.PushConfig{PushEndpoint: ep}
