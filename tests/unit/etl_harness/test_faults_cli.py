@@ -85,7 +85,8 @@ def test_a_status_reads_as_one_line_with_its_counts() -> None:
     }  # fmt: skip
     assert status_line(status, "p") == (
         "worker-test\tduplicate=0.1 delay=0-500ms@0.25 shuffle seed=7\t"
-        "fired duplicate=3 delay=1 shuffle=12 push_error=0 early_redelivery=0\theld 2"
+        "fired duplicate=3 delay=1 shuffle=12 push_error=0 early_redelivery=0"
+        " transient_ack_failure=0\theld 2"
     )
     assert describe(None) == "off"
 
