@@ -67,6 +67,17 @@ func Wrap(inner pb.SubscriberServer, srv *pstestx.Server, reg *faults.Registry) 
 	return &Subscriber{SubscriberServer: inner, srv: srv, reg: reg}
 }
 
+type serverSideKey struct{}
+
+// ServerSide marks ctx as the emulator's own: the leases streaming pull
+// sets on what it sends or holds back, and its nacks of what a closed
+// stream never sent, are not a client's acks and are never refused.
+func ServerSide(ctx context.Context) context.Context {
+	return context.WithValue(ctx, serverSideKey{}, true)
+}
+
+func serverSide(ctx context.Context) bool { return ctx.Value(serverSideKey{}) != nil }
+
 // Acknowledge acknowledges the ack ids that are current, and reports the
 // others per ack id.
 func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
@@ -85,6 +96,9 @@ func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest
 // ModifyAckDeadline modifies (or, at 0 s, nacks) the current ack ids and
 // reports the others per ack id.
 func (s *Subscriber) ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest) (*emptypb.Empty, error) {
+	if serverSide(ctx) {
+		return s.SubscriberServer.ModifyAckDeadline(ctx, req)
+	}
 	ok, failed, eod := s.check(req.GetSubscription(), req.GetAckIds())
 	if !eod {
 		return s.SubscriberServer.ModifyAckDeadline(ctx, req)

@@ -246,3 +246,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A stream leases what it sends with a modack of its own: an injected
+// transient failure is for a client's acks, so it must not end the stream.
+func TestInjectedTransientFailuresLeaveTheStreamsOwnLeasesAlone(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscription("stream-transient", true, 3)
+	e.srv.Faults().Set(sub, faults.Config{TransientAckFailure: 1, Seed: 1})
+	stream, err := e.sub.StreamingPull(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.CloseSend() //nolint:errcheck
+	must(t, stream.Send(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60}))
+	var ids []string
+	for len(ids) < 3 {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("stream ended after %d messages: %v", len(ids), err)
+		}
+		for _, m := range resp.GetReceivedMessages() {
+			ids = append(ids, m.GetAckId())
+		}
+	}
+	slices.Sort(ids)
+	must(t, stream.Send(&pb.StreamingPullRequest{AckIds: ids}))
+	first := recvUntil(t, stream, func(r *pb.StreamingPullResponse) bool { return r.GetAcknowledgeConfirmation() != nil }).GetAcknowledgeConfirmation()
+	if got := slices.Sorted(slices.Values(first.GetTemporaryFailedAckIds())); !slices.Equal(got, ids) {
+		t.Errorf("first ack: temporary failures %v, want %v", got, ids)
+	}
+	must(t, stream.Send(&pb.StreamingPullRequest{AckIds: ids}))
+	retry := recvUntil(t, stream, func(r *pb.StreamingPullResponse) bool { return r.GetAcknowledgeConfirmation() != nil }).GetAcknowledgeConfirmation()
+	if got := slices.Sorted(slices.Values(retry.GetAckIds())); !slices.Equal(got, ids) {
+		t.Errorf("retry: acknowledged %v, want %v", got, ids)
+	}
+}

@@ -43,9 +43,10 @@ type Config struct {
 	// EarlyRedelivery is the fraction of deliveries whose lease ends at
 	// the next pull of the subscription, long before the ack deadline.
 	EarlyRedelivery float64 `json:"early_redelivery"`
-	// TransientAckFailure is the fraction of ack ids whose first ack or
-	// modack on an exactly-once subscription fails with
-	// TRANSIENT_FAILURE_OTHER (the message stays leased; a retry succeeds).
+	// TransientAckFailure is the fraction of ack ids whose acks and
+	// modacks on an exactly-once subscription fail with
+	// TRANSIENT_FAILURE_OTHER, never twice in a row (the message stays
+	// leased; the retry succeeds).
 	// No effect on other subscriptions, whose acks are best effort.
 	TransientAckFailure float64 `json:"transient_ack_failure"`
 	// Seed makes the decisions; set at random when not given.

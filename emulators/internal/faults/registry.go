@@ -151,8 +151,9 @@ func (r *Registry) PushError(sub, messageID string, attempt int) bool {
 
 // TransientAckFailure tells whether this ack or modack of ackID on sub (an
 // exactly-once subscription) is to fail with a transient failure, and
-// counts it. An ack id fails at most once: the retry a client makes of a
-// transient failure goes through.
+// counts it. An ack id never fails twice in a row: the retry a client
+// makes of a transient failure goes through (a later ack or modack of the
+// same id may fail again).
 func (r *Registry) TransientAckFailure(sub, ackID string) bool {
 	if r == nil {
 		return false

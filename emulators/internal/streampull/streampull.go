@@ -169,7 +169,7 @@ func (s *Subscriber) nack(ctx context.Context, sub string, ackIDs []string) {
 		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 	}
-	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs}) //nolint:errcheck // best effort: they expire anyway
+	s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs}) //nolint:errcheck // best effort: they expire anyway
 }
 
 func (s *Subscriber) register(st *stream) {
@@ -625,7 +625,7 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 	for _, c := range candidates {
 		ids = append(ids, c.msg.GetAckId())
 	}
-	if _, err := s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+	if _, err := s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{
 		Subscription: st.sub, AckIds: ids, AckDeadlineSeconds: int32(deadline / time.Second),
 	}); err != nil {
 		if ctx.Err() != nil {
@@ -662,7 +662,7 @@ func (s *Subscriber) nackPending(st *stream) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck // best effort: they expire anyway
+	s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck // best effort: they expire anyway
 }
 
 func secs(n int32) time.Duration { return time.Duration(n) * time.Second }
