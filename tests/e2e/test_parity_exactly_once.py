@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,17 +30,6 @@ pytestmark = pytest.mark.parity
 REASON = "EXACTLY_ONCE_ACKID_FAILURE"
 INVALID = "PERMANENT_FAILURE_INVALID_ACK_ID"
 ACK_DEADLINE_S = 10
-
-
-@pytest.fixture
-def topic(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_gcp_project: str,
-    etl_unique_name: Callable[[str], str],
-) -> str:
-    path = etl_publisher.topic_path(etl_gcp_project, etl_unique_name("eod"))
-    etl_publisher.create_topic(name=path)
-    return path
 
 
 @pytest.fixture
@@ -60,6 +50,26 @@ def sub(
         }
     )
     return path
+
+
+@dataclass(frozen=True)
+class Eod:
+    """An exactly-once subscription `sub` of `topic`, with the clients to use them."""
+
+    publisher: pubsub_v1.PublisherClient
+    subscriber: pubsub_v1.SubscriberClient
+    topic: str
+    sub: str
+
+
+@pytest.fixture
+def eod(
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    sub: str,
+) -> Eod:
+    return Eod(etl_publisher, etl_subscriber, topic, sub)
 
 
 def publish(publisher: pubsub_v1.PublisherClient, topic: str, count: int) -> set[bytes]:
@@ -98,70 +108,60 @@ def refused(call: Callable[[], object]) -> dict[str, str]:
 
 
 def test_an_acknowledged_message_is_not_delivered_again_and_a_second_ack_is_refused(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    sub: str,
+    eod: Eod,
 ) -> None:
-    publish(etl_publisher, topic, 1)
-    (message,) = pull_count(etl_subscriber, sub, 1)
-    etl_subscriber.acknowledge(subscription=sub, ack_ids=[message.ack_id])
+    publish(eod.publisher, eod.topic, 1)
+    (message,) = pull_count(eod.subscriber, eod.sub, 1)
+    eod.subscriber.acknowledge(subscription=eod.sub, ack_ids=[message.ack_id])
 
-    again = refused(lambda: etl_subscriber.acknowledge(subscription=sub, ack_ids=[message.ack_id]))
+    again = refused(
+        lambda: eod.subscriber.acknowledge(subscription=eod.sub, ack_ids=[message.ack_id])
+    )
 
     assert again == {message.ack_id: INVALID}
-    assert pull(etl_subscriber, sub, wait=2) == []
+    assert pull(eod.subscriber, eod.sub, wait=2) == []
 
 
 def test_after_a_redelivery_the_superseded_ack_id_is_refused_and_the_current_one_accepted(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    sub: str,
+    eod: Eod,
 ) -> None:
-    publish(etl_publisher, topic, 1)
-    (first,) = pull_count(etl_subscriber, sub, 1)
-    etl_subscriber.modify_ack_deadline(
-        subscription=sub, ack_ids=[first.ack_id], ack_deadline_seconds=0
+    publish(eod.publisher, eod.topic, 1)
+    (first,) = pull_count(eod.subscriber, eod.sub, 1)
+    eod.subscriber.modify_ack_deadline(
+        subscription=eod.sub, ack_ids=[first.ack_id], ack_deadline_seconds=0
     )
-    (second,) = pull_count(etl_subscriber, sub, 1)
+    (second,) = pull_count(eod.subscriber, eod.sub, 1)
     assert second.message.message_id == first.message.message_id
 
-    stale = refused(lambda: etl_subscriber.acknowledge(subscription=sub, ack_ids=[first.ack_id]))
-    etl_subscriber.acknowledge(subscription=sub, ack_ids=[second.ack_id])
+    stale = refused(
+        lambda: eod.subscriber.acknowledge(subscription=eod.sub, ack_ids=[first.ack_id])
+    )
+    eod.subscriber.acknowledge(subscription=eod.sub, ack_ids=[second.ack_id])
 
     assert stale == {first.ack_id: INVALID}
-    assert pull(etl_subscriber, sub, wait=2) == []
+    assert pull(eod.subscriber, eod.sub, wait=2) == []
 
 
 @pytest.mark.official_lacks("the Java emulator accepts an ack whose lease ran out")
-def test_an_ack_id_whose_lease_ran_out_is_refused_and_the_message_delivered_again(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    sub: str,
-) -> None:
-    publish(etl_publisher, topic, 1)
-    (message,) = pull_count(etl_subscriber, sub, 1)
-    etl_subscriber.modify_ack_deadline(
-        subscription=sub, ack_ids=[message.ack_id], ack_deadline_seconds=1
+def test_an_ack_id_whose_lease_ran_out_is_refused_and_the_message_delivered_again(eod: Eod) -> None:
+    publish(eod.publisher, eod.topic, 1)
+    (message,) = pull_count(eod.subscriber, eod.sub, 1)
+    eod.subscriber.modify_ack_deadline(
+        subscription=eod.sub, ack_ids=[message.ack_id], ack_deadline_seconds=1
     )
     time.sleep(1.5)
 
-    late = refused(lambda: etl_subscriber.acknowledge(subscription=sub, ack_ids=[message.ack_id]))
+    late = refused(
+        lambda: eod.subscriber.acknowledge(subscription=eod.sub, ack_ids=[message.ack_id])
+    )
 
     assert late == {message.ack_id: INVALID}
-    (redelivered,) = pull_count(etl_subscriber, sub, 1)
+    (redelivered,) = pull_count(eod.subscriber, eod.sub, 1)
     assert redelivered.message.message_id == message.message.message_id
 
 
-def test_ack_with_response_reports_an_invalid_ack_id_and_confirms_the_current_one(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    sub: str,
-) -> None:
-    publish(etl_publisher, topic, 1)
+def test_ack_with_response_reports_an_invalid_ack_id_and_confirms_the_current_one(eod: Eod) -> None:
+    publish(eod.publisher, eod.topic, 1)
     deliveries: list[Any] = []
     redelivered = threading.Event()
 
@@ -172,7 +172,7 @@ def test_ack_with_response_reports_an_invalid_ack_id_and_confirms_the_current_on
         else:
             redelivered.set()
 
-    stream = etl_subscriber.subscribe(sub, callback)
+    stream = eod.subscriber.subscribe(eod.sub, callback)
     try:
         assert redelivered.wait(60), "the nacked message was not delivered again"
         with pytest.raises(AcknowledgeError) as caught:
@@ -231,52 +231,39 @@ def ack(subscriber: pubsub_v1.SubscriberClient, sub: str, ack_ids: list[str]) ->
     return {}
 
 
-def test_a_consumer_following_the_contract_commits_each_message_once(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str,
-    sub: str,
-) -> None:
-    bodies = publish(etl_publisher, topic, 20)
+def test_a_consumer_following_the_contract_commits_each_message_once(eod: Eod) -> None:
+    bodies = publish(eod.publisher, eod.topic, 20)
     committed: Counter[bytes] = Counter()
 
-    consume(etl_subscriber, sub, committed)
+    consume(eod.subscriber, eod.sub, committed)
 
     assert committed == Counter(bodies)
 
 
 @pytest.mark.ours_only("transient ack failures are injected by our emulator's faults")
 def test_under_transient_ack_failures_the_consumer_still_commits_each_message_once(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    etl_pubsub_faults: Any,
-    topic: str,
-    sub: str,
+    eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(sub, {"transient_ack_failure": 0.5, "seed": 11})
-    bodies = publish(etl_publisher, topic, 20)
+    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 0.5, "seed": 11})
+    bodies = publish(eod.publisher, eod.topic, 20)
     committed: Counter[bytes] = Counter()
 
-    consume(etl_subscriber, sub, committed)
+    consume(eod.subscriber, eod.sub, committed)
 
     assert committed == Counter(bodies)
-    assert etl_pubsub_faults.subscription_faults(sub)["fired"]["transient_ack_failure"] > 0
+    assert etl_pubsub_faults.subscription_faults(eod.sub)["fired"]["transient_ack_failure"] > 0
 
 
 @pytest.mark.ours_only("transient ack failures are injected by our emulator's faults")
 def test_a_consumer_ignoring_transient_ack_failures_commits_a_message_twice(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    etl_pubsub_faults: Any,
-    topic: str,
-    sub: str,
+    eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(sub, {"transient_ack_failure": 1, "seed": 11})
-    bodies = publish(etl_publisher, topic, 3)
+    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 1, "seed": 11})
+    bodies = publish(eod.publisher, eod.topic, 3)
     committed: Counter[bytes] = Counter()
 
     # The unacknowledged messages come back once their lease (10 s) runs out.
-    consume(etl_subscriber, sub, committed, retry_transient=False, rounds=1000, limit_s=25)
+    consume(eod.subscriber, eod.sub, committed, retry_transient=False, rounds=1000, limit_s=25)
 
     assert set(committed) == bodies
     assert all(n >= 2 for n in committed.values()), committed
@@ -284,14 +271,10 @@ def test_a_consumer_ignoring_transient_ack_failures_commits_a_message_twice(
 
 @pytest.mark.ours_only("transient ack failures are injected by our emulator's faults")
 def test_ack_with_response_retries_a_transient_failure_until_it_succeeds(
-    etl_publisher: pubsub_v1.PublisherClient,
-    etl_subscriber: pubsub_v1.SubscriberClient,
-    etl_pubsub_faults: Any,
-    topic: str,
-    sub: str,
+    eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(sub, {"transient_ack_failure": 1, "seed": 3})
-    bodies = publish(etl_publisher, topic, 5)
+    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 1, "seed": 3})
+    bodies = publish(eod.publisher, eod.topic, 5)
     confirmed: Counter[bytes] = Counter()
     lock, done = threading.Lock(), threading.Event()
 
@@ -303,11 +286,11 @@ def test_ack_with_response_retries_a_transient_failure_until_it_succeeds(
             if len(confirmed) == len(bodies):
                 done.set()
 
-    stream = etl_subscriber.subscribe(sub, callback)
+    stream = eod.subscriber.subscribe(eod.sub, callback)
     try:
         assert done.wait(90), f"confirmed {dict(confirmed)}"
     finally:
         stream.cancel()
         stream.result(timeout=10)
     assert confirmed == Counter(bodies)
-    assert etl_pubsub_faults.subscription_faults(sub)["fired"]["transient_ack_failure"] >= 5
+    assert etl_pubsub_faults.subscription_faults(eod.sub)["fired"]["transient_ack_failure"] >= 5

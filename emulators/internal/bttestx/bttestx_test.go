@@ -2,8 +2,6 @@ package bttestx
 
 import (
 	"context"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -22,17 +20,6 @@ func TestLayout(t *testing.T) {
 	srv := open(t)
 	if rows == nil || srv == nil {
 		t.Fatal("the row layout was not checked")
-	}
-}
-
-func TestVersionIsTheOneGoModRequires(t *testing.T) {
-	mod, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(Module) + ` (v\S+)`).FindSubmatch(mod)
-	if want == nil || Version != string(want[1]) {
-		t.Errorf("Version = %q, go.mod requires %s", Version, want)
 	}
 }
 

@@ -2,8 +2,6 @@ package pstestx
 
 import (
 	"context"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +14,6 @@ import (
 func TestLayout(t *testing.T) {
 	if err := Err(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestVersionIsTheOneGoModRequires(t *testing.T) {
-	mod, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(Module) + ` (v\S+)`).FindSubmatch(mod)
-	if want == nil {
-		t.Fatalf("go.mod does not require %s", Module)
-	}
-	if Version != string(want[1]) {
-		t.Errorf("Version = %q, go.mod requires %s", Version, want[1])
 	}
 }
 
