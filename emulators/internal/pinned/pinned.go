@@ -12,8 +12,9 @@
 // the seam packages (internal/pstestx, internal/bttestx) then refuse to
 // start, naming the dependency's version (Version).
 //
-// This package only checks and reports; reaching a field at its offset is
-// done by the seam packages, so that only they import unsafe.
+// This package only checks and reports: the seam packages add the offsets
+// to addresses, so that they alone import unsafe (nothing else under
+// internal/ does).
 package pinned
 
 import (

@@ -10,21 +10,11 @@ import (
 	"cloud.google.com/go/bigtable/bttest"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-)
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
+	"github.com/etl-pipeline/emulators/internal/testserver"
+)
 
 func parseValid(t *testing.T) *Seed {
 	t.Helper()
@@ -42,7 +32,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, ctx := dial(t, fake.Addr), context.Background()
+	conn, ctx := testserver.Dial(t, fake.Addr), context.Background()
 	for range 2 {
 		if err := s.ApplyPubSub(ctx, conn, "proj"); err != nil {
 			t.Fatal(err)
@@ -87,7 +77,7 @@ func TestApplyBigtableCreatesTablesWithGCRulesAndIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	conn, s, ctx := dial(t, srv.Addr), parseValid(t), context.Background()
+	conn, s, ctx := testserver.Dial(t, srv.Addr), parseValid(t), context.Background()
 	for range 2 {
 		if err := s.ApplyBigtable(ctx, conn, "proj"); err != nil {
 			t.Fatal(err)
