@@ -1,7 +1,8 @@
 """Fault injection settings of one subscription, as our Pub/Sub emulator takes them.
 
 The emulator (emulators/internal/faults) duplicates, delays, reorders and redelivers early what
-it delivers, and fails push requests, per subscription: declared in etl.toml
+it delivers, fails push requests, and fails acks transiently on exactly-once subscriptions, per
+subscription: declared in etl.toml
 (`faults = { duplicate = 0.1, ... }`) or set through its admin API. `Faults.parse` validates a
 mapping with the Go code's rules and words (`faults.duplicate must be 0-1, got 1.5`), so the
 etl.toml reader and `etl emulators faults` refuse what the emulator would refuse, before it does.
@@ -19,10 +20,23 @@ from etl_core import EtlError
 
 MAX_DELAY_MS = 300_000
 """The emulator's cap on `delay_ms`: a held message keeps its lease for delay + ack deadline."""
-FRACTIONS = ("duplicate", "delay_fraction", "push_error", "early_redelivery")
+FRACTIONS = (
+    "duplicate",
+    "delay_fraction",
+    "push_error",
+    "early_redelivery",
+    "transient_ack_failure",
+)
 """In the order the emulator checks them (the first bad one is the one reported)."""
 KEYS = (*FRACTIONS, "delay_ms", "shuffle", "seed")
-FIRED = ("duplicate", "delay", "shuffle", "push_error", "early_redelivery")
+FIRED = (
+    "duplicate",
+    "delay",
+    "shuffle",
+    "push_error",
+    "early_redelivery",
+    "transient_ack_failure",
+)
 """The emulator's counts, per fault (`fired` in its admin API)."""
 
 
@@ -44,6 +58,8 @@ class Faults:
     shuffle: bool = False
     push_error: float = 0.0
     early_redelivery: float = 0.0
+    transient_ack_failure: float = 0.0
+    """Ack ids whose first ack or modack fails with TRANSIENT_FAILURE_OTHER (exactly-once only)."""
     seed: int | None = None
 
     @classmethod

@@ -97,6 +97,7 @@ def subscription_request(
         spec.topic,
         ack_deadline_seconds=spec.ack_deadline_seconds,
         ordering=spec.ordering,
+        exactly_once=spec.exactly_once,
         push_endpoint=(push_endpoint or spec.push_endpoint or ""),
         dead_letter=(spec.dead_letter.topic, spec.dead_letter.max_delivery_attempts)
         if spec.dead_letter

@@ -41,6 +41,7 @@ def subscription_request(
     *,
     ack_deadline_seconds: int = ACK_DEADLINE_S,
     ordering: bool = False,
+    exactly_once: bool = False,
     push_endpoint: str = "",
     dead_letter: tuple[str, int] | None = None,
     backoff: tuple[float, float] | None = None,
@@ -53,6 +54,7 @@ def subscription_request(
         "topic": topics + topic,
         "ack_deadline_seconds": ack_deadline_seconds,
         "enable_message_ordering": ordering,
+        "enable_exactly_once_delivery": exactly_once,
     }
     if push_endpoint:
         request["push_config"] = PushConfig(push_endpoint=push_endpoint)

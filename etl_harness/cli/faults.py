@@ -1,5 +1,6 @@
 """`etl emulators faults`: at-least-once conditions on demand, through our Pub/Sub emulator's
-admin API (duplicates, delays, reordering, failed pushes, early redelivery; per subscription).
+admin API (duplicates, delays, reordering, failed pushes, early redelivery, transient ack failures;
+per subscription).
 
 Options are parsed and validated here, with the emulator's own rules (`etl_harness.faults`),
 so a mistake is one line and exit 2 before anything is sent; an answer with an error from the
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from etl_harness.cli.options import configured, fail
-from etl_harness.faults import FIRED, Faults, InvalidFaults, go_number
+from etl_harness.faults import FIRED, FRACTIONS, Faults, InvalidFaults, go_number
 from etl_harness.local import Local
 
 
@@ -35,18 +36,19 @@ class FaultOptions:
     push_error: str | None = None
     early_redelivery: str | None = None
     seed: str | None = None
+    transient_ack_failure: str | None = None
 
     def given(self) -> bool:
         return self.shuffle or any(
             v is not None
             for v in (self.duplicate, self.delay_ms, self.delay_fraction, self.push_error,
-                      self.early_redelivery, self.seed)
+                      self.early_redelivery, self.seed, self.transient_ack_failure)
         )  # fmt: skip
 
     def faults(self) -> Faults:
         """The faults asked for; `BadOptions` names the option and the problem."""
         raw: dict[str, Any] = {}
-        for key in ("duplicate", "delay_fraction", "push_error", "early_redelivery"):
+        for key in FRACTIONS:
             text = getattr(self, key)
             if text is not None:
                 raw[key] = _number(text, _option(key))
@@ -116,7 +118,7 @@ def describe(config: Mapping[str, Any] | None) -> str:
     if not config:
         return "off"
     words = []
-    for key in ("duplicate", "push_error", "early_redelivery"):
+    for key in ("duplicate", "push_error", "early_redelivery", "transient_ack_failure"):
         if config.get(key):
             words.append(f"{key}={go_number(config[key])}")
     if config.get("delay_fraction"):
@@ -153,7 +155,7 @@ def _in_option_words(message: str) -> str:
     """`faults.delay_fraction needs delay_ms = [low, high]` → `--delay-fraction needs --delay-ms
     LO,HI`: the emulator's rule, named as the user typed it."""
     message = message.replace("delay_ms = [low, high]", "--delay-ms LO,HI")
-    for key in ("duplicate", "delay_ms", "delay_fraction", "push_error", "early_redelivery"):
+    for key in ("delay_ms", *FRACTIONS):
         message = message.replace(f"faults.{key}", _option(key))
     return message.replace("[low, high]", "LO,HI")
 
@@ -202,6 +204,10 @@ def register(emulators: typer.Typer) -> None:
         early_redelivery: Annotated[
             str | None, _fraction("Fraction of leases ended at the next pull.")
         ] = None,
+        transient_ack_failure: Annotated[
+            str | None,
+            typer.Option(metavar="F", help="Fraction of ack ids failing once (exactly-once subs)."),
+        ] = None,
         seed: Annotated[
             str | None, typer.Option(metavar="N", help="Same seed, same faults: to replay.")
         ] = None,
@@ -216,8 +222,9 @@ def register(emulators: typer.Typer) -> None:
         local = configured()
         project = local.settings.project
         options = FaultOptions(
-            duplicate, delay_ms, delay_fraction, shuffle, push_error, early_redelivery, seed
-        )
+            duplicate, delay_ms, delay_fraction, shuffle, push_error, early_redelivery, seed,
+            transient_ack_failure,
+        )  # fmt: skip
         try:
             path, faults = requested(subscription, off, options, project)
         except BadOptions as err:

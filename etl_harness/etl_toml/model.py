@@ -51,6 +51,8 @@ class Subscription:
     function: str | None = None
     ack_deadline_seconds: int = 60
     ordering: bool = False
+    exactly_once: bool = False
+    """`enable_exactly_once_delivery`; pull subscriptions only."""
     dead_letter: DeadLetterPolicy | None = None
     retry: RetryPolicy | None = None
     faults: Faults | None = None

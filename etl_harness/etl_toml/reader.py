@@ -100,7 +100,7 @@ class _Reader:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
-                "ordering", "dead_letter", "retry", "faults"}  # fmt: skip
+                "ordering", "exactly_once", "dead_letter", "retry", "faults"}  # fmt: skip
         self._only(entry, keys, where, line)
         name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
@@ -117,6 +117,10 @@ class _Reader:
             self._fail(line, where, f"push_endpoint must be an http(s) URL, got {_q(endpoint)}",
                        "push_endpoint")  # fmt: skip
         ack = self._int(entry, "ack_deadline_seconds", where, line, 10, 600, default=60)
+        exactly_once = self._bool(entry, "exactly_once", where, line)
+        if exactly_once and kind == "push":
+            problem = "exactly_once needs a pull subscription (push delivery is at-least-once)"
+            self._fail(line, where, problem, "exactly_once")
         return Subscription(
             name=name,
             topic=topic,
@@ -124,6 +128,7 @@ class _Reader:
             function=self._str(entry, "function", where, line, default=None),
             ack_deadline_seconds=ack,
             ordering=self._bool(entry, "ordering", where, line),
+            exactly_once=exactly_once,
             dead_letter=self._dead_letter(entry, topics, where, line),
             retry=self._retry(entry, where, line),
             faults=self._faults(entry, where, line),

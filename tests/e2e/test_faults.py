@@ -121,7 +121,7 @@ def test_the_command_sets_shows_lists_and_turns_off_a_subscriptions_faults(
     assert status["subscription"] == path
     assert status["faults"] == {"duplicate": 0.5, "delay_ms": [10, 20], "delay_fraction": 1,
                                 "shuffle": False, "push_error": 0, "early_redelivery": 0,
-                                "seed": 3}  # fmt: skip
+                                "transient_ack_failure": 0, "seed": 3}  # fmt: skip
     assert admin.subscription_faults(path)["faults"] == status["faults"]
 
     shown = etl_faults(rig, sub)

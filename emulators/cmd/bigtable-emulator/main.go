@@ -75,7 +75,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	export := func(dir string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		return state.ExportBigtable(ctx, srv.Fake(), srv.Conn(), dir)
+		return state.ExportBigtable(ctx, srv.Internals(), srv.Conn(), dir)
 	}
 	if imported != nil {
 		start := time.Now()

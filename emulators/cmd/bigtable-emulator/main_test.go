@@ -15,8 +15,6 @@ import (
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
@@ -80,11 +78,7 @@ func TestSeedsThenPrintsOneLineAndExitsCleanlyOnEitherSignal(t *testing.T) {
 
 // checkSeededAndServing calls without waiting: the line promises both.
 func checkSeededAndServing(t *testing.T, addr string) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testserver.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
@@ -188,10 +182,7 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 
 	for _, dir := range []string{onDemand, onExit} {
 		r := launch(t, "-import", dir)
-		conn, err := grpc.NewClient(r.line(t, "bigtable emulator listening on "), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := testserver.Dial(t, r.line(t, "bigtable emulator listening on "))
 		stream, err := btpb.NewBigtableClient(conn).ReadRows(ctx, &btpb.ReadRowsRequest{TableName: table})
 		if err != nil {
 			t.Fatal(err)

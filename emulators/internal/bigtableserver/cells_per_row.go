@@ -14,7 +14,7 @@ import (
 // or at the end of a chain, as Google's samples use them), readRowsCells
 // takes them out of the request and applies them to each row as it is sent,
 // in the order production uses: families lexicographically (see
-// sortFamilies), columns lexicographically, newest cell first. Nested
+// bttestx OrderFamilies), columns lexicographically, newest cell first. Nested
 // elsewhere (an interleave, a condition) they are left to bttest.
 type cellWindow struct{ offset, limit int } // limit 0: none
 

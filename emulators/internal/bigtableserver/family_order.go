@@ -2,23 +2,24 @@ package bigtableserver
 
 import (
 	"context"
-	"log"
+	"strings"
 	"sync/atomic"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
-	"cloud.google.com/go/bigtable/bttest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/etl-pipeline/emulators/internal/bttestx"
 )
 
 // familyOrder keeps column families in lexicographic order, as production
 // lists them: after CreateTable and ModifyColumnFamilies it renumbers them
-// (sortFamilies), and tables are sent with their column_families map
+// (bttestx OrderFamilies), and tables are sent with their column_families map
 // sorted by name (deterministicCodec), not in Go's random map order.
 type familyOrder struct {
-	bt atomic.Pointer[bttest.Server]
+	bt atomic.Pointer[bttestx.Server]
 }
 
 func (f *familyOrder) serverOptions() []grpc.ServerOption {
@@ -48,9 +49,7 @@ func (f *familyOrder) unary(ctx context.Context, req any, info *grpc.UnaryServer
 		return resp, nil
 	}
 	if bt := f.bt.Load(); bt != nil {
-		if err := sortFamilies(bt, table); err != nil {
-			log.Printf("bigtable emulator: column families of %s left in creation order: %v", table, err)
-		}
+		bt.OrderFamilies(table, strings.Compare)
 	}
 	return resp, nil
 }

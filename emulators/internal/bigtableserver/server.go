@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/bttestx"
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/ready"
 )
@@ -26,12 +27,13 @@ const maxMessageSize = 256 << 20
 
 // Server is a running Bigtable emulator.
 type Server struct {
-	addr     string
-	bt       *bttest.Server
-	gate     *ready.Gate
-	listener *multiListener
-	conn     *grpc.ClientConn
-	closing  sync.Once
+	addr      string
+	bt        *bttest.Server
+	internals *bttestx.Server
+	gate      *ready.Gate
+	listener  *multiListener
+	conn      *grpc.ClientConn
+	closing   sync.Once
 }
 
 // Start listens on laddr, "host:port" (port 0 picks a free one) or, if it
@@ -43,10 +45,6 @@ func Start(laddr string) (*Server, error) {
 	}
 	internal := bufconn.Listen(1 << 20)
 	gate := ready.New("google.bigtable.v2.Bigtable", "google.bigtable.admin.v2.BigtableTableAdmin", "google.bigtable.admin.v2.BigtableInstanceAdmin")
-	if layoutErr != nil {
-		public.Close()
-		return nil, layoutErr
-	}
 	order := &familyOrder{}
 	opts := append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
@@ -62,7 +60,14 @@ func Start(laddr string) (*Server, error) {
 		return nil, err
 	}
 	s.bt, _ = bttest.NewServerWithListener(s.listener, opts...) // never fails
-	order.bt.Store(s.bt)
+	// A bttest whose internals moved refuses to start here (the error
+	// names its version), before anything is served.
+	s.internals, err = bttestx.Open(context.Background(), s.bt, s.conn)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	order.bt.Store(s.internals)
 	return s, nil
 }
 
@@ -90,8 +95,8 @@ func (s *Server) Addr() string { return s.addr }
 // Conn is an in-process connection to the server; its calls are never held.
 func (s *Server) Conn() *grpc.ClientConn { return s.conn }
 
-// Fake is the bttest server behind the API, for state export.
-func (s *Server) Fake() *bttest.Server { return s.bt }
+// Internals is the bttest server's state, for state export.
+func (s *Server) Internals() *bttestx.Server { return s.internals }
 
 // Ready reports SERVING and releases held calls.
 func (s *Server) Ready() { s.gate.Open() }

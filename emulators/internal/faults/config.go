@@ -43,19 +43,26 @@ type Config struct {
 	// EarlyRedelivery is the fraction of deliveries whose lease ends at
 	// the next pull of the subscription, long before the ack deadline.
 	EarlyRedelivery float64 `json:"early_redelivery"`
+	// TransientAckFailure is the fraction of ack ids whose acks and
+	// modacks on an exactly-once subscription fail with
+	// TRANSIENT_FAILURE_OTHER, never twice in a row (the message stays
+	// leased; the retry succeeds).
+	// No effect on other subscriptions, whose acks are best effort.
+	TransientAckFailure float64 `json:"transient_ack_failure"`
 	// Seed makes the decisions; set at random when not given.
 	Seed int64 `json:"seed"`
 }
 
 // Input is a Config as written (JSON body or etl.toml): nil means unset.
 type Input struct {
-	Duplicate       *float64 `json:"duplicate" toml:"duplicate"`
-	DelayMs         []int64  `json:"delay_ms" toml:"delay_ms"`
-	DelayFraction   *float64 `json:"delay_fraction" toml:"delay_fraction"`
-	Shuffle         *bool    `json:"shuffle" toml:"shuffle"`
-	PushError       *float64 `json:"push_error" toml:"push_error"`
-	EarlyRedelivery *float64 `json:"early_redelivery" toml:"early_redelivery"`
-	Seed            *int64   `json:"seed" toml:"seed"`
+	Duplicate           *float64 `json:"duplicate" toml:"duplicate"`
+	DelayMs             []int64  `json:"delay_ms" toml:"delay_ms"`
+	DelayFraction       *float64 `json:"delay_fraction" toml:"delay_fraction"`
+	Shuffle             *bool    `json:"shuffle" toml:"shuffle"`
+	PushError           *float64 `json:"push_error" toml:"push_error"`
+	EarlyRedelivery     *float64 `json:"early_redelivery" toml:"early_redelivery"`
+	TransientAckFailure *float64 `json:"transient_ack_failure" toml:"transient_ack_failure"`
+	Seed                *int64   `json:"seed" toml:"seed"`
 }
 
 // FieldError is a problem with one key of an Input.
@@ -76,6 +83,7 @@ func (in Input) Config() (Config, error) {
 		{"delay_fraction", in.DelayFraction, &c.DelayFraction},
 		{"push_error", in.PushError, &c.PushError},
 		{"early_redelivery", in.EarlyRedelivery, &c.EarlyRedelivery},
+		{"transient_ack_failure", in.TransientAckFailure, &c.TransientAckFailure},
 	} {
 		if f.v == nil {
 			continue
@@ -126,16 +134,17 @@ func ParseJSON(data []byte) (Config, error) {
 
 // active tells whether any fault is on.
 func (c *Config) active() bool {
-	return c.Duplicate > 0 || c.DelayFraction > 0 || c.Shuffle || c.PushError > 0 || c.EarlyRedelivery > 0
+	return c.Duplicate > 0 || c.DelayFraction > 0 || c.Shuffle || c.PushError > 0 || c.EarlyRedelivery > 0 || c.TransientAckFailure > 0
 }
 
 // Fault names, as counted and hashed.
 const (
-	Duplicate       = "duplicate"
-	Delay           = "delay"
-	Shuffle         = "shuffle"
-	PushError       = "push_error"
-	EarlyRedelivery = "early_redelivery"
+	Duplicate           = "duplicate"
+	Delay               = "delay"
+	Shuffle             = "shuffle"
+	PushError           = "push_error"
+	EarlyRedelivery     = "early_redelivery"
+	TransientAckFailure = "transient_ack_failure"
 )
 
 // unit is a number in [0, 1) fixed by the seed, the fault and the key.

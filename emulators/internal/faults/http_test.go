@@ -15,7 +15,11 @@ import (
 func TestAdminAPI(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subscription("api", nil, nil)
-	api := httptest.NewServer(pubsubadmin.Handler(e.srv.Fake(), pubsubadmin.WithFaults(e.reg)))
+	handler, err := pubsubadmin.Handler(e.srv.Fake(), pubsubadmin.WithFaults(e.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(handler)
 	defer api.Close()
 	call := func(method, path, body string, wantCode int, out any) {
 		t.Helper()

@@ -17,6 +17,9 @@ type Counts struct {
 	Shuffle         int64 `json:"shuffle"`          // messages deferred to a later pull
 	PushError       int64 `json:"push_error"`       // push answers replaced by a failure
 	EarlyRedelivery int64 `json:"early_redelivery"` // leases ended early
+	// TransientAckFailure counts acks and modacks refused with
+	// TRANSIENT_FAILURE_OTHER (exactly-once subscriptions only).
+	TransientAckFailure int64 `json:"transient_ack_failure"`
 }
 
 // Status is what the admin API reports of a subscription's faults.
@@ -49,6 +52,9 @@ type subState struct {
 	// message ids so redelivered, to mark the redelivery.
 	expire []string
 	early  map[string]time.Time // when the lease was ended
+	// retrying are ack ids refused once with a transient failure: their
+	// next ack or modack goes through.
+	retrying map[string]struct{}
 }
 
 type queued struct {
@@ -140,5 +146,35 @@ func (r *Registry) PushError(sub, messageID string, attempt int) bool {
 		return false
 	}
 	st.counts.PushError++
+	return true
+}
+
+// TransientAckFailure tells whether this ack or modack of ackID on sub (an
+// exactly-once subscription) is to fail with a transient failure, and
+// counts it. An ack id never fails twice in a row: the retry a client
+// makes of a transient failure goes through (a later ack or modack of the
+// same id may fail again).
+func (r *Registry) TransientAckFailure(sub, ackID string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.subs[sub]
+	if st == nil || st.cfg == nil {
+		return false
+	}
+	if _, again := st.retrying[ackID]; again {
+		delete(st.retrying, ackID)
+		return false
+	}
+	if !st.cfg.fires(TransientAckFailure, st.cfg.TransientAckFailure, ackID) {
+		return false
+	}
+	if st.retrying == nil {
+		st.retrying = map[string]struct{}{}
+	}
+	st.retrying[ackID] = struct{}{}
+	st.counts.TransientAckFailure++
 	return true
 }

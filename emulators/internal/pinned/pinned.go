@@ -1,6 +1,6 @@
-// Package pinned gives typed access to unexported fields of a dependency
-// pinned to one version (pstest, bttest), after checking that the fields
-// are where a declared layout says they are.
+// Package pinned checks that unexported fields of a dependency (pstest,
+// bttest) are where a declared layout says they are, and gives their
+// offsets to the seam packages that reach them.
 //
 // A layout lists fields as "type.field": the field's type as reflect prints
 // it ("map[string]*pstest.subscription"). Check starts from root structs
@@ -9,19 +9,22 @@
 // pointer, map value, slice, array or channel element) makes that struct
 // known under its name. Check fails, naming every field that differs, when
 // the layout is not the real one, as after an upgrade of the dependency;
-// callers then turn off what needs the fields.
+// the seam packages (internal/pstestx, internal/bttestx) then refuse to
+// start, naming the dependency's version (Version).
 //
-// Field and Map reach a field of a struct given by its address; the
-// struct's own locks are the caller's business.
+// This package only checks and reports: the seam packages add the offsets
+// to addresses, so that they alone import unsafe (nothing else under
+// internal/ does).
 package pinned
 
 import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
-	"unsafe"
 )
 
 // Layout is a checked layout: where each declared field is, and its type.
@@ -115,26 +118,49 @@ func (l *Layout) field(path string) reflect.StructField {
 	return f
 }
 
-var unsafePointer = reflect.TypeFor[unsafe.Pointer]()
-
-// Field is a pointer to the field path of the struct at base. T must be the
-// field's type, or unsafe.Pointer for a field that is a pointer (to an
-// unexported type, which cannot be named); otherwise Field panics, as it
-// does for a path not in the layout.
-func Field[T any](l *Layout, base unsafe.Pointer, path string) *T {
+// OffsetOf is where the field path starts in its struct, after checking
+// that T is its type, or an unsafe pointer type for a field that is a
+// pointer (to an unexported type, which cannot be named). It panics for a
+// path not in the layout or another T. The seam packages add the offset to
+// a struct's address: they alone do unsafe arithmetic.
+func OffsetOf[T any](l *Layout, path string) uintptr {
 	f := l.field(path)
-	if t := reflect.TypeFor[T](); t != f.Type && (t != unsafePointer || f.Type.Kind() != reflect.Pointer) {
+	if t := reflect.TypeFor[T](); t != f.Type && (t.Kind() != reflect.UnsafePointer || f.Type.Kind() != reflect.Pointer) {
 		panic(fmt.Sprintf("pinned: %s is %v, not %v", path, f.Type, t))
 	}
-	return (*T)(unsafe.Add(base, f.Offset))
+	return f.Offset
 }
 
-// Map is the map field path of the struct at base, which may be read and
-// written through reflect (its key and value types may be unexported).
-func (l *Layout) Map(base unsafe.Pointer, path string) reflect.Value {
+// MapOffset is where the map field path starts in its struct, and its
+// type; it panics if path is not in the layout or not a map.
+func (l *Layout) MapOffset(path string) (uintptr, reflect.Type) {
 	f := l.field(path)
 	if f.Type.Kind() != reflect.Map {
 		panic(fmt.Sprintf("pinned: %s is %v, not a map", path, f.Type))
 	}
-	return reflect.NewAt(f.Type, unsafe.Add(base, f.Offset)).Elem()
+	return f.Offset, f.Type
+}
+
+// Version is the version of module linked into this binary: from the build
+// information, or, where that lists no dependencies (test binaries), from
+// the path of the source file fn (a function of the module) was compiled
+// from, which the module cache names "module@version/..."; "an unknown
+// version" if neither says.
+func Version(module string, fn any) string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == module {
+				return dep.Version
+			}
+		}
+	}
+	if f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()); f != nil {
+		file, _ := f.FileLine(f.Entry())
+		if _, rest, ok := strings.Cut(file, module+"@"); ok {
+			if v, _, ok := strings.Cut(rest, "/"); ok {
+				return v
+			}
+		}
+	}
+	return "an unknown version"
 }

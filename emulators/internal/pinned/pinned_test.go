@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 // A dependency's internals, in miniature.
@@ -140,53 +139,38 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestAccess(t *testing.T) {
+func TestOffsets(t *testing.T) {
 	l, err := Check(pin, full, reflect.TypeFor[server]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := &topic{name: "t"}
-	s := &server{name: "a", subs: map[string]*sub{"s": {topic: tp, msgs: map[string]*msg{}}}}
-	base := unsafe.Pointer(s)
+	for path, want := range map[string]reflect.StructField{
+		"server.name": fieldOf[server]("name"),
+		"msg.acks":    fieldOf[msg]("acks"),
+	} {
+		var got uintptr
+		switch path {
+		case "server.name":
+			got = OffsetOf[string](l, path)
+		case "msg.acks":
+			got = OffsetOf[*int](l, path)
+		}
+		if got != want.Offset {
+			t.Errorf("OffsetOf(%s) = %d, want %d", path, got, want.Offset)
+		}
+	}
+	off, typ := l.MapOffset("sub.msgs")
+	if f := fieldOf[sub]("msgs"); off != f.Offset || typ != f.Type {
+		t.Errorf("MapOffset(sub.msgs) = %d %v, want %d %v", off, typ, f.Offset, f.Type)
+	}
+	if got := l.Struct("msg"); got != reflect.TypeFor[msg]() {
+		t.Errorf("Struct(msg) = %v", got)
+	}
+}
 
-	if got := *Field[string](l, base, "server.name"); got != "a" {
-		t.Errorf("server.name = %q", got)
-	}
-	*Field[string](l, base, "server.name") = "b"
-	if s.name != "b" {
-		t.Errorf("writing server.name: %q", s.name)
-	}
-	Field[sync.Mutex](l, base, "server.mu").Lock()
-	if s.mu.TryLock() {
-		t.Error("server.mu not locked through Field")
-	}
-
-	subs := l.Map(base, "server.subs")
-	v := subs.MapIndex(reflect.ValueOf("s"))
-	if !v.IsValid() {
-		t.Fatal("no sub s through Map")
-	}
-	sp := v.UnsafePointer()
-	if got := *Field[unsafe.Pointer](l, sp, "sub.topic"); got != unsafe.Pointer(tp) {
-		t.Errorf("sub.topic = %p, want %p", got, tp)
-	}
-	if got := *Field[string](l, *Field[unsafe.Pointer](l, sp, "sub.topic"), "topic.name"); got != "t" {
-		t.Errorf("topic.name = %q", got)
-	}
-
-	// New values of unexported types, made through the layout's structs.
-	acks := 3
-	m := reflect.New(l.Struct("msg"))
-	*Field[int](l, m.UnsafePointer(), "msg.n") = 7
-	*Field[*int](l, m.UnsafePointer(), "msg.acks") = &acks
-	l.Map(sp, "sub.msgs").SetMapIndex(reflect.ValueOf("m"), m)
-	if got := s.subs["s"].msgs["m"]; got == nil || got.n != 7 || got.acks != &acks {
-		t.Errorf("message added through Map: %+v", got)
-	}
-	subs.SetMapIndex(reflect.ValueOf("s"), reflect.Value{})
-	if len(s.subs) != 0 {
-		t.Errorf("deleting through Map left %v", s.subs)
-	}
+func fieldOf[T any](name string) reflect.StructField {
+	f, _ := reflect.TypeFor[T]().FieldByName(name)
+	return f
 }
 
 func TestMisuse(t *testing.T) {
@@ -194,13 +178,12 @@ func TestMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := unsafe.Pointer(&server{})
 	for name, use := range map[string]func(){
-		"path not in the layout":  func() { Field[int](l, base, "server.hidden") },
-		"wrong type":              func() { Field[int](l, base, "server.name") },
-		"unsafe.Pointer, no ptr":  func() { Field[unsafe.Pointer](l, base, "server.name") },
-		"Map of a non-map":        func() { l.Map(base, "server.name") },
-		"Map of an unknown field": func() { l.Map(base, "server.topics") },
+		"path not in the layout":  func() { OffsetOf[int](l, "server.hidden") },
+		"wrong type":              func() { OffsetOf[int](l, "server.name") },
+		"another pointer type":    func() { OffsetOf[*string](l, "msg.acks") },
+		"Map of a non-map":        func() { l.MapOffset("server.name") },
+		"Map of an unknown field": func() { l.MapOffset("server.topics") },
 		"struct not reached":      func() { l.Struct("Time") },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -211,5 +194,13 @@ func TestMisuse(t *testing.T) {
 			}()
 			use()
 		})
+	}
+}
+
+func TestVersionOfALinkedModule(t *testing.T) {
+	// Test binaries list no dependencies: the version comes from the path
+	// of a function's source file, here testing's (no module: unknown).
+	if got := Version("example.com/none", t.Run); got != "an unknown version" {
+		t.Errorf("Version of a module not linked = %q", got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 // Server is a running admin API.
@@ -32,12 +33,16 @@ type Server struct {
 // serves Publish and parks messages outside pstest: messages and backlogs
 // come from it too; without, from pstest alone), WithFaults, WithRoute.
 func Start(addr string, fake *pstest.Server, opts ...Option) (*Server, error) {
+	handler, err := Handler(fake, opts...)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		http:     &http.Server{Handler: Handler(fake, opts...), ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
 		listener: lis,
 	}
 	go s.http.Serve(lis) //nolint:errcheck // returns once closed
@@ -91,23 +96,29 @@ func WithSource(src Source) Option {
 	}
 }
 
-// Handler routes the admin API's requests; opts as for Start.
-func Handler(fake *pstest.Server, opts ...Option) http.Handler {
-	a := &api{fake: fake, source: fake.Messages, parked: func() map[string]int { return nil }}
+// Handler routes the admin API's requests; opts as for Start. It fails
+// if pstest's internals are not reachable (internal/pstestx).
+func Handler(fake *pstest.Server, opts ...Option) (http.Handler, error) {
+	internals, err := pstestx.Open(&fake.GServer)
+	if err != nil {
+		return nil, err
+	}
+	a := &api{fake: fake, internals: internals, source: fake.Messages, parked: func() map[string]int { return nil }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/subscriptions", a.subscriptions)
 	mux.HandleFunc("GET /v1/messages", a.messages)
 	for _, o := range opts {
 		o(a, mux)
 	}
-	return mux
+	return mux, nil
 }
 
 type api struct {
-	fake   *pstest.Server
-	faults *faults.Registry         // nil: no faults reported
-	source func() []*pstest.Message // oldest first
-	parked func() map[string]int
+	fake      *pstest.Server
+	internals *pstestx.Server
+	faults    *faults.Registry         // nil: no faults reported
+	source    func() []*pstest.Message // oldest first
+	parked    func() map[string]int
 	// messagesMu serializes pstest's Messages(), which writes counters
 	// into the shared *Message values that callers then read unlocked.
 	messagesMu sync.Mutex

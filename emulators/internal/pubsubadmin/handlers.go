@@ -42,11 +42,7 @@ type Message struct {
 
 // subscriptions lists subscriptions (of ?project, if given) by name.
 func (a *api) subscriptions(w http.ResponseWriter, r *http.Request) {
-	states, err := readSubscriptions(&a.fake.GServer)
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		return
-	}
+	states := readSubscriptions(a.internals)
 	prefix := projectPrefix(r, "subscriptions")
 	parked := a.parked()
 	out := []Subscription{}

@@ -55,26 +55,26 @@ func (l *Layer) showSubscription(s *pb.Subscription) *pb.Subscription {
 // from the subscription. Must be called with the lock held.
 func (l *Layer) deadLetterDue(name string, s *sub, now time.Time) {
 	real := l.policies[name]
-	if real == nil || s.proto().GetDeadLetterPolicy() == nil {
+	if real == nil || s.Proto().GetDeadLetterPolicy() == nil {
 		return
 	}
-	dlt := l.st.topic(real.GetDeadLetterTopic())
+	dlt := l.st.Topic(real.GetDeadLetterTopic())
 	if dlt == nil {
 		return // production keeps the message; so do we
 	}
 	var out []*pb.PubsubMessage
-	for id, m := range s.messages() {
-		n := m.deliveries()
-		if n < int(real.GetMaxDeliveryAttempts()) || !m.available(now) {
+	for id, m := range s.Messages() {
+		n := m.Deliveries()
+		if n < int(real.GetMaxDeliveryAttempts()) || !m.Available(now) {
 			continue
 		}
-		rm := m.proto()
+		rm := m.Proto()
 		if rm == nil || rm.GetMessage() == nil {
 			continue
 		}
 		out = append(out, push.DeadLetterMessage(name, rm.GetMessage(), n))
-		m.ack()
-		s.remove(id)
+		m.CountAck()
+		s.Remove(id)
 	}
 	if len(out) > 0 {
 		l.publishLocked(dlt, out, now)

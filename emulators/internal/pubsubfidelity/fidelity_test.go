@@ -14,12 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-func TestPstestLayout(t *testing.T) {
-	if layoutErr != nil {
-		t.Fatal(layoutErr)
-	}
-}
-
 func TestValidName(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -250,9 +244,9 @@ func TestDeadLetteringAfterAckDeadlineExpiry(t *testing.T) {
 			t.Fatal("no delivery")
 		}
 		f.advance(11 * time.Second) // the layer's clock: the deadline has passed
-		unlock := f.layer.st.lock()
-		for _, m := range f.layer.st.subscription(src).messages() {
-			*m.ackDeadline() = time.Now().Add(-time.Second) // pstest's clock too
+		unlock := f.layer.st.Lock()
+		for _, m := range f.layer.st.Subscription(src).Messages() {
+			m.SetAckDeadline(time.Now().Add(-time.Second)) // pstest's clock too
 		}
 		unlock()
 	}
@@ -289,8 +283,8 @@ func TestDetachSubscription(t *testing.T) {
 	f.publish(topic, "after")
 	_, err = f.sub.Pull(ctx(), &pb.PullRequest{Subscription: name, MaxMessages: 10})
 	wantCode(t, err, codes.FailedPrecondition, "")
-	unlock := f.layer.st.lock()
-	n := f.layer.st.subscription(name).count()
+	unlock := f.layer.st.Lock()
+	n := f.layer.st.Subscription(name).Count()
 	unlock()
 	if n != 0 {
 		t.Fatalf("detached subscription holds %d messages", n)

@@ -21,6 +21,9 @@ const (
 // itself, checks the requests of others before pstest (the handler) sees
 // them and fixes up their responses.
 func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
 	switch r := req.(type) {
 	// Served here.
 	case *pb.PublishRequest:
@@ -45,22 +48,13 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	// Checked, then pstest.
 	case *pb.Topic:
 		if info.FullMethod == publisher+"CreateTopic" {
-			if err := checkName("topics", r.GetName()); err != nil {
-				return nil, err
-			}
 			return l.showing(h(ctx, req))
 		}
 	case *pb.GetTopicRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 		return l.showing(h(ctx, req))
 	case *pb.ListTopicsRequest:
 		return l.showing(h(ctx, req))
 	case *pb.UpdateTopicRequest:
-		if err := checkName("topics", r.GetTopic().GetName()); err != nil {
-			return nil, err
-		}
 		if len(r.GetUpdateMask().GetPaths()) == 0 {
 			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
 		}
@@ -71,13 +65,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return l.showing(h(ctx, req))
 	case *pb.DeleteTopicRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 	case *pb.ListTopicSubscriptionsRequest:
-		if err := checkName("topics", r.GetTopic()); err != nil {
-			return nil, err
-		}
 		return l.attachedOnly(h(ctx, req))
 	case *pb.Subscription:
 		if info.FullMethod == subscriber+"CreateSubscription" {
@@ -86,19 +74,13 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	case *pb.UpdateSubscriptionRequest:
 		return l.updateSubscription(ctx, r, h)
 	case *pb.GetSubscriptionRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		return l.showing(h(ctx, req))
 	case *pb.ListSubscriptionsRequest:
 		return l.showing(h(ctx, req))
 	case *pb.DeleteSubscriptionRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		resp, err := h(ctx, req)
 		if err == nil {
-			unlock := l.st.lock()
+			unlock := l.st.Lock()
 			delete(l.policies, r.GetSubscription())
 			delete(l.parked, r.GetSubscription())
 			unlock()
@@ -114,13 +96,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return resp, err
 	case *pb.AcknowledgeRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 	case *pb.ModifyAckDeadlineRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 		if d := r.GetAckDeadlineSeconds(); d < 0 || d > 600 {
 			return nil, status.Errorf(codes.InvalidArgument, "Invalid ack deadline given: %d; must be between 0 and 600 seconds", d)
 		}
@@ -130,9 +106,6 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return resp, err
 	case *pb.ModifyPushConfigRequest:
-		if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-			return nil, err
-		}
 	}
 	return h(ctx, req)
 }
@@ -141,9 +114,6 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 // is 10 s; 0-600 else INVALID_ARGUMENT, the Java emulator's bounds) and
 // keeps the real dead-letter policy.
 func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h grpc.UnaryHandler) (any, error) {
-	if err := checkNames("subscriptions", r.GetName(), "topics", r.GetTopic()); err != nil {
-		return nil, err
-	}
 	switch d := r.GetAckDeadlineSeconds(); {
 	case d == 0:
 		r.AckDeadlineSeconds = 10
@@ -158,7 +128,7 @@ func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h gr
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	if real != nil {
 		l.policies[r.GetName()] = real
 	} else {
@@ -171,9 +141,6 @@ func (l *Layer) createSubscription(ctx context.Context, r *pb.Subscription, h gr
 // the mask, and applies a new ack deadline to deliveries too (pstest only
 // records it).
 func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscriptionRequest, h grpc.UnaryHandler) (any, error) {
-	if err := checkName("subscriptions", r.GetSubscription().GetName()); err != nil {
-		return nil, err
-	}
 	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
 		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
 	}
@@ -201,7 +168,7 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	name := r.GetSubscription().GetName()
 	if policy {
 		if real != nil {
@@ -210,8 +177,8 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 			delete(l.policies, name)
 		}
 	}
-	if s := l.st.subscription(name); s != nil && deadline {
-		s.setAckTimeout(time.Duration(s.proto().GetAckDeadlineSeconds()) * time.Second)
+	if s := l.st.Subscription(name); s != nil && deadline {
+		s.SetAckTimeout(time.Duration(s.Proto().GetAckDeadlineSeconds()) * time.Second)
 	}
 	return l.showSubscription(resp.(*pb.Subscription)), nil
 }
@@ -224,7 +191,7 @@ func (l *Layer) showing(resp any, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	switch r := resp.(type) {
 	case *pb.Subscription:
 		return l.showSubscription(r), nil
@@ -248,9 +215,9 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 	}
 	r := resp.(*pb.ListTopicSubscriptionsResponse)
 	out := &pb.ListTopicSubscriptionsResponse{NextPageToken: r.GetNextPageToken()}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	for _, name := range r.GetSubscriptions() {
-		if s := l.st.subscription(name); s == nil || !s.proto().GetDetached() {
+		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() {
 			out.Subscriptions = append(out.Subscriptions, name)
 		}
 	}
@@ -260,15 +227,12 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 // beforePull refuses pulls from detached subscriptions and dead-letters
 // what is due, so that no message is delivered past its max attempts.
 func (l *Layer) beforePull(r *pb.PullRequest) error {
-	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-		return err
-	}
-	defer l.st.lock()()
-	s := l.st.subscription(r.GetSubscription())
+	defer l.st.Lock()()
+	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {
 		return nil // pstest answers NOT_FOUND
 	}
-	if s.proto().GetDetached() {
+	if s.Proto().GetDetached() {
 		return status.Error(codes.FailedPrecondition, "Subscription is detached")
 	}
 	now := l.now()
@@ -278,8 +242,8 @@ func (l *Layer) beforePull(r *pb.PullRequest) error {
 }
 
 func (l *Layer) deadLetterNow(name string) {
-	defer l.st.lock()()
-	if s := l.st.subscription(name); s != nil {
+	defer l.st.Lock()()
+	if s := l.st.Subscription(name); s != nil {
 		l.deadLetterDue(name, s, l.now())
 	}
 }
@@ -288,19 +252,16 @@ func (l *Layer) deadLetterNow(name string) {
 // true, its messages dropped, pulls refused) but leaves its topic, which no
 // longer lists it nor delivers to it.
 func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionResponse, error) {
-	if err := checkName("subscriptions", r.GetSubscription()); err != nil {
-		return nil, err
-	}
-	defer l.st.lock()()
-	s := l.st.subscription(r.GetSubscription())
+	defer l.st.Lock()()
+	s := l.st.Subscription(r.GetSubscription())
 	if s == nil {
 		return nil, status.Error(codes.NotFound, "Subscription does not exist")
 	}
-	s.proto().Detached = true
-	if t := s.topic(); t != nil {
-		t.detach(r.GetSubscription())
+	s.Proto().Detached = true
+	if t := s.Topic(); t != nil {
+		t.Detach(r.GetSubscription())
 	}
-	s.clear()
+	s.Clear()
 	delete(l.parked, r.GetSubscription())
 	return &pb.DetachSubscriptionResponse{}, nil
 }
@@ -310,7 +271,7 @@ func (l *Layer) Detach(r *pb.DetachSubscriptionRequest) (*pb.DetachSubscriptionR
 // delivery, which a concurrent pull may make while gRPC still marshals this response
 // ("size mismatch" found by the chaos driver).
 func (l *Layer) own(resp *pb.PullResponse) {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	for i, rm := range resp.GetReceivedMessages() {
 		resp.ReceivedMessages[i] = &pb.ReceivedMessage{
 			AckId:           rm.GetAckId(),

@@ -28,12 +28,13 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
+
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 const (
@@ -54,14 +55,14 @@ const (
 
 // Layer is the fidelity layer over one pstest server.
 type Layer struct {
-	st  state
+	st  *pstestx.Server // pstest's state; its lock guards the fields below
 	now func() time.Time
 
 	// The rest is guarded by pstest's mutex.
 	lastID      int64
 	lastPublish time.Time
 	policies    map[string]*pb.DeadLetterPolicy // real dead-letter policies, by subscription
-	logs        map[unsafe.Pointer]*topicLog    // kept messages, by pstest topic
+	logs        map[pstestx.Topic]*topicLog     // kept messages, by pstest topic
 	snapshots   map[string]*snapshot
 	parked      map[string]*parking // messages waiting outside pstest, by subscription
 	recent      []*record           // ring of the latest messages, for the admin API
@@ -93,14 +94,15 @@ func New(fake *pstest.Server) (*Layer, error) { return newLayer(fake, time.Now) 
 
 // newLayer is New with the layer's clock (tests move it forward).
 func newLayer(fake *pstest.Server, now func() time.Time) (*Layer, error) {
-	if layoutErr != nil {
-		return nil, layoutErr
+	st, err := pstestx.Open(&fake.GServer)
+	if err != nil {
+		return nil, err
 	}
 	l := &Layer{
-		st:        state{g: &fake.GServer},
+		st:        st,
 		now:       now,
 		policies:  map[string]*pb.DeadLetterPolicy{},
-		logs:      map[unsafe.Pointer]*topicLog{},
+		logs:      map[pstestx.Topic]*topicLog{},
 		snapshots: map[string]*snapshot{},
 		parked:    map[string]*parking{},
 		recent:    make([]*record, 0, recentMessages),
@@ -137,16 +139,16 @@ func (l *Layer) janitor() {
 
 // sweep dead-letters what is due, expires snapshots and prunes kept messages.
 func (l *Layer) sweep() {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	now := l.now()
 	for name := range l.policies {
-		if s := l.st.subscription(name); s != nil {
+		if s := l.st.Subscription(name); s != nil {
 			l.deadLetterDue(name, s, now)
 		}
 	}
 	l.expireSnapshots(now)
 	for name := range l.parked {
-		if s := l.st.subscription(name); s != nil {
+		if s := l.st.Subscription(name); s != nil {
 			l.refill(s, now)
 		} else {
 			delete(l.parked, name)
@@ -154,7 +156,7 @@ func (l *Layer) sweep() {
 	}
 	for key, log := range l.logs {
 		l.prune(log, now)
-		if len(log.recs) == 0 && l.st.topic(log.topic.proto().GetName()) == nil {
+		if len(log.recs) == 0 && l.st.Topic(log.topic.Proto().GetName()) == nil {
 			delete(l.logs, key)
 		}
 	}
@@ -164,7 +166,7 @@ func (l *Layer) sweep() {
 // first, with their deliveries summed over subscriptions: what the admin
 // API lists.
 func (l *Layer) Messages() []*pstest.Message {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	recs := slices.Clone(l.recent)
 	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(idNumber(a), idNumber(b)) })
 	out := make([]*pstest.Message, 0, len(recs))

@@ -15,7 +15,7 @@ import (
 var soakMessages = flag.Int("soak.messages", 200_000, "messages TestSoakHeapStaysFlat publishes, pulls and acks (20,000 a round)")
 
 func (f *fixture) kept() (logged, recent int) {
-	defer f.layer.st.lock()()
+	defer f.layer.st.Lock()()
 	for _, log := range f.layer.logs {
 		logged += len(log.recs)
 	}

@@ -3,6 +3,8 @@ package pubsubfidelity
 import (
 	"strings"
 
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -55,4 +57,116 @@ func checkNames(pairs ...string) error {
 		}
 	}
 	return nil
+}
+
+// requestNames are the (kind, name) pairs of the resource names req
+// carries, for every request of the Publisher and Subscriber services
+// (TestEveryMethodValidatesNames feeds each an invalid name). Kind
+// "projects" is a parent: "projects/{project}".
+func requestNames(req any) []string {
+	switch r := req.(type) {
+	case *pb.Topic: // CreateTopic
+		return []string{"topics", r.GetName()}
+	case *pb.UpdateTopicRequest:
+		return []string{"topics", r.GetTopic().GetName()}
+	case *pb.PublishRequest:
+		return []string{"topics", r.GetTopic()}
+	case *pb.GetTopicRequest:
+		return []string{"topics", r.GetTopic()}
+	case *pb.ListTopicsRequest:
+		return []string{"projects", r.GetProject()}
+	case *pb.ListTopicSubscriptionsRequest:
+		return []string{"topics", r.GetTopic()}
+	case *pb.ListTopicSnapshotsRequest:
+		return []string{"topics", r.GetTopic()}
+	case *pb.DeleteTopicRequest:
+		return []string{"topics", r.GetTopic()}
+	case *pb.DetachSubscriptionRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.Subscription: // CreateSubscription
+		return []string{"subscriptions", r.GetName(), "topics", r.GetTopic()}
+	case *pb.GetSubscriptionRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.UpdateSubscriptionRequest:
+		return []string{"subscriptions", r.GetSubscription().GetName()}
+	case *pb.ListSubscriptionsRequest:
+		return []string{"projects", r.GetProject()}
+	case *pb.DeleteSubscriptionRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.ModifyAckDeadlineRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.AcknowledgeRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.PullRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.StreamingPullRequest: // the stream's first request
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.ModifyPushConfigRequest:
+		return []string{"subscriptions", r.GetSubscription()}
+	case *pb.GetSnapshotRequest:
+		return []string{"snapshots", r.GetSnapshot()}
+	case *pb.ListSnapshotsRequest:
+		return []string{"projects", r.GetProject()}
+	case *pb.CreateSnapshotRequest:
+		return []string{"snapshots", r.GetName(), "subscriptions", r.GetSubscription()}
+	case *pb.UpdateSnapshotRequest:
+		return []string{"snapshots", r.GetSnapshot().GetName()}
+	case *pb.DeleteSnapshotRequest:
+		return []string{"snapshots", r.GetSnapshot()}
+	case *pb.SeekRequest:
+		if s, ok := r.GetTarget().(*pb.SeekRequest_Snapshot); ok {
+			return []string{"subscriptions", r.GetSubscription(), "snapshots", s.Snapshot}
+		}
+		return []string{"subscriptions", r.GetSubscription()}
+	}
+	return nil
+}
+
+// checkProject checks a parent "projects/{project}" (the project id is not
+// checked further, as production answers NOT_FOUND for a missing one). An
+// empty parent lists every project, as pstest does: push delivery and the
+// admin API rely on it.
+func checkProject(name string) error {
+	if p, ok := strings.CutPrefix(name, "projects/"); name == "" || ok && p != "" && !strings.Contains(p, "/") {
+		return nil
+	}
+	return status.Errorf(codes.InvalidArgument, "Invalid [projects] name: (name=%s)", name)
+}
+
+// checkRequest checks every resource name req carries, before anything
+// looks one up.
+func checkRequest(req any) error {
+	pairs := requestNames(req)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] == "projects" {
+			if err := checkProject(pairs[i+1]); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := checkName(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stream is the layer's stream interceptor: the first request of a
+// StreamingPull is checked as Unary checks requests, so an invalid
+// subscription name is INVALID_ARGUMENT, not NOT_FOUND.
+func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return h(srv, &checkedStream{ServerStream: ss})
+}
+
+type checkedStream struct {
+	grpc.ServerStream
+	first bool // the first request was received
+}
+
+func (s *checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil || s.first {
+		return err
+	}
+	s.first = true
+	return checkRequest(m)
 }

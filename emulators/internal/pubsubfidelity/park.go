@@ -2,9 +2,10 @@ package pubsubfidelity
 
 import (
 	"time"
-	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 // window is how many deliverable messages a subscription holds inside
@@ -27,7 +28,7 @@ type parked struct {
 
 // parking is one subscription's waiting messages, oldest first.
 type parking struct {
-	sub  unsafe.Pointer // pstest's subscription: a re-created one is another
+	sub  pstestx.Subscription // pstest's subscription: a re-created one is another
 	msgs []*parked
 	ids  map[string]struct{}
 }
@@ -36,7 +37,7 @@ type parking struct {
 // Must be called with the lock held.
 func (l *Layer) queue(name string, s *sub) *parking {
 	q := l.parked[name]
-	if q != nil && q.sub != s.p {
+	if q != nil && q.sub != *s {
 		delete(l.parked, name)
 		q = nil
 	}
@@ -47,14 +48,14 @@ func (l *Layer) queue(name string, s *sub) *parking {
 // while the window has room and nothing waits, else parked. Must be called
 // with the lock held.
 func (l *Layer) enqueue(s *sub, m *parked) {
-	name := s.proto().GetName()
+	name := s.Proto().GetName()
 	q := l.queue(name, s)
-	if q == nil && s.count() < window {
-		s.add(m.msg, m.published, m.deliveries, m.acks)
+	if q == nil && s.Count() < window {
+		s.Add(m.msg, m.published, m.deliveries, m.acks)
 		return
 	}
 	if q == nil {
-		q = &parking{sub: s.p, ids: map[string]struct{}{}}
+		q = &parking{sub: *s, ids: map[string]struct{}{}}
 		l.parked[name] = q
 	}
 	q.msgs = append(q.msgs, m)
@@ -63,10 +64,10 @@ func (l *Layer) enqueue(s *sub, m *parked) {
 
 // holds reports whether s has the message, in pstest or parked.
 func (l *Layer) holds(s *sub, id string) bool {
-	if s.has(id) {
+	if s.Has(id) {
 		return true
 	}
-	q := l.queue(s.proto().GetName(), s)
+	q := l.queue(s.Proto().GetName(), s)
 	if q == nil {
 		return false
 	}
@@ -77,21 +78,21 @@ func (l *Layer) holds(s *sub, id string) bool {
 // refill moves parked messages into pstest until the window has `window`
 // deliverable messages. Must be called with the lock held.
 func (l *Layer) refill(s *sub, now time.Time) {
-	name := s.proto().GetName()
+	name := s.Proto().GetName()
 	q := l.queue(name, s)
 	if q == nil {
 		return
 	}
 	free := window
-	for _, m := range s.messages() {
-		if m.available(now) {
+	for _, m := range s.Messages() {
+		if m.Available(now) {
 			free--
 		}
 	}
 	n := 0
 	for ; n < len(q.msgs) && n < free; n++ {
 		m := q.msgs[n]
-		s.add(m.msg, m.published, m.deliveries, m.acks)
+		s.Add(m.msg, m.published, m.deliveries, m.acks)
 		delete(q.ids, m.msg.GetMessageId())
 	}
 	clear(q.msgs[:n])
@@ -104,7 +105,7 @@ func (l *Layer) refill(s *sub, now time.Time) {
 // dropParked removes parked messages that keep returns false for (all, if
 // keep is nil), counting them acknowledged. Must be called with the lock held.
 func (l *Layer) dropParked(s *sub, keep func(*parked) bool) {
-	name := s.proto().GetName()
+	name := s.Proto().GetName()
 	q := l.queue(name, s)
 	if q == nil {
 		return
@@ -128,7 +129,7 @@ func (l *Layer) dropParked(s *sub, keep func(*parked) bool) {
 // parkedMessages are s's parked messages, oldest first. Must be called
 // with the lock held.
 func (l *Layer) parkedMessages(s *sub) []*parked {
-	if q := l.queue(s.proto().GetName(), s); q != nil {
+	if q := l.queue(s.Proto().GetName(), s); q != nil {
 		return q.msgs
 	}
 	return nil
@@ -137,10 +138,10 @@ func (l *Layer) parkedMessages(s *sub) []*parked {
 // Parked counts the messages waiting outside pstest, by subscription, for
 // the admin API's backlog.
 func (l *Layer) Parked() map[string]int {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	out := make(map[string]int, len(l.parked))
 	for name, q := range l.parked {
-		if s := l.st.subscription(name); s != nil && s.p == q.sub {
+		if s := l.st.Subscription(name); s != nil && *s == q.sub {
 			out[name] = len(q.msgs)
 		}
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 func (f *fixture) inPstest(name string) int {
-	defer f.layer.st.lock()()
-	return f.layer.st.subscription(name).count()
+	defer f.layer.st.Lock()()
+	return f.layer.st.Subscription(name).Count()
 }
 
 func TestBacklogBeyondTheWindowWaitsOutsidePstest(t *testing.T) {

@@ -14,9 +14,6 @@ import (
 // production does, decimal ids, per-subscription delivery counters, and the
 // message kept only as long as something needs it.
 func (l *Layer) Publish(req *pb.PublishRequest) (*pb.PublishResponse, error) {
-	if err := checkName("topics", req.GetTopic()); err != nil {
-		return nil, err
-	}
 	if len(req.GetMessages()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "No messages to publish")
 	}
@@ -25,8 +22,8 @@ func (l *Layer) Publish(req *pb.PublishRequest) (*pb.PublishResponse, error) {
 			return nil, status.Error(codes.InvalidArgument, "Some messages are empty")
 		}
 	}
-	defer l.st.lock()()
-	t := l.st.topic(req.GetTopic())
+	defer l.st.Lock()()
+	t := l.st.Topic(req.GetTopic())
 	if t == nil {
 		return nil, status.Error(codes.NotFound, "Topic not found")
 	}
@@ -37,8 +34,8 @@ func (l *Layer) Publish(req *pb.PublishRequest) (*pb.PublishResponse, error) {
 // publishLocked publishes msgs (taking ownership of them) to t. Must be
 // called with the lock held.
 func (l *Layer) publishLocked(t *topic, msgs []*pb.PubsubMessage, now time.Time) []string {
-	subs := t.subscriptions()
-	log := l.logs[t.p]
+	subs := t.Subscriptions()
+	log := l.logs[*t]
 	keep := l.keeping(t, subs, now)
 	ids := make([]string, 0, len(msgs))
 	for _, pm := range msgs {
@@ -53,18 +50,18 @@ func (l *Layer) publishLocked(t *topic, msgs []*pb.PubsubMessage, now time.Time)
 		l.lastPublish = published
 		pm.MessageId = id
 		pm.PublishTime = timestamppb.New(published)
-		r := &record{msg: pm, published: published, topic: t.proto().GetName()}
+		r := &record{msg: pm, published: published, topic: t.Proto().GetName()}
 		for _, s := range subs {
 			n := new(int)
 			l.enqueue(s, &parked{msg: pm, published: published, deliveries: n, acks: &r.acks})
-			r.subs = append(r.subs, s.proto().GetName())
+			r.subs = append(r.subs, s.Proto().GetName())
 			r.counts = append(r.counts, n)
 		}
 		l.remember(r)
 		if keep {
 			if log == nil {
 				log = &topicLog{topic: t}
-				l.logs[t.p] = log
+				l.logs[*t] = log
 			}
 			log.recs = append(log.recs, r)
 		}
@@ -80,16 +77,16 @@ func (l *Layer) publishLocked(t *topic, msgs []*pb.PubsubMessage, now time.Time)
 // the topic's retention, a subscription retaining acknowledged messages or
 // a snapshot of the topic.
 func (l *Layer) keeping(t *topic, subs []*sub, now time.Time) bool {
-	if t.proto().GetMessageRetentionDuration().AsDuration() > 0 {
+	if t.Proto().GetMessageRetentionDuration().AsDuration() > 0 {
 		return true
 	}
 	for _, s := range subs {
-		if s.proto().GetRetainAckedMessages() {
+		if s.Proto().GetRetainAckedMessages() {
 			return true
 		}
 	}
 	for _, snap := range l.snapshots {
-		if snap.topic == t.p && now.Before(snap.expire) {
+		if snap.topic == *t && now.Before(snap.expire) {
 			return true
 		}
 	}
@@ -99,21 +96,21 @@ func (l *Layer) keeping(t *topic, subs []*sub, now time.Time) bool {
 // needed reports whether r, kept in log, may still be restored by a Seek.
 func (l *Layer) needed(log *topicLog, r *record, now time.Time) bool {
 	age := now.Sub(r.published)
-	if ret := log.topic.proto().GetMessageRetentionDuration().AsDuration(); age < ret {
+	if ret := log.topic.Proto().GetMessageRetentionDuration().AsDuration(); age < ret {
 		return true
 	}
 	for _, name := range r.subs {
-		s := l.st.subscription(name)
-		if s == nil || s.topic() == nil || s.topic().p != log.topic.p {
+		s := l.st.Subscription(name)
+		if s == nil || s.Topic() == nil || *s.Topic() != *log.topic {
 			continue
 		}
-		p := s.proto()
+		p := s.Proto()
 		if p.GetRetainAckedMessages() && age < p.GetMessageRetentionDuration().AsDuration() {
 			return true
 		}
 	}
 	for _, snap := range l.snapshots {
-		if snap.topic == log.topic.p && !r.published.Before(snap.created) && now.Before(snap.expire) {
+		if snap.topic == *log.topic && !r.published.Before(snap.created) && now.Before(snap.expire) {
 			return true
 		}
 	}

@@ -3,7 +3,6 @@ package pubsubfidelity
 import (
 	"slices"
 	"time"
-	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
@@ -25,25 +24,17 @@ import (
 // Either way messages outstanding on the subscription become deliverable
 // at once.
 func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
-	if err := checkName("subscriptions", req.GetSubscription()); err != nil {
-		return nil, err
-	}
 	switch req.GetTarget().(type) {
 	case *pb.SeekRequest_Time, *pb.SeekRequest_Snapshot:
 	default:
 		return nil, status.Error(codes.InvalidArgument, "No target was specified in the SeekRequest. Must specify either a time or a snapshot")
 	}
-	if t, ok := req.GetTarget().(*pb.SeekRequest_Snapshot); ok {
-		if err := checkName("snapshots", t.Snapshot); err != nil {
-			return nil, err
-		}
-	}
-	defer l.st.lock()()
-	s := l.st.subscription(req.GetSubscription())
+	defer l.st.Lock()()
+	s := l.st.Subscription(req.GetSubscription())
 	if s == nil {
 		return nil, status.Error(codes.NotFound, "Subscription does not exist")
 	}
-	if s.proto().GetDetached() {
+	if s.Proto().GetDetached() {
 		return nil, status.Error(codes.FailedPrecondition, "Subscription is detached")
 	}
 	now := l.now()
@@ -55,8 +46,8 @@ func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
 		if snap == nil || !now.Before(snap.expire) {
 			return nil, status.Error(codes.NotFound, "Snapshot does not exist")
 		}
-		if top := s.topic(); top == nil || top.p != snap.topic || s.proto().GetTopic() != snap.proto.GetTopic() {
-			return nil, status.Errorf(codes.FailedPrecondition, "The subscription's topic %s is different from that of the snapshot %s; they must match in order for Seek work. Note that if a topic is deleted and then re-created with the same name, it is considered a distinct topic for these purposes.", s.proto().GetTopic(), snap.proto.GetTopic())
+		if top := s.Topic(); top == nil || *top != snap.topic || s.Proto().GetTopic() != snap.proto.GetTopic() {
+			return nil, status.Errorf(codes.FailedPrecondition, "The subscription's topic %s is different from that of the snapshot %s; they must match in order for Seek work. Note that if a topic is deleted and then re-created with the same name, it is considered a distinct topic for these purposes.", s.Proto().GetTopic(), snap.proto.GetTopic())
 		}
 		l.seekSnapshot(s, snap, now)
 	}
@@ -69,15 +60,15 @@ func (l *Layer) Seek(req *pb.SeekRequest) (*pb.SeekResponse, error) {
 // with the lock held, after a seek made every message deliverable.
 func (l *Layer) resettle(s *sub) {
 	all := slices.Clone(l.parkedMessages(s))
-	delete(l.parked, s.proto().GetName())
-	for id, m := range s.messages() {
-		rm := m.proto()
+	delete(l.parked, s.Proto().GetName())
+	for id, m := range s.Messages() {
+		rm := m.Proto()
 		if rm == nil || rm.GetMessage() == nil {
 			continue
 		}
-		deliveries, acks := m.counters()
-		all = append(all, &parked{msg: rm.GetMessage(), published: m.publishTime(), deliveries: deliveries, acks: acks})
-		s.remove(id)
+		deliveries, acks := m.Counters()
+		all = append(all, &parked{msg: rm.GetMessage(), published: m.PublishTime(), deliveries: deliveries, acks: acks})
+		s.Remove(id)
 	}
 	slices.SortStableFunc(all, func(a, b *parked) int { return a.published.Compare(b.published) })
 	for _, m := range all {
@@ -88,25 +79,25 @@ func (l *Layer) resettle(s *sub) {
 func (l *Layer) seekTime(s *sub, target, now time.Time) {
 	defer l.resettle(s)
 	l.dropParked(s, func(m *parked) bool { return !m.published.Before(target) })
-	for id, m := range s.messages() {
-		if m.publishTime().Before(target) {
-			m.ack()
-			s.remove(id)
+	for id, m := range s.Messages() {
+		if m.PublishTime().Before(target) {
+			m.CountAck()
+			s.Remove(id)
 		} else {
-			m.makeAvailable()
+			m.MakeAvailable()
 		}
 	}
-	top := s.topic()
+	top := s.Topic()
 	if top == nil {
 		return
 	}
-	log := l.logs[top.p]
+	log := l.logs[*top]
 	if log == nil {
 		return
 	}
-	name := s.proto().GetName()
-	p := s.proto()
-	topicRet := top.proto().GetMessageRetentionDuration().AsDuration()
+	name := s.Proto().GetName()
+	p := s.Proto()
+	topicRet := top.Proto().GetMessageRetentionDuration().AsDuration()
 	for _, r := range log.recs {
 		if r.published.Before(target) || l.holds(s, r.msg.GetMessageId()) {
 			continue
@@ -123,9 +114,9 @@ func (l *Layer) seekTime(s *sub, target, now time.Time) {
 func (l *Layer) seekSnapshot(s *sub, snap *snapshot, now time.Time) {
 	defer l.resettle(s)
 	l.dropParked(s, nil)
-	for id, m := range s.messages() {
-		m.ack()
-		s.remove(id)
+	for id, m := range s.Messages() {
+		m.CountAck()
+		s.Remove(id)
 	}
 	for _, r := range snap.backlog {
 		l.restore(s, r)
@@ -154,5 +145,3 @@ func contains(names []string, name string) bool {
 	}
 	return false
 }
-
-var _ unsafe.Pointer

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
@@ -13,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 // snapshot is a subscription's acknowledgment state at one moment: its
@@ -20,7 +21,7 @@ import (
 // published to its topic since (kept in the topic's log while it lives).
 type snapshot struct {
 	proto   *pb.Snapshot
-	topic   unsafe.Pointer // pstest's topic: a re-created topic is another one
+	topic   pstestx.Topic // pstest's topic: a re-created topic is another one
 	created time.Time
 	expire  time.Time
 	backlog []*record
@@ -32,36 +33,33 @@ const minSnapshotLife = time.Hour
 // CreateSnapshot captures the subscription's backlog. The snapshot expires
 // when its oldest message would have reached 7 days, at most 7 days from now.
 func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkNames("snapshots", req.GetName(), "subscriptions", req.GetSubscription()); err != nil {
-		return nil, err
-	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	now := l.now()
 	l.expireSnapshots(now)
-	s := l.st.subscription(req.GetSubscription())
+	s := l.st.Subscription(req.GetSubscription())
 	if s == nil {
 		return nil, status.Error(codes.NotFound, "Subscription does not exist")
 	}
 	if l.snapshots[req.GetName()] != nil {
 		return nil, status.Error(codes.AlreadyExists, "Snapshot already exists")
 	}
-	top := s.topic()
-	if top == nil || s.proto().GetDetached() || l.st.topic(s.proto().GetTopic()) == nil {
+	top := s.Topic()
+	if top == nil || s.Proto().GetDetached() || l.st.Topic(s.Proto().GetTopic()) == nil {
 		return nil, status.Error(codes.FailedPrecondition, "The subscription's topic does not exist or the subscription is detached")
 	}
-	snap := &snapshot{topic: top.p, created: now, expire: now.Add(snapshotLifetime)}
-	for _, m := range s.messages() {
-		rm := m.proto()
+	snap := &snapshot{topic: *top, created: now, expire: now.Add(snapshotLifetime)}
+	for _, m := range s.Messages() {
+		rm := m.Proto()
 		if rm == nil || rm.GetMessage() == nil {
 			continue
 		}
-		snap.backlog = append(snap.backlog, &record{msg: rm.GetMessage(), published: m.publishTime(), topic: s.proto().GetTopic()})
-		if e := m.publishTime().Add(snapshotLifetime); e.Before(snap.expire) {
+		snap.backlog = append(snap.backlog, &record{msg: rm.GetMessage(), published: m.PublishTime(), topic: s.Proto().GetTopic()})
+		if e := m.PublishTime().Add(snapshotLifetime); e.Before(snap.expire) {
 			snap.expire = e
 		}
 	}
 	for _, m := range l.parkedMessages(s) {
-		snap.backlog = append(snap.backlog, &record{msg: m.msg, published: m.published, topic: s.proto().GetTopic()})
+		snap.backlog = append(snap.backlog, &record{msg: m.msg, published: m.published, topic: s.Proto().GetTopic()})
 		if e := m.published.Add(snapshotLifetime); e.Before(snap.expire) {
 			snap.expire = e
 		}
@@ -70,7 +68,7 @@ func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, err
 		return nil, status.Error(codes.FailedPrecondition, "The snapshot would expire in less than 1 hour: the subscription's backlog is too old")
 	}
 	snap.proto = &pb.Snapshot{
-		Name: req.GetName(), Topic: s.proto().GetTopic(), ExpireTime: timestamppb.New(snap.expire),
+		Name: req.GetName(), Topic: s.Proto().GetTopic(), ExpireTime: timestamppb.New(snap.expire),
 		Labels: req.GetLabels(),
 	}
 	l.snapshots[req.GetName()] = snap
@@ -79,10 +77,7 @@ func (l *Layer) CreateSnapshot(req *pb.CreateSnapshotRequest) (*pb.Snapshot, err
 
 // GetSnapshot returns a snapshot that has not expired.
 func (l *Layer) GetSnapshot(req *pb.GetSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkName("snapshots", req.GetSnapshot()); err != nil {
-		return nil, err
-	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	snap := l.snapshots[req.GetSnapshot()]
 	if snap == nil {
@@ -94,13 +89,10 @@ func (l *Layer) GetSnapshot(req *pb.GetSnapshotRequest) (*pb.Snapshot, error) {
 // UpdateSnapshot changes labels or expire_time (which production lets move
 // within the snapshot's 7 days; here anything not earlier than now).
 func (l *Layer) UpdateSnapshot(req *pb.UpdateSnapshotRequest) (*pb.Snapshot, error) {
-	if err := checkName("snapshots", req.GetSnapshot().GetName()); err != nil {
-		return nil, err
-	}
 	if len(req.GetUpdateMask().GetPaths()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "update_mask must name at least one field")
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	now := l.now()
 	l.expireSnapshots(now)
 	snap := l.snapshots[req.GetSnapshot().GetName()]
@@ -130,10 +122,7 @@ func (l *Layer) UpdateSnapshot(req *pb.UpdateSnapshotRequest) (*pb.Snapshot, err
 
 // DeleteSnapshot removes a snapshot; Seek to it fails afterwards.
 func (l *Layer) DeleteSnapshot(req *pb.DeleteSnapshotRequest) (*emptypb.Empty, error) {
-	if err := checkName("snapshots", req.GetSnapshot()); err != nil {
-		return nil, err
-	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	if l.snapshots[req.GetSnapshot()] == nil {
 		return nil, status.Error(codes.NotFound, "Snapshot does not exist")
@@ -148,7 +137,7 @@ func (l *Layer) ListSnapshots(req *pb.ListSnapshotsRequest) (*pb.ListSnapshotsRe
 	if parts := strings.Split(project, "/"); len(parts) != 2 || parts[0] != "projects" {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid [projects] name: (name=%s)", project)
 	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
 	var names []string
 	for name := range l.snapshots {
@@ -170,18 +159,15 @@ func (l *Layer) ListSnapshots(req *pb.ListSnapshotsRequest) (*pb.ListSnapshotsRe
 
 // ListTopicSnapshots lists the names of a topic's snapshots.
 func (l *Layer) ListTopicSnapshots(req *pb.ListTopicSnapshotsRequest) (*pb.ListTopicSnapshotsResponse, error) {
-	if err := checkName("topics", req.GetTopic()); err != nil {
-		return nil, err
-	}
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	l.expireSnapshots(l.now())
-	t := l.st.topic(req.GetTopic())
+	t := l.st.Topic(req.GetTopic())
 	if t == nil {
 		return nil, status.Error(codes.NotFound, "Topic not found")
 	}
 	var names []string
 	for name, snap := range l.snapshots {
-		if snap.topic == t.p {
+		if snap.topic == *t {
 			names = append(names, name)
 		}
 	}

@@ -16,13 +16,13 @@ import (
 // messages not yet acknowledged (delivered or not, inside pstest or parked
 // here), as copies in no order, and the last message id given.
 func (l *Layer) Backlogs() (map[string][]*pb.PubsubMessage, int64) {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	out := map[string][]*pb.PubsubMessage{}
-	for _, s := range l.st.subscriptions() {
-		name := s.proto().GetName()
+	for _, s := range l.st.Subscriptions() {
+		name := s.Proto().GetName()
 		msgs := []*pb.PubsubMessage{}
-		for _, m := range s.messages() {
-			msgs = append(msgs, proto.Clone(m.proto().GetMessage()).(*pb.PubsubMessage))
+		for _, m := range s.Messages() {
+			msgs = append(msgs, proto.Clone(m.Proto().GetMessage()).(*pb.PubsubMessage))
 		}
 		for _, p := range l.parkedMessages(s) {
 			msgs = append(msgs, proto.Clone(p.msg).(*pb.PubsubMessage))
@@ -47,15 +47,15 @@ type Restored struct {
 // anything is changed: a missing topic or subscription, or a subscription
 // not on the message's topic, is an error and nothing is restored.
 func (l *Layer) Restore(msgs []Restored, lastID int64) error {
-	defer l.st.lock()()
+	defer l.st.Lock()()
 	for _, r := range msgs {
-		t := l.st.topic(r.Topic)
+		t := l.st.Topic(r.Topic)
 		if t == nil {
 			return fmt.Errorf("restore message %s: no topic %s", r.Msg.GetMessageId(), r.Topic)
 		}
 		for _, name := range r.Subs {
-			s := l.st.subscription(name)
-			if s == nil || s.topic() == nil || s.topic().p != t.p {
+			s := l.st.Subscription(name)
+			if s == nil || s.Topic() == nil || *s.Topic() != *t {
 				return fmt.Errorf("restore message %s: no subscription %s on topic %s", r.Msg.GetMessageId(), name, r.Topic)
 			}
 		}
@@ -66,7 +66,7 @@ func (l *Layer) Restore(msgs []Restored, lastID int64) error {
 		rec := &record{msg: pm, published: published, topic: r.Topic}
 		for _, name := range r.Subs {
 			n := new(int)
-			l.enqueue(l.st.subscription(name), &parked{msg: pm, published: published, deliveries: n, acks: &rec.acks})
+			l.enqueue(l.st.Subscription(name), &parked{msg: pm, published: published, deliveries: n, acks: &rec.acks})
 			rec.subs = append(rec.subs, name)
 			rec.counts = append(rec.counts, n)
 		}

@@ -16,13 +16,14 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/etl-pipeline/emulators/internal/push"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 var chaosDuration = flag.Duration("chaos.duration", 2*time.Second, "how long TestRandomRPCsKeepTheEmulatorServing runs")
@@ -284,12 +285,7 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 	var conn grpc.ClientConnInterface
 	if target := os.Getenv("CHAOS_PUBSUB_TARGET"); target != "" {
 		// By hand, against another emulator (e.g. Google's Java one).
-		cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
-		conn = cc
+		conn = testserver.Dial(t, target)
 	} else {
 		conn = chaosServer(t).Conn()
 	}

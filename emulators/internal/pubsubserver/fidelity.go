@@ -8,10 +8,11 @@ import (
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 )
 
-// fidelityOptions put panic recovery, then the fidelity layer, in front of
-// every handler (after the readiness gate).
+// fidelityOptions put panic recovery, then the fidelity layer (unary calls
+// and the first request of a stream), in front of every handler (after the
+// readiness gate).
 func fidelityOptions(l *pubsubfidelity.Layer) []grpc.ServerOption {
-	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(l.Unary))
+	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(l.Unary), grpc.ChainStreamInterceptor(l.Stream))
 }
 
 // Messages are the latest messages published (at most 1,000, acknowledged

@@ -15,7 +15,11 @@ import (
 // The admin API counts messages the fidelity layer parks outside pstest.
 func TestAdminBacklogIncludesParkedMessages(t *testing.T) {
 	srv, conn := start(t)
-	api := httptest.NewServer(pubsubadmin.Handler(srv.Fake(), pubsubadmin.WithSource(srv)))
+	handler, err := pubsubadmin.Handler(srv.Fake(), pubsubadmin.WithSource(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(handler)
 	defer api.Close()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
 	ctx := context.Background()

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/etl-pipeline/emulators/internal/push"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // Until Ready, outside callers see NOT_SERVING and wait, while the
@@ -23,11 +23,7 @@ func TestCallersFromOutsideWaitForReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testserver.Dial(t, srv.Addr())
 	ctx := context.Background()
 
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})

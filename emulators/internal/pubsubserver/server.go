@@ -22,7 +22,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/exactlyonce"
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
@@ -35,18 +37,19 @@ const maxMessageSize = 64 << 20
 
 // Server is a running Pub/Sub emulator.
 type Server struct {
-	host     string // as requested, so Addr reads "0.0.0.0:8085", not "[::]:8085"
-	fake     *pstest.Server
-	grpc     *grpc.Server
-	gate     *ready.Gate
-	listener net.Listener
-	internal *bufconn.Listener
-	conn     *grpc.ClientConn
-	faults   *faults.Registry
-	fidelity *pubsubfidelity.Layer
-	stopPush context.CancelFunc
-	pushDone chan struct{}
-	closing  sync.Once
+	host      string // as requested, so Addr reads "0.0.0.0:8085", not "[::]:8085"
+	fake      *pstest.Server
+	internals *pstestx.Server
+	grpc      *grpc.Server
+	gate      *ready.Gate
+	listener  net.Listener
+	internal  *bufconn.Listener
+	conn      *grpc.ClientConn
+	faults    *faults.Registry
+	fidelity  *pubsubfidelity.Layer
+	stopPush  context.CancelFunc
+	pushDone  chan struct{}
+	closing   sync.Once
 }
 
 // Start listens on addr ("host:port"; port 0 picks a free one), serves the
@@ -64,6 +67,14 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// pstest insists on a listener of its own; it is bound to loopback and
 	// unused: every call comes through s.grpc.
 	fake := pstest.NewServerWithAddress("127.0.0.1:0")
+	// A pstest whose internals moved refuses to start here (the error
+	// names its version), before anything is served.
+	internals, err := pstestx.Open(&fake.GServer)
+	if err != nil {
+		lis.Close()
+		fake.Close()
+		return nil, err
+	}
 	fidelity, err := pubsubfidelity.New(fake)
 	if err != nil {
 		lis.Close()
@@ -74,14 +85,15 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	opts = append(opts, fidelityOptions(fidelity)...)
 	s := &Server{
-		fidelity: fidelity,
-		host:     host,
-		fake:     fake,
-		listener: lis,
-		internal: bufconn.Listen(1 << 20),
-		grpc:     grpc.NewServer(opts...),
-		gate:     gate,
-		pushDone: make(chan struct{}),
+		fidelity:  fidelity,
+		host:      host,
+		fake:      fake,
+		internals: internals,
+		listener:  lis,
+		internal:  bufconn.Listen(1 << 20),
+		grpc:      grpc.NewServer(opts...),
+		gate:      gate,
+		pushDone:  make(chan struct{}),
 	}
 	s.conn, err = grpc.NewClient("passthrough:///pstest",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.internal.DialContext(ctx) }),
@@ -102,7 +114,10 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// and push deliveries all pull through them.
 	// streampull serves StreamingPull from Pull in batches (pstest streams ~100 msg/s)
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
-	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults), &fake.GServer).Via(fidelity.Unary))
+	// exactlyonce (acks on exactly-once subscriptions) sees the ack ids
+	// clients see, faults' marks included.
+	withFaults := faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults)
+	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(exactlyonce.Wrap(withFaults, internals, s.faults), internals).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)
 	go s.grpc.Serve(lis)        //nolint:errcheck // returns only once stopped
@@ -125,6 +140,10 @@ func (s *Server) Faults() *faults.Registry { return s.faults }
 
 // Fake is the pstest server behind the API, for inspection.
 func (s *Server) Fake() *pstest.Server { return s.fake }
+
+// Internals is the pstest server's state, for inspection (the admin API,
+// state export).
+func (s *Server) Internals() *pstestx.Server { return s.internals }
 
 // Ready reports SERVING and releases held calls, then returns once the
 // server has answered a health check over TCP, so the caller may announce

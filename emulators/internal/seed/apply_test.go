@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,21 +10,11 @@ import (
 	"cloud.google.com/go/bigtable/bttest"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-)
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
+	"github.com/etl-pipeline/emulators/internal/testserver"
+)
 
 func parseValid(t *testing.T) *Seed {
 	t.Helper()
@@ -37,7 +28,11 @@ func parseValid(t *testing.T) *Seed {
 func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 	fake := pstest.NewServer()
 	t.Cleanup(func() { fake.Close() })
-	conn, s, ctx := dial(t, fake.Addr), parseValid(t), context.Background()
+	s, err := Parse([]byte(strings.Replace(valid, "ordering = true", "ordering = true\nexactly_once = true", 1)), "etl.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, ctx := testserver.Dial(t, fake.Addr), context.Background()
 	for range 2 {
 		if err := s.ApplyPubSub(ctx, conn, "proj"); err != nil {
 			t.Fatal(err)
@@ -49,7 +44,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 		want *pb.Subscription
 	}{
 		{"sub-dev", &pb.Subscription{
-			Topic: "projects/proj/topics/events-dev", AckDeadlineSeconds: 30, EnableMessageOrdering: true,
+			Topic: "projects/proj/topics/events-dev", AckDeadlineSeconds: 30, EnableMessageOrdering: true, EnableExactlyOnceDelivery: true,
 			DeadLetterPolicy: &pb.DeadLetterPolicy{DeadLetterTopic: "projects/proj/topics/dead-dev", MaxDeliveryAttempts: 7},
 			RetryPolicy:      &pb.RetryPolicy{MinimumBackoff: durationpb.New(500 * time.Millisecond), MaximumBackoff: durationpb.New(20 * time.Second)},
 		}},
@@ -65,7 +60,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 		}
 		trimmed := &pb.Subscription{
 			Topic: got.Topic, AckDeadlineSeconds: got.AckDeadlineSeconds, EnableMessageOrdering: got.EnableMessageOrdering,
-			DeadLetterPolicy: got.DeadLetterPolicy, RetryPolicy: got.RetryPolicy,
+			EnableExactlyOnceDelivery: got.EnableExactlyOnceDelivery, DeadLetterPolicy: got.DeadLetterPolicy, RetryPolicy: got.RetryPolicy,
 		}
 		if ep := got.GetPushConfig().GetPushEndpoint(); ep != "" {
 			trimmed.PushConfig = &pb.PushConfig{PushEndpoint: ep}
@@ -82,7 +77,7 @@ func TestApplyBigtableCreatesTablesWithGCRulesAndIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	conn, s, ctx := dial(t, srv.Addr), parseValid(t), context.Background()
+	conn, s, ctx := testserver.Dial(t, srv.Addr), parseValid(t), context.Background()
 	for range 2 {
 		if err := s.ApplyBigtable(ctx, conn, "proj"); err != nil {
 			t.Fatal(err)

@@ -12,10 +12,11 @@ func topicPath(project, topic string) string {
 
 func subscriptionProto(project string, s Subscription) *pb.Subscription {
 	p := &pb.Subscription{
-		Name:                  "projects/" + project + "/subscriptions/" + s.Name,
-		Topic:                 topicPath(project, s.Topic),
-		AckDeadlineSeconds:    s.AckDeadlineSeconds,
-		EnableMessageOrdering: s.Ordering,
+		Name:                      "projects/" + project + "/subscriptions/" + s.Name,
+		Topic:                     topicPath(project, s.Topic),
+		AckDeadlineSeconds:        s.AckDeadlineSeconds,
+		EnableMessageOrdering:     s.Ordering,
+		EnableExactlyOnceDelivery: s.ExactlyOnce,
 	}
 	if s.PushEndpoint != "" {
 		p.PushConfig = &pb.PushConfig{

@@ -51,6 +51,7 @@ type rawSubscription struct {
 	Function           *string        `toml:"function"`
 	AckDeadlineSeconds *int64         `toml:"ack_deadline_seconds"`
 	Ordering           bool           `toml:"ordering"`
+	ExactlyOnce        bool           `toml:"exactly_once"`
 	DeadLetter         *rawDeadLetter `toml:"dead_letter"`
 	Retry              *rawRetry      `toml:"retry"`
 	Faults             *faults.Input  `toml:"faults"`

@@ -35,6 +35,7 @@ type Subscription struct {
 	Function           string // informational, for the Python side
 	AckDeadlineSeconds int32
 	Ordering           bool
+	ExactlyOnce        bool // enable_exactly_once_delivery; pull subscriptions only
 	DeadLetter         *DeadLetter
 	Retry              *Retry
 	Faults             *faults.Config // injected by the Go emulator only (internal/faults)

@@ -20,6 +20,10 @@ func (v *validator) subscription(i int, raw rawSubscription, topics []string) Su
 		Function:           v.optional(p, "function", raw.Function, ""),
 		AckDeadlineSeconds: int32(v.integer(p, "ack_deadline_seconds", raw.AckDeadlineSeconds, 10, 600, 60)),
 		Ordering:           raw.Ordering,
+		ExactlyOnce:        raw.ExactlyOnce,
+	}
+	if raw.ExactlyOnce && s.PushEndpoint != "" {
+		v.fail(p, "exactly_once", "exactly_once needs a pull subscription (push delivery is at-least-once)")
 	}
 	if d := raw.DeadLetter; d != nil {
 		v.declared(p, "dead_letter.topic", d.Topic, topics)

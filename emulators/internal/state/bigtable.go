@@ -6,22 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
-	"unsafe"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
-	"cloud.google.com/go/bigtable/bttest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/etl-pipeline/emulators/internal/pinned"
+	"github.com/etl-pipeline/emulators/internal/bttestx"
 )
 
 // Bigtable files.
@@ -99,50 +94,15 @@ func splitTable(name string) (project, instance, id string) {
 	return parts[1], parts[3], parts[5]
 }
 
-// tableNames lists bttest's tables (every project and instance). bttest
-// has no instance admin, so ListTables cannot enumerate instances: the
-// names are read from its unexported table map (Server.s.tables, under
-// server.mu, through internal/pinned), pinned to bigtable v1.58.0 like the
-// pstest readers.
-func tableNames(bt *bttest.Server) ([]string, error) {
-	if bttestLayoutErr != nil {
-		return nil, bttestLayoutErr
-	}
-	inner := *pinned.Field[unsafe.Pointer](bttestInternals, unsafe.Pointer(bt), "Server.s")
-	if inner == nil {
-		return nil, fmt.Errorf("%s: Server.s is nil", bttestPin)
-	}
-	lock := pinned.Field[sync.Mutex](bttestInternals, inner, "server.mu")
-	lock.Lock()
-	var names []string
-	for _, k := range bttestInternals.Map(inner, "server.tables").MapKeys() {
-		names = append(names, k.String())
-	}
-	lock.Unlock()
-	slices.Sort(names)
-	return names, nil
-}
-
-var bttestLayout = map[string]string{
-	"Server.s":      "*bttest.server",
-	"server.mu":     "sync.Mutex",
-	"server.tables": "map[string]*bttest.table",
-}
-
-const bttestPin = "bttest internals changed (state export pinned to bigtable v1.58.0)"
-
-var bttestInternals, bttestLayoutErr = pinned.Check(bttestPin, bttestLayout, reflect.TypeFor[bttest.Server]())
-
 // ExportBigtable writes every table of bt to dir, read over conn (the
 // server's in-process connection) through the Bigtable APIs: GetTable for
 // column families and GC rules, ReadRows for every cell of every row.
 // Tables are read one after another; writes meanwhile may or may not be
 // included (no snapshot across tables, as with any Bigtable export).
-func ExportBigtable(ctx context.Context, bt *bttest.Server, conn *grpc.ClientConn, dir string) error {
-	names, err := tableNames(bt)
-	if err != nil {
-		return err
-	}
+func ExportBigtable(ctx context.Context, bt *bttestx.Server, conn *grpc.ClientConn, dir string) error {
+	// bttest has no instance admin, so ListTables cannot enumerate
+	// instances: the names come from its table map.
+	names := bt.TableNames()
 	w, err := newWriter(dir, "bigtable", rowsDir)
 	if err != nil {
 		return err

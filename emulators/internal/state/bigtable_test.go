@@ -16,12 +16,6 @@ import (
 	"github.com/etl-pipeline/emulators/internal/bigtableserver"
 )
 
-func TestBttestLayout(t *testing.T) {
-	if bttestLayoutErr != nil {
-		t.Fatal(bttestLayoutErr)
-	}
-}
-
 func newBigtable(t *testing.T) *bigtableserver.Server {
 	srv, err := bigtableserver.Start("127.0.0.1:0")
 	if err != nil {
@@ -80,7 +74,7 @@ func TestBigtableRoundTrip(t *testing.T) {
 	a := newBigtable(t)
 	populateBigtable(t, a)
 	dir1 := t.TempDir()
-	must(t, ExportBigtable(ctx, a.Fake(), a.Conn(), dir1))
+	must(t, ExportBigtable(ctx, a.Internals(), a.Conn(), dir1))
 
 	st, err := LoadBigtable(dir1)
 	must(t, err)
@@ -90,7 +84,7 @@ func TestBigtableRoundTrip(t *testing.T) {
 	b := newBigtable(t)
 	must(t, st.Apply(ctx, b.Conn()))
 	dir2 := t.TempDir()
-	must(t, ExportBigtable(ctx, b.Fake(), b.Conn(), dir2))
+	must(t, ExportBigtable(ctx, b.Internals(), b.Conn(), dir2))
 	one, two := readDir(t, dir1), readDir(t, dir2)
 	if len(one) != 3 {
 		t.Errorf("files %v", one)
@@ -117,7 +111,7 @@ func TestBigtableImportRefusesBadDirectories(t *testing.T) {
 	a := newBigtable(t)
 	populateBigtable(t, a)
 	good := t.TempDir()
-	must(t, ExportBigtable(context.Background(), a.Fake(), a.Conn(), good))
+	must(t, ExportBigtable(context.Background(), a.Internals(), a.Conn(), good))
 	cases := []struct {
 		name, file, old, new, want string
 		resign                     bool

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
 )
 
@@ -79,7 +79,7 @@ func messageNumber(id string) int64 {
 // PubSubServer is what export and import need of the Pub/Sub emulator
 // (internal/pubsubserver.Server) beside its gRPC API.
 type PubSubServer interface {
-	Fake() *pstest.Server
+	Internals() *pstestx.Server // for the names of every project's topics and subscriptions
 	Conn() *grpc.ClientConn
 	// Backlogs and Restore are the fidelity layer's (see there).
 	Backlogs() (map[string][]*pb.PubsubMessage, int64)
@@ -93,10 +93,10 @@ type PubSubServer interface {
 // delivered or not, inside pstest or parked beyond its window), read under
 // one lock.
 func ExportPubSub(ctx context.Context, srv PubSubServer, reg *faults.Registry, dir string) error {
-	topicNames, subNames, err := resourceNames(&srv.Fake().GServer)
-	if err != nil {
-		return err
-	}
+	// pstest's List calls take one project: the names come from its maps.
+	unlock := srv.Internals().Lock()
+	topicNames, subNames := srv.Internals().TopicNames(), srv.Internals().SubscriptionNames()
+	unlock()
 	backlogs, lastID := srv.Backlogs()
 	pub, sub := pb.NewPublisherClient(srv.Conn()), pb.NewSubscriberClient(srv.Conn())
 	w, err := newWriter(dir, "pubsub", backlogsDir)

@@ -19,12 +19,6 @@ import (
 	"github.com/etl-pipeline/emulators/internal/push"
 )
 
-func TestPstestLayout(t *testing.T) {
-	if pstestLayoutErr != nil {
-		t.Fatal(pstestLayoutErr)
-	}
-}
-
 type psEnv struct {
 	t   *testing.T
 	srv *pubsubserver.Server
@@ -81,7 +75,7 @@ func (e *psEnv) populate() []string {
 			DeadLetterPolicy: &pb.DeadLetterPolicy{DeadLetterTopic: topicD, MaxDeliveryAttempts: 7},
 			RetryPolicy:      &pb.RetryPolicy{MinimumBackoff: durationpb.New(time.Second), MaximumBackoff: durationpb.New(20 * time.Second)},
 			Labels:           map[string]string{"k": "v"}},
-		{Name: subB, Topic: topicA, AckDeadlineSeconds: 60, Filter: `attributes:kind`},
+		{Name: subB, Topic: topicA, AckDeadlineSeconds: 60, Filter: `attributes:kind`, EnableExactlyOnceDelivery: true},
 		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push"}},
 		{Name: subQ, Topic: "projects/q/topics/things", AckDeadlineSeconds: 20},
 	}
@@ -211,6 +205,11 @@ func TestPubSubRoundTrip(t *testing.T) {
 	b.must(err)
 	if got.GetPushConfig().GetPushEndpoint() != "http://127.0.0.1:1/push" {
 		t.Errorf("push config %v", got.GetPushConfig())
+	}
+	got, err = b.sub.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: subB})
+	b.must(err)
+	if !got.GetEnableExactlyOnceDelivery() {
+		t.Error("exactly-once delivery of audit lost in the export")
 	}
 	if s, ok := b.srv.Faults().Get(subA); !ok || s.Fired.Duplicate != 0 {
 		t.Errorf("faults of worker after import: %+v", s)

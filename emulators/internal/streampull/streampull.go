@@ -24,7 +24,7 @@
 //     stream or through the unary Acknowledge/ModifyAckDeadline (the Python
 //     client acks that way), on any stream of the subscription;
 //   - ordering keys: one outstanding batch per key, in publish order (Pull
-//     gives the key's first message, extendOrdered in pstest_internals.go
+//     gives the key's first message, extendOrdered in pstest.go
 //     the ones after it); a nack or expiry of one nacks those sent after it
 //     under its key, so they come again after it;
 //   - subscription properties (exactly-once delivery, message ordering) on
@@ -37,7 +37,7 @@
 // sent stay outstanding until acked, nacked or expired, as in production.
 //
 // Given the pstest server, Wrap also stops pstest's per-subscription 10 ms
-// delivery loops, which only fed pstest's own streams (pstest_internals.go).
+// delivery loops, which only fed pstest's own streams (pstest.go).
 package streampull
 
 import (
@@ -48,12 +48,14 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/etl-pipeline/emulators/internal/exactlyonce"
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 const (
@@ -74,22 +76,22 @@ const (
 type Subscriber struct {
 	pb.SubscriberServer
 	via     grpc.UnaryServerInterceptor // the server's interceptors, for the calls a stream makes
-	g       *pstest.GServer             // nil: no pstest internals used
+	srv     *pstestx.Server             // nil: no pstest internals used
 	parker  *parker                     // nil: pstest's delivery goroutines left running
 	mu      sync.Mutex
 	streams map[string]map[*stream]struct{} // by subscription name
 }
 
-// Wrap returns inner with StreamingPull served from inner's Pull. If g is
+// Wrap returns inner with StreamingPull served from inner's Pull. If srv is
 // the pstest server behind inner, and every subscription is created through
 // the returned Subscriber, pstest's per-subscription delivery goroutines are
-// stopped as subscriptions are created (see pstest_internals.go): they only
-// fed pstest's own streams, and cost CPU with backlogs. g may be nil.
-func Wrap(inner pb.SubscriberServer, g *pstest.GServer) *Subscriber {
+// stopped as subscriptions are created (see pstest.go): they only fed
+// pstest's own streams, and cost CPU with backlogs. srv may be nil.
+func Wrap(inner pb.SubscriberServer, srv *pstestx.Server) *Subscriber {
 	s := &Subscriber{SubscriberServer: inner, streams: map[string]map[*stream]struct{}{}}
-	s.g = g
-	if g != nil && layoutErr == nil {
-		s.parker = &parker{g: g, parked: map[chan struct{}]bool{}}
+	if srv != nil {
+		s.srv = srv
+		s.parker = &parker{srv: srv, parked: map[chan struct{}]bool{}}
 	}
 	return s
 }
@@ -126,9 +128,7 @@ func (s *Subscriber) call(ctx context.Context, method string, req any) (any, err
 
 func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.Acknowledge(ctx, req)
-	if err == nil {
-		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), 0, false)
-	}
+	s.settle(ctx, req.GetSubscription(), exactlyonce.Settled(req.GetAckIds(), err), 0, false)
 	return resp, err
 }
 
@@ -137,10 +137,8 @@ func (s *Subscriber) Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest
 // releases their budget.
 func (s *Subscriber) ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest) (*emptypb.Empty, error) {
 	resp, err := s.SubscriberServer.ModifyAckDeadline(ctx, req)
-	if err == nil {
-		d := secs(req.GetAckDeadlineSeconds())
-		s.settle(ctx, req.GetSubscription(), req.GetAckIds(), d, d <= 0)
-	}
+	d := secs(req.GetAckDeadlineSeconds())
+	s.settle(ctx, req.GetSubscription(), exactlyonce.Settled(req.GetAckIds(), err), d, d <= 0)
 	return resp, err
 }
 
@@ -171,7 +169,7 @@ func (s *Subscriber) nack(ctx context.Context, sub string, ackIDs []string) {
 		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 	}
-	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs}) //nolint:errcheck // best effort: they expire anyway
+	s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs}) //nolint:errcheck // best effort: they expire anyway
 }
 
 func (s *Subscriber) register(st *stream) {
@@ -233,6 +231,9 @@ type stream struct {
 	// byte budget.
 	sent, sentBytes int64
 	seq             int64 // leases sent so far
+	// confirmations are exactly-once results of the stream's acks and
+	// modacks, to send (see confirm.go).
+	confirmations []*pb.StreamingPullResponse
 }
 
 type pendingMsg struct {
@@ -436,7 +437,8 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 	}
 	if ids := req.GetAckIds(); len(ids) > 0 {
 		// Errors (a deleted subscription) end the stream through Pull.
-		s.call(ctx, "Acknowledge", &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck
+		_, err := s.call(ctx, "Acknowledge", &pb.AcknowledgeRequest{Subscription: st.sub, AckIds: ids})
+		st.confirmAcks(ids, err)
 	}
 	// Group modacks by deadline: one ModifyAckDeadline per distinct value.
 	byDeadline := map[int32][]string{}
@@ -449,7 +451,8 @@ func (s *Subscriber) handle(ctx context.Context, st *stream, req *pb.StreamingPu
 		byDeadline[d] = append(byDeadline[d], id)
 	}
 	for _, d := range order {
-		s.call(ctx, "ModifyAckDeadline", &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d}) //nolint:errcheck
+		_, err := s.call(ctx, "ModifyAckDeadline", &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: byDeadline[d], AckDeadlineSeconds: d})
+		st.confirmModacks(byDeadline[d], err)
 	}
 	if answerPings && len(ids) == 0 && len(req.GetAckIds()) == 0 {
 		select {
@@ -480,6 +483,11 @@ func (s *Subscriber) serve(ctx context.Context, gs pb.Subscriber_StreamingPullSe
 		for len(st.pings) > 0 {
 			<-st.pings
 			if err := gs.Send(&pb.StreamingPullResponse{}); err != nil {
+				return err
+			}
+		}
+		for _, c := range st.takeConfirmations() {
+			if err := gs.Send(c); err != nil {
 				return err
 			}
 		}
@@ -573,8 +581,8 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 			return nil, err
 		}
 		msgs := resp.GetReceivedMessages()
-		if st.props.GetMessageOrderingEnabled() && s.g != nil && !st.filtered {
-			msgs = append(msgs, extendOrdered(s.g, st.sub, msgs, want-len(msgs), deadline)...)
+		if st.props.GetMessageOrderingEnabled() && s.srv != nil && !st.filtered {
+			msgs = append(msgs, extendOrdered(s.srv, st.sub, msgs, want-len(msgs), deadline)...)
 		}
 		for _, m := range msgs {
 			candidates = append(candidates, pendingMsg{msg: m, size: int64(proto.Size(m.GetMessage()))})
@@ -617,7 +625,7 @@ func (s *Subscriber) next(ctx context.Context, st *stream) ([]*pb.ReceivedMessag
 	for _, c := range candidates {
 		ids = append(ids, c.msg.GetAckId())
 	}
-	if _, err := s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+	if _, err := s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{
 		Subscription: st.sub, AckIds: ids, AckDeadlineSeconds: int32(deadline / time.Second),
 	}); err != nil {
 		if ctx.Err() != nil {
@@ -654,7 +662,7 @@ func (s *Subscriber) nackPending(st *stream) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.SubscriberServer.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck // best effort: they expire anyway
+	s.SubscriberServer.ModifyAckDeadline(exactlyonce.ServerSide(ctx), &pb.ModifyAckDeadlineRequest{Subscription: st.sub, AckIds: ids}) //nolint:errcheck // best effort: they expire anyway
 }
 
 func secs(n int32) time.Duration { return time.Duration(n) * time.Second }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
@@ -31,10 +32,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	fake := pstest.NewServerWithAddress("127.0.0.1:0")
-	t.Cleanup(func() { fake.Close() })
+	fake, internals := testserver.Pstest(t)
 	srv := grpc.NewServer()
-	wrap := Wrap(&fake.GServer, &fake.GServer)
+	wrap := Wrap(&fake.GServer, internals)
 	pb.RegisterPublisherServer(srv, &fake.GServer)
 	pb.RegisterSubscriberServer(srv, wrap)
 	conn := testserver.Serve(t, srv)
@@ -663,15 +663,6 @@ func TestCancelAndCloseLeaveNoGoroutinesAndReturnHeldMessages(t *testing.T) {
 	}
 }
 
-func TestPstestLayout(t *testing.T) {
-	if layoutErr != nil {
-		t.Fatal(layoutErr)
-	}
-	if orderedLayoutErr != nil {
-		t.Fatal(orderedLayoutErr)
-	}
-}
-
 // With the GServer given, a subscription costs no goroutine of pstest's
 // (its 10 ms delivery loop is parked); without it, each costs one. Deleting
 // subscriptions and closing the server after parking must not panic
@@ -680,11 +671,14 @@ func TestParkingStopsPstestDeliveryLoops(t *testing.T) {
 	for _, park := range []bool{true, false} {
 		t.Run(fmt.Sprintf("park=%v", park), func(t *testing.T) {
 			fake := pstest.NewServerWithAddress("127.0.0.1:0")
-			g := &fake.GServer
-			if !park {
-				g = nil
+			internals, err := pstestx.Open(&fake.GServer)
+			if err != nil {
+				t.Fatal(err)
 			}
-			w := Wrap(&fake.GServer, g)
+			if !park {
+				internals = nil
+			}
+			w := Wrap(&fake.GServer, internals)
 			ctx := context.Background()
 			if _, err := fake.GServer.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/t"}); err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import etl_harness
 from etl.config import STAGES
 from etl_harness import etl_toml
 from etl_harness.faults import Faults
+from etl_harness.provision import subscription_request
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -60,6 +61,14 @@ def test_defaults_fill_what_a_subscription_leaves_out() -> None:
     text = MINIMAL.replace("ack_deadline_seconds = 30\nordering = true\n", "")
     sub = etl_toml.parse(text).resources("dev").subscription("sub-dev")
     assert (sub.ack_deadline_seconds, sub.ordering, sub.push_endpoint) == (60, False, None)
+    assert not sub.exactly_once
+
+
+def test_exactly_once_on_a_pull_subscription_reaches_its_create_request() -> None:
+    text = MINIMAL.replace("ordering = true\n", "ordering = true\nexactly_once = true\n")
+    sub = etl_toml.parse(text).resources("dev").subscription("sub-dev")
+    assert sub.exactly_once
+    assert subscription_request("p", sub)["enable_exactly_once_delivery"] is True
 
 
 NAME_CHARS = string.ascii_lowercase + string.digits + "-"

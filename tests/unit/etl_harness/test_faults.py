@@ -26,10 +26,12 @@ def test_delay_ms_alone_delays_every_message() -> None:
 
 
 def test_the_body_carries_what_is_on_and_the_seed() -> None:
-    raw = {"duplicate": 0.5, "shuffle": True, "push_error": 0, "early_redelivery": 1, "seed": 3}
+    raw = {"duplicate": 0.5, "shuffle": True, "push_error": 0, "early_redelivery": 1, "seed": 3,
+           "transient_ack_failure": 0.25}  # fmt: skip
     assert Faults.parse(raw).as_json() == {
         "duplicate": 0.5,
         "early_redelivery": 1.0,
+        "transient_ack_failure": 0.25,
         "shuffle": True,
         "seed": 3,
     }

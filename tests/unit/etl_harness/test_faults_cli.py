@@ -36,6 +36,10 @@ def test_options_become_the_faults_the_admin_api_takes() -> None:
     [
         (FaultOptions(duplicate="lots"), "--duplicate must be a number 0-1, got 'lots'"),
         (FaultOptions(push_error="1.5"), "--push-error must be 0-1, got 1.5"),
+        (
+            FaultOptions(transient_ack_failure="2"),
+            "--transient-ack-failure must be 0-1, got 2",
+        ),
         (FaultOptions(delay_ms="5"), "--delay-ms must be LO,HI in ms, got 1 numbers"),
         (FaultOptions(delay_ms="a,b"), "--delay-ms must be LO,HI in milliseconds, got 'a,b'"),
         (FaultOptions(delay_ms="9,1"), "--delay-ms must be LO,HI with 0 <= low <= high <= 300000"),
@@ -85,7 +89,8 @@ def test_a_status_reads_as_one_line_with_its_counts() -> None:
     }  # fmt: skip
     assert status_line(status, "p") == (
         "worker-test\tduplicate=0.1 delay=0-500ms@0.25 shuffle seed=7\t"
-        "fired duplicate=3 delay=1 shuffle=12 push_error=0 early_redelivery=0\theld 2"
+        "fired duplicate=3 delay=1 shuffle=12 push_error=0 early_redelivery=0"
+        " transient_ack_failure=0\theld 2"
     )
     assert describe(None) == "off"
 

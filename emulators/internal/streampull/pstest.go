@@ -13,42 +13,27 @@ package streampull
 // ourselves would make that a double close). Nothing is written to pstest's
 // fields; the done channels are read from GServer.subs under GServer.mu.
 //
-// The fields are unexported; internal/pinned checks where they are and
-// reaches them. Pinned to cloud.google.com/go/pubsub/v2 v2.9.0: the layout
-// checks, run once and by TestPstestLayout, turn parking and ordered
-// batches off if an upgrade changes the layout. A subscription created
-// other than through the Subscriber is parked at the next
+// pstest's fields are reached through internal/pstestx, under its server
+// lock; Wrap takes the opened server, so a pstest of another layout stops
+// the emulator at start instead of turning parking off. A subscription
+// created other than through the Subscriber is parked at the next
 // CreateSubscription through it.
 
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sort"
 	"sync"
 	"time"
-	"unsafe"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 
-	"github.com/etl-pipeline/emulators/internal/pinned"
+	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
-
-var layout = map[string]string{
-	"GServer.mu":        "sync.Mutex",
-	"GServer.subs":      "map[string]*pstest.subscription",
-	"subscription.done": "chan struct {}",
-}
-
-// pin starts the error when pstest's types differ from a layout.
-const pin = "pstest internals changed (streampull pinned to pstest v2.9.0)"
-
-var internals, layoutErr = pinned.Check(pin, layout, reflect.TypeFor[pstest.GServer]())
 
 // parker stops pstest's per-subscription delivery goroutines.
 type parker struct {
-	g      *pstest.GServer
+	srv    *pstestx.Server
 	mu     sync.Mutex             // serialises park
 	parked map[chan struct{}]bool // done channels of parked subscriptions
 }
@@ -58,19 +43,17 @@ type parker struct {
 func (p *parker) park() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	server := unsafe.Pointer(p.g)
-	mu := pinned.Field[sync.Mutex](internals, server, "GServer.mu")
-	mu.Lock()
+	unlock := p.srv.Lock()
 	var todo []chan struct{}
 	live := map[chan struct{}]bool{} // forgets deleted subscriptions
-	for it := internals.Map(server, "GServer.subs").MapRange(); it.Next(); {
-		done := *pinned.Field[chan struct{}](internals, it.Value().UnsafePointer(), "subscription.done")
+	for _, sub := range p.srv.Subscriptions() {
+		done := sub.Done()
 		live[done] = true
 		if !p.parked[done] {
 			todo = append(todo, done)
 		}
 	}
-	mu.Unlock() // the loop may be waiting for it inside its tick
+	unlock() // the loop may be waiting for it inside its tick
 	p.parked = live
 	n := 0
 	for _, done := range todo {
@@ -118,23 +101,10 @@ func (s *Subscriber) CreateSubscription(ctx context.Context, req *pb.Subscriptio
 // before a message that is outstanding or due for dead-lettering: that one
 // becomes a head later and goes through Pull.
 
-var orderedLayout = map[string]string{
-	"GServer.mu":          "sync.Mutex",
-	"GServer.subs":        "map[string]*pstest.subscription",
-	"subscription.proto":  "*pubsubpb.Subscription",
-	"subscription.msgs":   "map[string]*pstest.message",
-	"message.proto":       "*pubsubpb.ReceivedMessage",
-	"message.publishTime": "time.Time",
-	"message.ackDeadline": "time.Time",
-	"message.deliveries":  "*int",
-}
-
-var ordered, orderedLayoutErr = pinned.Check(pin, orderedLayout, reflect.TypeFor[pstest.GServer]())
-
 // extendOrdered returns up to max messages following heads under their
 // ordering keys, leased for deadline, in publish order per key.
-func extendOrdered(g *pstest.GServer, subName string, heads []*pb.ReceivedMessage, max int, deadline time.Duration) []*pb.ReceivedMessage {
-	if max <= 0 || len(heads) == 0 || layoutErr != nil || orderedLayoutErr != nil {
+func extendOrdered(srv *pstestx.Server, subName string, heads []*pb.ReceivedMessage, max int, deadline time.Duration) []*pb.ReceivedMessage {
+	if max <= 0 || len(heads) == 0 {
 		return nil
 	}
 	headOf := map[string]string{} // ordering key → head's message id
@@ -146,33 +116,17 @@ func extendOrdered(g *pstest.GServer, subName string, heads []*pb.ReceivedMessag
 	if len(headOf) == 0 {
 		return nil
 	}
-	server := unsafe.Pointer(g)
-	mu := pinned.Field[sync.Mutex](ordered, server, "GServer.mu")
-	mu.Lock()
-	defer mu.Unlock()
-	subv := ordered.Map(server, "GServer.subs").MapIndex(reflect.ValueOf(subName))
-	if !subv.IsValid() || subv.IsNil() {
+	defer srv.Lock()()
+	sub := srv.Subscription(subName)
+	if sub == nil {
 		return nil
 	}
-	sub := subv.UnsafePointer()
-	policy := (*pinned.Field[*pb.Subscription](ordered, sub, "subscription.proto")).GetDeadLetterPolicy()
-
-	type entry struct {
-		proto       *pb.ReceivedMessage
-		published   time.Time
-		ackDeadline *time.Time
-		deliveries  *int
-	}
-	byKey := map[string][]entry{}
-	for it := ordered.Map(sub, "subscription.msgs").MapRange(); it.Next(); {
-		m := it.Value().UnsafePointer()
-		rm := *pinned.Field[*pb.ReceivedMessage](ordered, m, "message.proto")
-		k := rm.GetMessage().GetOrderingKey()
-		if _, ok := headOf[k]; !ok {
-			continue
+	policy := sub.Proto().GetDeadLetterPolicy()
+	byKey := map[string][]*pstestx.Message{}
+	for _, m := range sub.Messages() {
+		if k := m.Proto().GetMessage().GetOrderingKey(); headOf[k] != "" {
+			byKey[k] = append(byKey[k], m)
 		}
-		byKey[k] = append(byKey[k], entry{rm, *pinned.Field[time.Time](ordered, m, "message.publishTime"),
-			pinned.Field[time.Time](ordered, m, "message.ackDeadline"), *pinned.Field[*int](ordered, m, "message.deliveries")})
 	}
 	now := time.Now()
 	var out []*pb.ReceivedMessage
@@ -183,32 +137,44 @@ func extendOrdered(g *pstest.GServer, subName string, heads []*pb.ReceivedMessag
 			continue
 		}
 		delete(byKey, k)
-		sort.Slice(entries, func(i, j int) bool {
-			if !entries[i].published.Equal(entries[j].published) {
-				return entries[i].published.Before(entries[j].published)
-			}
-			return entries[i].proto.GetMessage().GetMessageId() < entries[j].proto.GetMessage().GetMessageId()
-		})
-		i := 0
-		for i < len(entries) && entries[i].proto.GetMessage().GetMessageId() != headOf[k] {
-			i++
+		out = append(out, following(entries, headOf[k], policy, max-len(out), now.Add(deadline))...)
+	}
+	return out
+}
+
+// following leases, in publish order, up to max of a key's messages that
+// come after its head, stopping before one that is outstanding or due for
+// dead-lettering.
+func following(entries []*pstestx.Message, head string, policy *pb.DeadLetterPolicy, max int, until time.Time) []*pb.ReceivedMessage {
+	sort.Slice(entries, func(i, j int) bool {
+		pi, pj := entries[i].PublishTime(), entries[j].PublishTime()
+		if !pi.Equal(pj) {
+			return pi.Before(pj)
 		}
-		for i++; i < len(entries) && len(out) < max; i++ {
-			e := entries[i]
-			if !e.ackDeadline.IsZero() { // outstanding
-				break
-			}
-			if policy != nil && e.deliveries != nil && int32(*e.deliveries) >= policy.GetMaxDeliveryAttempts() {
-				break // Pull dead-letters it when it is the head
-			}
-			*e.deliveries++
-			if policy != nil {
-				e.proto.DeliveryAttempt = int32(*e.deliveries)
-			}
-			e.proto.AckId = fmt.Sprintf("%s:%d", e.proto.GetMessage().GetMessageId(), *e.deliveries)
-			*e.ackDeadline = now.Add(deadline)
-			out = append(out, e.proto)
+		return entries[i].Proto().GetMessage().GetMessageId() < entries[j].Proto().GetMessage().GetMessageId()
+	})
+	i := 0
+	for i < len(entries) && entries[i].Proto().GetMessage().GetMessageId() != head {
+		i++
+	}
+	var out []*pb.ReceivedMessage
+	for i++; i < len(entries) && len(out) < max; i++ {
+		m := entries[i]
+		if !m.AckDeadline().IsZero() { // outstanding
+			break
 		}
+		n := m.Deliveries()
+		if policy != nil && int32(n) >= policy.GetMaxDeliveryAttempts() {
+			break // Pull dead-letters it when it is the head
+		}
+		m.SetDeliveries(n + 1)
+		rm := m.Proto()
+		if policy != nil {
+			rm.DeliveryAttempt = int32(n + 1)
+		}
+		rm.AckId = fmt.Sprintf("%s:%d", rm.GetMessage().GetMessageId(), n+1)
+		m.SetAckDeadline(until)
+		out = append(out, rm)
 	}
 	return out
 }
