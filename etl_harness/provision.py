@@ -104,6 +104,9 @@ def subscription_request(
         backoff=(spec.retry.minimum_backoff_seconds, spec.retry.maximum_backoff_seconds)
         if spec.retry
         else None,
+        oidc_token=(spec.oidc_token.service_account_email, spec.oidc_token.audience or "")
+        if spec.oidc_token
+        else None,
     )
 
 

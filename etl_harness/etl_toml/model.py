@@ -44,6 +44,15 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcToken:
+    """A push subscription's authentication (production's `push_config.oidc_token`): the service
+    account its tokens name and their audience (None: the push endpoint)."""
+
+    service_account_email: str
+    audience: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     name: str
     topic: str
@@ -55,6 +64,7 @@ class Subscription:
     retry: RetryPolicy | None = None
     faults: Faults | None = None
     """Injected by our Pub/Sub emulator only (Google's has no faults; `provision` ignores it)."""
+    oidc_token: OidcToken | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +108,17 @@ class EtlToml:
 
         def fill_sub(sub: Subscription) -> Subscription:
             dead = sub.dead_letter and replace(sub.dead_letter, topic=fill(sub.dead_letter.topic))
+            oidc = sub.oidc_token and OidcToken(
+                fill(sub.oidc_token.service_account_email),
+                sub.oidc_token.audience and fill(sub.oidc_token.audience),
+            )
             return replace(
                 sub,
                 name=fill(sub.name),
                 topic=fill(sub.topic),
                 push_endpoint=sub.push_endpoint and fill(sub.push_endpoint),
                 dead_letter=dead,
+                oidc_token=oidc,
             )
 
         return Resources(

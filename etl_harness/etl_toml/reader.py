@@ -17,6 +17,7 @@ from etl_harness.etl_toml.model import (
     EtlToml,
     GcRule,
     InvalidEtlToml,
+    OidcToken,
     RetryPolicy,
     Subscription,
     Table,
@@ -100,7 +101,7 @@ class _Reader:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
-                "ordering", "dead_letter", "retry", "faults"}  # fmt: skip
+                "ordering", "dead_letter", "retry", "faults", "oidc_token"}  # fmt: skip
         self._only(entry, keys, where, line)
         name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
@@ -127,6 +128,7 @@ class _Reader:
             dead_letter=self._dead_letter(entry, topics, where, line),
             retry=self._retry(entry, where, line),
             faults=self._faults(entry, where, line),
+            oidc_token=self._oidc_token(entry, where, line),
         )
 
     def _dead_letter(
@@ -143,6 +145,28 @@ class _Reader:
             policy, "max_delivery_attempts", where, line, 5, 100, default=5, label="dead_letter."
         )
         return DeadLetterPolicy(topic, attempts)
+
+    def _oidc_token(self, entry: dict[str, Any], where: str, line: int) -> OidcToken | None:
+        """A push subscription's token: an email is required, the audience may be left out."""
+        raw = entry.get("oidc_token")
+        if raw is None:
+            return None
+        if entry.get("push_endpoint") is None:
+            self._fail(line, where, 'oidc_token needs type = "push"', "oidc_token")
+        token = self._inline(raw, "oidc_token", where, line)
+        self._only(token, {"service_account_email", "audience"}, f"{where} oidc_token", line)
+        key = "oidc_token.service_account_email"
+        if "service_account_email" not in token:
+            self._fail(line, where, f"{key} is required", "oidc_token")
+        email = self._str(token, "service_account_email", where, line, placeholders=False)
+        self._placeholders(email, where, line, key)
+        local, at, domain = email.partition("@")
+        if not (local and at and domain):
+            self._fail(line, where, f"{key} must be an email address, got {_q(email)}", "oidc_token")
+        audience = self._str(token, "audience", where, line, default=None, placeholders=False)
+        if audience is not None:
+            self._placeholders(audience, where, line, "oidc_token.audience")
+        return OidcToken(email, audience)
 
     def _retry(self, entry: dict[str, Any], where: str, line: int) -> RetryPolicy | None:
         raw = entry.get("retry")

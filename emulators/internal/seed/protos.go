@@ -22,6 +22,11 @@ func subscriptionProto(project string, s Subscription) *pb.Subscription {
 			PushEndpoint: s.PushEndpoint,
 			Wrapper:      &pb.PushConfig_PubsubWrapper_{PubsubWrapper: &pb.PushConfig_PubsubWrapper{}},
 		}
+		if o := s.OidcToken; o != nil {
+			p.PushConfig.AuthenticationMethod = &pb.PushConfig_OidcToken_{OidcToken: &pb.PushConfig_OidcToken{
+				ServiceAccountEmail: o.ServiceAccountEmail, Audience: o.Audience,
+			}}
+		}
 	}
 	if d := s.DeadLetter; d != nil {
 		p.DeadLetterPolicy = &pb.DeadLetterPolicy{DeadLetterTopic: topicPath(project, d.Topic), MaxDeliveryAttempts: d.MaxDeliveryAttempts}

@@ -54,6 +54,12 @@ type rawSubscription struct {
 	DeadLetter         *rawDeadLetter `toml:"dead_letter"`
 	Retry              *rawRetry      `toml:"retry"`
 	Faults             *faults.Input  `toml:"faults"`
+	OidcToken          *rawOidcToken  `toml:"oidc_token"`
+}
+
+type rawOidcToken struct {
+	ServiceAccountEmail *string `toml:"service_account_email"`
+	Audience            *string `toml:"audience"`
 }
 
 type rawDeadLetter struct {

@@ -10,7 +10,8 @@ type Resources struct {
 	Tables                   []Table
 }
 
-// Resources replaces {stage} and {project} in names, topics and endpoints.
+// Resources replaces {stage} and {project} in names, topics, endpoints and
+// push tokens' accounts and audiences.
 // The instance is taken as written, as etl_harness/etl_toml/reader.py does.
 func (s *Seed) Resources(stage, project string) Resources {
 	fill := strings.NewReplacer("{stage}", stage, "{project}", project).Replace
@@ -20,6 +21,9 @@ func (s *Seed) Resources(stage, project string) Resources {
 	}
 	for _, sub := range s.Subscriptions {
 		sub.Name, sub.Topic, sub.PushEndpoint = fill(sub.Name), fill(sub.Topic), fill(sub.PushEndpoint)
+		if o := sub.OidcToken; o != nil {
+			sub.OidcToken = &OidcToken{ServiceAccountEmail: fill(o.ServiceAccountEmail), Audience: fill(o.Audience)}
+		}
 		if sub.DeadLetter != nil {
 			dl := *sub.DeadLetter
 			dl.Topic = fill(dl.Topic)

@@ -38,6 +38,15 @@ type Subscription struct {
 	DeadLetter         *DeadLetter
 	Retry              *Retry
 	Faults             *faults.Config // injected by the Go emulator only (internal/faults)
+	OidcToken          *OidcToken     // push only: sign push requests (internal/pushauth)
+}
+
+// OidcToken is a push subscription's authentication, as production's
+// push_config.oidc_token: the service account the token names, and its
+// audience (empty: the push endpoint).
+type OidcToken struct {
+	ServiceAccountEmail string
+	Audience            string
 }
 
 // DeadLetter is a subscription's dead-letter policy.

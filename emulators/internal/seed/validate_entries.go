@@ -35,6 +35,7 @@ func (v *validator) subscription(i int, raw rawSubscription, topics []string) Su
 			v.fail(p, "retry", "retry: minimum_backoff_seconds is above maximum_backoff_seconds")
 		}
 	}
+	s.OidcToken = v.oidcToken(p, raw)
 	if raw.Faults != nil {
 		cfg, err := raw.Faults.Config()
 		var fe *faults.FieldError
@@ -64,6 +65,26 @@ func (v *validator) pushEndpoint(p place, raw rawSubscription) string {
 		v.fail(p, "push_endpoint", "push_endpoint must be an http(s) URL, got %q", endpoint)
 	}
 	return endpoint
+}
+
+// oidcToken checks a push subscription's oidc_token: an email is required,
+// the audience may be left out (production then uses the endpoint).
+func (v *validator) oidcToken(p place, raw rawSubscription) *OidcToken {
+	o := raw.OidcToken
+	if o == nil {
+		return nil
+	}
+	if raw.PushEndpoint == nil {
+		v.fail(p, "oidc_token", `oidc_token needs type = "push"`)
+	}
+	const key = "oidc_token.service_account_email"
+	email := v.optional(p, key, o.ServiceAccountEmail, "")
+	if o.ServiceAccountEmail == nil {
+		v.fail(p, key, "%s is required", key)
+	} else if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 {
+		v.fail(p, key, "%s must be an email address, got %q", key, email)
+	}
+	return &OidcToken{ServiceAccountEmail: email, Audience: v.optional(p, "oidc_token.audience", o.Audience, "")}
 }
 
 // declared checks that topic is one of [[pubsub.topics]].

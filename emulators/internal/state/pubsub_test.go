@@ -82,7 +82,8 @@ func (e *psEnv) populate() []string {
 			RetryPolicy:      &pb.RetryPolicy{MinimumBackoff: durationpb.New(time.Second), MaximumBackoff: durationpb.New(20 * time.Second)},
 			Labels:           map[string]string{"k": "v"}},
 		{Name: subB, Topic: topicA, AckDeadlineSeconds: 60, Filter: `attributes:kind`},
-		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push"}},
+		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push",
+			AuthenticationMethod: &pb.PushConfig_OidcToken_{OidcToken: &pb.PushConfig_OidcToken{ServiceAccountEmail: "pusher@p.iam.gserviceaccount.com", Audience: "aud"}}}},
 		{Name: subQ, Topic: "projects/q/topics/things", AckDeadlineSeconds: 20},
 	}
 	for _, s := range subs {
@@ -209,7 +210,8 @@ func TestPubSubRoundTrip(t *testing.T) {
 	// Configuration and faults came along.
 	got, err := b.sub.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: subP})
 	b.must(err)
-	if got.GetPushConfig().GetPushEndpoint() != "http://127.0.0.1:1/push" {
+	if got.GetPushConfig().GetPushEndpoint() != "http://127.0.0.1:1/push" || got.GetPushConfig().GetOidcToken().GetAudience() != "aud" ||
+		got.GetPushConfig().GetOidcToken().GetServiceAccountEmail() != "pusher@p.iam.gserviceaccount.com" {
 		t.Errorf("push config %v", got.GetPushConfig())
 	}
 	if s, ok := b.srv.Faults().Get(subA); !ok || s.Fired.Duplicate != 0 {

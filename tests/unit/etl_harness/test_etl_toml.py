@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import etl_harness
 from etl.config import STAGES, Settings
-from etl_harness import etl_toml
+from etl_harness import etl_toml, provision
 from etl_harness.faults import Faults
 from etl_harness.serve import FUNCTIONS
 
@@ -55,6 +55,22 @@ def test_faults_are_read_with_the_emulators_defaults() -> None:
     hook = etl_toml.parse(delay_alone).resources("dev").subscription("hook-dev")
     assert hook.faults is not None
     assert hook.faults.delay_fraction == 1.0
+
+
+def test_a_push_subscriptions_oidc_token_is_read_with_placeholders_filled() -> None:
+    hook_endpoint = 'push_endpoint = "http://localhost:9000/{project}/{stage}"'
+    oidc = 'oidc_token = { service_account_email = "pusher@{project}.iam.gserviceaccount.com" }'
+    text = MINIMAL.replace(hook_endpoint, f"{hook_endpoint}\n{oidc}")
+    hook = etl_toml.parse(text).resources("dev", "other").subscription("hook-dev")
+    assert hook.oidc_token == etl_toml.OidcToken("pusher@other.iam.gserviceaccount.com", None)
+    request = provision.subscription_request("other", hook)
+    token = request["push_config"].oidc_token
+    assert (token.service_account_email, token.audience) == (hook.oidc_token.service_account_email, "")
+
+    with_audience = text.replace('.com" }', '.com", audience = "https://{stage}.example" }')
+    hook = etl_toml.parse(with_audience).resources("test").subscription("hook-test")
+    assert hook.oidc_token is not None
+    assert hook.oidc_token.audience == "https://test.example"
 
 
 def test_defaults_fill_what_a_subscription_leaves_out() -> None:
