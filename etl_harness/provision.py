@@ -18,6 +18,7 @@ import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
 from google.cloud import bigtable
 from google.cloud.bigtable import column_family
+from google.pubsub_v1.types import Encoding, Schema
 
 from etl.adapters.bigtable import ResetRefused, bigtable_client
 from etl.adapters.pubsub import publisher_client, subscriber_client
@@ -34,16 +35,21 @@ class Clients:
     publisher: pubsub_v1.PublisherClient
     subscriber: pubsub_v1.SubscriberClient
     bigtable: bigtable.Client
+    schemas: pubsub_v1.SchemaServiceClient
 
     def close(self) -> None:
         self.publisher.stop()
         self.subscriber.close()
         self.bigtable.close()
+        self.schemas.transport.close()
 
 
 @contextlib.contextmanager
 def clients(settings: Settings) -> Iterator[Clients]:
-    opened = Clients(publisher_client(), subscriber_client(), bigtable_client(settings))
+    opened = Clients(
+        publisher_client(), subscriber_client(), bigtable_client(settings),
+        pubsub_v1.SchemaServiceClient(),
+    )  # fmt: skip
     try:
         yield opened
     finally:
@@ -110,11 +116,31 @@ def subscription_request(
     )
 
 
+def topic_request(resources: etl_toml.Resources, topic: str) -> dict[str, Any]:
+    """The CreateTopic request of an etl.toml topic, with its schema settings if it has them."""
+    request: dict[str, Any] = {"name": f"projects/{resources.project}/topics/{topic}"}
+    if settings := resources.topic_schemas.get(topic):
+        request["schema_settings"] = {
+            "schema": f"projects/{resources.project}/schemas/{settings.schema}",
+            "encoding": Encoding[settings.encoding.upper()],
+        }
+    return request
+
+
 def apply(c: Clients, resources: etl_toml.Resources) -> None:
-    """Topics, then subscriptions (which name topics), then tables; existing ones are kept."""
+    """Schemas, then topics (which name schemas), then subscriptions (which name topics), then
+    tables; existing ones are kept."""
+    project = f"projects/{resources.project}"
+    for schema in resources.schemas:
+        kind = Schema.Type[schema.type.upper()]
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.schemas.create_schema(
+                request={"parent": project, "schema_id": schema.name,
+                         "schema": {"type_": kind, "definition": schema.definition}}
+            )  # fmt: skip
     for topic in resources.topics:
         with contextlib.suppress(gexc.AlreadyExists):
-            c.publisher.create_topic(name=f"projects/{resources.project}/topics/{topic}")
+            c.publisher.create_topic(request=topic_request(resources, topic))
     for sub in resources.subscriptions:
         with contextlib.suppress(gexc.AlreadyExists):
             c.subscriber.create_subscription(request=subscription_request(resources.project, sub))

@@ -21,8 +21,10 @@ from etl_harness.etl_toml.model import (
     OidcToken,
     Resources,
     RetryPolicy,
+    Schema,
     Subscription,
     Table,
+    TopicSchema,
 )
 from etl_harness.etl_toml.reader import parse
 
@@ -36,8 +38,10 @@ __all__ = [
     "OidcToken",
     "Resources",
     "RetryPolicy",
+    "Schema",
     "Subscription",
     "Table",
+    "TopicSchema",
     "find",
     "load",
     "parse",

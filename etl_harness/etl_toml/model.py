@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from etl_core import EtlError
 from etl_harness.faults import Faults
@@ -44,6 +44,23 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Schema:
+    """A Pub/Sub schema: `type` "avro" or "protocol_buffer"; the definition as written."""
+
+    name: str
+    type: str
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSchema:
+    """A topic's schema settings: a declared schema and its messages' encoding."""
+
+    schema: str
+    encoding: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
 class OidcToken:
     """A push subscription's authentication (production's `push_config.oidc_token`): the service
     account its tokens name and their audience (None: the push endpoint)."""
@@ -77,6 +94,9 @@ class Resources:
     topics: tuple[str, ...]
     subscriptions: tuple[Subscription, ...]
     tables: tuple[Table, ...]
+    schemas: tuple[Schema, ...] = ()
+    topic_schemas: Mapping[str, TopicSchema] = field(default_factory=dict)
+    """By topic name, for the topics that have schema settings."""
 
     def subscription(self, name: str) -> Subscription:
         for sub in self.subscriptions:
@@ -96,6 +116,8 @@ class EtlToml:
     subscriptions: tuple[Subscription, ...] = ()
     tables: tuple[Table, ...] = ()
     source: str = FILE_NAME
+    schemas: tuple[Schema, ...] = ()
+    topic_schemas: Mapping[str, TopicSchema] = field(default_factory=dict)
 
     def resources(
         self, stage: str, project: str | None = None, instance: str | None = None
@@ -128,4 +150,9 @@ class EtlToml:
             topics=tuple(fill(t) for t in self.topics),
             subscriptions=tuple(fill_sub(s) for s in self.subscriptions),
             tables=tuple(replace(t, name=fill(t.name)) for t in self.tables),
+            schemas=tuple(replace(s, name=fill(s.name)) for s in self.schemas),
+            topic_schemas={
+                fill(topic): replace(settings, schema=fill(settings.schema))
+                for topic, settings in self.topic_schemas.items()
+            },
         )

@@ -19,8 +19,10 @@ from etl_harness.etl_toml.model import (
     InvalidEtlToml,
     OidcToken,
     RetryPolicy,
+    Schema,
     Subscription,
     Table,
+    TopicSchema,
 )
 from etl_harness.faults import Faults, InvalidFaults
 
@@ -61,8 +63,12 @@ class _Reader:
         bigtable = self._table(data, "bigtable")
         pubsub = self._table(data, "pubsub")
         self._only(bigtable, {"instance", "tables"}, "bigtable", 0)
-        self._only(pubsub, {"topics", "subscriptions"}, "pubsub", 0)
-        topics = tuple(self._topic(e, i) for i, e in self._entries(pubsub, "pubsub.topics"))
+        self._only(pubsub, {"schemas", "topics", "subscriptions"}, "pubsub", 0)
+        schemas = tuple(self._schema(e, i) for i, e in self._entries(pubsub, "pubsub.schemas"))
+        topic_entries = list(self._entries(pubsub, "pubsub.topics"))
+        topics = tuple(self._topic(e, i) for i, e in topic_entries)
+        declared = {s.name for s in schemas}
+        settings = [(e["name"], self._topic_schema(e, i, declared)) for i, e in topic_entries]
         parsed = EtlToml(
             project=project,
             stages=stages or ("dev",),
@@ -76,6 +82,8 @@ class _Reader:
                 self._table_entry(e, i) for i, e in self._entries(bigtable, "bigtable.tables")
             ),
             source=self.source,
+            schemas=schemas,
+            topic_schemas={name: ts for name, ts in settings if ts is not None},
         )
         self._unique(parsed)
         return parsed
@@ -85,10 +93,47 @@ class _Reader:
     def _topic(self, entry: dict[str, Any], index: int) -> str:
         where = f"pubsub.topics[{index}]"
         line = self._line_of("pubsub.topics", index)
-        self._only(entry, {"name"}, where, line)
+        self._only(entry, {"name", "schema"}, where, line)
         name: str = self._str(entry, "name", where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
         return name
+
+    def _schema(self, entry: dict[str, Any], index: int) -> Schema:
+        where = f"pubsub.schemas[{index}]"
+        line = self._line_of("pubsub.schemas", index)
+        self._only(entry, {"name", "type", "definition"}, where, line)
+        name, where = self._named(entry, where, line)
+        self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
+        kind = entry.get("type")
+        if kind not in ("avro", "protocol_buffer"):
+            problem = f'type must be "avro" or "protocol_buffer", got {_q(kind or "")}'
+            self._fail(line, where, problem, "type")
+        definition = entry.get("definition")
+        if not isinstance(definition, str) or not definition.strip():
+            self._fail(line, where, "definition is required", "definition")
+        return Schema(name, kind, definition)
+
+    def _topic_schema(
+        self, entry: dict[str, Any], index: int, declared: set[str]
+    ) -> TopicSchema | None:
+        """A topic's schema settings: a declared schema, encoding json (default) or binary."""
+        raw = entry.get("schema")
+        if raw is None:
+            return None
+        where = f"pubsub.topics[{index}] {_q(entry['name'])}"
+        line = self._line_of("pubsub.topics", index)
+        settings = self._inline(raw, "schema", where, line)
+        self._only(settings, {"name", "encoding"}, f"{where} schema", line)
+        name = self._str(settings, "name", where, line, placeholders=False)
+        self._placeholders(name, where, line, "schema.name")
+        if name not in declared:
+            problem = f"schema.name {_q(name)} is not declared in [[pubsub.schemas]]"
+            self._fail(line, where, problem, "schema")
+        encoding = settings.get("encoding", "json")
+        if encoding not in ("json", "binary"):
+            problem = f'schema.encoding must be "json" or "binary", got {_q(encoding)}'
+            self._fail(line, where, problem, "schema")
+        return TopicSchema(name, encoding)
 
     def _named(self, entry: dict[str, Any], where: str, line: int) -> tuple[str, str]:
         """The entry's name, and `where` with the name in it (for every later message)."""
@@ -223,6 +268,7 @@ class _Reader:
         for stage in parsed.stages:
             res = parsed.resources(stage)
             groups = (
+                ("schema", "pubsub.schemas", [s.name for s in res.schemas]),
                 ("topic", "pubsub.topics", res.topics),
                 ("subscription", "pubsub.subscriptions", [s.name for s in res.subscriptions]),
                 ("table", "bigtable.tables", [t.name for t in res.tables]),

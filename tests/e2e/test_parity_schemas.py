@@ -17,6 +17,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import Encoding, Schema, SchemaSettings
 
+from etl.config import Settings
+from etl_harness import etl_toml, provision
 from tests.e2e.test_parity_pubsub import eventually
 
 pytestmark = pytest.mark.parity
@@ -246,3 +248,19 @@ def test_a_protocol_buffer_json_topic_accepts_its_messages_and_refuses_others(
     assert pull_one(etl_subscriber, sub).attributes["googclient_schemaname"] == schema.name
     with pytest.raises(gexc.InvalidArgument):
         publish_json(etl_publisher, topic, {"name": "Ontario", "capital": "Toronto"})
+
+
+def test_a_schema_declared_in_etl_toml_guards_its_topic(
+    etl_publisher: pubsub_v1.PublisherClient, settings: Settings
+) -> None:
+    declared = etl_toml.parse(
+        '[[pubsub.schemas]]\nname = "state-{stage}"\ntype = "avro"\n'
+        f"definition = '{AVRO_V1}'\n\n"
+        '[[pubsub.topics]]\nname = "states-{stage}"\nschema = { name = "state-{stage}" }\n'
+    )
+    provision.ensure(settings, declared)
+    topic = etl_publisher.topic_path(settings.project, f"states-{settings.stage}")
+
+    assert publish_json(etl_publisher, topic, ALASKA)
+    with pytest.raises(gexc.InvalidArgument):
+        publish_json(etl_publisher, topic, {"name": "Alaska"})

@@ -53,6 +53,11 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		if err := checkDefinition(r.GetSchema()); err != nil {
 			return nil, err
 		}
+		// pstest would add a revision to an existing schema.
+		name := r.GetParent() + "/schemas/" + r.GetSchemaId()
+		if _, err := l.schemas.GetSchema(ctx, &pb.GetSchemaRequest{Name: name}); err == nil {
+			return nil, status.Errorf(codes.AlreadyExists, "Schema %s already exists.", name)
+		}
 	case *pb.CommitSchemaRequest:
 		if err := checkDefinition(r.GetSchema()); err != nil {
 			return nil, err

@@ -105,13 +105,19 @@ func TestSchemaServiceValidatesDefinitionsAndMessages(t *testing.T) {
 	ctx := context.Background()
 	sc, pub := pb.NewSchemaServiceClient(conn), pb.NewPublisherClient(conn)
 	bad := &pb.Schema{Type: pb.Schema_AVRO, Definition: `{"type": "record"}`}
+	good := &pb.Schema{Type: pb.Schema_AVRO, Definition: avroV1}
 	if _, err := sc.ValidateSchema(ctx, &pb.ValidateSchemaRequest{Parent: "projects/p", Schema: bad}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("ValidateSchema of a bad definition: %v", err)
 	}
 	if _, err := sc.CreateSchema(ctx, &pb.CreateSchemaRequest{Parent: "projects/p", SchemaId: "bad", Schema: bad}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("CreateSchema of a bad definition: %v", err)
 	}
-	good := &pb.Schema{Type: pb.Schema_AVRO, Definition: avroV1}
+	for i, want := range []codes.Code{codes.OK, codes.AlreadyExists} {
+		_, err := sc.CreateSchema(ctx, &pb.CreateSchemaRequest{Parent: "projects/p", SchemaId: "twice", Schema: good})
+		if status.Code(err) != want {
+			t.Errorf("CreateSchema #%d of one id: %v, want %s", i+1, err, want)
+		}
+	}
 	if _, err := sc.ValidateSchema(ctx, &pb.ValidateSchemaRequest{Parent: "projects/p", Schema: good}); err != nil {
 		t.Errorf("ValidateSchema of a good definition: %v", err)
 	}

@@ -10,6 +10,26 @@ func topicPath(project, topic string) string {
 	return "projects/" + project + "/topics/" + topic
 }
 
+func topicProto(project, name string, schemas map[string]TopicSchema) *pb.Topic {
+	t := &pb.Topic{Name: topicPath(project, name)}
+	if ts, ok := schemas[name]; ok {
+		encoding := pb.Encoding_JSON
+		if ts.Encoding == "binary" {
+			encoding = pb.Encoding_BINARY
+		}
+		t.SchemaSettings = &pb.SchemaSettings{Schema: "projects/" + project + "/schemas/" + ts.Schema, Encoding: encoding}
+	}
+	return t
+}
+
+func schemaRequest(project string, s Schema) *pb.CreateSchemaRequest {
+	kind := pb.Schema_AVRO
+	if s.Type == "protocol_buffer" {
+		kind = pb.Schema_PROTOCOL_BUFFER
+	}
+	return &pb.CreateSchemaRequest{Parent: "projects/" + project, SchemaId: s.Name, Schema: &pb.Schema{Type: kind, Definition: s.Definition}}
+}
+
 func subscriptionProto(project string, s Subscription) *pb.Subscription {
 	p := &pb.Subscription{
 		Name:                  "projects/" + project + "/subscriptions/" + s.Name,

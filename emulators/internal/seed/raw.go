@@ -35,12 +35,25 @@ type rawFamilyRule struct {
 }
 
 type rawPubSub struct {
+	Schemas       []rawSchema       `toml:"schemas"`
 	Topics        []rawTopic        `toml:"topics"`
 	Subscriptions []rawSubscription `toml:"subscriptions"`
 }
 
 type rawTopic struct {
-	Name string `toml:"name"`
+	Name   string          `toml:"name"`
+	Schema *rawTopicSchema `toml:"schema"`
+}
+
+type rawTopicSchema struct {
+	Name     string  `toml:"name"`
+	Encoding *string `toml:"encoding"`
+}
+
+type rawSchema struct {
+	Name       string `toml:"name"`
+	Type       string `toml:"type"`
+	Definition string `toml:"definition"`
 }
 
 type rawSubscription struct {

@@ -22,9 +22,25 @@ type Seed struct {
 	Project       string // default project
 	Stages        []string
 	Instance      string // Bigtable instance
+	Schemas       []Schema
 	Topics        []string
+	TopicSchemas  map[string]TopicSchema // by topic name, for topics with one
 	Subscriptions []Subscription
 	Tables        []Table
+}
+
+// Schema is one [[pubsub.schemas]] entry.
+type Schema struct {
+	Name       string
+	Type       string // "avro" or "protocol_buffer"
+	Definition string // taken as written: no placeholders
+}
+
+// TopicSchema is a topic's schema settings: a declared schema and the
+// encoding of its messages ("json" or "binary").
+type TopicSchema struct {
+	Schema   string
+	Encoding string
 }
 
 // Subscription is one [[pubsub.subscriptions]] entry, defaults applied.

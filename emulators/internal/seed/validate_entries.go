@@ -87,6 +87,36 @@ func (v *validator) oidcToken(p place, raw rawSubscription) *OidcToken {
 	return &OidcToken{ServiceAccountEmail: email, Audience: v.optional(p, "oidc_token.audience", o.Audience, "")}
 }
 
+func (v *validator) schema(i int, raw rawSchema) Schema {
+	p := entryAt("pubsub.schemas", i, raw.Name)
+	v.name(p, raw.Name, pubsubName, "a Pub/Sub name")
+	if raw.Type != "avro" && raw.Type != "protocol_buffer" {
+		v.fail(p, "type", `type must be "avro" or "protocol_buffer", got %q`, raw.Type)
+	}
+	if strings.TrimSpace(raw.Definition) == "" {
+		v.fail(p, "definition", "definition is required")
+	}
+	return Schema{Name: raw.Name, Type: raw.Type, Definition: raw.Definition}
+}
+
+// topicSchema checks a topic's schema settings: a declared schema, an
+// encoding of json (the default) or binary.
+func (v *validator) topicSchema(i int, raw rawTopic, schemas []Schema) *TopicSchema {
+	if raw.Schema == nil {
+		return nil
+	}
+	p := entryAt("pubsub.topics", i, raw.Name)
+	v.required(p, "schema.name", raw.Schema.Name)
+	if raw.Schema.Name != "" && !slices.ContainsFunc(schemas, func(s Schema) bool { return s.Name == raw.Schema.Name }) {
+		v.fail(p, "schema.name", "schema.name %q is not declared in [[pubsub.schemas]]", raw.Schema.Name)
+	}
+	encoding := v.optional(p, "schema.encoding", raw.Schema.Encoding, "json")
+	if encoding != "json" && encoding != "binary" {
+		v.fail(p, "schema.encoding", `schema.encoding must be "json" or "binary", got %q`, encoding)
+	}
+	return &TopicSchema{Schema: raw.Schema.Name, Encoding: encoding}
+}
+
 // declared checks that topic is one of [[pubsub.topics]].
 func (v *validator) declared(p place, key, topic string, topics []string) {
 	v.required(p, key, topic)
@@ -126,6 +156,7 @@ func (v *validator) family(p place, name string, raw rawFamilyRule) GCRule {
 func (v *validator) unique(s *Seed) {
 	for _, stage := range s.Stages {
 		r := s.Resources(stage, s.Project)
+		v.distinct("pubsub.schemas", "schema", names(r.Schemas, func(s Schema) string { return s.Name }), stage)
 		v.distinct("pubsub.topics", "topic", r.Topics, stage)
 		v.distinct("pubsub.subscriptions", "subscription", names(r.Subscriptions, func(s Subscription) string { return s.Name }), stage)
 		v.distinct("bigtable.tables", "table", names(r.Tables, func(t Table) string { return t.Name }), stage)

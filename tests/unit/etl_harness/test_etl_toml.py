@@ -73,6 +73,25 @@ def test_a_push_subscriptions_oidc_token_is_read_with_placeholders_filled() -> N
     assert hook.oidc_token.audience == "https://test.example"
 
 
+WITH_SCHEMA = MINIMAL.replace(
+    '[[pubsub.topics]]\nname = "events-{stage}"',
+    '[[pubsub.schemas]]\nname = "state-{stage}"\ntype = "avro"\n'
+    "definition = '{\"type\": \"record\", \"name\": \"S\", \"fields\": []}'\n\n"
+    '[[pubsub.topics]]\nname = "events-{stage}"\nschema = { name = "state-{stage}", encoding = "binary" }',
+)
+
+
+def test_schemas_and_a_topics_schema_settings_are_read_and_requested() -> None:
+    res = etl_toml.parse(WITH_SCHEMA).resources("dev", "other")
+    (schema,) = res.schemas
+    assert (schema.name, schema.type) == ("state-dev", "avro")
+    assert '"name": "S"' in schema.definition
+    assert res.topic_schemas == {"events-dev": etl_toml.TopicSchema("state-dev", "binary")}
+    request = provision.topic_request(res, "events-dev")
+    assert request["schema_settings"]["schema"] == "projects/other/schemas/state-dev"
+    assert "schema_settings" not in provision.topic_request(res, "dead-dev")
+
+
 def test_defaults_fill_what_a_subscription_leaves_out() -> None:
     text = MINIMAL.replace("ack_deadline_seconds = 30\nordering = true\n", "")
     sub = etl_toml.parse(text).resources("dev").subscription("sub-dev")
