@@ -122,7 +122,7 @@ def topic_request(resources: etl_toml.Resources, topic: str) -> dict[str, Any]:
     if settings := resources.topic_schemas.get(topic):
         request["schema_settings"] = {
             "schema": f"projects/{resources.project}/schemas/{settings.schema}",
-            "encoding": Encoding[settings.encoding.upper()],
+            "encoding": Encoding.BINARY if settings.encoding == "binary" else Encoding.JSON,
         }
     return request
 
@@ -132,7 +132,7 @@ def apply(c: Clients, resources: etl_toml.Resources) -> None:
     tables; existing ones are kept."""
     project = f"projects/{resources.project}"
     for schema in resources.schemas:
-        kind = Schema.Type[schema.type.upper()]
+        kind = Schema.Type.AVRO if schema.type == "avro" else Schema.Type.PROTOCOL_BUFFER
         with contextlib.suppress(gexc.AlreadyExists):
             c.schemas.create_schema(
                 request={"parent": project, "schema_id": schema.name,

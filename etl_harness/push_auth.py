@@ -89,8 +89,10 @@ class PushAuth:
 
     def _verify(self, token: str, certs: Mapping[str, str]) -> Mapping[str, Any]:
         try:
-            claims: Mapping[str, Any] = jwt.decode(
-                token, certs=dict(certs), audience=self.audience,
+            claims: Mapping[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]
+                token,
+                certs=dict(certs),
+                audience=self.audience,
                 clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
             )
         except (ValueError, auth_exceptions.GoogleAuthError) as exc:
@@ -100,7 +102,7 @@ class PushAuth:
     @staticmethod
     def _header_kid(token: str) -> object:
         try:
-            header: Mapping[str, Any] = jwt.decode_header(token)
+            header: Mapping[str, Any] = jwt.decode_header(token)  # type: ignore[no-untyped-call]
         except ValueError:
             return None
         return header.get("kid")

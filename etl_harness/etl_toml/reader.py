@@ -207,7 +207,8 @@ class _Reader:
         self._placeholders(email, where, line, key)
         local, at, domain = email.partition("@")
         if not (local and at and domain):
-            self._fail(line, where, f"{key} must be an email address, got {_q(email)}", "oidc_token")
+            problem = f"{key} must be an email address, got {_q(email)}"
+            self._fail(line, where, problem, "oidc_token")
         audience = self._str(token, "audience", where, line, default=None, placeholders=False)
         if audience is not None:
             self._placeholders(audience, where, line, "oidc_token.audience")

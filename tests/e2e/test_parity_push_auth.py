@@ -89,8 +89,13 @@ def push_sub(
         retry = RetryPolicy(minimum_backoff={"seconds": 0}, maximum_backoff={"seconds": 1})
         config = PushConfig(push_endpoint=url, **push)
         etl_subscriber.create_subscription(
-            request={"name": path, "topic": topic, "ack_deadline_seconds": 10,
-                     "push_config": config, "retry_policy": retry}
+            request={
+                "name": path,
+                "topic": topic,
+                "ack_deadline_seconds": 10,
+                "push_config": config,
+                "retry_policy": retry,
+            }
         )
         return path
 
@@ -99,13 +104,17 @@ def push_sub(
 
 def bearer(header: str) -> str:
     scheme, _, token = header.partition(" ")
-    assert scheme == "Bearer" and token
+    assert scheme == "Bearer"
+    assert token
     return token
 
 
 def test_a_push_with_oidc_token_carries_a_token_google_auth_verifies(
-    etl_publisher: pubsub_v1.PublisherClient, topic: str, push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]], certs_url: str,
+    etl_publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    push_sub: Callable[..., str],
+    endpoint: tuple[str, type[Endpoint]],
+    certs_url: str,
 ) -> None:
     url, handler = endpoint
     oidc = PushConfig.OidcToken(service_account_email=ACCOUNT, audience=AUDIENCE)
@@ -119,13 +128,18 @@ def test_a_push_with_oidc_token_carries_a_token_google_auth_verifies(
     )
     assert code == 204
     assert claims["iss"] == "https://accounts.google.com"
-    assert claims["email"] == ACCOUNT and claims["email_verified"] is True
-    assert claims["sub"].isdigit() and claims["exp"] - claims["iat"] == 3600
+    assert claims["email"] == ACCOUNT
+    assert claims["email_verified"] is True
+    assert claims["sub"].isdigit()
+    assert claims["exp"] - claims["iat"] == 3600
 
 
 def test_without_an_audience_the_token_is_for_the_push_endpoint(
-    etl_publisher: pubsub_v1.PublisherClient, topic: str, push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]], certs_url: str,
+    etl_publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    push_sub: Callable[..., str],
+    endpoint: tuple[str, type[Endpoint]],
+    certs_url: str,
 ) -> None:
     url, handler = endpoint
     push_sub(url, oidc_token=PushConfig.OidcToken(service_account_email=ACCOUNT))
@@ -133,13 +147,17 @@ def test_without_an_audience_the_token_is_for_the_push_endpoint(
     eventually(lambda: _at_least(handler.seen, 1))
 
     token = bearer(handler.seen[0][0])
-    claims = id_token.verify_token(token, auth_requests.Request(), audience=url, certs_url=certs_url)
+    request = auth_requests.Request()
+    claims = id_token.verify_token(token, request, audience=url, certs_url=certs_url)
     assert claims["aud"] == url
 
 
 def test_a_verifying_function_refuses_a_token_for_another_audience_until_it_is_fixed(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    topic: str, push_sub: Callable[..., str], endpoint: tuple[str, type[Endpoint]],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    topic: str,
+    push_sub: Callable[..., str],
+    endpoint: tuple[str, type[Endpoint]],
 ) -> None:
     url, handler = endpoint
     wrong = PushConfig.OidcToken(service_account_email=ACCOUNT, audience="https://elsewhere")
@@ -155,7 +173,9 @@ def test_a_verifying_function_refuses_a_token_for_another_audience_until_it_is_f
 
 
 def test_no_oidc_token_no_authorization_header(
-    etl_publisher: pubsub_v1.PublisherClient, topic: str, push_sub: Callable[..., str],
+    etl_publisher: pubsub_v1.PublisherClient,
+    topic: str,
+    push_sub: Callable[..., str],
     endpoint: tuple[str, type[Endpoint]],
 ) -> None:
     url, handler = endpoint
@@ -181,7 +201,9 @@ def test_tokens_on_demand_that_google_auth_refuses(
     token = admin.push_token({"service_account_email": ACCOUNT, **request_body})
 
     with pytest.raises(ValueError, match=f"(?i){refusal}"):
-        id_token.verify_token(token, auth_requests.Request(), audience=AUDIENCE, certs_url=certs_url)
+        id_token.verify_token(
+            token, auth_requests.Request(), audience=AUDIENCE, certs_url=certs_url
+        )
     with pytest.raises(PushAuthRefused) as refused:
         PushAuth(AUDIENCE, certs_url).check(f"Bearer {token}")
     assert refused.value.status == 401
@@ -190,7 +212,8 @@ def test_tokens_on_demand_that_google_auth_refuses(
 def test_an_account_not_allowed_is_forbidden(etl_emulator_hosts: Hosts, certs_url: str) -> None:
     admin = AdminApi(etl_emulator_hosts.admin, timeout=10)
     token = admin.push_token({"service_account_email": ACCOUNT, "audience": AUDIENCE})
-    allowed = PushAuth(AUDIENCE, certs_url, allowed_emails=frozenset({"other@p.iam.gserviceaccount.com"}))
+    other = frozenset({"other@p.iam.gserviceaccount.com"})
+    allowed = PushAuth(AUDIENCE, certs_url, allowed_emails=other)
 
     with pytest.raises(PushAuthRefused) as refused:
         allowed.check(f"Bearer {token}")

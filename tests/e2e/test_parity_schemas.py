@@ -43,7 +43,8 @@ def schemas() -> pubsub_v1.SchemaServiceClient:
 
 @pytest.fixture
 def new_schema(
-    schemas: pubsub_v1.SchemaServiceClient, etl_gcp_project: str,
+    schemas: pubsub_v1.SchemaServiceClient,
+    etl_gcp_project: str,
     etl_unique_name: Callable[[str], str],
 ) -> Callable[[Schema.Type, str], Schema]:
     def make(kind: Schema.Type, definition: str) -> Schema:
@@ -58,8 +59,10 @@ def new_schema(
 
 @pytest.fixture
 def schema_topic(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    etl_gcp_project: str, etl_unique_name: Callable[[str], str],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    etl_gcp_project: str,
+    etl_unique_name: Callable[[str], str],
 ) -> Callable[..., tuple[str, str]]:
     """`schema_topic(schema_name, encoding, **revisions)`: a topic with those schema settings and a
     pull subscription of it, by path."""
@@ -109,7 +112,8 @@ def avro_binary(*strings: str) -> bytes:
 
 
 def test_an_avro_json_topic_accepts_its_records_and_refuses_others(
-    etl_publisher: pubsub_v1.PublisherClient, new_schema: Callable[..., Schema],
+    etl_publisher: pubsub_v1.PublisherClient,
+    new_schema: Callable[..., Schema],
     schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     schema = new_schema(Schema.Type.AVRO, AVRO_V1)
@@ -123,8 +127,10 @@ def test_an_avro_json_topic_accepts_its_records_and_refuses_others(
 
 
 def test_delivered_messages_name_the_schema_its_revision_and_encoding(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    new_schema: Callable[..., Schema], schema_topic: Callable[..., tuple[str, str]],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    new_schema: Callable[..., Schema],
+    schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     schema = new_schema(Schema.Type.AVRO, AVRO_V1)
     topic, sub = schema_topic(schema.name, Encoding.JSON)
@@ -137,8 +143,10 @@ def test_delivered_messages_name_the_schema_its_revision_and_encoding(
 
 
 def test_an_avro_binary_topic_accepts_binary_records(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    new_schema: Callable[..., Schema], schema_topic: Callable[..., tuple[str, str]],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    new_schema: Callable[..., Schema],
+    schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     schema = new_schema(Schema.Type.AVRO, AVRO_V1)
     topic, sub = schema_topic(schema.name, Encoding.BINARY)
@@ -154,7 +162,8 @@ def test_an_avro_binary_topic_accepts_binary_records(
     "('Too much data to parse for schema')"
 )
 def test_an_avro_binary_record_followed_by_more_bytes_is_refused(
-    etl_publisher: pubsub_v1.PublisherClient, new_schema: Callable[..., Schema],
+    etl_publisher: pubsub_v1.PublisherClient,
+    new_schema: Callable[..., Schema],
     schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     schema = new_schema(Schema.Type.AVRO, AVRO_V1)
@@ -176,8 +185,10 @@ def two_revisions(
 
 
 def test_a_message_is_tagged_with_the_newest_revision_it_matches(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    schemas: pubsub_v1.SchemaServiceClient, two_revisions: tuple[Schema, Schema],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    schemas: pubsub_v1.SchemaServiceClient,
+    two_revisions: tuple[Schema, Schema],
     schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     first, second = two_revisions
@@ -187,14 +198,16 @@ def test_a_message_is_tagged_with_the_newest_revision_it_matches(
 
     topic, sub = schema_topic(first.name, Encoding.JSON)
     publish_json(etl_publisher, topic, ALASKA | {"capital": "Juneau"})
-    assert pull_one(etl_subscriber, sub).attributes["googclient_schemarevisionid"] == second.revision_id
+    revision = "googclient_schemarevisionid"
+    assert pull_one(etl_subscriber, sub).attributes[revision] == second.revision_id
     publish_json(etl_publisher, topic, ALASKA)
-    assert pull_one(etl_subscriber, sub).attributes["googclient_schemarevisionid"] == first.revision_id
+    assert pull_one(etl_subscriber, sub).attributes[revision] == first.revision_id
 
 
 @pytest.mark.official_lacks("the Java emulator ignores a topic's first and last revision ids")
 def test_a_topic_accepts_only_the_revisions_between_its_first_and_last(
-    etl_publisher: pubsub_v1.PublisherClient, two_revisions: tuple[Schema, Schema],
+    etl_publisher: pubsub_v1.PublisherClient,
+    two_revisions: tuple[Schema, Schema],
     schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     first, _ = two_revisions
@@ -219,7 +232,8 @@ def test_validate_schema_refuses_a_definition_that_does_not_parse(
 
 
 def test_validate_message_checks_a_message_against_a_schema(
-    schemas: pubsub_v1.SchemaServiceClient, etl_gcp_project: str,
+    schemas: pubsub_v1.SchemaServiceClient,
+    etl_gcp_project: str,
     new_schema: Callable[..., Schema],
 ) -> None:
     schema = new_schema(Schema.Type.AVRO, AVRO_V1)
@@ -236,10 +250,14 @@ def test_validate_message_checks_a_message_against_a_schema(
         validate({"name": 1, "post_abbr": "AK"})  # type: ignore[dict-item]
 
 
-@pytest.mark.official_lacks("the Java emulator answers 501: 'Protocol buffer support not implemented'")
+@pytest.mark.official_lacks(
+    "the Java emulator answers 501 'Protocol buffer support not implemented'"
+)
 def test_a_protocol_buffer_json_topic_accepts_its_messages_and_refuses_others(
-    etl_publisher: pubsub_v1.PublisherClient, etl_subscriber: pubsub_v1.SubscriberClient,
-    new_schema: Callable[..., Schema], schema_topic: Callable[..., tuple[str, str]],
+    etl_publisher: pubsub_v1.PublisherClient,
+    etl_subscriber: pubsub_v1.SubscriberClient,
+    new_schema: Callable[..., Schema],
+    schema_topic: Callable[..., tuple[str, str]],
 ) -> None:
     schema = new_schema(Schema.Type.PROTOCOL_BUFFER, PROTO)
     topic, sub = schema_topic(schema.name, Encoding.JSON)
