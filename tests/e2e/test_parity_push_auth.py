@@ -109,20 +109,33 @@ def bearer(header: str) -> str:
     return token
 
 
-def test_a_push_with_oidc_token_carries_a_token_google_auth_verifies(
+@pytest.fixture
+def first_push(
     etl_publisher: pubsub_v1.PublisherClient,
     topic: str,
     push_sub: Callable[..., str],
     endpoint: tuple[str, type[Endpoint]],
-    certs_url: str,
-) -> None:
-    url, handler = endpoint
-    oidc = PushConfig.OidcToken(service_account_email=ACCOUNT, audience=AUDIENCE)
-    push_sub(url, oidc_token=oidc)
-    etl_publisher.publish(topic, b"signed").result(timeout=30)
-    eventually(lambda: _at_least(handler.seen, 1))
+) -> Callable[..., tuple[str, str, int]]:
+    """`first_push(**push_config)`: a push subscription to the endpoint, one message published;
+    the endpoint's URL, and the `Authorization` header and status of the first request."""
 
-    header, code = handler.seen[0]
+    def push(**push_config: Any) -> tuple[str, str, int]:
+        url, handler = endpoint
+        push_sub(url, **push_config)
+        etl_publisher.publish(topic, b"pushed").result(timeout=30)
+        eventually(lambda: _at_least(handler.seen, 1))
+        header, code = handler.seen[0]
+        return url, header, code
+
+    return push
+
+
+def test_a_push_with_oidc_token_carries_a_token_google_auth_verifies(
+    first_push: Callable[..., tuple[str, str, int]], certs_url: str
+) -> None:
+    oidc = PushConfig.OidcToken(service_account_email=ACCOUNT, audience=AUDIENCE)
+    _, header, code = first_push(oidc_token=oidc)
+
     claims = id_token.verify_token(
         bearer(header), auth_requests.Request(), audience=AUDIENCE, certs_url=certs_url
     )
@@ -135,20 +148,12 @@ def test_a_push_with_oidc_token_carries_a_token_google_auth_verifies(
 
 
 def test_without_an_audience_the_token_is_for_the_push_endpoint(
-    etl_publisher: pubsub_v1.PublisherClient,
-    topic: str,
-    push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]],
-    certs_url: str,
+    first_push: Callable[..., tuple[str, str, int]], certs_url: str
 ) -> None:
-    url, handler = endpoint
-    push_sub(url, oidc_token=PushConfig.OidcToken(service_account_email=ACCOUNT))
-    etl_publisher.publish(topic, b"for the endpoint").result(timeout=30)
-    eventually(lambda: _at_least(handler.seen, 1))
+    url, header, _ = first_push(oidc_token=PushConfig.OidcToken(service_account_email=ACCOUNT))
 
-    token = bearer(handler.seen[0][0])
     request = auth_requests.Request()
-    claims = id_token.verify_token(token, request, audience=url, certs_url=certs_url)
+    claims = id_token.verify_token(bearer(header), request, audience=url, certs_url=certs_url)
     assert claims["aud"] == url
 
 
@@ -173,17 +178,11 @@ def test_a_verifying_function_refuses_a_token_for_another_audience_until_it_is_f
 
 
 def test_no_oidc_token_no_authorization_header(
-    etl_publisher: pubsub_v1.PublisherClient,
-    topic: str,
-    push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]],
+    first_push: Callable[..., tuple[str, str, int]],
 ) -> None:
-    url, handler = endpoint
-    push_sub(url)
-    etl_publisher.publish(topic, b"anonymous").result(timeout=30)
-    eventually(lambda: _at_least(handler.seen, 1))
+    _, header, code = first_push()
 
-    assert handler.seen[0] == ("", 401)
+    assert (header, code) == ("", 401)
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,19 @@ def schema_topic(
     return make
 
 
+@pytest.fixture
+def avro_topic(
+    new_schema: Callable[..., Schema], schema_topic: Callable[..., tuple[str, str]]
+) -> Callable[[Encoding], tuple[Schema, str, str]]:
+    """`avro_topic(encoding)`: a new AVRO_V1 schema, a topic using it and its subscription."""
+
+    def make(encoding: Encoding) -> tuple[Schema, str, str]:
+        schema = new_schema(Schema.Type.AVRO, AVRO_V1)
+        return (schema, *schema_topic(schema.name, encoding))
+
+    return make
+
+
 def pull_one(subscriber: pubsub_v1.SubscriberClient, sub: str) -> Any:
     got: list[Any] = []
 
@@ -113,11 +126,9 @@ def avro_binary(*strings: str) -> bytes:
 
 def test_an_avro_json_topic_accepts_its_records_and_refuses_others(
     etl_publisher: pubsub_v1.PublisherClient,
-    new_schema: Callable[..., Schema],
-    schema_topic: Callable[..., tuple[str, str]],
+    avro_topic: Callable[[Encoding], tuple[Schema, str, str]],
 ) -> None:
-    schema = new_schema(Schema.Type.AVRO, AVRO_V1)
-    topic, _ = schema_topic(schema.name, Encoding.JSON)
+    _, topic, _ = avro_topic(Encoding.JSON)
 
     assert publish_json(etl_publisher, topic, ALASKA)
     with pytest.raises(gexc.InvalidArgument):
@@ -129,11 +140,9 @@ def test_an_avro_json_topic_accepts_its_records_and_refuses_others(
 def test_delivered_messages_name_the_schema_its_revision_and_encoding(
     etl_publisher: pubsub_v1.PublisherClient,
     etl_subscriber: pubsub_v1.SubscriberClient,
-    new_schema: Callable[..., Schema],
-    schema_topic: Callable[..., tuple[str, str]],
+    avro_topic: Callable[[Encoding], tuple[Schema, str, str]],
 ) -> None:
-    schema = new_schema(Schema.Type.AVRO, AVRO_V1)
-    topic, sub = schema_topic(schema.name, Encoding.JSON)
+    schema, topic, sub = avro_topic(Encoding.JSON)
     publish_json(etl_publisher, topic, ALASKA)
 
     attributes = dict(pull_one(etl_subscriber, sub).attributes)
@@ -145,11 +154,9 @@ def test_delivered_messages_name_the_schema_its_revision_and_encoding(
 def test_an_avro_binary_topic_accepts_binary_records(
     etl_publisher: pubsub_v1.PublisherClient,
     etl_subscriber: pubsub_v1.SubscriberClient,
-    new_schema: Callable[..., Schema],
-    schema_topic: Callable[..., tuple[str, str]],
+    avro_topic: Callable[[Encoding], tuple[Schema, str, str]],
 ) -> None:
-    schema = new_schema(Schema.Type.AVRO, AVRO_V1)
-    topic, sub = schema_topic(schema.name, Encoding.BINARY)
+    _, topic, sub = avro_topic(Encoding.BINARY)
     etl_publisher.publish(topic, avro_binary("Alaska", "AK")).result(timeout=30)
 
     assert pull_one(etl_subscriber, sub).attributes["googclient_schemaencoding"] == "BINARY"
@@ -163,11 +170,9 @@ def test_an_avro_binary_topic_accepts_binary_records(
 )
 def test_an_avro_binary_record_followed_by_more_bytes_is_refused(
     etl_publisher: pubsub_v1.PublisherClient,
-    new_schema: Callable[..., Schema],
-    schema_topic: Callable[..., tuple[str, str]],
+    avro_topic: Callable[[Encoding], tuple[Schema, str, str]],
 ) -> None:
-    schema = new_schema(Schema.Type.AVRO, AVRO_V1)
-    topic, _ = schema_topic(schema.name, Encoding.BINARY)
+    _, topic, _ = avro_topic(Encoding.BINARY)
     with pytest.raises(gexc.InvalidArgument):
         etl_publisher.publish(topic, avro_binary("Alaska", "AK") + b"\x02x").result(timeout=30)
 
