@@ -165,7 +165,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	one, two := readDir(t, dir1), readDir(t, dir2)
-	if len(one) != 6 { // topics, subscriptions, 4 backlogs
+	if len(one) != 7 { // schemas (none), topics, subscriptions, 4 backlogs
 		t.Errorf("export files: %v", slices.Sorted(mapKeys(one)))
 	}
 	for name, content := range one {
