@@ -9,6 +9,9 @@ here alike; only the certificates' address differs. Cloud Run answers 401 to a r
 valid token for its audience and 403 to a valid token of an account not allowed to invoke it;
 `PushAuth.check` decides the same and `PushAuthRefused.status` carries the code.
 
+`require(app, auth)` puts the check in front of a WSGI app (a functions-framework app, as `etl
+serve` runs them): the app sees only requests whose token `auth` accepts.
+
 The certificates are fetched once and again only when a token names a key they lack (an emulator
 restarted with a new key), not on every request as `google.oauth2.id_token.verify_token` does.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,3 +126,32 @@ class PushAuth:
         with self._lock:
             self._certs = certs
         return certs
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def require(app: WsgiApp, auth: PushAuth) -> WsgiApp:
+    """`app` behind `auth`: a request without a valid token gets 401, one from an account not
+    allowed 403 (both acked as failures by Pub/Sub, which redelivers), and 503 while the
+    certificates cannot be fetched; the others reach `app` unchanged."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            auth.check(environ.get("HTTP_AUTHORIZATION"))
+        except PushAuthRefused as refused:
+            return _answer(start_response, refused.status, str(refused))
+        except PushAuthUnavailable as unavailable:
+            return _answer(start_response, 503, str(unavailable))
+        return app(environ, start_response)
+
+    return guarded
+
+
+def _answer(start_response: Callable[..., Any], status: int, reason: str) -> list[bytes]:
+    phrase = {401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}[status]
+    body = f"{reason}\n".encode()
+    start_response(
+        f"{status} {phrase}", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
+    return [body]

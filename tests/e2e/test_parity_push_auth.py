@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,10 +18,11 @@ from google.auth.transport import requests as auth_requests
 from google.cloud import pubsub_v1
 from google.oauth2 import id_token
 from google.pubsub_v1.types import PushConfig, RetryPolicy
+from werkzeug.serving import make_server
 
 from etl_harness.emulators.native import Hosts
 from etl_harness.inspector.admin import AdminApi
-from etl_harness.push_auth import PushAuth, PushAuthRefused, emulator_certs_url
+from etl_harness.push_auth import PushAuth, PushAuthRefused, emulator_certs_url, require
 from tests.e2e.test_parity_pubsub import eventually
 
 pytestmark = [
@@ -35,27 +35,14 @@ ACCOUNT = "pusher@local-project.iam.gserviceaccount.com"
 AUDIENCE = "https://events.example/push"
 
 
-class Endpoint(BaseHTTPRequestHandler):
-    """A push endpoint that, like a Cloud Run service requiring authentication, answers 204 to a
-    request whose token `auth` accepts and the refusal's status otherwise, recording both."""
+Seen = list[tuple[str, int]]
+"""Each push request's `Authorization` header and the status answered, in arrival order."""
 
-    auth: PushAuth
-    seen: list[tuple[str, int]]  # (Authorization header, status answered)
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        header = self.headers.get("Authorization", "")
-        try:
-            self.auth.check(header)
-            code = 204
-        except PushAuthRefused as refused:
-            code = refused.status
-        self.seen.append((header, code))
-        self.send_response(code)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
+def function(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """A push endpoint that acknowledges whatever reaches it."""
+    start_response("204 No Content", [])
+    return []
 
 
 @pytest.fixture
@@ -65,12 +52,22 @@ def certs_url(etl_emulator_hosts: Hosts) -> str:
 
 
 @pytest.fixture
-def endpoint(etl_emulators: Any, certs_url: str) -> Iterator[tuple[str, type[Endpoint]]]:
-    """Listens where the emulator reaches it; accepts tokens for AUDIENCE only."""
-    handler = type("Handler", (Endpoint,), {"auth": PushAuth(AUDIENCE, certs_url), "seen": []})
-    server = ThreadingHTTPServer((etl_emulators.settings.functions_host, 0), handler)
+def endpoint(etl_emulators: Any, certs_url: str) -> Iterator[tuple[str, Seen]]:
+    """`function` behind `push_auth.require` (tokens for AUDIENCE only), as a Cloud Run service
+    requiring authentication; listens where the emulator reaches it."""
+    guarded = require(function, PushAuth(AUDIENCE, certs_url))
+    seen: Seen = []
+
+    def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: Any, *rest: Any) -> Any:
+            seen.append((environ.get("HTTP_AUTHORIZATION", ""), int(status.split()[0])))
+            return start_response(status, headers, *rest)
+
+        return guarded(environ, start)
+
+    server = make_server(etl_emulators.settings.functions_host, 0, recording, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_port}/push", handler
+    yield f"http://localhost:{server.server_port}/push", seen
     server.shutdown()
     server.server_close()
 
@@ -114,17 +111,17 @@ def first_push(
     etl_publisher: pubsub_v1.PublisherClient,
     topic: str,
     push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]],
+    endpoint: tuple[str, Seen],
 ) -> Callable[..., tuple[str, str, int]]:
     """`first_push(**push_config)`: a push subscription to the endpoint, one message published;
     the endpoint's URL, and the `Authorization` header and status of the first request."""
 
     def push(**push_config: Any) -> tuple[str, str, int]:
-        url, handler = endpoint
+        url, seen = endpoint
         push_sub(url, **push_config)
         etl_publisher.publish(topic, b"pushed").result(timeout=30)
-        eventually(lambda: _at_least(handler.seen, 1))
-        header, code = handler.seen[0]
+        eventually(lambda: _at_least(seen, 1))
+        header, code = seen[0]
         return url, header, code
 
     return push
@@ -162,19 +159,19 @@ def test_a_verifying_function_refuses_a_token_for_another_audience_until_it_is_f
     etl_subscriber: pubsub_v1.SubscriberClient,
     topic: str,
     push_sub: Callable[..., str],
-    endpoint: tuple[str, type[Endpoint]],
+    endpoint: tuple[str, Seen],
 ) -> None:
-    url, handler = endpoint
+    url, seen = endpoint
     wrong = PushConfig.OidcToken(service_account_email=ACCOUNT, audience="https://elsewhere")
     sub = push_sub(url, oidc_token=wrong)
     etl_publisher.publish(topic, b"refused, then accepted").result(timeout=30)
-    eventually(lambda: _at_least([s for s in handler.seen if s[1] == 401], 2))
+    eventually(lambda: _at_least([s for s in seen if s[1] == 401], 2))
 
     right = PushConfig.OidcToken(service_account_email=ACCOUNT, audience=AUDIENCE)
     etl_subscriber.modify_push_config(
         subscription=sub, push_config=PushConfig(push_endpoint=url, oidc_token=right)
     )
-    eventually(lambda: _at_least([s for s in handler.seen if s[1] == 204], 1))
+    eventually(lambda: _at_least([s for s in seen if s[1] == 204], 1))
 
 
 def test_no_oidc_token_no_authorization_header(
