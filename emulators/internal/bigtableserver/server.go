@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/bigtableaggregate"
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/ready"
 )
@@ -47,8 +48,8 @@ func Start(laddr string) (*Server, error) {
 		public.Close()
 		return nil, layoutErr
 	}
-	order := &familyOrder{}
-	opts := append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...),
+	order, aggregates := &familyOrder{}, bigtableaggregate.New()
+	opts := append(append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...), aggregates.ServerOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
 		grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{addr: address(laddr, public), gate: gate, listener: listenBoth(public, internal)}
@@ -61,6 +62,7 @@ func Start(laddr string) (*Server, error) {
 		s.listener.Close()
 		return nil, err
 	}
+	aggregates.Use(s.conn)
 	s.bt, _ = bttest.NewServerWithListener(s.listener, opts...) // never fails
 	order.bt.Store(s.bt)
 	return s, nil

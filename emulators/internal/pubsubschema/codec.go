@@ -79,7 +79,9 @@ func trimSpace(b []byte, enc pb.Encoding) []byte {
 	return b
 }
 
-type protoCodec struct{ message protoreflect.MessageDescriptor }
+type protoCodec struct {
+	message protoreflect.MessageDescriptor
+}
 
 // compileProto compiles a .proto text (standard imports available); its
 // first message type is the schema's, as production takes it.
