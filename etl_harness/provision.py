@@ -18,6 +18,7 @@ import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
 from google.cloud import bigtable
 from google.cloud.bigtable import column_family
+from google.cloud.bigtable_admin_v2 import types as admin_types
 from google.pubsub_v1.types import Encoding, Schema
 
 from etl.adapters.bigtable import ResetRefused, bigtable_client
@@ -147,18 +148,46 @@ def apply(c: Clients, resources: etl_toml.Resources) -> None:
     instance = c.bigtable.instance(resources.instance)
     for table in resources.tables:
         with contextlib.suppress(gexc.AlreadyExists):
-            instance.table(table.name).create(
-                column_families={name: gc_rule(rule) for name, rule in table.families.items()}
+            c.bigtable.table_admin_client.create_table(
+                parent=instance.name, table_id=table.name, table=table_request(table)
             )
 
 
+def table_request(table: etl_toml.Table) -> admin_types.Table:
+    """The admin API's table: each family's GC rule and, for aggregate families, its int64
+    aggregate type (the legacy `Table.create` cannot declare one)."""
+    families = {}
+    for name, rule in table.families.items():
+        family = admin_types.ColumnFamily()
+        if (gc := gc_rule(rule)) is not None:
+            family.gc_rule = gc.to_pb()
+        if aggregate := table.aggregates.get(name):
+            family.value_type = aggregate_type(aggregate)
+        families[name] = family
+    return admin_types.Table(column_families=families)
+
+
+def aggregate_type(aggregate: str) -> admin_types.Type:
+    """The int64 aggregate value type `aggregate` ("sum", "min" or "max") names."""
+    agg = admin_types.Type.Aggregate
+    aggregator: dict[str, dict[str, Any]] = {
+        "sum": {"sum": agg.Sum()},
+        "min": {"min_": agg.Min()},
+        "max": {"max_": agg.Max()},
+    }
+    int64 = admin_types.Type(int64_type=admin_types.Type.Int64())
+    return admin_types.Type(aggregate_type=agg(input_type=int64, **aggregator[aggregate]))
+
+
 def gc_rule(rule: etl_toml.GcRule) -> Any:
-    """The client's GC rule: one condition, or the union of both."""
+    """The client's GC rule: one condition, or the union of both (None: neither)."""
     parts: list[Any] = []
     if rule.max_versions is not None:
         parts.append(column_family.MaxVersionsGCRule(rule.max_versions))
     if rule.max_age_seconds is not None:
         parts.append(column_family.MaxAgeGCRule(timedelta(seconds=rule.max_age_seconds)))
+    if not parts:
+        return None
     return parts[0] if len(parts) == 1 else column_family.GCRuleUnion(rules=parts)
 
 

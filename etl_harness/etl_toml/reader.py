@@ -246,23 +246,38 @@ class _Reader:
         families = self._inline(entry.get("families", {}), "families", where, line)
         if not families:
             self._fail(line, where, "a table needs at least one entry under families", "families")
-        return Table(name, {f: self._family(f, rule, where, line) for f, rule in families.items()})
+        rules: dict[str, GcRule] = {}
+        aggregates: dict[str, str] = {}
+        for family, raw in families.items():
+            rules[family] = self._family(family, raw, where, line)
+            if "aggregate" in raw:
+                aggregates[family] = self._aggregate(raw["aggregate"], family, where, line)
+        return Table(name, rules, aggregates)
 
     def _family(self, name: str, raw: Any, where: str, line: int) -> GcRule:
         if not _FAMILY_NAME.fullmatch(name):
             self._fail(line, where, f"{_q(name)} is not a column family name", "families")
         key = f"families.{name}"
         rule = self._inline(raw, key, where, line)
-        self._only(rule, {"max_versions", "max_age_seconds"}, f"{where} {key}", line)
+        self._only(rule, {"max_versions", "max_age_seconds", "aggregate"}, f"{where} {key}", line)
         versions = self._int(
             rule, "max_versions", where, line, 1, 2**31 - 1, default=None, label=f"{key}."
         )
         age = self._int(
             rule, "max_age_seconds", where, line, 1, 2**40, default=None, label=f"{key}."
         )
-        if versions is None and age is None:
-            self._fail(line, where, f"{key}: set max_versions and/or max_age_seconds", key)
+        if versions is None and age is None and "aggregate" not in rule:
+            problem = f"{key}: set max_versions and/or max_age_seconds, or aggregate"
+            self._fail(line, where, problem, key)
         return GcRule(versions, age)
+
+    def _aggregate(self, value: Any, family: str, where: str, line: int) -> str:
+        """An aggregate family's type: int64 sum, min or max."""
+        key = f"families.{family}.aggregate"
+        if value not in ("sum", "min", "max"):
+            problem = f'{key} must be "sum", "min" or "max", got {_q(value)}'
+            self._fail(line, where, problem, f"families.{family}")
+        return str(value)
 
     def _unique(self, parsed: EtlToml) -> None:
         """Names must differ within each stage; the error points at the second declaration."""

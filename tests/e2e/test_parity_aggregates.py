@@ -16,6 +16,9 @@ from google.cloud.bigtable.data import BigtableDataClient
 from google.cloud.bigtable.data.mutations import AddToCell
 from google.cloud.bigtable_admin_v2.types import ColumnFamily, Table, Type
 
+from etl.config import Settings
+from etl_harness import etl_toml, provision
+
 pytestmark = pytest.mark.parity
 
 INPUTS = (5, -3, 12, 7, 40, 0, 9)
@@ -86,3 +89,23 @@ def test_each_timestamp_is_a_cell_of_its_own(aggregates: Any) -> None:
     add_all(aggregates, "high")
     aggregates.mutate_row(b"site#1", [AddToCell("high", b"n", -1, TIMESTAMP + 1000)])
     assert cell_values(aggregates, "high") == [-1, max(INPUTS)]
+
+
+@pytest.mark.official_lacks("cbtemulator keeps the newest input in a Max family")
+def test_aggregate_families_declared_in_etl_toml_aggregate(settings: Settings) -> None:
+    declared = etl_toml.parse(
+        '[[bigtable.tables]]\nname = "peaks_{stage}"\n'
+        'families.high = { aggregate = "max" }\n'
+        'families.total = { aggregate = "sum", max_age_seconds = 86400 }\n'
+    )
+    provision.ensure(settings, declared)
+    data = BigtableDataClient(project=settings.project)
+    table = data.get_table(settings.instance, f"peaks_{settings.stage}")
+    try:
+        add_all(table, "high")
+        add_all(table, "total")
+        assert cell_values(table, "high") == [max(INPUTS)]
+        assert cell_values(table, "total") == [sum(INPUTS)]
+    finally:
+        table.close()
+        data.close()

@@ -60,9 +60,25 @@ func subscriptionProto(project string, s Subscription) *pb.Subscription {
 func tableProto(t Table) *btapb.Table {
 	families := map[string]*btapb.ColumnFamily{}
 	for name, rule := range t.Families {
-		families[name] = &btapb.ColumnFamily{GcRule: gcRuleProto(rule)}
+		families[name] = &btapb.ColumnFamily{GcRule: gcRuleProto(rule), ValueType: aggregateType(t.Aggregates[name])}
 	}
 	return &btapb.Table{ColumnFamilies: families}
+}
+
+// aggregateType is the int64 aggregate value type of agg ("": none).
+func aggregateType(agg string) *btapb.Type {
+	a := &btapb.Type_Aggregate{InputType: &btapb.Type{Kind: &btapb.Type_Int64Type{Int64Type: &btapb.Type_Int64{}}}}
+	switch agg {
+	case "sum":
+		a.Aggregator = &btapb.Type_Aggregate_Sum_{Sum: &btapb.Type_Aggregate_Sum{}}
+	case "min":
+		a.Aggregator = &btapb.Type_Aggregate_Min_{Min: &btapb.Type_Aggregate_Min{}}
+	case "max":
+		a.Aggregator = &btapb.Type_Aggregate_Max_{Max: &btapb.Type_Aggregate_Max{}}
+	default:
+		return nil
+	}
+	return &btapb.Type{Kind: &btapb.Type_AggregateType{AggregateType: a}}
 }
 
 // gcRuleProto is one rule, or the union of both when both are set.
@@ -74,7 +90,10 @@ func gcRuleProto(r GCRule) *btapb.GcRule {
 	if r.MaxAgeSeconds > 0 {
 		rules = append(rules, &btapb.GcRule{Rule: &btapb.GcRule_MaxAge{MaxAge: &durationpb.Duration{Seconds: r.MaxAgeSeconds}}})
 	}
-	if len(rules) == 1 {
+	switch len(rules) {
+	case 0:
+		return nil
+	case 1:
 		return rules[0]
 	}
 	return &btapb.GcRule{Rule: &btapb.GcRule_Union_{Union: &btapb.GcRule_Union{Rules: rules}}}

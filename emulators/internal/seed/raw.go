@@ -30,8 +30,9 @@ type rawTable struct {
 }
 
 type rawFamilyRule struct {
-	MaxVersions   *int64 `toml:"max_versions"`
-	MaxAgeSeconds *int64 `toml:"max_age_seconds"`
+	MaxVersions   *int64  `toml:"max_versions"`
+	MaxAgeSeconds *int64  `toml:"max_age_seconds"`
+	Aggregate     *string `toml:"aggregate"`
 }
 
 type rawPubSub struct {

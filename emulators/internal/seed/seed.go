@@ -81,6 +81,9 @@ type Retry struct {
 type Table struct {
 	Name     string
 	Families map[string]GCRule
+	// Aggregates are the families of int64 aggregate type: "sum", "min" or
+	// "max", by family (AddToCell merges into them).
+	Aggregates map[string]string
 }
 
 // GCRule deletes a cell when either set condition holds (zero: unset).

@@ -134,6 +134,12 @@ func (v *validator) table(i int, raw rawTable) Table {
 	t := Table{Name: raw.Name, Families: map[string]GCRule{}}
 	for _, name := range slices.Sorted(maps.Keys(raw.Families)) {
 		t.Families[name] = v.family(p, name, raw.Families[name])
+		if agg := raw.Families[name].Aggregate; agg != nil {
+			if t.Aggregates == nil {
+				t.Aggregates = map[string]string{}
+			}
+			t.Aggregates[name] = v.aggregate(p, "families."+name+".aggregate", *agg)
+		}
 	}
 	return t
 }
@@ -143,13 +149,21 @@ func (v *validator) family(p place, name string, raw rawFamilyRule) GCRule {
 	if !familyName.MatchString(name) {
 		v.fail(p, key, "%q is not a column family name", name)
 	}
-	if raw.MaxVersions == nil && raw.MaxAgeSeconds == nil {
-		v.fail(p, key, "%s: set max_versions and/or max_age_seconds", key)
+	if raw.MaxVersions == nil && raw.MaxAgeSeconds == nil && raw.Aggregate == nil {
+		v.fail(p, key, "%s: set max_versions and/or max_age_seconds, or aggregate", key)
 	}
 	return GCRule{
 		MaxVersions:   int32(v.integer(p, key+".max_versions", raw.MaxVersions, 1, 1<<31-1, 0)),
 		MaxAgeSeconds: v.integer(p, key+".max_age_seconds", raw.MaxAgeSeconds, 1, 1<<40, 0),
 	}
+}
+
+// aggregate checks an aggregate family's type: int64 sum, min or max.
+func (v *validator) aggregate(p place, key, agg string) string {
+	if agg != "sum" && agg != "min" && agg != "max" {
+		v.fail(p, key, `%s must be "sum", "min" or "max", got %q`, key, agg)
+	}
+	return agg
 }
 
 // unique rejects names declared twice once placeholders are replaced.
