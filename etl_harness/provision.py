@@ -18,6 +18,8 @@ import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
 from google.cloud import bigtable
 from google.cloud.bigtable import column_family
+from google.cloud.bigtable_admin_v2 import types as admin_types
+from google.pubsub_v1.types import Encoding, Schema
 
 from etl.adapters.bigtable import ResetRefused, bigtable_client
 from etl.adapters.pubsub import publisher_client, subscriber_client
@@ -34,16 +36,21 @@ class Clients:
     publisher: pubsub_v1.PublisherClient
     subscriber: pubsub_v1.SubscriberClient
     bigtable: bigtable.Client
+    schemas: pubsub_v1.SchemaServiceClient
 
     def close(self) -> None:
         self.publisher.stop()
         self.subscriber.close()
         self.bigtable.close()
+        self.schemas.transport.close()
 
 
 @contextlib.contextmanager
 def clients(settings: Settings) -> Iterator[Clients]:
-    opened = Clients(publisher_client(), subscriber_client(), bigtable_client(settings))
+    opened = Clients(
+        publisher_client(), subscriber_client(), bigtable_client(settings),
+        pubsub_v1.SchemaServiceClient(),
+    )  # fmt: skip
     try:
         yield opened
     finally:
@@ -105,32 +112,83 @@ def subscription_request(
         backoff=(spec.retry.minimum_backoff_seconds, spec.retry.maximum_backoff_seconds)
         if spec.retry
         else None,
+        oidc_token=(spec.oidc_token.service_account_email, spec.oidc_token.audience or "")
+        if spec.oidc_token
+        else None,
     )
 
 
+def topic_request(resources: etl_toml.Resources, topic: str) -> dict[str, Any]:
+    """The CreateTopic request of an etl.toml topic, with its schema settings if it has them."""
+    request: dict[str, Any] = {"name": f"projects/{resources.project}/topics/{topic}"}
+    if settings := resources.topic_schemas.get(topic):
+        request["schema_settings"] = {
+            "schema": f"projects/{resources.project}/schemas/{settings.schema}",
+            "encoding": Encoding.BINARY if settings.encoding == "binary" else Encoding.JSON,
+        }
+    return request
+
+
 def apply(c: Clients, resources: etl_toml.Resources) -> None:
-    """Topics, then subscriptions (which name topics), then tables; existing ones are kept."""
+    """Schemas, then topics (which name schemas), then subscriptions (which name topics), then
+    tables; existing ones are kept."""
+    project = f"projects/{resources.project}"
+    for schema in resources.schemas:
+        kind = Schema.Type.AVRO if schema.type == "avro" else Schema.Type.PROTOCOL_BUFFER
+        with contextlib.suppress(gexc.AlreadyExists):
+            c.schemas.create_schema(
+                request={"parent": project, "schema_id": schema.name,
+                         "schema": {"type_": kind, "definition": schema.definition}}
+            )  # fmt: skip
     for topic in resources.topics:
         with contextlib.suppress(gexc.AlreadyExists):
-            c.publisher.create_topic(name=f"projects/{resources.project}/topics/{topic}")
+            c.publisher.create_topic(request=topic_request(resources, topic))
     for sub in resources.subscriptions:
         with contextlib.suppress(gexc.AlreadyExists):
             c.subscriber.create_subscription(request=subscription_request(resources.project, sub))
     instance = c.bigtable.instance(resources.instance)
     for table in resources.tables:
         with contextlib.suppress(gexc.AlreadyExists):
-            instance.table(table.name).create(
-                column_families={name: gc_rule(rule) for name, rule in table.families.items()}
+            c.bigtable.table_admin_client.create_table(
+                parent=instance.name, table_id=table.name, table=table_request(table)
             )
 
 
+def table_request(table: etl_toml.Table) -> admin_types.Table:
+    """The admin API's table: each family's GC rule and, for aggregate families, its int64
+    aggregate type (the legacy `Table.create` cannot declare one)."""
+    families = {}
+    for name, rule in table.families.items():
+        family = admin_types.ColumnFamily()
+        if (gc := gc_rule(rule)) is not None:
+            family.gc_rule = gc.to_pb()
+        if aggregate := table.aggregates.get(name):
+            family.value_type = aggregate_type(aggregate)
+        families[name] = family
+    return admin_types.Table(column_families=families)
+
+
+def aggregate_type(aggregate: str) -> admin_types.Type:
+    """The int64 aggregate value type `aggregate` ("sum", "min" or "max") names."""
+    agg = admin_types.Type.Aggregate
+    aggregator: dict[str, dict[str, Any]] = {
+        "sum": {"sum": agg.Sum()},
+        "min": {"min_": agg.Min()},
+        "max": {"max_": agg.Max()},
+    }
+    int64 = admin_types.Type(int64_type=admin_types.Type.Int64())
+    return admin_types.Type(aggregate_type=agg(input_type=int64, **aggregator[aggregate]))
+
+
 def gc_rule(rule: etl_toml.GcRule) -> Any:
-    """The client's GC rule: one condition, or the union of both."""
+    """The client's GC rule: one condition, or the union of both (None: neither)."""
     parts: list[Any] = []
     if rule.max_versions is not None:
         parts.append(column_family.MaxVersionsGCRule(rule.max_versions))
     if rule.max_age_seconds is not None:
         parts.append(column_family.MaxAgeGCRule(timedelta(seconds=rule.max_age_seconds)))
+    if not parts:
+        return None
     return parts[0] if len(parts) == 1 else column_family.GCRuleUnion(rules=parts)
 
 

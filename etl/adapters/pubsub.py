@@ -45,9 +45,11 @@ def subscription_request(
     push_endpoint: str = "",
     dead_letter: tuple[str, int] | None = None,
     backoff: tuple[float, float] | None = None,
+    oidc_token: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A CreateSubscription request. `dead_letter` is `(topic, max delivery attempts)`,
-    `backoff` the retry policy's `(minimum, maximum)` seconds."""
+    `backoff` the retry policy's `(minimum, maximum)` seconds, `oidc_token` a push
+    subscription's `(service account email, audience)` ("" audience: the endpoint)."""
     topics = f"projects/{project}/topics/"
     request: dict[str, Any] = {
         "name": f"projects/{project}/subscriptions/{name}",
@@ -58,6 +60,11 @@ def subscription_request(
     }
     if push_endpoint:
         request["push_config"] = PushConfig(push_endpoint=push_endpoint)
+        if oidc_token:
+            email, audience = oidc_token
+            request["push_config"].oidc_token = PushConfig.OidcToken(
+                service_account_email=email, audience=audience
+            )
     if backoff:
         request["retry_policy"] = RetryPolicy(
             minimum_backoff=_duration(backoff[0]), maximum_backoff=_duration(backoff[1])

@@ -18,10 +18,13 @@ from etl_harness.etl_toml.model import (
     EtlToml,
     GcRule,
     InvalidEtlToml,
+    OidcToken,
     Resources,
     RetryPolicy,
+    Schema,
     Subscription,
     Table,
+    TopicSchema,
 )
 from etl_harness.etl_toml.reader import parse
 
@@ -32,10 +35,13 @@ __all__ = [
     "EtlToml",
     "GcRule",
     "InvalidEtlToml",
+    "OidcToken",
     "Resources",
     "RetryPolicy",
+    "Schema",
     "Subscription",
     "Table",
+    "TopicSchema",
     "find",
     "load",
     "parse",

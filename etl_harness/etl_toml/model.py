@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from etl_core import EtlError
 from etl_harness.faults import Faults
@@ -29,6 +29,8 @@ class GcRule:
 class Table:
     name: str
     families: Mapping[str, GcRule]
+    aggregates: Mapping[str, str] = field(default_factory=dict)
+    """Families of int64 aggregate type ("sum", "min" or "max"): `AddToCell` merges into them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,32 @@ class DeadLetterPolicy:
 class RetryPolicy:
     minimum_backoff_seconds: float = 10.0
     maximum_backoff_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A Pub/Sub schema: `type` "avro" or "protocol_buffer"; the definition as written."""
+
+    name: str
+    type: str
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSchema:
+    """A topic's schema settings: a declared schema and its messages' encoding."""
+
+    schema: str
+    encoding: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class OidcToken:
+    """A push subscription's authentication (production's `push_config.oidc_token`): the service
+    account its tokens name and their audience (None: the push endpoint)."""
+
+    service_account_email: str
+    audience: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +85,7 @@ class Subscription:
     retry: RetryPolicy | None = None
     faults: Faults | None = None
     """Injected by our Pub/Sub emulator only (Google's has no faults; `provision` ignores it)."""
+    oidc_token: OidcToken | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +98,9 @@ class Resources:
     topics: tuple[str, ...]
     subscriptions: tuple[Subscription, ...]
     tables: tuple[Table, ...]
+    schemas: tuple[Schema, ...] = ()
+    topic_schemas: Mapping[str, TopicSchema] = field(default_factory=dict)
+    """By topic name, for the topics that have schema settings."""
 
     def subscription(self, name: str) -> Subscription:
         for sub in self.subscriptions:
@@ -88,6 +120,8 @@ class EtlToml:
     subscriptions: tuple[Subscription, ...] = ()
     tables: tuple[Table, ...] = ()
     source: str = FILE_NAME
+    schemas: tuple[Schema, ...] = ()
+    topic_schemas: Mapping[str, TopicSchema] = field(default_factory=dict)
 
     def resources(
         self, stage: str, project: str | None = None, instance: str | None = None
@@ -100,12 +134,17 @@ class EtlToml:
 
         def fill_sub(sub: Subscription) -> Subscription:
             dead = sub.dead_letter and replace(sub.dead_letter, topic=fill(sub.dead_letter.topic))
+            oidc = sub.oidc_token and OidcToken(
+                fill(sub.oidc_token.service_account_email),
+                sub.oidc_token.audience and fill(sub.oidc_token.audience),
+            )
             return replace(
                 sub,
                 name=fill(sub.name),
                 topic=fill(sub.topic),
                 push_endpoint=sub.push_endpoint and fill(sub.push_endpoint),
                 dead_letter=dead,
+                oidc_token=oidc,
             )
 
         return Resources(
@@ -115,4 +154,9 @@ class EtlToml:
             topics=tuple(fill(t) for t in self.topics),
             subscriptions=tuple(fill_sub(s) for s in self.subscriptions),
             tables=tuple(replace(t, name=fill(t.name)) for t in self.tables),
+            schemas=tuple(replace(s, name=fill(s.name)) for s in self.schemas),
+            topic_schemas={
+                fill(topic): replace(settings, schema=fill(settings.schema))
+                for topic, settings in self.topic_schemas.items()
+            },
         )

@@ -17,9 +17,12 @@ from etl_harness.etl_toml.model import (
     EtlToml,
     GcRule,
     InvalidEtlToml,
+    OidcToken,
     RetryPolicy,
+    Schema,
     Subscription,
     Table,
+    TopicSchema,
 )
 from etl_harness.faults import Faults, InvalidFaults
 
@@ -60,8 +63,12 @@ class _Reader:
         bigtable = self._table(data, "bigtable")
         pubsub = self._table(data, "pubsub")
         self._only(bigtable, {"instance", "tables"}, "bigtable", 0)
-        self._only(pubsub, {"topics", "subscriptions"}, "pubsub", 0)
-        topics = tuple(self._topic(e, i) for i, e in self._entries(pubsub, "pubsub.topics"))
+        self._only(pubsub, {"schemas", "topics", "subscriptions"}, "pubsub", 0)
+        schemas = tuple(self._schema(e, i) for i, e in self._entries(pubsub, "pubsub.schemas"))
+        topic_entries = list(self._entries(pubsub, "pubsub.topics"))
+        topics = tuple(self._topic(e, i) for i, e in topic_entries)
+        declared = {s.name for s in schemas}
+        settings = [(e["name"], self._topic_schema(e, i, declared)) for i, e in topic_entries]
         parsed = EtlToml(
             project=project,
             stages=stages or ("dev",),
@@ -75,6 +82,8 @@ class _Reader:
                 self._table_entry(e, i) for i, e in self._entries(bigtable, "bigtable.tables")
             ),
             source=self.source,
+            schemas=schemas,
+            topic_schemas={name: ts for name, ts in settings if ts is not None},
         )
         self._unique(parsed)
         return parsed
@@ -84,10 +93,47 @@ class _Reader:
     def _topic(self, entry: dict[str, Any], index: int) -> str:
         where = f"pubsub.topics[{index}]"
         line = self._line_of("pubsub.topics", index)
-        self._only(entry, {"name"}, where, line)
+        self._only(entry, {"name", "schema"}, where, line)
         name: str = self._str(entry, "name", where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
         return name
+
+    def _schema(self, entry: dict[str, Any], index: int) -> Schema:
+        where = f"pubsub.schemas[{index}]"
+        line = self._line_of("pubsub.schemas", index)
+        self._only(entry, {"name", "type", "definition"}, where, line)
+        name, where = self._named(entry, where, line)
+        self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
+        kind = entry.get("type")
+        if kind not in ("avro", "protocol_buffer"):
+            problem = f'type must be "avro" or "protocol_buffer", got {_q(kind or "")}'
+            self._fail(line, where, problem, "type")
+        definition = entry.get("definition")
+        if not isinstance(definition, str) or not definition.strip():
+            self._fail(line, where, "definition is required", "definition")
+        return Schema(name, kind, definition)
+
+    def _topic_schema(
+        self, entry: dict[str, Any], index: int, declared: set[str]
+    ) -> TopicSchema | None:
+        """A topic's schema settings: a declared schema, encoding json (default) or binary."""
+        raw = entry.get("schema")
+        if raw is None:
+            return None
+        where = f"pubsub.topics[{index}] {_q(entry['name'])}"
+        line = self._line_of("pubsub.topics", index)
+        settings = self._inline(raw, "schema", where, line)
+        self._only(settings, {"name", "encoding"}, f"{where} schema", line)
+        name = self._str(settings, "name", where, line, placeholders=False)
+        self._placeholders(name, where, line, "schema.name")
+        if name not in declared:
+            problem = f"schema.name {_q(name)} is not declared in [[pubsub.schemas]]"
+            self._fail(line, where, problem, "schema")
+        encoding = settings.get("encoding", "json")
+        if encoding not in ("json", "binary"):
+            problem = f'schema.encoding must be "json" or "binary", got {_q(encoding)}'
+            self._fail(line, where, problem, "schema")
+        return TopicSchema(name, encoding)
 
     def _named(self, entry: dict[str, Any], where: str, line: int) -> tuple[str, str]:
         """The entry's name, and `where` with the name in it (for every later message)."""
@@ -100,7 +146,7 @@ class _Reader:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
-                "ordering", "exactly_once", "dead_letter", "retry", "faults"}  # fmt: skip
+                "ordering", "exactly_once", "dead_letter", "retry", "faults", "oidc_token"}  # fmt: skip
         self._only(entry, keys, where, line)
         name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")
@@ -132,6 +178,7 @@ class _Reader:
             dead_letter=self._dead_letter(entry, topics, where, line),
             retry=self._retry(entry, where, line),
             faults=self._faults(entry, where, line),
+            oidc_token=self._oidc_token(entry, where, line),
         )
 
     def _dead_letter(
@@ -148,6 +195,29 @@ class _Reader:
             policy, "max_delivery_attempts", where, line, 5, 100, default=5, label="dead_letter."
         )
         return DeadLetterPolicy(topic, attempts)
+
+    def _oidc_token(self, entry: dict[str, Any], where: str, line: int) -> OidcToken | None:
+        """A push subscription's token: an email is required, the audience may be left out."""
+        raw = entry.get("oidc_token")
+        if raw is None:
+            return None
+        if entry.get("push_endpoint") is None:
+            self._fail(line, where, 'oidc_token needs type = "push"', "oidc_token")
+        token = self._inline(raw, "oidc_token", where, line)
+        self._only(token, {"service_account_email", "audience"}, f"{where} oidc_token", line)
+        key = "oidc_token.service_account_email"
+        if "service_account_email" not in token:
+            self._fail(line, where, f"{key} is required", "oidc_token")
+        email = self._str(token, "service_account_email", where, line, placeholders=False)
+        self._placeholders(email, where, line, key)
+        local, at, domain = email.partition("@")
+        if not (local and at and domain):
+            problem = f"{key} must be an email address, got {_q(email)}"
+            self._fail(line, where, problem, "oidc_token")
+        audience = self._str(token, "audience", where, line, default=None, placeholders=False)
+        if audience is not None:
+            self._placeholders(audience, where, line, "oidc_token.audience")
+        return OidcToken(email, audience)
 
     def _retry(self, entry: dict[str, Any], where: str, line: int) -> RetryPolicy | None:
         raw = entry.get("retry")
@@ -181,29 +251,45 @@ class _Reader:
         families = self._inline(entry.get("families", {}), "families", where, line)
         if not families:
             self._fail(line, where, "a table needs at least one entry under families", "families")
-        return Table(name, {f: self._family(f, rule, where, line) for f, rule in families.items()})
+        rules: dict[str, GcRule] = {}
+        aggregates: dict[str, str] = {}
+        for family, raw in families.items():
+            rules[family] = self._family(family, raw, where, line)
+            if "aggregate" in raw:
+                aggregates[family] = self._aggregate(raw["aggregate"], family, where, line)
+        return Table(name, rules, aggregates)
 
     def _family(self, name: str, raw: Any, where: str, line: int) -> GcRule:
         if not _FAMILY_NAME.fullmatch(name):
             self._fail(line, where, f"{_q(name)} is not a column family name", "families")
         key = f"families.{name}"
         rule = self._inline(raw, key, where, line)
-        self._only(rule, {"max_versions", "max_age_seconds"}, f"{where} {key}", line)
+        self._only(rule, {"max_versions", "max_age_seconds", "aggregate"}, f"{where} {key}", line)
         versions = self._int(
             rule, "max_versions", where, line, 1, 2**31 - 1, default=None, label=f"{key}."
         )
         age = self._int(
             rule, "max_age_seconds", where, line, 1, 2**40, default=None, label=f"{key}."
         )
-        if versions is None and age is None:
-            self._fail(line, where, f"{key}: set max_versions and/or max_age_seconds", key)
+        if versions is None and age is None and "aggregate" not in rule:
+            problem = f"{key}: set max_versions and/or max_age_seconds, or aggregate"
+            self._fail(line, where, problem, key)
         return GcRule(versions, age)
+
+    def _aggregate(self, value: Any, family: str, where: str, line: int) -> str:
+        """An aggregate family's type: int64 sum, min or max."""
+        key = f"families.{family}.aggregate"
+        if value not in ("sum", "min", "max"):
+            problem = f'{key} must be "sum", "min" or "max", got {_q(value)}'
+            self._fail(line, where, problem, f"families.{family}")
+        return str(value)
 
     def _unique(self, parsed: EtlToml) -> None:
         """Names must differ within each stage; the error points at the second declaration."""
         for stage in parsed.stages:
             res = parsed.resources(stage)
             groups = (
+                ("schema", "pubsub.schemas", [s.name for s in res.schemas]),
                 ("topic", "pubsub.topics", res.topics),
                 ("subscription", "pubsub.subscriptions", [s.name for s in res.subscriptions]),
                 ("table", "bigtable.tables", [t.name for t in res.tables]),

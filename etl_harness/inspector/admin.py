@@ -1,4 +1,5 @@
-"""Client of our Pub/Sub emulator's HTTP admin API (backlogs, recent messages, faults, export).
+"""Client of our Pub/Sub emulator's HTTP admin API (backlogs, recent messages, faults, export,
+push tokens).
 
 Google's own emulator has no such API, so every failure is one `AdminUnavailable` that the page
 shows as "n/a" instead of failing; `AdminRefused`, a kind of it, is an answer with an error status
@@ -78,6 +79,11 @@ class AdminApi:
     def export(self, directory: str) -> dict[str, Any]:
         """`POST /v1/export?dir=DIR`: the emulator writes its state to DIR (absolute, its side)."""
         return self._request("POST", "/v1/export", {"dir": directory})
+
+    def push_token(self, claims: dict[str, Any]) -> str:
+        """A push token signed by the emulator: `service_account_email`, `audience`, and
+        `expired` or `forged` for one a consumer must refuse (`POST /v1/push-auth/token`)."""
+        return str(self._request("POST", "/v1/push-auth/token", body=claims)["token"])
 
     def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         return self._request("GET", path, query)

@@ -9,7 +9,9 @@
 // bad seed file or a bad --import directory exit with status 2 before
 // listening. --import/--state apply an export (internal/state) before the
 // seed; --export-on-exit/--state export on the signal; the admin API adds
-// fault injection (internal/faults) and POST /v1/export.
+// fault injection (internal/faults), POST /v1/export and the push-auth
+// certificates (internal/pushauth: push subscriptions with oidc_token get a
+// bearer token signed by a key made at start).
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pubsubadmin"
 	"github.com/etl-pipeline/emulators/internal/pubsubserver"
+	"github.com/etl-pipeline/emulators/internal/pushauth"
 	"github.com/etl-pipeline/emulators/internal/state"
 )
 
@@ -49,6 +52,11 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 			return cli.Usage(err)
 		}
 	}
+	signer, err := pushauth.NewSigner()
+	if err != nil {
+		return err
+	}
+	opts.push.Tokens = signer
 	srv, err := pubsubserver.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.port)), opts.push)
 	if err != nil {
 		return err
@@ -68,7 +76,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 		}
 		seedFaults(seed, srv.Faults())
 	}
-	admin, err := startAdmin(opts, srv)
+	admin, err := startAdmin(opts, srv, signer)
 	if err != nil {
 		return err
 	}
@@ -94,14 +102,19 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 }
 
 // startAdmin starts the admin API unless --admin-port is -1.
-func startAdmin(opts *options, srv *pubsubserver.Server) (*pubsubadmin.Server, error) {
+// It also serves the push-auth certificates and tokens (internal/pushauth).
+func startAdmin(opts *options, srv *pubsubserver.Server, signer *pushauth.Signer) (*pubsubadmin.Server, error) {
 	if opts.adminPort < 0 {
 		return nil, nil
 	}
-	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), pubsubadmin.WithSource(srv), pubsubadmin.WithFaults(srv.Faults()),
+	routes := []pubsubadmin.Option{pubsubadmin.WithSource(srv), pubsubadmin.WithFaults(srv.Faults()),
 		pubsubadmin.WithRoute("POST /v1/export", state.ExportHandler(func(dir string) error {
 			return state.ExportPubSub(context.Background(), srv, srv.Faults(), dir)
-		})))
+		}))}
+	for pattern, handler := range signer.Routes() {
+		routes = append(routes, pubsubadmin.WithRoute(pattern, handler))
+	}
+	return pubsubadmin.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.adminPort)), srv.Fake(), routes...)
 }
 
 // seedFaults turns on the faults the seed file declares on subscriptions.

@@ -17,6 +17,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/pushauth"
 	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
@@ -212,4 +213,24 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 			t.Errorf("--import %s: %v (status %d), stdout %q", dir, err, cli.ExitCode(err), stdout.String())
 		}
 	}
+}
+
+func TestAdminServesThePushAuthCertificatesAndTokens(t *testing.T) {
+	e := start(t, "--admin-port=0")
+	e.line("pubsub emulator listening on ")
+	admin := "http://" + e.line("pubsub emulator admin on ")
+	var certs map[string]string
+	if resp, err := http.Get(admin + pushauth.CertsPath); err != nil || resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&certs) != nil || len(certs) != 1 {
+		t.Fatalf("certs: %v %v", certs, err)
+	}
+	resp, err := http.Post(admin+pushauth.TokenPath, "application/json", strings.NewReader(`{"service_account_email": "a@p.iam.gserviceaccount.com", "audience": "x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var token struct{ Kid string }
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&token) != nil || certs[token.Kid] == "" {
+		t.Fatalf("token: %d, kid %q not among the certificates %v", resp.StatusCode, token.Kid, certs)
+	}
+	e.stop()
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/etl-pipeline/emulators/internal/bigtableaggregate"
 	"github.com/etl-pipeline/emulators/internal/bttestx"
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/ready"
@@ -45,8 +46,8 @@ func Start(laddr string) (*Server, error) {
 	}
 	internal := bufconn.Listen(1 << 20)
 	gate := ready.New("google.bigtable.v2.Bigtable", "google.bigtable.admin.v2.BigtableTableAdmin", "google.bigtable.admin.v2.BigtableInstanceAdmin")
-	order := &familyOrder{}
-	opts := append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...),
+	order, aggregates := &familyOrder{}, bigtableaggregate.New()
+	opts := append(append(append(append(gate.ServerOptions(), grpcrecover.ServerOptions()...), order.serverOptions()...), aggregates.ServerOptions()...),
 		grpc.UnknownServiceHandler(gate.HealthHandler()),
 		grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
 	s := &Server{addr: address(laddr, public), gate: gate, listener: listenBoth(public, internal)}
@@ -59,6 +60,7 @@ func Start(laddr string) (*Server, error) {
 		s.listener.Close()
 		return nil, err
 	}
+	aggregates.Use(s.conn)
 	s.bt, _ = bttest.NewServerWithListener(s.listener, opts...) // never fails
 	// A bttest whose internals moved refuses to start here (the error
 	// names its version), before anything is served.

@@ -6,13 +6,15 @@ import (
 
 	"github.com/etl-pipeline/emulators/internal/grpcrecover"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
+	"github.com/etl-pipeline/emulators/internal/pubsubschema"
 )
 
-// fidelityOptions put panic recovery, then the fidelity layer (unary calls
+// fidelityOptions put panic recovery, then the schema checks (which add
+// attributes to published messages), then the fidelity layer (unary calls
 // and the first request of a stream), in front of every handler (after the
 // readiness gate).
-func fidelityOptions(l *pubsubfidelity.Layer) []grpc.ServerOption {
-	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(l.Unary), grpc.ChainStreamInterceptor(l.Stream))
+func fidelityOptions(l *pubsubfidelity.Layer, schemas *pubsubschema.Layer) []grpc.ServerOption {
+	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(schemas.Unary, l.Unary), grpc.ChainStreamInterceptor(l.Stream))
 }
 
 // Messages are the latest messages published (at most 1,000, acknowledged

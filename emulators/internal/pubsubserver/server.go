@@ -26,6 +26,7 @@ import (
 	"github.com/etl-pipeline/emulators/internal/faults"
 	"github.com/etl-pipeline/emulators/internal/pstestx"
 	"github.com/etl-pipeline/emulators/internal/pubsubfidelity"
+	"github.com/etl-pipeline/emulators/internal/pubsubschema"
 	"github.com/etl-pipeline/emulators/internal/push"
 	"github.com/etl-pipeline/emulators/internal/ready"
 	"github.com/etl-pipeline/emulators/internal/streampull"
@@ -83,7 +84,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	}
 	gate := ready.New("google.pubsub.v1.Publisher", "google.pubsub.v1.Subscriber")
 	opts := append(gate.ServerOptions(), grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
-	opts = append(opts, fidelityOptions(fidelity)...)
+	opts = append(opts, fidelityOptions(fidelity, pubsubschema.New(&fake.GServer, &fake.GServer))...)
 	s := &Server{
 		fidelity:  fidelity,
 		host:      host,

@@ -53,6 +53,9 @@ type Config struct {
 	Faults interface {
 		PushError(subscription, messageID string, attempt int) bool
 	}
+	// Tokens, when set, signs the "Authorization: Bearer" token of push
+	// requests of subscriptions with an oidc_token (internal/pushauth).
+	Tokens Tokens
 	// Logf reports failed deliveries and dead-lettering (default log.Printf).
 	Logf func(format string, args ...any)
 

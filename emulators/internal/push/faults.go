@@ -20,14 +20,7 @@ func (w *worker) deliverExtra(sub *pb.Subscription, rm *pb.ReceivedMessage) {
 	defer w.deliveries.Done()
 	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
 	attempt := int(rm.GetDeliveryAttempt())
-	err := post(ctx, w.d.cfg.HTTPClient, delivery{
-		subscription: w.name,
-		endpoint:     aliasLocalhost(sub.GetPushConfig().GetPushEndpoint(), w.d.cfg.LocalhostAlias),
-		config:       sub.GetPushConfig(),
-		message:      rm.GetMessage(),
-		attempt:      max(1, attempt),
-		sendAttempt:  maxDeliveryAttempts(sub) > 0,
-	})
+	err := post(ctx, w.d.cfg.HTTPClient, w.delivery(sub, rm.GetMessage(), max(1, attempt)))
 	cancel()
 	<-w.d.slots
 	if err != nil {

@@ -47,6 +47,16 @@ type delivery struct {
 	// when the subscription has a dead-letter policy, as production does.
 	attempt     int
 	sendAttempt bool
+	// tokens signs the bearer token of a subscription with oidc_token
+	// (nil: no Authorization header, whatever the config says).
+	tokens Tokens
+}
+
+// Tokens signs push tokens (internal/pushauth.Signer).
+type Tokens interface {
+	// PushToken is the token for a service account and audience; an empty
+	// audience means the endpoint, as production documents.
+	PushToken(email, audience, endpoint string) (string, error)
 }
 
 // newRequest builds the HTTP request for d, wrapped (JSON envelope, the
@@ -103,6 +113,14 @@ func newRequest(ctx context.Context, d delivery) (*http.Request, error) {
 		req.Header[k] = vs
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if oidc := d.config.GetOidcToken(); oidc != nil && d.tokens != nil {
+		// The audience defaults to the endpoint as registered, not as aliased.
+		token, err := d.tokens.PushToken(oidc.GetServiceAccountEmail(), oidc.GetAudience(), d.config.GetPushEndpoint())
+		if err != nil {
+			return nil, fmt.Errorf("signing the push token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	return req, nil
 }
 

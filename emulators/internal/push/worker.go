@@ -217,20 +217,26 @@ func (w *worker) pull(n int) int {
 func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) {
 	defer w.deliveries.Done()
 	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
-	err := guardedPost(ctx, w.d.cfg.HTTPClient, delivery{
-		subscription: w.name,
-		endpoint:     aliasLocalhost(sub.GetPushConfig().GetPushEndpoint(), w.d.cfg.LocalhostAlias),
-		config:       sub.GetPushConfig(),
-		message:      msg,
-		attempt:      attempt,
-		sendAttempt:  maxDeliveryAttempts(sub) > 0,
-	})
+	err := guardedPost(ctx, w.d.cfg.HTTPClient, w.delivery(sub, msg, attempt))
 	cancel()
 	if err == nil && w.d.cfg.Faults != nil && w.d.cfg.Faults.PushError(w.name, msg.GetMessageId(), attempt) {
 		err = errInjected
 	}
 	<-w.d.slots
 	w.outcomes <- outcome{msg: msg, err: err}
+}
+
+// delivery is the push attempt of msg to sub's endpoint.
+func (w *worker) delivery(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) delivery {
+	return delivery{
+		subscription: w.name,
+		endpoint:     aliasLocalhost(sub.GetPushConfig().GetPushEndpoint(), w.d.cfg.LocalhostAlias),
+		config:       sub.GetPushConfig(),
+		message:      msg,
+		attempt:      attempt,
+		sendAttempt:  maxDeliveryAttempts(sub) > 0,
+		tokens:       w.d.cfg.Tokens,
+	}
 }
 
 // settle acks a delivered message, dead-letters it once the attempts are

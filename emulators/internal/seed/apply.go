@@ -11,14 +11,21 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ApplyPubSub creates every stage's topics, then its subscriptions, in
-// project. Resources that exist already are left as they are.
+// ApplyPubSub creates every stage's schemas, then its topics, then its
+// subscriptions, in project. Resources that exist already are left as they
+// are.
 func (s *Seed) ApplyPubSub(ctx context.Context, conn grpc.ClientConnInterface, project string) error {
-	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+	pub, sub, schemas := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn), pb.NewSchemaServiceClient(conn)
 	for _, stage := range s.Stages {
 		r := s.Resources(stage, project)
+		for _, sc := range r.Schemas {
+			_, err := schemas.CreateSchema(ctx, schemaRequest(project, sc))
+			if err := created(err); err != nil {
+				return fmt.Errorf("seed: schema %s: %w", sc.Name, err)
+			}
+		}
 		for _, t := range r.Topics {
-			_, err := pub.CreateTopic(ctx, &pb.Topic{Name: topicPath(project, t)})
+			_, err := pub.CreateTopic(ctx, topicProto(project, t, r.TopicSchemas))
 			if err := created(err); err != nil {
 				return fmt.Errorf("seed: topic %s: %w", t, err)
 			}

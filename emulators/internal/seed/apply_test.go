@@ -50,7 +50,9 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 		}},
 		{"hook-test", &pb.Subscription{
 			Topic: "projects/proj/topics/events-test", AckDeadlineSeconds: 60,
-			PushConfig: &pb.PushConfig{PushEndpoint: "http://localhost:9000/proj/test"},
+			PushConfig: &pb.PushConfig{PushEndpoint: "http://localhost:9000/proj/test", AuthenticationMethod: &pb.PushConfig_OidcToken_{
+				OidcToken: &pb.PushConfig_OidcToken{ServiceAccountEmail: "pusher@proj.iam.gserviceaccount.com", Audience: "https://hook-test"},
+			}},
 		}},
 	}
 	for _, c := range cases {
@@ -63,7 +65,7 @@ func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 			EnableExactlyOnceDelivery: got.EnableExactlyOnceDelivery, DeadLetterPolicy: got.DeadLetterPolicy, RetryPolicy: got.RetryPolicy,
 		}
 		if ep := got.GetPushConfig().GetPushEndpoint(); ep != "" {
-			trimmed.PushConfig = &pb.PushConfig{PushEndpoint: ep}
+			trimmed.PushConfig = &pb.PushConfig{PushEndpoint: ep, AuthenticationMethod: got.GetPushConfig().GetAuthenticationMethod()}
 		}
 		if !proto.Equal(trimmed, c.want) {
 			t.Errorf("%s:\n got %v\nwant %v", c.name, trimmed, c.want)

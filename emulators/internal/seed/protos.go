@@ -10,6 +10,26 @@ func topicPath(project, topic string) string {
 	return "projects/" + project + "/topics/" + topic
 }
 
+func topicProto(project, name string, schemas map[string]TopicSchema) *pb.Topic {
+	t := &pb.Topic{Name: topicPath(project, name)}
+	if ts, ok := schemas[name]; ok {
+		encoding := pb.Encoding_JSON
+		if ts.Encoding == "binary" {
+			encoding = pb.Encoding_BINARY
+		}
+		t.SchemaSettings = &pb.SchemaSettings{Schema: "projects/" + project + "/schemas/" + ts.Schema, Encoding: encoding}
+	}
+	return t
+}
+
+func schemaRequest(project string, s Schema) *pb.CreateSchemaRequest {
+	kind := pb.Schema_AVRO
+	if s.Type == "protocol_buffer" {
+		kind = pb.Schema_PROTOCOL_BUFFER
+	}
+	return &pb.CreateSchemaRequest{Parent: "projects/" + project, SchemaId: s.Name, Schema: &pb.Schema{Type: kind, Definition: s.Definition}}
+}
+
 func subscriptionProto(project string, s Subscription) *pb.Subscription {
 	p := &pb.Subscription{
 		Name:                      "projects/" + project + "/subscriptions/" + s.Name,
@@ -22,6 +42,11 @@ func subscriptionProto(project string, s Subscription) *pb.Subscription {
 		p.PushConfig = &pb.PushConfig{
 			PushEndpoint: s.PushEndpoint,
 			Wrapper:      &pb.PushConfig_PubsubWrapper_{PubsubWrapper: &pb.PushConfig_PubsubWrapper{}},
+		}
+		if o := s.OidcToken; o != nil {
+			p.PushConfig.AuthenticationMethod = &pb.PushConfig_OidcToken_{OidcToken: &pb.PushConfig_OidcToken{
+				ServiceAccountEmail: o.ServiceAccountEmail, Audience: o.Audience,
+			}}
 		}
 	}
 	if d := s.DeadLetter; d != nil {
@@ -36,9 +61,25 @@ func subscriptionProto(project string, s Subscription) *pb.Subscription {
 func tableProto(t Table) *btapb.Table {
 	families := map[string]*btapb.ColumnFamily{}
 	for name, rule := range t.Families {
-		families[name] = &btapb.ColumnFamily{GcRule: gcRuleProto(rule)}
+		families[name] = &btapb.ColumnFamily{GcRule: gcRuleProto(rule), ValueType: aggregateType(t.Aggregates[name])}
 	}
 	return &btapb.Table{ColumnFamilies: families}
+}
+
+// aggregateType is the int64 aggregate value type of agg ("": none).
+func aggregateType(agg string) *btapb.Type {
+	a := &btapb.Type_Aggregate{InputType: &btapb.Type{Kind: &btapb.Type_Int64Type{Int64Type: &btapb.Type_Int64{}}}}
+	switch agg {
+	case "sum":
+		a.Aggregator = &btapb.Type_Aggregate_Sum_{Sum: &btapb.Type_Aggregate_Sum{}}
+	case "min":
+		a.Aggregator = &btapb.Type_Aggregate_Min_{Min: &btapb.Type_Aggregate_Min{}}
+	case "max":
+		a.Aggregator = &btapb.Type_Aggregate_Max_{Max: &btapb.Type_Aggregate_Max{}}
+	default:
+		return nil
+	}
+	return &btapb.Type{Kind: &btapb.Type_AggregateType{AggregateType: a}}
 }
 
 // gcRuleProto is one rule, or the union of both when both are set.
@@ -50,7 +91,10 @@ func gcRuleProto(r GCRule) *btapb.GcRule {
 	if r.MaxAgeSeconds > 0 {
 		rules = append(rules, &btapb.GcRule{Rule: &btapb.GcRule_MaxAge{MaxAge: &durationpb.Duration{Seconds: r.MaxAgeSeconds}}})
 	}
-	if len(rules) == 1 {
+	switch len(rules) {
+	case 0:
+		return nil
+	case 1:
 		return rules[0]
 	}
 	return &btapb.GcRule{Rule: &btapb.GcRule_Union_{Union: &btapb.GcRule_Union{Rules: rules}}}

@@ -30,17 +30,31 @@ type rawTable struct {
 }
 
 type rawFamilyRule struct {
-	MaxVersions   *int64 `toml:"max_versions"`
-	MaxAgeSeconds *int64 `toml:"max_age_seconds"`
+	MaxVersions   *int64  `toml:"max_versions"`
+	MaxAgeSeconds *int64  `toml:"max_age_seconds"`
+	Aggregate     *string `toml:"aggregate"`
 }
 
 type rawPubSub struct {
+	Schemas       []rawSchema       `toml:"schemas"`
 	Topics        []rawTopic        `toml:"topics"`
 	Subscriptions []rawSubscription `toml:"subscriptions"`
 }
 
 type rawTopic struct {
-	Name string `toml:"name"`
+	Name   string          `toml:"name"`
+	Schema *rawTopicSchema `toml:"schema"`
+}
+
+type rawTopicSchema struct {
+	Name     string  `toml:"name"`
+	Encoding *string `toml:"encoding"`
+}
+
+type rawSchema struct {
+	Name       string `toml:"name"`
+	Type       string `toml:"type"`
+	Definition string `toml:"definition"`
 }
 
 type rawSubscription struct {
@@ -55,6 +69,12 @@ type rawSubscription struct {
 	DeadLetter         *rawDeadLetter `toml:"dead_letter"`
 	Retry              *rawRetry      `toml:"retry"`
 	Faults             *faults.Input  `toml:"faults"`
+	OidcToken          *rawOidcToken  `toml:"oidc_token"`
+}
+
+type rawOidcToken struct {
+	ServiceAccountEmail *string `toml:"service_account_email"`
+	Audience            *string `toml:"audience"`
 }
 
 type rawDeadLetter struct {

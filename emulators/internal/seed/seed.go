@@ -22,9 +22,25 @@ type Seed struct {
 	Project       string // default project
 	Stages        []string
 	Instance      string // Bigtable instance
+	Schemas       []Schema
 	Topics        []string
+	TopicSchemas  map[string]TopicSchema // by topic name, for topics with one
 	Subscriptions []Subscription
 	Tables        []Table
+}
+
+// Schema is one [[pubsub.schemas]] entry.
+type Schema struct {
+	Name       string
+	Type       string // "avro" or "protocol_buffer"
+	Definition string // taken as written: no placeholders
+}
+
+// TopicSchema is a topic's schema settings: a declared schema and the
+// encoding of its messages ("json" or "binary").
+type TopicSchema struct {
+	Schema   string
+	Encoding string
 }
 
 // Subscription is one [[pubsub.subscriptions]] entry, defaults applied.
@@ -39,6 +55,15 @@ type Subscription struct {
 	DeadLetter         *DeadLetter
 	Retry              *Retry
 	Faults             *faults.Config // injected by the Go emulator only (internal/faults)
+	OidcToken          *OidcToken     // push only: sign push requests (internal/pushauth)
+}
+
+// OidcToken is a push subscription's authentication, as production's
+// push_config.oidc_token: the service account the token names, and its
+// audience (empty: the push endpoint).
+type OidcToken struct {
+	ServiceAccountEmail string
+	Audience            string
 }
 
 // DeadLetter is a subscription's dead-letter policy.
@@ -57,6 +82,9 @@ type Retry struct {
 type Table struct {
 	Name     string
 	Families map[string]GCRule
+	// Aggregates are the families of int64 aggregate type: "sum", "min" or
+	// "max", by family (AddToCell merges into them).
+	Aggregates map[string]string
 }
 
 // GCRule deletes a cell when either set condition holds (zero: unset).

@@ -41,6 +41,7 @@ topic = "events-{stage}"
 type = "push"
 push_endpoint = "http://localhost:9000/{project}/{stage}"
 faults = { duplicate = 0.1, delay_ms = [0, 5000], delay_fraction = 0.1, shuffle = true, push_error = 0.2, early_redelivery = 0.05, seed = 7 }
+oidc_token = { service_account_email = "pusher@{project}.iam.gserviceaccount.com", audience = "https://hook-{stage}" }
 `
 
 func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
@@ -62,6 +63,9 @@ func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
 	}
 	if hook.PushEndpoint != "http://localhost:9000/other/test" || hook.AckDeadlineSeconds != 60 || hook.Ordering || hook.DeadLetter != nil {
 		t.Errorf("push subscription %+v", hook)
+	}
+	if o := hook.OidcToken; o == nil || *o != (OidcToken{"pusher@other.iam.gserviceaccount.com", "https://hook-test"}) || sub.OidcToken != nil {
+		t.Errorf("oidc tokens %+v and %+v", hook.OidcToken, sub.OidcToken)
 	}
 	if r.Tables[0].Name != "t_test" || r.Tables[0].Families["f"] != (GCRule{2, 60}) || r.Tables[0].Families["g"] != (GCRule{0, 5}) {
 		t.Errorf("table %+v", r.Tables[0])

@@ -51,8 +51,17 @@ func (v *validator) seed(raw *rawFile) *Seed {
 		Stages:   v.stages(raw.Stages),
 		Instance: v.optional(bt, "instance", raw.Bigtable.Instance, "iotincoming"),
 	}
+	for i, r := range raw.PubSub.Schemas {
+		s.Schemas = append(s.Schemas, v.schema(i, r))
+	}
 	for i, t := range raw.PubSub.Topics {
 		s.Topics = append(s.Topics, v.topic(i, t))
+		if ts := v.topicSchema(i, t, s.Schemas); ts != nil {
+			if s.TopicSchemas == nil {
+				s.TopicSchemas = map[string]TopicSchema{}
+			}
+			s.TopicSchemas[t.Name] = *ts
+		}
 	}
 	for i, r := range raw.PubSub.Subscriptions {
 		s.Subscriptions = append(s.Subscriptions, v.subscription(i, r, s.Topics))

@@ -39,6 +39,7 @@ func (v *validator) subscription(i int, raw rawSubscription, topics []string) Su
 			v.fail(p, "retry", "retry: minimum_backoff_seconds is above maximum_backoff_seconds")
 		}
 	}
+	s.OidcToken = v.oidcToken(p, raw)
 	if raw.Faults != nil {
 		cfg, err := raw.Faults.Config()
 		var fe *faults.FieldError
@@ -70,6 +71,56 @@ func (v *validator) pushEndpoint(p place, raw rawSubscription) string {
 	return endpoint
 }
 
+// oidcToken checks a push subscription's oidc_token: an email is required,
+// the audience may be left out (production then uses the endpoint).
+func (v *validator) oidcToken(p place, raw rawSubscription) *OidcToken {
+	o := raw.OidcToken
+	if o == nil {
+		return nil
+	}
+	if raw.PushEndpoint == nil {
+		v.fail(p, "oidc_token", `oidc_token needs type = "push"`)
+	}
+	const key = "oidc_token.service_account_email"
+	email := v.optional(p, key, o.ServiceAccountEmail, "")
+	if o.ServiceAccountEmail == nil {
+		v.fail(p, key, "%s is required", key)
+	} else if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 {
+		v.fail(p, key, "%s must be an email address, got %q", key, email)
+	}
+	return &OidcToken{ServiceAccountEmail: email, Audience: v.optional(p, "oidc_token.audience", o.Audience, "")}
+}
+
+func (v *validator) schema(i int, raw rawSchema) Schema {
+	p := entryAt("pubsub.schemas", i, raw.Name)
+	v.name(p, raw.Name, pubsubName, "a Pub/Sub name")
+	if raw.Type != "avro" && raw.Type != "protocol_buffer" {
+		v.fail(p, "type", `type must be "avro" or "protocol_buffer", got %q`, raw.Type)
+	}
+	if strings.TrimSpace(raw.Definition) == "" {
+		v.fail(p, "definition", "definition is required")
+	}
+	return Schema{Name: raw.Name, Type: raw.Type, Definition: raw.Definition}
+}
+
+// topicSchema checks a topic's schema settings: a declared schema, an
+// encoding of json (the default) or binary.
+func (v *validator) topicSchema(i int, raw rawTopic, schemas []Schema) *TopicSchema {
+	if raw.Schema == nil {
+		return nil
+	}
+	p := entryAt("pubsub.topics", i, raw.Name)
+	v.required(p, "schema.name", raw.Schema.Name)
+	if raw.Schema.Name != "" && !slices.ContainsFunc(schemas, func(s Schema) bool { return s.Name == raw.Schema.Name }) {
+		v.fail(p, "schema.name", "schema.name %q is not declared in [[pubsub.schemas]]", raw.Schema.Name)
+	}
+	encoding := v.optional(p, "schema.encoding", raw.Schema.Encoding, "json")
+	if encoding != "json" && encoding != "binary" {
+		v.fail(p, "schema.encoding", `schema.encoding must be "json" or "binary", got %q`, encoding)
+	}
+	return &TopicSchema{Schema: raw.Schema.Name, Encoding: encoding}
+}
+
 // declared checks that topic is one of [[pubsub.topics]].
 func (v *validator) declared(p place, key, topic string, topics []string) {
 	v.required(p, key, topic)
@@ -87,6 +138,12 @@ func (v *validator) table(i int, raw rawTable) Table {
 	t := Table{Name: raw.Name, Families: map[string]GCRule{}}
 	for _, name := range slices.Sorted(maps.Keys(raw.Families)) {
 		t.Families[name] = v.family(p, name, raw.Families[name])
+		if agg := raw.Families[name].Aggregate; agg != nil {
+			if t.Aggregates == nil {
+				t.Aggregates = map[string]string{}
+			}
+			t.Aggregates[name] = v.aggregate(p, "families."+name+".aggregate", *agg)
+		}
 	}
 	return t
 }
@@ -96,8 +153,8 @@ func (v *validator) family(p place, name string, raw rawFamilyRule) GCRule {
 	if !familyName.MatchString(name) {
 		v.fail(p, key, "%q is not a column family name", name)
 	}
-	if raw.MaxVersions == nil && raw.MaxAgeSeconds == nil {
-		v.fail(p, key, "%s: set max_versions and/or max_age_seconds", key)
+	if raw.MaxVersions == nil && raw.MaxAgeSeconds == nil && raw.Aggregate == nil {
+		v.fail(p, key, "%s: set max_versions and/or max_age_seconds, or aggregate", key)
 	}
 	return GCRule{
 		MaxVersions:   int32(v.integer(p, key+".max_versions", raw.MaxVersions, 1, 1<<31-1, 0)),
@@ -105,10 +162,19 @@ func (v *validator) family(p place, name string, raw rawFamilyRule) GCRule {
 	}
 }
 
+// aggregate checks an aggregate family's type: int64 sum, min or max.
+func (v *validator) aggregate(p place, key, agg string) string {
+	if agg != "sum" && agg != "min" && agg != "max" {
+		v.fail(p, key, `%s must be "sum", "min" or "max", got %q`, key, agg)
+	}
+	return agg
+}
+
 // unique rejects names declared twice once placeholders are replaced.
 func (v *validator) unique(s *Seed) {
 	for _, stage := range s.Stages {
 		r := s.Resources(stage, s.Project)
+		v.distinct("pubsub.schemas", "schema", names(r.Schemas, func(s Schema) string { return s.Name }), stage)
 		v.distinct("pubsub.topics", "topic", r.Topics, stage)
 		v.distinct("pubsub.subscriptions", "subscription", names(r.Subscriptions, func(s Subscription) string { return s.Name }), stage)
 		v.distinct("bigtable.tables", "table", names(r.Tables, func(t Table) string { return t.Name }), stage)

@@ -159,10 +159,30 @@ func ExportPubSub(ctx context.Context, srv PubSubServer, reg *faults.Registry, d
 	if err := w.lines(topicsFile, topics); err != nil {
 		return err
 	}
+	schemas, err := exportSchemas(ctx, pb.NewSchemaServiceClient(srv.Conn()), projectsOf(topicNames, subNames))
+	if err != nil {
+		return err
+	}
+	if err := w.lines(schemasFile, schemas); err != nil {
+		return err
+	}
 	if err := w.lines(subscriptionsFile, subs); err != nil {
 		return err
 	}
 	return w.finish()
+}
+
+// projectsOf are the projects of the names, each once.
+func projectsOf(lists ...[]string) []string {
+	var out []string
+	for _, names := range lists {
+		for _, name := range names {
+			if p, _, _ := strings.Cut(strings.TrimPrefix(name, "projects/"), "/"); !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // compareMessages orders by id (numerically when ids are numbers).
@@ -173,6 +193,7 @@ func compareMessages(a, b *pb.PubsubMessage) int {
 // PubSubState is a loaded, validated Pub/Sub export.
 type PubSubState struct {
 	Dir           string
+	Schemas       [][]*pb.Schema // each schema's revisions, oldest first
 	Topics        []*pb.Topic
 	Subscriptions []*pb.Subscription
 	Faults        map[string]faults.Config // by subscription
@@ -198,6 +219,9 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 		return nil, err
 	}
 	st := &PubSubState{Dir: dir, Faults: map[string]faults.Config{}, NextID: int(r.manifest.NextMessageID)}
+	if st.Schemas, err = loadSchemas(r); err != nil {
+		return nil, err
+	}
 	topics := map[string]bool{}
 	err = each(r, topicsFile, false, func(_ int, raw *json.RawMessage) error {
 		t := &pb.Topic{}
@@ -281,7 +305,9 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 	return st, nil
 }
 
-// Apply creates the state in an emulator: topics and subscriptions through
+// Apply creates the state in an emulator: schemas (every revision, in
+// order; topics' revision ranges follow the new revision ids), topics and
+// subscriptions through
 // its API (AlreadyExists is left as it is), subscriptions first without
 // their push endpoint, so nothing is delivered before the backlogs are in
 // place; then the backlogs through the fidelity layer (each message with
@@ -293,8 +319,12 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 // that was outstanding is available at once).
 func (st *PubSubState) Apply(ctx context.Context, srv PubSubServer, reg *faults.Registry) error {
 	pub, sub := pb.NewPublisherClient(srv.Conn()), pb.NewSubscriberClient(srv.Conn())
+	revisions, err := applySchemas(ctx, pb.NewSchemaServiceClient(srv.Conn()), st.Schemas)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", st.Dir, err)
+	}
 	for _, t := range st.Topics {
-		if _, err := pub.CreateTopic(ctx, t); err != nil && status.Code(err) != codes.AlreadyExists {
+		if _, err := pub.CreateTopic(ctx, withRevisions(t, revisions)); err != nil && status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("import %s: topic %s: %w", st.Dir, t.GetName(), err)
 		}
 	}

@@ -76,7 +76,8 @@ func (e *psEnv) populate() []string {
 			RetryPolicy:      &pb.RetryPolicy{MinimumBackoff: durationpb.New(time.Second), MaximumBackoff: durationpb.New(20 * time.Second)},
 			Labels:           map[string]string{"k": "v"}},
 		{Name: subB, Topic: topicA, AckDeadlineSeconds: 60, Filter: `attributes:kind`, EnableExactlyOnceDelivery: true},
-		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push"}},
+		{Name: subP, Topic: topicD, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: "http://127.0.0.1:1/push",
+			AuthenticationMethod: &pb.PushConfig_OidcToken_{OidcToken: &pb.PushConfig_OidcToken{ServiceAccountEmail: "pusher@p.iam.gserviceaccount.com", Audience: "aud"}}}},
 		{Name: subQ, Topic: "projects/q/topics/things", AckDeadlineSeconds: 20},
 	}
 	for _, s := range subs {
@@ -158,7 +159,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	one, two := readDir(t, dir1), readDir(t, dir2)
-	if len(one) != 6 { // topics, subscriptions, 4 backlogs
+	if len(one) != 7 { // schemas (none), topics, subscriptions, 4 backlogs
 		t.Errorf("export files: %v", slices.Sorted(mapKeys(one)))
 	}
 	for name, content := range one {
@@ -203,7 +204,8 @@ func TestPubSubRoundTrip(t *testing.T) {
 	// Configuration and faults came along.
 	got, err := b.sub.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: subP})
 	b.must(err)
-	if got.GetPushConfig().GetPushEndpoint() != "http://127.0.0.1:1/push" {
+	if got.GetPushConfig().GetPushEndpoint() != "http://127.0.0.1:1/push" || got.GetPushConfig().GetOidcToken().GetAudience() != "aud" ||
+		got.GetPushConfig().GetOidcToken().GetServiceAccountEmail() != "pusher@p.iam.gserviceaccount.com" {
 		t.Errorf("push config %v", got.GetPushConfig())
 	}
 	got, err = b.sub.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: subB})

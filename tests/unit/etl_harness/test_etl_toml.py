@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import etl_harness
-from etl.config import STAGES
-from etl_harness import etl_toml
+from etl.config import STAGES, Settings
+from etl_harness import etl_toml, provision
 from etl_harness.faults import Faults
 from etl_harness.provision import subscription_request
 
@@ -55,6 +55,43 @@ def test_faults_are_read_with_the_emulators_defaults() -> None:
     hook = etl_toml.parse(delay_alone).resources("dev").subscription("hook-dev")
     assert hook.faults is not None
     assert hook.faults.delay_fraction == 1.0
+
+
+def test_a_push_subscriptions_oidc_token_is_read_with_placeholders_filled() -> None:
+    hook_endpoint = 'push_endpoint = "http://localhost:9000/{project}/{stage}"'
+    oidc = 'oidc_token = { service_account_email = "pusher@{project}.iam.gserviceaccount.com" }'
+    text = MINIMAL.replace(hook_endpoint, f"{hook_endpoint}\n{oidc}")
+    hook = etl_toml.parse(text).resources("dev", "other").subscription("hook-dev")
+    assert hook.oidc_token == etl_toml.OidcToken("pusher@other.iam.gserviceaccount.com", None)
+    request = provision.subscription_request("other", hook)
+    token = request["push_config"].oidc_token
+    assert token.service_account_email == hook.oidc_token.service_account_email
+    assert token.audience == ""
+
+    with_audience = text.replace('.com" }', '.com", audience = "https://{stage}.example" }')
+    hook = etl_toml.parse(with_audience).resources("test").subscription("hook-test")
+    assert hook.oidc_token is not None
+    assert hook.oidc_token.audience == "https://test.example"
+
+
+WITH_SCHEMA = MINIMAL.replace(
+    '[[pubsub.topics]]\nname = "events-{stage}"',
+    '[[pubsub.schemas]]\nname = "state-{stage}"\ntype = "avro"\n'
+    'definition = \'{"type": "record", "name": "S", "fields": []}\'\n\n'
+    '[[pubsub.topics]]\nname = "events-{stage}"\n'
+    'schema = { name = "state-{stage}", encoding = "binary" }',
+)
+
+
+def test_schemas_and_a_topics_schema_settings_are_read_and_requested() -> None:
+    res = etl_toml.parse(WITH_SCHEMA).resources("dev", "other")
+    (schema,) = res.schemas
+    assert (schema.name, schema.type) == ("state-dev", "avro")
+    assert '"name": "S"' in schema.definition
+    assert res.topic_schemas == {"events-dev": etl_toml.TopicSchema("state-dev", "binary")}
+    request = provision.topic_request(res, "events-dev")
+    assert request["schema_settings"]["schema"] == "projects/other/schemas/state-dev"
+    assert "schema_settings" not in provision.topic_request(res, "dead-dev")
 
 
 def test_defaults_fill_what_a_subscription_leaves_out() -> None:
