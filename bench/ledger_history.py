@@ -84,25 +84,29 @@ def run(events: int, batch: int, seed: int) -> dict[str, object]:
     cache = ledger.LedgerCache()
     now = stream[-1].event_time
     tenth = max(1, len(stream) // 10)
-    rates, bytes_per_batch, spent, done, batches = [], [], 0.0, 0, 0
+    rates, bytes_per_batch, reads, spent, done, batches = [], [], [], 0.0, 0, 0
+    rows_read = 0
     read_before = 0
     for i in range(0, len(stream), batch):
         chunk = stream[i : i + batch]
         table.write_events(chunk)
         start = time.process_time()
         for summary in (ledger.OCCUPANCY, ledger.HOURLY):
-            ledger.update(table, summary, chunk, now, cache=cache)
+            committed = ledger.update(table, summary, chunk, now, cache=cache)
+            rows_read += sum(c.rows_read for c in committed.values())
         spent += time.process_time() - start
         done, batches = done + len(chunk), batches + 1
         if done >= tenth * (len(rates) + 1) or done == len(stream):
             rates.append(round(tenth / spent) if spent else 0)
             bytes_per_batch.append(round((table.bytes_read - read_before) / batches))
-            spent, batches, read_before = 0.0, 0, table.bytes_read
+            reads.append(rows_read)
+            spent, batches, read_before, rows_read = 0.0, 0, table.bytes_read, 0
     return {
         "events": len(stream),
         "batch": batch,
         "events_per_cpu_s_by_tenth": rates,
         "summary_bytes_read_per_batch_by_tenth": bytes_per_batch,
+        "event_rows_read_by_tenth": reads,
         "last_over_first": round(rates[-1] / rates[0], 2) if rates[0] else None,
     }
 

@@ -123,9 +123,11 @@ class HourLedger:
         if self.stale is None:
             self.stale = set()
             self.tree = SummaryTree.build({_number(h): self.summary(h) for h in self.open})
-        for hour in self.stale:
-            self.tree.set(_number(hour), self.summary(hour) if hour in self.open else EMPTY)
-        self.stale.clear()
+        if self.stale:
+            self.tree.set(
+                {_number(h): self.summary(h) if h in self.open else EMPTY for h in self.stale}
+            )
+            self.stale.clear()
         return self.tree.total()
 
     def hours(self) -> Iterator[tuple[HourlyCount, Occupancy, Peak]]:

@@ -88,13 +88,12 @@ class HourSummary:
         rise, rise_at = self.rise, self.rise_at
         carried = self.total - self.low + after.high
         best = max(carried, after.rise)
-        if best > rise:
-            candidates = [
-                _shift(at, n)
-                for value, at in ((carried, after.high_at), (after.rise, after.rise_at))
-                if value == best and at[1] is not None
-            ]
-            rise, rise_at = best, min(candidates, key=lambda at: at[0])
+        if best > rise:  # so best > 0, and `after` reached it at its high or at its rise
+            if carried == after.rise:
+                at = min(after.high_at, after.rise_at, key=lambda at: at[0])
+            else:
+                at = after.high_at if carried > after.rise else after.rise_at
+            rise, rise_at = best, _shift(at, n)
         return HourSummary(
             n + after.readings,
             self.entries + after.entries,
@@ -135,27 +134,33 @@ def _shift(at: At, by: int) -> At:
 
 
 EMPTY = HourSummary()
-TOP = 24
-"""Levels above the hours: the tree's top nodes each cover 2**24 hours (about 1,900 years)."""
+TOP = 12
+"""Levels above the hours: a top node covers 2**12 hours (about 170 days), so a change walks 12
+levels, and the tops (one per 170 days a row spans) compose in `total`."""
 
 
 @dataclass(slots=True)
 class SummaryTree:
     """Hour summaries by hour number, composed in a tree of fixed, aligned spans: the node
     (level, i) covers hours [i * 2**level, (i + 1) * 2**level), so a node's place never depends
-    on which other hours exist, and setting one hour recomposes the TOP nodes above it."""
+    on which other hours exist, and setting hours recomposes the TOP levels of nodes above them
+    (each shared ancestor once)."""
 
     nodes: dict[tuple[int, int], HourSummary] = field(default_factory=dict)
     tops: set[int] = field(default_factory=set)
-    """The indices of the top nodes that hold readings (one, unless hours span ~1,900 years)."""
+    """The indices of the top nodes that hold readings (one per ~170 days of hours)."""
 
-    def set(self, hour: int, summary: HourSummary) -> None:
-        """Make `summary` the hour's (EMPTY removes it) and recompose the nodes above it."""
-        self._put(0, hour, summary)
+    def set(self, hours: dict[int, HourSummary]) -> None:
+        """Make each summary its hour's (EMPTY removes it) and recompose the nodes above them,
+        level by level, so that hours sharing an ancestor recompose it once."""
+        for i, summary in hours.items():
+            self._put(0, i, summary)
+        changed = set(hours)
         for level in range(1, TOP + 1):
-            hour >>= 1
-            left = self.nodes.get((level - 1, 2 * hour), EMPTY)
-            self._put(level, hour, left.compose(self.nodes.get((level - 1, 2 * hour + 1), EMPTY)))
+            changed = {i >> 1 for i in changed}
+            for i in changed:
+                left = self.nodes.get((level - 1, 2 * i), EMPTY)
+                self._put(level, i, left.compose(self.nodes.get((level - 1, 2 * i + 1), EMPTY)))
 
     @classmethod
     def build(cls, hours: dict[int, HourSummary]) -> SummaryTree:
