@@ -127,8 +127,6 @@ class HourSummary:
         return end, Peak(top, min(reached, key=lambda at: at[0])[1])
 
 
-
-
 def _shift(at: At, by: int) -> At:
     return (at[0] + by, at[1])
 

@@ -177,7 +177,8 @@ class EventTable:
             ]
         )
         query = ReadRowsQuery(row_keys=list(keys), row_filter=only)
-        found = {row.row_key: _status_of_data_row(row) for row in self._data_table().read_rows(query)}
+        rows = self._data_table().read_rows(query)
+        found = {row.row_key: _status_of_data_row(row) for row in rows}
         empty = StatusRow(version=0, cells={})
         return {
             key: (row.version, row.cells.get("stamp", b""))

@@ -91,7 +91,7 @@ class Summary:
     key: Callable[[str], bytes]
     shown: Callable[[HourLedger, Change, datetime], dict[str, bytes]]
     peaks: bool = False
-    """Whether `shown` needs the daily peaks (they walk every kept hour; only `DAILY` shows them)."""
+    """Whether `shown` needs the daily peaks (they walk every kept hour; only `DAILY` does)."""
 
 
 @dataclass(frozen=True, slots=True)

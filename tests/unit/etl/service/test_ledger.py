@@ -298,9 +298,10 @@ def test_a_writer_that_committed_last_reads_only_the_version_of_its_rows() -> No
     table.write_events([later])
     ledger.update(table, ledger.OCCUPANCY, [later], NOW, ledger.Limits(), cache)
     assert table.whole_reads == reads
-    assert ledger.current_occupancy(table.read_status(status_key("gate"))) == fold(
-        [*first, later]
-    )["gate"]
+    assert (
+        ledger.current_occupancy(table.read_status(status_key("gate")))
+        == fold([*first, later])["gate"]
+    )
 
 
 def test_a_row_made_again_at_the_same_version_is_read_whole_not_taken_from_the_cache() -> None:
