@@ -108,6 +108,7 @@ def _commit(
 ) -> dict[str, ledger.Committed]:
     committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits, rt.ledgers)
     rt.count("rows_read", sum(c.rows_read for c in committed.values()))
+    rt.count("summary_bytes_read", sum(c.cells_read for c in committed.values()))
     if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
         for service, c in committed.items():
             keys = [
@@ -196,4 +197,5 @@ def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome
         store_and_update(rt, batch)
         update_hourly(rt, batch)
     rt.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
+    rt.count("batches")
     return outcomes

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -100,6 +100,8 @@ class Committed:
 
     occupancy: Occupancy
     rows_read: int
+    cells_read: int = 0
+    """Bytes of the summary row's cells (qualifiers and values) the first read of it returned."""
 
 
 Version = tuple[int, bytes]
@@ -179,26 +181,35 @@ def update(
     keys = {service: summary.key(service) for service in sorted(by_service)}
     rows, cached = _read(store, list(keys.values()), cache)
     return {
-        service: _settle(
-            store,
-            summary,
-            service,
-            rows[key],
-            partial(
-                _merged,
+        service: replace(
+            _settle(
                 store,
+                summary,
                 service,
-                events=by_service[service],
-                limits=limits,
-                peaks=summary.peaks,
-            ),
-            now,
-            "commits",
-            cache=cache,
-            cached=cached.get(key),
-        )[1]
+                rows[key],
+                partial(
+                    _merged,
+                    store,
+                    service,
+                    events=by_service[service],
+                    limits=limits,
+                    peaks=summary.peaks,
+                ),
+                now,
+                "commits",
+                cache=cache,
+                cached=cached.get(key),
+            )[1],
+            cells_read=_size(rows[key]),
+        )
         for service, key in keys.items()
     }
+
+
+def _size(row: StatusRow) -> int:
+    """The bytes a read of the row returned: its cells, and its version."""
+    cells = sum(len(q) + len(v) for q, v in row.cells.items())
+    return len("version") + len(str(row.version)) + cells
 
 
 def _read(
