@@ -5,8 +5,9 @@ The state of one service (`HourLedger`) is a chain of hours in time order:
 - **open hours**, the newest: every hour within `horizon` hours of the newest hour that has
   events, and older ones too while the open hours hold at most `budget` readings (a sparse site
   keeps days open, a busy one its last hours). Each keeps its unique events as `Reading`s in fold
-  order, so a redelivery changes nothing and a late event is inserted in its place. Folding them
-  costs O(readings kept), whatever the arrival order.
+  order, so a redelivery changes nothing and a late event is inserted in its place. Their
+  summaries are composed in a `SummaryTree`: a batch recomposes the paths of the hours it
+  touched (O(k log hours)), whatever the arrival order, and `touched` says which cells to write.
 - **closed hours**, older: each keeps only what the summaries need (`ClosedHour`: the fold state
   before and after it, its entries, exits and peak). Old hours are dropped by whole days, never
   a day that still has open hours, so at most `max(max_closed, 23)` are kept.
