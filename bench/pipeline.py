@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -37,6 +38,8 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,7 +80,7 @@ def simulation(events: int, seed: int = 1) -> Simulation:
 @contextlib.contextmanager
 def serving(
     settings: Settings, pipeline: str, processes: int = 1, pull: str = "batch"
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """`etl serve --processes N` in a subprocess, ready, in a project holding only the shape's own
     subscriptions; stopped (SIGTERM: every process flushes its counters) after the block. `pull`:
     the worker's `--pull` (batch: synchronous Pull; streaming: the production client's default)."""
@@ -100,7 +103,7 @@ def serving(
             raise RuntimeError(f"etl serve {pipeline} never became ready:\n{b''.join(tail)!r}")
         threading.Thread(target=proc.stderr.read, daemon=True).start()
         only_own_subscriptions(settings, pipeline)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(60)
@@ -168,10 +171,23 @@ def hourly_total(table: EventTable, sim: Simulation) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One shape over one simulation: events/s, and event rows read back per event."""
+    """One shape over one simulation: events/s, event rows read back per event, and the CPU
+    seconds `etl serve` (every process of it) spent per 1,000 events."""
 
     events_per_s: float
     rows_read_per_event: float
+    cpu_s_per_1000: float | None = None
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds of a process and every process under it, so far."""
+    root = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def pipeline_rate(
@@ -186,11 +202,13 @@ def pipeline_rate(
     if shuffle:
         order = random.Random(5).sample(sim.events, len(sim.events))
     with opened(settings) as (table, bus):
-        with serving(settings, pipeline, processes, pull):
+        with serving(settings, pipeline, processes, pull) as proc:
+            cpu_before = cpu_seconds(proc)
             begin = time.perf_counter()
             bus.publish_events(settings.events_topic, order)
             wait_folded(table, sim, hourly=pipeline != "current")
             elapsed = time.perf_counter() - begin
+            cpu = cpu_seconds(proc) - cpu_before
             wait_settled(table, sim.events, hourly=pipeline != "current", timeout=60)  # exact
         occupancy = {
             svc: current_occupancy(table.read_status(status_key(svc))).value
@@ -199,7 +217,62 @@ def pipeline_rate(
         if occupancy != sim.ground_truth:
             raise AssertionError(f"{pipeline}: occupancy {occupancy} != {sim.ground_truth}")
         read = rows_read(table)
-    return Run(round(events / elapsed, 1), round(read / events, 2))
+    return Run(round(events / elapsed, 1), round(read / events, 2), round(cpu / events * 1000, 2))
+
+
+def sustained(events: int) -> dict[str, Any]:
+    """One streaming worker over `events` events (3 sites, published in time order; delivered in
+    no order), as `etl serve --pipeline worker --pull streaming` with `etl simulate`: events/s in
+    each tenth of the run, from the `deliveries` counter polled every 0.25 s (processes flush it
+    about once a second; a tenth's bounds are interpolated between polls; redeliveries count, as
+    the work they are), until every event is folded; and the summary
+    rows' bytes read per batch (the worker's `summary_bytes_read` and `batches` counters)."""
+    settings = fresh_settings()
+    sim = simulation(events, seed=3)
+    with opened(settings) as (table, bus):
+        with serving(settings, "worker", pull="streaming") as proc:
+            begin = time.perf_counter()
+            bus.publish_events(settings.events_topic, sim.events)
+            samples, check_at = [(0.0, 0)], 0.0
+            while samples[-1][0] < 3600:
+                time.sleep(0.25)
+                samples.append(
+                    (time.perf_counter() - begin, table.read_counters().get("deliveries", 0))
+                )
+                if samples[-1][1] >= events and samples[-1][0] >= check_at:
+                    if _folded(table, sim):
+                        break
+                    check_at = samples[-1][0] + 5  # the summary rows are large: not every poll
+            else:
+                raise TimeoutError(f"{samples[-1][1]} deliveries of {events} events after an hour")
+            cpu = cpu_seconds(proc)
+        counters = table.read_counters()  # flushed by every process as it stopped
+    tenth = events / 10
+    bounds = [_crossing(samples, tenth * k) for k in range(11)]
+    return {
+        "events": events,
+        "by_tenth": [round(tenth / (b - a), 1) for a, b in itertools.pairwise(bounds)],
+        "summary_bytes_read_per_batch": round(
+            counters.get("summary_bytes_read", 0) / max(1, counters.get("batches", 0))
+        ),
+        "batches": counters.get("batches", 0),
+        "redeliveries": counters.get("deliveries", 0) - events,
+        "cpu_s_per_1000": round(cpu / events * 1000, 2),
+    }
+
+
+def _folded(table: EventTable, sim: Simulation) -> bool:
+    """Every event in its service's occupancy."""
+    statuses = table.read_statuses([status_key(svc) for svc in sim.ground_truth])
+    return sum(current_occupancy(st).events for st in statuses.values()) >= len(sim.events)
+
+
+def _crossing(samples: Sequence[tuple[float, int]], count: float) -> float:
+    """When the counter reached `count`, interpolated between the two polls around it."""
+    for (t0, n0), (t1, n1) in itertools.pairwise(samples):
+        if n1 >= count:
+            return t0 if n1 == n0 else t0 + (t1 - t0) * (count - n0) / (n1 - n0)
+    return samples[-1][0]
 
 
 @contextlib.contextmanager
@@ -324,6 +397,15 @@ def main() -> None:
     )
     parser.add_argument("--workers", default="1,2,4", help="worker process counts for scaling")
     parser.add_argument(
+        "--sustained-events",
+        type=int,
+        default=60_000,
+        help="events of the long streaming worker run (its rate per tenth; 0 skips it)",
+    )
+    parser.add_argument(
+        "--only-sustained", action="store_true", help="run the long worker run alone"
+    )
+    parser.add_argument(
         "--ledger-horizon-hours",
         type=int,
         default=None,
@@ -348,7 +430,21 @@ def main() -> None:
         os.environ["ETL_LEDGER_HORIZON_HOURS"] = str(args.ledger_horizon_hours)
 
     results: dict[str, Any] = {}
+    if args.only_sustained:
+        with emulators_for_bench():
+            results["worker_sustained"] = timed(
+                "worker sustained", lambda: sustained(args.sustained_events)
+            )
+        results.update(_sustained_keys(results["worker_sustained"]))
+        args.out.write_text(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2))
+        return
     with emulators_for_bench():
+        if args.sustained_events:
+            results["worker_sustained"] = timed(
+                "worker sustained", lambda: sustained(args.sustained_events)
+            )
+            results.update(_sustained_keys(results["worker_sustained"]))
         results["core_events_per_s"] = timed("core", lambda: core_rate(50_000))
         results["pubsub_streaming_pull_msgs_per_s"] = round(
             timed("pubsub streaming pull", lambda: ceilings.pubsub_streaming(2_000))
@@ -403,6 +499,7 @@ def main() -> None:
         n: rates["worker" if n == "1" else f"worker x{n}"] for n in args.workers.split(",")
     }
     results["rows_read_per_event"] = {label: run.rows_read_per_event for label, run in runs.items()}
+    results["cpu_s_per_1000_events"] = {label: run.cpu_s_per_1000 for label, run in runs.items()}
     results["harness_ms"] = timed("reset vs restart", harness.measure)
     results["emulators_side_by_side"] = timed(
         "ours and Google's emulators side by side",
@@ -429,6 +526,16 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
     side_by_side.print_table(results["emulators_side_by_side"])
+
+
+def _sustained_keys(run: dict[str, Any]) -> dict[str, Any]:
+    """The long run's figures under the keys the targets name."""
+    by_tenth = run["by_tenth"]
+    return {
+        "worker_sustained_events_per_s_by_tenth": by_tenth,
+        "worker_sustained_last_over_first": round(by_tenth[-1] / by_tenth[0], 2),
+        "summary_bytes_read_per_batch": run["summary_bytes_read_per_batch"],
+    }
 
 
 @contextlib.contextmanager

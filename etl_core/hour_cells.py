@@ -22,7 +22,8 @@ from typing import Any
 
 from etl_core.analytics import Peak
 from etl_core.errors import EtlError
-from etl_core.hour_ledger import OPEN_READINGS, ClosedHour, HourLedger, HourSummary, Reading
+from etl_core.hour_ledger import OPEN_READINGS, ORIGIN_TOUCHED, ClosedHour, HourLedger
+from etl_core.hour_summary import HourSummary, Reading
 from etl_core.occupancy import Occupancy
 from etl_core.timestamps import format_event_time, parse_canonical
 
@@ -50,34 +51,69 @@ def is_ledger_cell(qualifier: str) -> bool:
 
 def encode(ledger: HourLedger) -> dict[str, bytes]:
     """Every ledger cell of `ledger`."""
-    floor = None if ledger.floor is None else format_event_time(ledger.floor)
-    cells = {ORIGIN: _dump([*_state(ledger.origin), floor])}
-    for hour, readings in ledger.open.items():
-        kept = ledger.cells.get(hour)  # the cell it was decoded from, while unchanged
-        cells[OPEN + format_event_time(hour)] = kept or _open_cell(hour, readings)
+    cells = {ORIGIN: _origin_cell(ledger)}
+    for hour in ledger.open:
+        cells[OPEN + format_event_time(hour)] = _open_cell(ledger, hour)
     for hour, c in ledger.closed.items():
-        peak_ms = None if c.peak.at is None else (c.peak.at - hour) // _MS
-        cells[CLOSED + format_event_time(hour)] = _dump(
-            {
-                "start": _state(c.start),
-                "end": _state(c.end),
-                "in": c.entries,
-                "out": c.exits,
-                "peak": [c.peak.value, peak_ms],
-            }
-        )
+        cells[CLOSED + format_event_time(hour)] = _closed_cell(hour, c)
     return cells
 
 
-def _open_cell(hour: datetime, readings: Iterable[Reading]) -> bytes:
+def changed_cells(ledger: HourLedger) -> RowWrite | None:
+    """The write that moves a row from the cells `ledger` was read (or last committed) from to
+    `ledger`, from the hours it touched alone: O(touched hours), whatever the row holds. None
+    when the ledger does not track what it touched (diff `encode` against the row instead)."""
+    if ledger.touched is None:
+        return None
+    put: dict[str, bytes] = {}
+    delete: list[str] = []
+    for hour in sorted(ledger.touched):
+        if hour == ORIGIN_TOUCHED:
+            put[ORIGIN] = _origin_cell(ledger)
+            continue
+        opened, closed = OPEN + format_event_time(hour), CLOSED + format_event_time(hour)
+        if hour in ledger.open:
+            put[opened] = _open_cell(ledger, hour)
+        else:
+            delete.append(opened)
+        if hour in ledger.closed:
+            put[closed] = _closed_cell(hour, ledger.closed[hour])
+        else:
+            delete.append(closed)
+    return RowWrite(put, delete)
+
+
+def _origin_cell(ledger: HourLedger) -> bytes:
+    floor = None if ledger.floor is None else format_event_time(ledger.floor)
+    return _dump([*_state(ledger.origin), floor])
+
+
+def _open_cell(ledger: HourLedger, hour: datetime) -> bytes:
+    kept = ledger.cells.get(hour)  # the cell it was decoded from, while unchanged
+    if kept is not None:
+        return kept
+    readings: Iterable[Reading] = ledger.open[hour]
     return _dump([[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings])
+
+
+def _closed_cell(hour: datetime, c: ClosedHour) -> bytes:
+    peak_ms = None if c.peak.at is None else (c.peak.at - hour) // _MS
+    return _dump(
+        {
+            "start": _state(c.start),
+            "end": _state(c.end),
+            "in": c.entries,
+            "out": c.exits,
+            "peak": [c.peak.value, peak_ms],
+        }
+    )
 
 
 def decode(
     cells: Mapping[str, bytes], *, horizon: int, max_closed: int, budget: int = OPEN_READINGS
 ) -> HourLedger:
     """The ledger held by a row's cells (an empty ledger for a row without any)."""
-    ledger = HourLedger(horizon=horizon, max_closed=max_closed, budget=budget)
+    ledger = HourLedger(horizon=horizon, max_closed=max_closed, budget=budget, touched=set())
     try:
         for qualifier, raw in cells.items():
             if qualifier == ORIGIN:
@@ -94,6 +130,8 @@ def decode(
                 ledger.closed[hour] = _closed(hour, json.loads(raw))
     except (ValueError, TypeError, KeyError) as exc:
         raise CorruptLedger(f"ledger cell does not decode: {exc}") from exc
+    if ORIGIN not in cells:  # a row without a ledger yet: its first write holds the origin
+        ledger.touched = {ORIGIN_TOUCHED}
     return ledger
 
 

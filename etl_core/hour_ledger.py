@@ -5,8 +5,9 @@ The state of one service (`HourLedger`) is a chain of hours in time order:
 - **open hours**, the newest: every hour within `horizon` hours of the newest hour that has
   events, and older ones too while the open hours hold at most `budget` readings (a sparse site
   keeps days open, a busy one its last hours). Each keeps its unique events as `Reading`s in fold
-  order, so a redelivery changes nothing and a late event is inserted in its place. Folding them
-  costs O(readings kept), whatever the arrival order.
+  order, so a redelivery changes nothing and a late event is inserted in its place. Their
+  summaries are composed in a `SummaryTree`: a batch recomposes the paths of the hours it
+  touched (O(k log hours)), whatever the arrival order, and `touched` says which cells to write.
 - **closed hours**, older: each keeps only what the summaries need (`ClosedHour`: the fold state
   before and after it, its entries, exits and peak). Old hours are dropped by whole days, never
   a day that still has open hours, so at most `max(max_closed, 23)` are kept.
@@ -32,7 +33,9 @@ from datetime import datetime, timedelta
 
 from etl_core.analytics import DailyPeak, HourlyCount, Peak, day_of, hour_of
 from etl_core.events import Event
+from etl_core.hour_summary import EMPTY, HourSummary, Reading, SummaryTree
 from etl_core.occupancy import Occupancy
+from etl_core.timestamps import EPOCH
 
 HOUR = timedelta(hours=1)
 HORIZON_HOURS = 2
@@ -41,15 +44,6 @@ OPEN_READINGS = 20_000
 """Readings the open hours may hold before hours older than the horizon close (~1 MB a row)."""
 MAX_CLOSED_HOURS = 24 * 7
 """Closed hours kept per service; an event older than all of them rebuilds from the first row."""
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Reading:
-    """One unique event of an open hour; ordered as the fold orders events."""
-
-    time: datetime
-    event_id: str
-    delta: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,69 +55,6 @@ class ClosedHour:
     entries: int
     exits: int
     peak: Peak
-
-
-@dataclass(frozen=True, slots=True)
-class HourSummary:
-    """What an hour's readings do to any fold state, so that a chain of hours folds in O(hours).
-
-    With P_i the sum of the first i deltas (P_0 = 0) and M_i the least of P_0..P_i, the fold from
-    a value v >= 0 is the walk reflected at zero: after i readings the value is
-    max(v + P_i, P_i - M_i) and the anomalies so far max(0, -(v + M_i)). So the hour's end state
-    needs only the total and the least prefix, and its peak the highest prefix (`high`) and the
-    highest rise above an earlier low (`rise`), each with the first reading that reaches it.
-    """
-
-    readings: int = 0
-    entries: int = 0
-    total: int = 0
-    low: int = 0
-    high: int = 0
-    high_at: tuple[int, datetime | None] = (0, None)
-    rise: int = 0
-    rise_at: tuple[int, datetime | None] = (0, None)
-
-    @classmethod
-    def of(cls, readings: Iterable[Reading]) -> HourSummary:
-        n = entries = total = low = high = rise = 0
-        high_at: tuple[int, datetime | None] = (0, None)
-        rise_at: tuple[int, datetime | None] = (0, None)
-        for r in readings:
-            n += 1
-            if r.delta > 0:
-                entries += 1
-            total += r.delta
-            low = min(low, total)
-            if n == 1 or total > high:
-                high, high_at = total, (n, r.time)
-            if total - low > rise:
-                rise, rise_at = total - low, (n, r.time)
-        return cls(n, entries, total, low, high, high_at, rise, rise_at)
-
-    @property
-    def exits(self) -> int:
-        return self.readings - self.entries
-
-    def apply(self, state: Occupancy) -> tuple[Occupancy, Peak]:
-        """The state after the hour's readings from `state`, and the hour's peak (`Peak`: its
-        highest value and the first reading that reached it), from the summary alone."""
-        if not self.readings:
-            return state, Peak(0, None)
-        v = state.value
-        end = Occupancy(
-            max(v + self.total, self.total - self.low),
-            state.anomalies + max(0, -(v + self.low)),
-            state.events + self.readings,
-        )
-        top = max(v + self.high, self.rise)
-        if top <= 0:
-            return end, Peak(0, None)
-        reached = [
-            at
-            for value, at in ((v + self.high, self.high_at), (self.rise, self.rise_at))
-            if value == top and at[1] is not None
-        ]
-        return end, Peak(top, min(reached, key=lambda at: at[0])[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +93,13 @@ class HourLedger:
     cells: dict[datetime, bytes] = field(default_factory=dict, compare=False, repr=False)
     """The stored cell each open hour was decoded from, dropped when its readings change: an
     hour a batch leaves alone is written back as it was read, without encoding it again."""
+    tree: SummaryTree = field(default_factory=SummaryTree, compare=False, repr=False)
+    """The open hours' summaries composed (`occupancy` in O(log hours) per changed hour)."""
+    stale: set[datetime] | None = field(default=None, compare=False, repr=False)
+    """Open hours whose readings changed since the tree last saw them (None: build it whole)."""
+    touched: set[datetime] | None = field(default=None, compare=False, repr=False)
+    """Hours whose cells changed since the ledger was read or committed, and `origin` if the
+    origin did (None: not tracked, e.g. a ledger made from scratch; write every cell)."""
 
     # --- the summaries ---
 
@@ -178,11 +116,20 @@ class HourLedger:
         return self.closed[max(self.closed)].end if self.closed else self.origin
 
     def occupancy(self) -> Occupancy:
-        """The fold of every event the ledger holds."""
-        state = self.base()
-        for hour in sorted(self.open):
-            state = self.summary(hour).apply(state)[0]
-        return state
+        """The fold of every event the ledger holds (the open hours through their tree)."""
+        return self._composed().apply(self.base())[0]
+
+    def _composed(self) -> HourSummary:
+        """Every open hour's summary composed, after bringing the tree up to date."""
+        if self.stale is None:
+            self.stale = set()
+            self.tree = SummaryTree.build({_number(h): self.summary(h) for h in self.open})
+        if self.stale:
+            self.tree.set(
+                {_number(h): self.summary(h) if h in self.open else EMPTY for h in self.stale}
+            )
+            self.stale.clear()
+        return self.tree.total()
 
     def hours(self) -> Iterator[tuple[HourlyCount, Occupancy, Peak]]:
         """Every kept hour in time order: its entries and exits, the state before it, its peak."""
@@ -224,7 +171,7 @@ class HourLedger:
 
     def readings(self) -> int:
         """How many events the open hours hold (what the size bound counts)."""
-        return sum(len(r) for r in self.open.values())
+        return self._composed().readings
 
     # --- changing it ---
 
@@ -241,13 +188,15 @@ class HourLedger:
         kept = [h for h in self.closed if h <= min(early)]
         return Late(max(kept) if kept else None)
 
-    def merge(self, events: Iterable[Event]) -> Change:
-        """Add events (any order, any duplicates) that `late` accepted."""
+    def merge(self, events: Iterable[Event], *, peaks: bool = True) -> Change:
+        """Add events (any order, any duplicates) that `late` accepted. `peaks=False` leaves the
+        daily peaks out of the `Change` (they cost a walk over every kept hour)."""
         since: datetime | None = None
         counted: set[datetime] = set()
+        last_closed = max(self.closed, default=None)
         for event in events:
             hour = hour_of(event.event_time)
-            if (self.closed and hour <= max(self.closed)) or (self.floor and hour < self.floor):
+            if (last_closed and hour <= last_closed) or (self.floor and hour < self.floor):
                 raise ValueError(f"{event.event_time} is in closed history: rebuild instead")
             readings = self.open.setdefault(hour, [])
             reading = Reading(event.event_time, event.event_id, event.delta)
@@ -258,11 +207,14 @@ class HourLedger:
             self._changed(hour)
             counted.add(hour)
             since = hour if since is None else min(since, hour)
-        return self._settle(since, counted)
+        return self._settle(since, counted, peaks)
 
-    def rebuild(self, since: datetime | None, events: Iterable[Event]) -> Change:
+    def rebuild(
+        self, since: datetime | None, events: Iterable[Event], *, peaks: bool = True
+    ) -> Change:
         """Replace every hour from `since` (None: all) with `events`: all the service's event
         rows from that hour on, as `late` asked for."""
+        replaced = {h for h in self.closed if since is None or h >= since} | set(self.open)
         if since is None:
             self.closed, self.origin, self.floor = {}, Occupancy(), None
         else:
@@ -276,14 +228,16 @@ class HourLedger:
                 Reading(e.event_time, e.event_id, e.delta)
             )
         self.open = {hour: sorted(r) for hour, r in readings.items()}
-        self.sums, self.cells = {}, {}
-        return self._settle(min(self.open, default=None), set(self.open))
+        self.sums, self.cells, self.stale = {}, {}, None
+        self._touch(*replaced, *self.open)
+        self._touch_origin()
+        return self._settle(min(self.open, default=None), set(self.open), peaks)
 
-    def _settle(self, since: datetime | None, counted: set[datetime]) -> Change:
+    def _settle(self, since: datetime | None, counted: set[datetime], peaks: bool) -> Change:
         """The summaries the change touched (taken before old days go), then close and trim."""
         if since is None:
             return Change()
-        change = Change(self.hourly(counted), self.daily_peaks(since))
+        change = Change(self.hourly(counted), self.daily_peaks(since) if peaks else {})
         self._close()
         self._drop_old_days()
         return change
@@ -292,14 +246,25 @@ class HourLedger:
         """The hour's readings changed (or it closed): what was memoised of them is stale."""
         self.sums.pop(hour, None)
         self.cells.pop(hour, None)
+        if self.stale is not None:
+            self.stale.add(hour)
+        self._touch(hour)
+
+    def _touch(self, *hours: datetime) -> None:
+        if self.touched is not None:
+            self.touched.update(hours)
+
+    def _touch_origin(self) -> None:
+        if self.touched is not None:
+            self.touched.add(ORIGIN_TOUCHED)
 
     def _close(self) -> None:
         """Close the oldest open hours more than `horizon` hours older than the newest, while the
         open hours hold more than `budget` readings."""
-        if not self.open:
+        held = self.readings()
+        if not self.open or held <= self.budget:
             return
         cutoff = max(self.open) - self.horizon * HOUR
-        held = self.readings()
         state = self.base()
         for hour in sorted(self.open):
             if hour >= cutoff or held <= self.budget:
@@ -320,4 +285,15 @@ class HourLedger:
                 return
             for hour in sorted(h for h in self.closed if day_of(h) == day):
                 self.origin = self.closed.pop(hour).end
+                self._touch(hour)
             self.floor = day + 24 * HOUR
+            self._touch_origin()
+
+
+ORIGIN_TOUCHED = datetime.min.replace(tzinfo=EPOCH.tzinfo)
+"""Stands for the `origin` cell in `HourLedger.touched` (no hour is this early)."""
+
+
+def _number(hour: datetime) -> int:
+    """An hour's place in the `SummaryTree`: hours since the epoch."""
+    return (hour - EPOCH) // HOUR

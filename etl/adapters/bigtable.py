@@ -18,6 +18,7 @@ from typing import Any
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
 from google.cloud.bigtable.data import BigtableDataClient, ReadRowsQuery
+from google.cloud.bigtable.data import row_filters as data_filters
 from google.cloud.bigtable.data.row_filters import CellsColumnLimitFilter
 
 from etl.config import Settings
@@ -162,6 +163,27 @@ class EventTable:
         query = ReadRowsQuery(row_keys=list(keys), row_filter=CellsColumnLimitFilter(1))
         found = {row.row_key: row for row in self._data_table().read_rows(query)}
         return {key: _status_of_data_row(found.get(key)) for key in keys}
+
+    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        """Each status row's `version` and `stamp` alone, in one ReadRows ((0, b"") if absent):
+        what a writer checks before it trusts the ledger it committed last."""
+        if not keys:
+            return {}
+        only = data_filters.RowFilterChain(
+            filters=[
+                data_filters.FamilyNameRegexFilter(STATUS),
+                data_filters.ColumnQualifierRegexFilter(b"^(version|stamp)$"),
+                data_filters.CellsColumnLimitFilter(1),
+            ]
+        )
+        query = ReadRowsQuery(row_keys=list(keys), row_filter=only)
+        rows = self._data_table().read_rows(query)
+        found = {row.row_key: _status_of_data_row(row) for row in rows}
+        empty = StatusRow(version=0, cells={})
+        return {
+            key: (row.version, row.cells.get("stamp", b""))
+            for key, row in ((k, found.get(k, empty)) for k in keys)
+        }
 
     def _data_table(self) -> Any:
         """The table through the data API's client, made on first use."""

@@ -43,6 +43,8 @@ class Runtime:
     limits: ledger.Limits = field(default_factory=ledger.Limits)
     counters: Counters = field(default_factory=Counters)
     commits: GroupCommit[Event, dict[str, ledger.Committed]] = field(default_factory=GroupCommit)
+    ledgers: ledger.LedgerCache = field(default_factory=ledger.LedgerCache)
+    """The summary rows' ledgers this process committed last (reads skip their cells)."""
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters.add(name, n)
@@ -104,8 +106,9 @@ def merge(rt: Runtime, summary: ledger.Summary, events: Sequence[Event]) -> None
 def _commit(
     rt: Runtime, summary: ledger.Summary, events: list[Event]
 ) -> dict[str, ledger.Committed]:
-    committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits)
+    committed = ledger.update(rt.table, summary, events, rt.clock(), rt.limits, rt.ledgers)
     rt.count("rows_read", sum(c.rows_read for c in committed.values()))
+    rt.count("summary_bytes_read", sum(c.cells_read for c in committed.values()))
     rt.count("summary_commits", sum(c.wrote for c in committed.values()))
     rt.count("lost_races", sum(c.lost_races for c in committed.values()))
     if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
@@ -115,7 +118,7 @@ def _commit(
                 for e in events
                 if e.service == service
             ]
-            rt.table.write_snapshots(keys, c.ledger.occupancy().value, rt.clock())
+            rt.table.write_snapshots(keys, c.occupancy.value, rt.clock())
     return committed
 
 
@@ -196,4 +199,5 @@ def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome
         store_and_update(rt, batch)
         update_hourly(rt, batch)
     rt.count("deliveries", sum(o is Outcome.PROCESSED for o in outcomes))
+    rt.count("batches")
     return outcomes

@@ -12,6 +12,13 @@ Each summary has a row per service (`Summary.key`) holding an `etl_core.hour_led
 3. commit the touched cells with one CheckAndMutateRow on the row's `version`; a lost race
    re-reads that row and merges again.
 
+A process keeps the ledger it last committed to each row (`LedgerCache`), under the row's
+`version` and a random `stamp` written by the same commit: while both still match (no other
+writer committed since, and the row was not deleted and made again), step 1 reads those two
+cells alone, not the ledger's cells, so a batch reads and decodes O(1) bytes of its summary row
+and writes only the hours it touched, whatever the history the row keeps. Any mismatch, failure
+or lost race reads the whole row, as without a cache; the commit's version check is unchanged.
+
 Nothing is incremented in place, so no retry, redelivery or duplicate counts an event twice, and
 a commit is whole or absent, so a crash at any point leaves nothing half done. This module owns
 the cell format of summary rows: readers ask it (`current_occupancy`, `read_hourly`,
@@ -20,16 +27,20 @@ the cell format of summary rows: readers ask it (`current_occupancy`, `read_hour
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, status_key
 from etl_core.analytics import DailyPeak, HourlyCount
-from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
+from etl_core.hour_cells import CorruptLedger, changed_cells, decode, encode, row_write
 from etl_core.hour_ledger import (
     HORIZON_HOURS,
     MAX_CLOSED_HOURS,
@@ -43,7 +54,11 @@ from etl_core.timestamps import format_event_time
 
 HOUR = "hour:"
 DAY = "day:"
+STAMP = "stamp"
+"""A random value each commit writes beside `version`: a cached ledger is current only while
+the row holds the version and stamp it was committed with."""
 MAX_ATTEMPTS = 50
+CACHED_ROWS = 1024
 
 Cells = Mapping[str, bytes]
 
@@ -75,18 +90,51 @@ class Summary:
     name: str
     key: Callable[[str], bytes]
     shown: Callable[[HourLedger, Change, datetime], dict[str, bytes]]
+    peaks: bool = False
+    """Whether `shown` needs the daily peaks (they walk every kept hour; only `DAILY` does)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A service's summary row after a batch: its ledger, the event rows read, and how its
+    """A service's summary row after a batch: its occupancy, the event rows read, and how its
     CheckAndMutates went (`lost_races`: version checks lost to another writer; `wrote`: one
     won, False when the row already held every event)."""
 
-    ledger: HourLedger
+    occupancy: Occupancy
     rows_read: int
     lost_races: int = 0
     wrote: bool = False
+    cells_read: int = 0
+    """Bytes of the summary row's cells (qualifiers and values) the first read of it returned."""
+
+
+Version = tuple[int, bytes]
+"""A summary row's `version` and `stamp`."""
+
+
+class LedgerCache:
+    """The ledgers this process last committed, by row key and `Version`; thread-safe.
+
+    `take` hands a ledger to one caller at most (it is mutated by the merge), and only while the
+    row's version still matches; `put` after a commit. Least recently put rows go first."""
+
+    def __init__(self, rows: int = CACHED_ROWS) -> None:
+        self._rows = rows
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[bytes, tuple[Version, HourLedger]] = OrderedDict()
+
+    def take(self, key: bytes, version: Version) -> HourLedger | None:
+        with self._lock:
+            kept = self._kept.pop(key, None)
+        return kept[1] if kept is not None and kept[0] == version else None
+
+    def put(self, key: bytes, version: Version, ledger: HourLedger) -> None:
+        ledger.touched = set()  # the row now holds every cell of the ledger
+        with self._lock:
+            self._kept.pop(key, None)
+            self._kept[key] = (version, ledger)
+            while len(self._kept) > self._rows:
+                self._kept.popitem(last=False)
 
 
 def _occupancy_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str, bytes]:
@@ -118,7 +166,7 @@ def _daily_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str,
 
 OCCUPANCY = Summary("occupancy", status_key, _occupancy_cells)
 HOURLY = Summary("hourly", hourly_key, _hourly_cells)
-DAILY = Summary("daily", daily_key, _daily_cells)
+DAILY = Summary("daily", daily_key, _daily_cells, peaks=True)
 
 
 def update(
@@ -127,36 +175,66 @@ def update(
     events: Sequence[Event],
     now: datetime,
     limits: Limits = Limits(),
+    cache: LedgerCache | None = None,
 ) -> dict[str, Committed]:
-    """Merge `events` (already stored as rows) into `summary` for each of their services."""
+    """Merge `events` (already stored as rows) into `summary` for each of their services; with
+    a `cache`, rows this process committed last are not read whole (see the module docstring)."""
     by_service: dict[str, list[Event]] = {}
     for event in events:
         by_service.setdefault(event.service, []).append(event)
     keys = {service: summary.key(service) for service in sorted(by_service)}
-    rows = store.read_statuses(list(keys.values()))
+    rows, cached = _read(store, list(keys.values()), cache)
     return {
-        service: _commit(store, summary, service, rows[key], by_service[service], now, limits)
+        service: replace(
+            _settle(
+                store,
+                summary,
+                service,
+                rows[key],
+                partial(
+                    _merged,
+                    store,
+                    service,
+                    events=by_service[service],
+                    limits=limits,
+                    peaks=summary.peaks,
+                ),
+                now,
+                "commits",
+                cache=cache,
+                cached=cached.get(key),
+            )[1],
+            cells_read=_size(rows[key]),
+        )
         for service, key in keys.items()
     }
 
 
+def _size(row: StatusRow) -> int:
+    """The bytes a read of the row returned: its cells, and its version."""
+    cells = sum(len(q) + len(v) for q, v in row.cells.items())
+    return len("version") + len(str(row.version)) + cells
+
+
+def _read(
+    store: SummaryStore, keys: list[bytes], cache: LedgerCache | None
+) -> tuple[dict[bytes, StatusRow], dict[bytes, HourLedger]]:
+    """The rows to build on (a cached one as its version and stamp alone), and the cached
+    ledgers that are still current."""
+    if cache is None:
+        return store.read_statuses(keys), {}
+    versions = store.read_versions(keys)
+    cached = {k: ledger for k in keys if (ledger := cache.take(k, versions[k])) is not None}
+    missing = [k for k in keys if k not in cached]
+    rows = store.read_statuses(missing) if missing else {}
+    for key in cached:
+        version, stamp = versions[key]
+        rows[key] = StatusRow(version=version, cells={STAMP: stamp})
+    return rows, cached
+
+
 Built = tuple[HourLedger, Change, int]
 """A summary row's new ledger, what changed, and how many event rows building it read."""
-
-
-def _commit(
-    store: SummaryStore,
-    summary: Summary,
-    service: str,
-    row: StatusRow,
-    events: Sequence[Event],
-    now: datetime,
-    limits: Limits,
-) -> Committed:
-    def merged(row: StatusRow) -> Built:
-        return _merged(store, service, row, events, limits)
-
-    return _settle(store, summary, service, row, merged, now, "commits")
 
 
 def _settle(
@@ -164,49 +242,82 @@ def _settle(
     summary: Summary,
     service: str,
     row: StatusRow | None,
-    build: Callable[[StatusRow], Built],
+    build: Callable[[StatusRow, HourLedger | None], Built],
     now: datetime,
     what: str,
     *,
     always: bool = False,
-) -> Committed:
-    """Build the row's new ledger and commit it on the row's version; a lost race backs off,
-    reads the row again and builds again. Nothing is written when the ledger's cells are
-    unchanged, unless `always`. The event rows read are counted over every attempt (a lost race
-    may read late events' rows again)."""
+    cache: LedgerCache | None = None,
+    cached: HourLedger | None = None,
+) -> tuple[HourLedger, Committed]:
+    """Build the row's new ledger (on `cached`, the ledger the row holds, when given) and commit
+    it on the row's version; a lost race backs off, reads the row again and builds again.
+    Nothing is written when the ledger's cells are unchanged, unless `always`. Returns the
+    ledger and what was committed (event rows read: over every attempt, since a lost race may
+    read late events' rows again); with a `cache`, the ledger is cached, so only the returned
+    `Committed` is the caller's to read."""
     key = summary.key(service)
     rows_read = 0
     for attempt in range(MAX_ATTEMPTS):
         if row is None:
-            row = store.read_status(key)
-        ledger, change, read = build(row)
+            row, cached = store.read_status(key), None
+        ledger, change, read = build(row, cached)
         rows_read += read
-        write = row_write(row.cells, encode(ledger))
-        if not (write.put or write.delete or always):
-            return Committed(ledger, rows_read, attempt)  # every event was already in
-        put = {**write.put, **summary.shown(ledger, change, now)}
+        write = changed_cells(ledger) or row_write(row.cells, encode(ledger))
+        version = (row.version, row.cells.get(STAMP, b""))
+        if not (write.put or write.delete or always):  # every event was already in
+            return _committed(ledger, rows_read, cache, key, version, attempt)
+        stamp = os.urandom(8).hex().encode()
+        put = {**write.put, **summary.shown(ledger, change, now), STAMP: stamp}
         if store.commit_status(key, row.version, put, write.delete):
-            return Committed(ledger, rows_read, attempt, wrote=True)
+            return _committed(
+                ledger, rows_read, cache, key, (row.version + 1, stamp), attempt, wrote=True
+            )
         _backoff(attempt)
         row = None
     raise Contention(f"{summary.name} of {service!r} changed under {MAX_ATTEMPTS} {what} in a row")
 
 
+def _committed(
+    ledger: HourLedger,
+    rows_read: int,
+    cache: LedgerCache | None,
+    key: bytes,
+    version: Version,
+    lost_races: int,
+    *,
+    wrote: bool = False,
+) -> tuple[HourLedger, Committed]:
+    # the occupancy is read before another thread may take the cached ledger
+    done = Committed(ledger.occupancy(), rows_read, lost_races=lost_races, wrote=wrote)
+    if cache is not None:
+        cache.put(key, version, ledger)
+    return ledger, done
+
+
 def _merged(
-    store: SummaryStore, service: str, row: StatusRow, events: Sequence[Event], limits: Limits
+    store: SummaryStore,
+    service: str,
+    row: StatusRow,
+    cached: HourLedger | None,
+    *,
+    events: Sequence[Event],
+    limits: Limits,
+    peaks: bool = False,
 ) -> Built:
-    """The row's ledger with `events` in it; reads event rows only for late events (or a
-    ledger that does not decode, which is rebuilt from every row)."""
+    """The row's ledger (`cached`, or decoded from the row) with `events` in it; reads event
+    rows only for late events (or a ledger that does not decode, which is rebuilt from every
+    row). Daily peaks are part of the `Change` only with `peaks`."""
     try:
-        ledger = limits.read(row.cells)
+        ledger = cached if cached is not None else limits.read(row.cells)
         late = ledger.late(events)
     except CorruptLedger:
         ledger = limits.empty()
         late = Late(None)
     if late is None:
-        return ledger, ledger.merge(events), 0
+        return ledger, ledger.merge(events, peaks=peaks), 0
     rows = list(store.scan_events(service, start=late.since))
-    return ledger, ledger.rebuild(late.since, rows), len(rows)
+    return ledger, ledger.rebuild(late.since, rows, peaks=peaks), len(rows)
 
 
 def rebuild(
@@ -214,8 +325,8 @@ def rebuild(
 ) -> HourLedger:
     """Replace the service's summary with the fold of all its event rows (`etl rebuild`)."""
 
-    def rebuilt(row: StatusRow) -> Built:
-        del row  # rebuilt from the event rows alone, whatever the row holds
+    def rebuilt(row: StatusRow, cached: HourLedger | None) -> Built:
+        del row, cached  # rebuilt from the event rows alone, whatever the row holds
         ledger = limits.empty()
         return ledger, ledger.rebuild(None, store.scan_events(service)), 0
 

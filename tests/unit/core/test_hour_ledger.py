@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from etl_core import Event, Occupancy, daily_peaks, fold, hourly_counts
 from etl_core.analytics import DailyPeak, Peak, hour_of
-from etl_core.hour_cells import CorruptLedger, decode, encode, row_write
-from etl_core.hour_ledger import Change, HourLedger, HourSummary, Reading
+from etl_core.hour_cells import CorruptLedger, changed_cells, decode, encode, row_write
+from etl_core.hour_ledger import Change, HourLedger
+from etl_core.hour_summary import HourSummary, Reading
 from tests.unit.core.core_strategies import NOW, event_sets
 
 SERVICE = "gate"
@@ -57,10 +58,11 @@ class Row:
                 since, [e for e in self.rows if since is None or hour_of(e.event_time) >= since]
             )
         self.project(change)
-        write = row_write(self.cells, encode(ledger))
+        write = changed_cells(ledger) or row_write(self.cells, encode(ledger))
         for q in write.delete:
-            del self.cells[q]
+            self.cells.pop(q, None)
         self.cells.update(write.put)
+        assert self.cells == encode(ledger)  # the touched hours' write moved the row whole
 
     def ledger(self) -> HourLedger:
         return decode(

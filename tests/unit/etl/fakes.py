@@ -42,6 +42,10 @@ class FakeTable:
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
         return {key: self.read_status(key) for key in keys}
 
+    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
+        rows = {key: self.status.get(key, {}) for key in keys}
+        return {k: (int(r.get("version", b"0")), r.get("stamp", b"")) for k, r in rows.items()}
+
     def commit_status(
         self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:

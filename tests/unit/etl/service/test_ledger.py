@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from etl.service import ledger
 from etl.service.ports import StatusRow
-from etl_core import Event, daily_peaks, fold, status_key
+from etl_core import Event, Occupancy, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
+from etl_core.hour_cells import encode, is_ledger_cell
 from etl_core.timestamps import format_event_time
 from tests.unit.etl.fakes import FakeTable
 
@@ -149,7 +150,7 @@ def test_a_rebuild_from_the_event_rows_equals_the_incremental_summaries(
 
 
 def _shown(row: StatusRow) -> dict[str, bytes]:
-    return {q: v for q, v in row.cells.items() if q != "writeTime"}
+    return {q: v for q, v in row.cells.items() if q not in ("writeTime", ledger.STAMP)}
 
 
 def test_an_event_hours_later_than_the_horizon_reads_back_only_the_rows_from_its_hour() -> None:
@@ -212,6 +213,7 @@ def test_the_hours_kept_are_the_hours_with_events_up_to_the_newest() -> None:
     assert [o.value for o in ends.values()] == [1, 2]
 
 
+@settings(deadline=None)  # a few hundred ledger operations per example
 @given(events=event_lists(), data=st.data(), horizon=st.integers(0, 3))
 def test_each_kept_hour_ends_at_the_fold_of_every_event_up_to_its_end(
     events: list[Event], data: st.DataObject, horizon: int
@@ -237,3 +239,78 @@ def test_the_commit_time_is_read_back_as_written_and_absent_before_any_commit() 
     assert ledger.written_at(table.read_status(status_key("gate"))) is None
     deliver(table, [Event("gate", BASE, 1, "a")], horizon=2)
     assert ledger.written_at(table.read_status(status_key("gate"))) == format_event_time(NOW)
+
+
+class CountingTable(RacingTable):
+    """Counts the summary rows read whole and the bytes of ledger cells they return."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole_reads = 0
+
+    def read_status(self, key: bytes) -> StatusRow:
+        self.whole_reads += 1
+        return super().read_status(key)
+
+
+@settings(deadline=None)  # a few hundred ledger operations per example
+@given(
+    events=event_lists(),
+    data=st.data(),
+    horizon=st.integers(0, 3),
+    writers=st.integers(1, 3),
+)
+def test_processes_with_cached_ledgers_in_any_interleaving_keep_every_summary_the_fold(
+    events: list[Event], data: st.DataObject, horizon: int, writers: int
+) -> None:
+    table = RacingTable()
+    caches = [ledger.LedgerCache() for _ in range(writers)]
+    order = data.draw(st.permutations(events + events[: len(events) // 3]))  # with redeliveries
+    for event in order:
+        cache = caches[data.draw(st.integers(0, writers - 1))]
+        if data.draw(st.booleans()):  # another process commits first: this one loses the race
+            other = caches[data.draw(st.integers(0, writers - 1))]
+            table.racers.append(lambda e=event, c=other: _update_all(table, [e], horizon, c))
+        table.write_events([event])
+        _update_all(table, [event], horizon, cache)
+    assert_summaries_equal_the_fold(table, events)
+    for service in {e.service for e in events}:
+        for summary in SUMMARIES:
+            row = table.read_status(summary.key(service))
+            decoded = limits(horizon).read(row.cells)
+            assert {q: v for q, v in row.cells.items() if is_ledger_cell(q)} == encode(decoded)
+
+
+def _update_all(
+    table: FakeTable, events: list[Event], horizon: int, cache: ledger.LedgerCache
+) -> None:
+    for summary in SUMMARIES:
+        ledger.update(table, summary, events, NOW, limits(horizon), cache)
+
+
+def test_a_writer_that_committed_last_reads_only_the_version_of_its_rows() -> None:
+    table, cache = CountingTable(), ledger.LedgerCache()
+    first = [Event("gate", BASE + timedelta(hours=h), 1, f"in-{h}") for h in range(48)]
+    table.write_events(first)
+    ledger.update(table, ledger.OCCUPANCY, first, NOW, ledger.Limits(), cache)
+    reads = table.whole_reads
+    later = Event("gate", BASE + timedelta(hours=3, minutes=5), -1, "out")
+    table.write_events([later])
+    ledger.update(table, ledger.OCCUPANCY, [later], NOW, ledger.Limits(), cache)
+    assert table.whole_reads == reads
+    assert (
+        ledger.current_occupancy(table.read_status(status_key("gate")))
+        == fold([*first, later])["gate"]
+    )
+
+
+def test_a_row_made_again_at_the_same_version_is_read_whole_not_taken_from_the_cache() -> None:
+    table, cache = CountingTable(), ledger.LedgerCache()
+    ledger.update(table, ledger.OCCUPANCY, [Event("gate", BASE, 1, "a")], NOW, cache=cache)
+    del table.status[status_key("gate")]  # e.g. `etl reset`, then another writer's first commit
+    ledger.update(table, ledger.OCCUPANCY, [Event("gate", BASE, -1, "b")], NOW)
+    reads = table.whole_reads
+    ledger.update(table, ledger.OCCUPANCY, [Event("gate", BASE, 1, "c")], NOW, cache=cache)
+    assert table.whole_reads == reads + 1
+    stored = ledger.current_occupancy(table.read_status(status_key("gate")))
+    assert stored == Occupancy(value=1, anomalies=1, events=2)
