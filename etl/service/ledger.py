@@ -330,7 +330,8 @@ def rebuild(
         ledger = limits.empty()
         return ledger, ledger.rebuild(None, store.scan_events(service)), 0
 
-    return _settle(store, summary, service, None, rebuilt, now, "rebuilds", always=True).ledger
+    ledger, _ = _settle(store, summary, service, None, rebuilt, now, "rebuilds", always=True)
+    return ledger
 
 
 # --- reading the cells ---
