@@ -146,7 +146,8 @@ class _Reader:
         where = f"pubsub.subscriptions[{index}]"
         line = self._line_of("pubsub.subscriptions", index)
         keys = {"name", "topic", "type", "push_endpoint", "function", "ack_deadline_seconds",
-                "ordering", "exactly_once", "dead_letter", "retry", "faults", "oidc_token"}  # fmt: skip
+                "ordering", "exactly_once", "dead_letter", "retry", "faults",
+                "oidc_token"}  # fmt: skip
         self._only(entry, keys, where, line)
         name, where = self._named(entry, where, line)
         self._check_name(name, _PUBSUB_NAME, where, line, "a Pub/Sub name")

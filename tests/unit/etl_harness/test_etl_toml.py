@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import etl_harness
-from etl.config import STAGES, Settings
+from etl.config import STAGES
 from etl_harness import etl_toml, provision
 from etl_harness.faults import Faults
 from etl_harness.provision import subscription_request
