@@ -22,6 +22,7 @@ nox.options.sessions = [
     "deploy",
     "workflows",
     "docs",
+    "terraform",
 ]
 nox.options.error_on_missing_interpreters = True
 
