@@ -26,7 +26,7 @@ def simulate_acceso_data(request: Any) -> tuple[str, int, dict[str, str]]:
 
 def _entry_point(entry: pipeline.Function) -> Callable[[Any], None]:
     """`entry`'s function: hands its CloudEvent to `functions.on_cloud_event` with its handler."""
-    handler = getattr(handlers, entry.handler)
+    handler = handlers.of(entry)
 
     def pubsub_triggered(cloud_event: Any) -> None:
         functions.on_cloud_event(cloud_event, handler, entry.name)

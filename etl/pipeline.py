@@ -8,10 +8,11 @@ P`); a unit test fails while a generated file is stale.
 
 Plain data only, importing nothing beyond `etl.config`: the deployment checks read it without the
 pipeline's dependencies installed, so a handler is named by its function in
-`etl.service.handlers`.
+`etl.service.handlers`, and a fan-out calculation by its ledger summary (`etl.service.ledger`'s
+`SUMMARIES`), whose generic handler merges the stored event into it (`handlers.of`).
 
 Adding a calculation: its core computation (`etl_core`), its ledger summary
-(`etl.service.ledger`), its handler (`etl.service.handlers`) and one `Function` below; then
+(`etl.service.ledger`, listed in `SUMMARIES`) and one `Function` below naming it; then
 `nox -s generate`.
 """
 
@@ -59,14 +60,20 @@ class Function:
     """A Pub/Sub-triggered Cloud Function: `main.py`'s entry point `name`."""
 
     name: str
-    handler: str
-    """Its handler's name in `etl.service.handlers`: `(Runtime, PubSubMessage) -> Outcome`."""
     shape: Literal["current", "fanout"]
     trigger: Topic
+    handler: str = ""
+    """Its handler's name in `etl.service.handlers`: `(Runtime, PubSubMessage) -> Outcome`."""
+    summary: str = ""
+    """A fan-out calculation instead: the ledger summary (by name) it merges each event into."""
     publishes: tuple[Topic, ...] = ("dead_letter",)
     delivery: Delivery = DELIVERY
     about: str = ""
     """One line on what it does: its entry point's docstring, a comment in the generated files."""
+
+    def __post_init__(self) -> None:
+        if bool(self.handler) == bool(self.summary):
+            raise ValueError(f"function {self.name!r}: give a handler or a summary, not both")
 
     @property
     def consumer(self) -> str:
@@ -100,38 +107,38 @@ class Consumer:
 FUNCTIONS: tuple[Function, ...] = (
     Function(
         "pubsub_receiver",
-        "handle_current",
         "current",
         "events",
+        handler="handle_current",
         about="Current pipeline: write the event row and update its service's occupancy.",
     ),
     Function(
         "write_event",
-        "handle_write_event",
         "fanout",
         "events",
-        ("written", "dead_letter"),
+        handler="handle_write_event",
+        publishes=("written", "dead_letter"),
         about="Fan-out: write the event row, then republish it on the `written` topic.",
     ),
     Function(
         "calculate_occupancy",
-        "handle_calculate_occupancy",
         "fanout",
         "written",
+        summary="occupancy",
         about="Fan-out calculation: current occupancy of the event's service.",
     ),
     Function(
         "hourly_counts",
-        "handle_hourly_counts",
         "fanout",
         "written",
+        summary="hourly",
         about="Fan-out calculation: entries and exits per service-hour.",
     ),
     Function(
         "daily_peak",
-        "handle_daily_peak",
         "fanout",
         "written",
+        summary="daily",
         about="Fan-out calculation: peak occupancy per service per day.",
     ),
 )
@@ -198,7 +205,8 @@ def _function(settings: Settings, f: Function) -> dict[str, Any]:
     return {
         "name": f.name,
         "shape": f.shape,
-        "handler": f.handler,
+        "handler": f.handler or None,
+        "summary": f.summary or None,
         "trigger_topic": topic_name(settings, f.trigger),
         "subscription": settings.subscription(f.consumer),
         **_delivery(settings, f.delivery),

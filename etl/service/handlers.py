@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import partial
+from functools import cache, partial
 
+from etl import pipeline
 from etl.logs import log
 from etl.service import ledger
 from etl.service.counters import Counters
@@ -170,19 +171,26 @@ def handle_write_event(rt: Runtime, message: PubSubMessage) -> Outcome:
     return handle(rt, message, "write_event", announce, "deliveries")
 
 
-def handle_calculate_occupancy(rt: Runtime, message: PubSubMessage) -> Outcome:
-    """Fan-out calculation: occupancy of the stored event's service."""
-    return handle(rt, message, "calculate_occupancy", update_occupancy, "calculations")
+Handler = Callable[[Runtime, PubSubMessage], Outcome]
 
 
-def handle_hourly_counts(rt: Runtime, message: PubSubMessage) -> Outcome:
-    """Fan-out calculation: entries and exits of the stored event's service-hour."""
-    return handle(rt, message, "hourly_counts", update_hourly, "calculations")
+@cache
+def of(function: pipeline.Function) -> Handler:
+    """The handler of a registry function: the one it names, or, for a fan-out calculation, one
+    that merges the stored event into the calculation's ledger summary (counted as a
+    calculation). The same object for the same function (cached)."""
+    if function.handler:
+        named: Handler = globals()[function.handler]
+        return named
+    summary = ledger.SUMMARIES[function.summary]
 
+    def update(rt: Runtime, events: Sequence[Event]) -> None:
+        merge(rt, summary, events)
 
-def handle_daily_peak(rt: Runtime, message: PubSubMessage) -> Outcome:
-    """Fan-out calculation: peak occupancy per day of the stored event's service."""
-    return handle(rt, message, "daily_peak", update_daily, "calculations")
+    def calculate(rt: Runtime, message: PubSubMessage) -> Outcome:
+        return handle(rt, message, function.name, update, "calculations")
+
+    return calculate
 
 
 def handle_batch(rt: Runtime, messages: Sequence[PubSubMessage]) -> list[Outcome]:

@@ -167,6 +167,8 @@ def _daily_cells(ledger: HourLedger, change: Change, now: datetime) -> dict[str,
 OCCUPANCY = Summary("occupancy", status_key, _occupancy_cells)
 HOURLY = Summary("hourly", hourly_key, _hourly_cells)
 DAILY = Summary("daily", daily_key, _daily_cells, peaks=True)
+SUMMARIES = {s.name: s for s in (OCCUPANCY, HOURLY, DAILY)}
+"""Every summary by name, as `etl.pipeline.Function.summary` names it."""
 
 
 def update(

@@ -18,7 +18,7 @@ from etl_harness import etl_toml
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = pipeline.Function(
-    "toy_calc", "handle_daily_peak", "fanout", "written", about="A toy calculation."
+    "toy_calc", "fanout", "written", summary="daily", about="A toy calculation."
 )
 
 

@@ -190,7 +190,7 @@ def test_functions_framework_serves_each_registry_function_calling_its_handler(
     assert response.status_code == 200, response.get_data(as_text=True)
     [(event, handler, source)] = calls
     assert (event["id"], event["type"], event.data) == (body["id"], body["type"], body["data"])
-    assert (handler, source) == (getattr(handlers, entry.handler), entry.name)
+    assert (handler, source) == (handlers.of(entry), entry.name)
     assert getattr(main, entry.name).__doc__ == entry.about
 
 
@@ -200,3 +200,24 @@ def test_every_shape_but_the_worker_runs_functions() -> None:
     assert {f for s in pipeline.SHAPES for f in pipeline.shape_functions(s)} == set(
         pipeline.FUNCTIONS
     )
+
+
+@pytest.mark.parametrize(("handler", "summary"), [("", ""), ("handle_current", "daily")])
+def test_a_function_names_a_handler_or_a_summary_not_both_nor_neither(
+    handler: str, summary: str
+) -> None:
+    with pytest.raises(ValueError, match="give a handler or a summary"):
+        pipeline.Function("f", "fanout", "written", handler=handler, summary=summary)
+
+
+@pytest.mark.parametrize("entry", pipeline.FUNCTIONS, ids=lambda f: f.name)
+def test_every_registry_function_resolves_to_a_handler_or_a_ledger_summary(
+    entry: pipeline.Function,
+) -> None:
+    from etl.service import ledger
+
+    if entry.summary:
+        assert entry.summary in ledger.SUMMARIES
+    else:
+        assert callable(getattr(handlers, entry.handler))
+    assert handlers.of(entry) is handlers.of(entry)
