@@ -238,19 +238,7 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 		conn = srv.Conn()
 	}
 	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn), calls: map[codes.Code]int{}}
-	deadline := time.Now().Add(*chaosDuration)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-			for time.Now().Before(deadline) {
-				c.step(context.Background(), r)
-			}
-		}()
-	}
-	wg.Wait()
+	testserver.Hammer(*chaosDuration, 4, func(r *rand.Rand) { c.step(context.Background(), r) })
 	if _, err := tables(conn, 5*time.Second); err != nil {
 		t.Fatalf("the emulator stopped answering: %v", err)
 	}

@@ -291,19 +291,7 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 	}
 	c := newChaos(conn, flaky(t))
 	ctx := context.Background()
-	deadline := time.Now().Add(*chaosDuration)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-			for time.Now().Before(deadline) {
-				c.step(ctx, r)
-			}
-		}()
-	}
-	wg.Wait()
+	testserver.Hammer(*chaosDuration, 4, func(r *rand.Rand) { c.step(ctx, r) })
 	time.Sleep(50 * time.Millisecond) // let background delivery run over what is left
 	c.alive(t)
 	total := 0

@@ -4,8 +4,11 @@ package testserver
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
@@ -59,4 +62,37 @@ func Pstest(t testing.TB) (*pstest.Server, *pstestx.Server) {
 		t.Fatal(err)
 	}
 	return fake, srv
+}
+
+// Hammer calls step over and over from `workers` goroutines, each with its
+// own random source (seeded from the clock and its index, so runs differ),
+// until d has passed; it returns once they have all stopped. The chaos
+// tests drive an emulator with random RPCs this way.
+func Hammer(d time.Duration, workers int, step func(r *rand.Rand)) {
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
+			for time.Now().Before(deadline) {
+				step(r)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// WaitFor polls cond every 5 ms until it holds, failing t (naming what it
+// waited for) once timeout has passed.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
