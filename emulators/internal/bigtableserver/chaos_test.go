@@ -7,15 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -30,9 +27,7 @@ type chaos struct {
 	admin btapb.BigtableTableAdminClient
 	data  btpb.BigtableClient
 
-	mu       sync.Mutex
-	internal []string
-	calls    map[codes.Code]int
+	testserver.Tally
 }
 
 func odd[T any](r *rand.Rand, vals ...T) T { return vals[r.IntN(len(vals))] }
@@ -212,13 +207,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 			_, err = c.admin.ListTables(ctx, &btapb.ListTablesRequest{Parent: odd(r, parent, "")})
 		}
 	}
-	code := status.Code(err)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls[code]++
-	if code == codes.Internal {
-		c.internal = append(c.internal, op+": "+err.Error())
-	}
+	c.Record(op, err)
 }
 
 // TestRandomRPCsKeepTheEmulatorServing runs four concurrent random drivers
@@ -237,13 +226,13 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 		srv.Ready()
 		conn = srv.Conn()
 	}
-	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn), calls: map[codes.Code]int{}}
+	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn)}
 	testserver.Hammer(*chaosDuration, 4, func(r *rand.Rand) { c.step(context.Background(), r) })
 	if _, err := tables(conn, 5*time.Second); err != nil {
 		t.Fatalf("the emulator stopped answering: %v", err)
 	}
-	if len(c.internal) > 0 {
-		t.Fatalf("%d calls failed with INTERNAL (a recovered panic): %q", len(c.internal), c.internal)
+	if internal := c.Internal(); len(internal) > 0 {
+		t.Fatalf("%d calls failed with INTERNAL (a recovered panic): %q", len(internal), internal)
 	}
-	t.Logf("calls: %v", c.calls)
+	t.Logf("calls: %v", c.Calls())
 }

@@ -4,15 +4,19 @@ package testserver
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/etl-pipeline/emulators/internal/pstestx"
@@ -37,6 +41,19 @@ func Serve(t testing.TB, srv *grpc.Server) *grpc.ClientConn {
 		srv.Stop()
 	})
 	return conn
+}
+
+// ServeTCP serves srv on a free loopback TCP port and returns its address;
+// srv is stopped when t ends.
+func ServeTCP(t testing.TB, srv *grpc.Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis) //nolint:errcheck
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
 }
 
 // Dial returns a client connection (no TLS) to the server at target,
@@ -95,4 +112,40 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Tally counts a chaos test's calls by status code and keeps those that
+// ended INTERNAL (a panic the server recovered from); safe for concurrent use.
+type Tally struct {
+	mu       sync.Mutex
+	calls    map[codes.Code]int
+	internal []string
+}
+
+// Record counts err's code; an INTERNAL one is kept as "op: err".
+func (t *Tally) Record(op string, err error) {
+	code := status.Code(err)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.calls == nil {
+		t.calls = map[codes.Code]int{}
+	}
+	t.calls[code]++
+	if code == codes.Internal {
+		t.internal = append(t.internal, op+": "+err.Error())
+	}
+}
+
+// Calls is how many calls ended with each code so far.
+func (t *Tally) Calls() map[codes.Code]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.calls)
+}
+
+// Internal is the calls that ended INTERNAL so far, as "op: err".
+func (t *Tally) Internal() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.internal)
 }

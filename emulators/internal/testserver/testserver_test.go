@@ -2,7 +2,6 @@ package testserver
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -34,17 +33,12 @@ func TestServeThenStopAtTheEnd(t *testing.T) {
 }
 
 func TestDialThenCloseAtTheEnd(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go srv.Serve(lis) //nolint:errcheck
-	defer srv.Stop()
+	addr := ServeTCP(t, srv)
 	var conn *grpc.ClientConn
 	t.Run("dial", func(t *testing.T) {
-		conn = Dial(t, lis.Addr().String())
+		conn = Dial(t, addr)
 		if err := check(t, conn); err != nil {
 			t.Fatalf("health over TCP: %v", err)
 		}
