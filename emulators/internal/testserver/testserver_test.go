@@ -17,33 +17,30 @@ func check(t *testing.T, conn *grpc.ClientConn) error {
 	return err
 }
 
-func TestServeThenStopAtTheEnd(t *testing.T) {
-	srv := grpc.NewServer()
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	var conn *grpc.ClientConn
-	t.Run("serve", func(t *testing.T) {
-		conn = Serve(t, srv)
-		if err := check(t, conn); err != nil {
-			t.Fatalf("health over the in-process connection: %v", err)
-		}
-	})
-	if err := check(t, conn); err == nil {
-		t.Fatal("the connection still works after the test that opened it ended")
+// Serve's connection (and server) and Dial's connection work in the test
+// that opened them and are closed when it ends.
+func TestConnectionsCloseWhenTheirTestEnds(t *testing.T) {
+	cases := []struct {
+		name string
+		open func(outer, inner testing.TB, srv *grpc.Server) *grpc.ClientConn
+	}{
+		{"serve in process", func(_, inner testing.TB, srv *grpc.Server) *grpc.ClientConn { return Serve(inner, srv) }},
+		{"dial over TCP", func(outer, inner testing.TB, srv *grpc.Server) *grpc.ClientConn {
+			return Dial(inner, ServeTCP(outer, srv))
+		}},
 	}
-}
-
-func TestDialThenCloseAtTheEnd(t *testing.T) {
-	srv := grpc.NewServer()
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	addr := ServeTCP(t, srv)
-	var conn *grpc.ClientConn
-	t.Run("dial", func(t *testing.T) {
-		conn = Dial(t, addr)
-		if err := check(t, conn); err != nil {
-			t.Fatalf("health over TCP: %v", err)
+	for _, c := range cases {
+		srv := grpc.NewServer()
+		healthpb.RegisterHealthServer(srv, health.NewServer())
+		var conn *grpc.ClientConn
+		t.Run(c.name, func(inner *testing.T) {
+			conn = c.open(t, inner, srv)
+			if err := check(inner, conn); err != nil {
+				inner.Fatalf("health: %v", err)
+			}
+		})
+		if err := check(t, conn); err == nil {
+			t.Fatalf("%s: the connection still works after the test that opened it ended", c.name)
 		}
-	})
-	if err := check(t, conn); err == nil {
-		t.Fatal("the connection still works after the test that opened it ended")
 	}
 }
