@@ -30,6 +30,18 @@ type chaos struct {
 	testserver.Tally
 }
 
+// drain receives from a stream until it ends; io.EOF, the normal end, is nil.
+func drain[T any](recv func() (T, error)) error {
+	for {
+		if _, err := recv(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
 func odd[T any](r *rand.Rand, vals ...T) T { return vals[r.IntN(len(vals))] }
 
 func randFilter(r *rand.Rand, depth int) *btpb.RowFilter {
@@ -141,14 +153,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		}
 		var stream btpb.Bigtable_ReadRowsClient
 		if stream, err = c.data.ReadRows(ctx, req); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	case 8:
 		op = "CheckAndMutateRow"
@@ -168,14 +173,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		op = "MutateRows"
 		var stream btpb.Bigtable_MutateRowsClient
 		if stream, err = c.data.MutateRows(ctx, &btpb.MutateRowsRequest{TableName: table, Entries: []*btpb.MutateRowsRequest_Entry{{RowKey: key}, {RowKey: []byte("d"), Mutations: []*btpb.Mutation{{Mutation: &btpb.Mutation_SetCell_{SetCell: &btpb.Mutation_SetCell{FamilyName: fam, TimestampMicros: -1}}}}}}}); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	case 11:
 		op = "DropRowRange"
@@ -190,14 +188,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		op = "SampleRowKeys"
 		var stream btpb.Bigtable_SampleRowKeysClient
 		if stream, err = c.data.SampleRowKeys(ctx, &btpb.SampleRowKeysRequest{TableName: table}); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	default:
 		op = "GetTable/ListTables"
