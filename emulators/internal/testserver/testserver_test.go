@@ -2,12 +2,17 @@ package testserver
 
 import (
 	"context"
+	"maps"
+	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 func check(t *testing.T, conn *grpc.ClientConn) error {
@@ -42,5 +47,38 @@ func TestConnectionsCloseWhenTheirTestEnds(t *testing.T) {
 		if err := check(t, conn); err == nil {
 			t.Fatalf("%s: the connection still works after the test that opened it ended", c.name)
 		}
+	}
+}
+
+func TestTallyCountsCodesAndKeepsTheInternalOnes(t *testing.T) {
+	var tally Tally
+	tally.Record("ok", nil)
+	tally.Record("missing", status.Error(codes.NotFound, "gone"))
+	tally.Record("panicked", status.Error(codes.Internal, "boom"))
+	tally.Record("ok again", nil)
+	want := map[codes.Code]int{codes.OK: 2, codes.NotFound: 1, codes.Internal: 1}
+	if got := tally.Calls(); !maps.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	if got := tally.Internal(); len(got) != 1 || got[0] != "panicked: rpc error: code = Internal desc = boom" {
+		t.Errorf("internal %q", got)
+	}
+}
+
+func TestHammerCallsStepThenWaitsForItsWorkers(t *testing.T) {
+	var calls atomic.Int64
+	Hammer(20*time.Millisecond, 3, func(*rand.Rand) { calls.Add(1) })
+	after := calls.Load()
+	time.Sleep(20 * time.Millisecond) // a worker still running would add more
+	if after == 0 || calls.Load() != after {
+		t.Fatalf("%d calls when Hammer returned, %d a little later", after, calls.Load())
+	}
+}
+
+func TestWaitForReturnsOnceTheConditionHolds(t *testing.T) {
+	polls := 0
+	WaitFor(t, 10*time.Second, "the third poll", func() bool { polls++; return polls == 3 })
+	if polls != 3 {
+		t.Fatalf("polled %d times, want 3", polls)
 	}
 }
