@@ -59,14 +59,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit tests (pure, no I/O) with coverage of etl_core."""
-    locked.install(session, "-e", ".[test]")
-    session.run(
-        "pytest",
-        "tests/unit",
-        "--cov=etl_core",
-        "--cov-report=term-missing",
-        "--cov-fail-under=95",
-        *session.posargs,
+    _pytest(
+        session, "tests/unit", "--cov=etl_core", "--cov-report=term-missing", "--cov-fail-under=95"
     )
 
 
@@ -133,33 +127,21 @@ def e2e(session: nox.Session) -> None:
     or `ETL_CHROMIUM`); Playwright drives it, never downloads one.
     """
     session.run("bash", "emulators/build.sh", external=True)
-    locked.install(session, "-e", ".[test]")
     workers = os.environ.get("ETL_TEST_WORKERS", "auto")
-    session.run(
-        "pytest",
-        "tests/e2e",
-        "-p",
-        "no:cacheprovider",
-        *("-n", workers, "--dist", "loadgroup"),
-        *session.posargs,
-    )
+    _pytest(session, "tests/e2e", "-p", "no:cacheprovider", "-n", workers, "--dist", "loadgroup")
 
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The demo: emulators, a pipeline, simulated events, occupancy checked against the truth."""
-    if not _emulator_hosts_set(session):
-        session.run("bash", "emulators/build.sh", external=True)
-    locked.install(session, "-e", ".[harness]")
+    _install_beside_emulators(session, "harness")
     session.run("etl", "demo", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def screenshot(session: nox.Session) -> None:
     """docs/inspector.png: the inspector over simulated data (not default; needs Chromium)."""
-    if not _emulator_hosts_set(session):
-        session.run("bash", "emulators/build.sh", external=True)
-    locked.install(session, "-e", ".[test]")
+    _install_beside_emulators(session, "test")
     session.run("python", "docs/screenshot.py", *session.posargs)
 
 
@@ -171,9 +153,7 @@ def bench(session: nox.Session) -> None:
     then the Cloud SDK's; skipped with the reason when no SDK holds them), and the contention grid
     (`bench/contention.py`: N worker processes on S sites, lost summary-row races per commit, into
     bench-contention.json; the capacity page's figures)."""
-    if not _emulator_hosts_set(session):
-        session.run("bash", "emulators/build.sh", external=True)
-    locked.install(session, "-e", ".[bench]")
+    _install_beside_emulators(session, "bench")
     session.run("python", "bench/pipeline.py", *session.posargs)
     session.run(
         "python",
@@ -187,10 +167,19 @@ def bench(session: nox.Session) -> None:
     )
 
 
-def _emulator_hosts_set(session: nox.Session) -> bool:
-    """True when the caller points us at running emulators (compose, or the official image)."""
-    del session
-    return bool(os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST"))
+def _pytest(session: nox.Session, *args: str) -> None:
+    """Install the project with its test extra, then run pytest with `args`, then the caller's."""
+    locked.install(session, "-e", ".[test]")
+    session.run("pytest", *args, *session.posargs)
+
+
+def _install_beside_emulators(session: nox.Session, extra: str) -> None:
+    """Install the project with `extra`; build the native emulators first unless the caller points
+    us at running ones (`PUBSUB_EMULATOR_HOST` and `BIGTABLE_EMULATOR_HOST`: compose, or the
+    official image)."""
+    if not (os.environ.get("PUBSUB_EMULATOR_HOST") and os.environ.get("BIGTABLE_EMULATOR_HOST")):
+        session.run("bash", "emulators/build.sh", external=True)
+    locked.install(session, "-e", f".[{extra}]")
 
 
 deploy = nox.session(python=PYTHON)(nox_sessions.deploy)

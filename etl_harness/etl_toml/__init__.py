@@ -11,41 +11,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from etl_harness.etl_toml.model import (
-    FILE_NAME,
-    PLACEHOLDERS,
-    DeadLetterPolicy,
-    EtlToml,
-    GcRule,
-    InvalidEtlToml,
-    OidcToken,
-    Resources,
-    RetryPolicy,
-    Schema,
-    Subscription,
-    Table,
-    TopicSchema,
-)
+from etl_harness.etl_toml import model
+from etl_harness.etl_toml.model import *  # noqa: F403 (re-exported: the model's __all__)
+from etl_harness.etl_toml.model import FILE_NAME, EtlToml, InvalidEtlToml
 from etl_harness.etl_toml.reader import parse
 
-__all__ = [
-    "FILE_NAME",
-    "PLACEHOLDERS",
-    "DeadLetterPolicy",
-    "EtlToml",
-    "GcRule",
-    "InvalidEtlToml",
-    "OidcToken",
-    "Resources",
-    "RetryPolicy",
-    "Schema",
-    "Subscription",
-    "Table",
-    "TopicSchema",
-    "find",
-    "load",
-    "parse",
-]
+__all__ = ["find", "load", "parse"]
+__all__ += model.__all__
 
 
 def find(explicit: str | None = None, start: Path | None = None) -> Path:

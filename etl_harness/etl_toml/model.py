@@ -9,6 +9,23 @@ from dataclasses import dataclass, field, replace
 from etl_core import EtlError
 from etl_harness.faults import Faults
 
+# The package (`etl_harness.etl_toml`) re-exports these as its own.
+__all__ = [
+    "FILE_NAME",
+    "PLACEHOLDERS",
+    "DeadLetterPolicy",
+    "EtlToml",
+    "GcRule",
+    "InvalidEtlToml",
+    "OidcToken",
+    "Resources",
+    "RetryPolicy",
+    "Schema",
+    "Subscription",
+    "Table",
+    "TopicSchema",
+]
+
 FILE_NAME = "etl.toml"
 PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
 

@@ -67,21 +67,30 @@ def cell_values(table: Any, family: str) -> list[int]:
     return [struct.unpack(">q", c.value)[0] for c in row.get_cells(family, b"n")]
 
 
-def test_a_sum_family_adds_every_input_into_one_cell(aggregates: Any) -> None:
-    add_all(aggregates, "total")
-    assert cell_values(aggregates, "total") == [sum(INPUTS)]
-
-
-@pytest.mark.official_lacks("cbtemulator keeps the newest input in a Min family")
-def test_a_min_family_keeps_the_smallest_input(aggregates: Any) -> None:
-    add_all(aggregates, "low")
-    assert cell_values(aggregates, "low") == [min(INPUTS)]
-
-
-@pytest.mark.official_lacks("cbtemulator keeps the newest input in a Max family")
-def test_a_max_family_keeps_the_largest_input(aggregates: Any) -> None:
-    add_all(aggregates, "high")
-    assert cell_values(aggregates, "high") == [max(INPUTS)]
+@pytest.mark.parametrize(
+    ("family", "fold"),
+    [
+        pytest.param("total", sum, id="sum"),
+        pytest.param(
+            "low",
+            min,
+            id="min",
+            marks=pytest.mark.official_lacks("cbtemulator keeps the newest input in a Min family"),
+        ),
+        pytest.param(
+            "high",
+            max,
+            id="max",
+            marks=pytest.mark.official_lacks("cbtemulator keeps the newest input in a Max family"),
+        ),
+    ],
+)
+def test_an_aggregate_family_folds_every_input_into_one_cell(
+    aggregates: Any, family: str, fold: Callable[[tuple[int, ...]], int]
+) -> None:
+    """Sum adds the inputs, Min keeps the smallest, Max the largest: one cell either way."""
+    add_all(aggregates, family)
+    assert cell_values(aggregates, family) == [fold(INPUTS)]
 
 
 @pytest.mark.official_lacks("cbtemulator keeps the newest input in a Max family")

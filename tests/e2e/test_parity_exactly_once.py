@@ -79,6 +79,15 @@ def publish(publisher: pubsub_v1.PublisherClient, topic: str, count: int) -> set
     return bodies
 
 
+def publish_under_ack_failures(
+    eod: Eod, faults: Any, rate: float, *, seed: int, count: int
+) -> set[bytes]:
+    """Publish `count` messages to a subscription on which `rate` of the acks fail transiently
+    (our emulator's faults, drawn from `seed`)."""
+    faults.set_faults(eod.sub, {"transient_ack_failure": rate, "seed": seed})
+    return publish(eod.publisher, eod.topic, count)
+
+
 def pull(subscriber: pubsub_v1.SubscriberClient, sub: str, wait: float = 5) -> list[Any]:
     """What one pull gives within `wait` seconds ([] when nothing came: the client's deadline
     ends the call, reported as DEADLINE_EXCEEDED or, when the server had not answered yet,
@@ -193,13 +202,14 @@ def test_ack_with_response_reports_an_invalid_ack_id_and_confirms_the_current_on
 def consume(
     subscriber: pubsub_v1.SubscriberClient,
     sub: str,
-    committed: Counter[bytes],
     *,
     retry_transient: bool = True,
     rounds: int = 6,
     limit_s: float = 60,
-) -> None:
-    """Pull, ack and commit until `rounds` pulls in a row came back empty, or `limit_s` passed."""
+) -> Counter[bytes]:
+    """Pull, ack and commit until `rounds` pulls in a row came back empty, or `limit_s` passed;
+    returns how many times each body was committed."""
+    committed: Counter[bytes] = Counter()
     empty, stop = 0, time.monotonic() + limit_s
     while empty < rounds and time.monotonic() < stop:
         messages = pull(subscriber, sub, wait=0.5)
@@ -218,6 +228,7 @@ def consume(
             if not retry_transient:
                 committed.update(pending[i] for i in transient)  # taken for done: the bug
             pending = {i: d for i, d in pending.items() if i in transient and retry_transient}
+    return committed
 
 
 def ack(subscriber: pubsub_v1.SubscriberClient, sub: str, ack_ids: list[str]) -> dict[str, str]:
@@ -233,9 +244,8 @@ def ack(subscriber: pubsub_v1.SubscriberClient, sub: str, ack_ids: list[str]) ->
 
 def test_a_consumer_following_the_contract_commits_each_message_once(eod: Eod) -> None:
     bodies = publish(eod.publisher, eod.topic, 20)
-    committed: Counter[bytes] = Counter()
 
-    consume(eod.subscriber, eod.sub, committed)
+    committed = consume(eod.subscriber, eod.sub)
 
     assert committed == Counter(bodies)
 
@@ -244,11 +254,9 @@ def test_a_consumer_following_the_contract_commits_each_message_once(eod: Eod) -
 def test_under_transient_ack_failures_the_consumer_still_commits_each_message_once(
     eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 0.5, "seed": 11})
-    bodies = publish(eod.publisher, eod.topic, 20)
-    committed: Counter[bytes] = Counter()
+    bodies = publish_under_ack_failures(eod, etl_pubsub_faults, 0.5, seed=11, count=20)
 
-    consume(eod.subscriber, eod.sub, committed)
+    committed = consume(eod.subscriber, eod.sub)
 
     assert committed == Counter(bodies)
     assert etl_pubsub_faults.subscription_faults(eod.sub)["fired"]["transient_ack_failure"] > 0
@@ -258,12 +266,10 @@ def test_under_transient_ack_failures_the_consumer_still_commits_each_message_on
 def test_a_consumer_ignoring_transient_ack_failures_commits_a_message_twice(
     eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 1, "seed": 11})
-    bodies = publish(eod.publisher, eod.topic, 3)
-    committed: Counter[bytes] = Counter()
+    bodies = publish_under_ack_failures(eod, etl_pubsub_faults, 1, seed=11, count=3)
 
     # The unacknowledged messages come back once their lease (10 s) runs out.
-    consume(eod.subscriber, eod.sub, committed, retry_transient=False, rounds=1000, limit_s=25)
+    committed = consume(eod.subscriber, eod.sub, retry_transient=False, rounds=1000, limit_s=25)
 
     assert set(committed) == bodies
     assert all(n >= 2 for n in committed.values()), committed
@@ -273,8 +279,7 @@ def test_a_consumer_ignoring_transient_ack_failures_commits_a_message_twice(
 def test_ack_with_response_retries_a_transient_failure_until_it_succeeds(
     eod: Eod, etl_pubsub_faults: Any
 ) -> None:
-    etl_pubsub_faults.set_faults(eod.sub, {"transient_ack_failure": 1, "seed": 3})
-    bodies = publish(eod.publisher, eod.topic, 5)
+    bodies = publish_under_ack_failures(eod, etl_pubsub_faults, 1, seed=3, count=5)
     confirmed: Counter[bytes] = Counter()
     lock, done = threading.Lock(), threading.Event()
 

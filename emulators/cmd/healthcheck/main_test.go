@@ -8,25 +8,21 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // serve runs a gRPC server on a free loopback port, with a health service
 // reporting st, or none when st is nil (like the Bigtable emulator).
 func serve(t *testing.T, st *healthpb.HealthCheckResponse_ServingStatus) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer()
 	if st != nil {
 		hs := health.NewServer()
 		hs.SetServingStatus("", *st)
 		healthpb.RegisterHealthServer(srv, hs)
 	}
-	go srv.Serve(lis) //nolint:errcheck
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return testserver.ServeTCP(t, srv)
 }
 
 func TestServingServerIsHealthy(t *testing.T) {

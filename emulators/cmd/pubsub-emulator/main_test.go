@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/cli/clitest"
 	"github.com/etl-pipeline/emulators/internal/pushauth"
 	"github.com/etl-pipeline/emulators/internal/testserver"
 )
@@ -33,57 +31,16 @@ topic = "events-{stage}"
 faults = { duplicate = 0.5, seed = 3 }
 `
 
-// emulator is run() in a goroutine, its stdout split into lines.
-type emulator struct {
-	t       *testing.T
-	lines   *bufio.Scanner
-	signals chan os.Signal
-	result  chan error
-}
+const listening = "pubsub emulator listening on "
 
-func start(t *testing.T, args ...string) *emulator {
-	out, w := io.Pipe()
-	e := &emulator{t, bufio.NewScanner(out), make(chan os.Signal, 1), make(chan error, 1)}
-	go func() {
-		e.result <- run(append([]string{"--host", "127.0.0.1", "--port", "0", "--quiet"}, args...), w, e.signals)
-		w.Close()
-	}()
-	return e
-}
-
-// line reads the next stdout line and returns what follows prefix.
-func (e *emulator) line(prefix string) string {
-	e.t.Helper()
-	if !e.lines.Scan() {
-		e.t.Fatalf("no line %q: %v", prefix, <-e.result)
-	}
-	rest, ok := strings.CutPrefix(e.lines.Text(), prefix)
-	if !ok {
-		e.t.Fatalf("stdout line %q, want %q...", e.lines.Text(), prefix)
-	}
-	return rest
-}
-
-// stop sends SIGTERM and checks for a clean exit and no further output.
-func (e *emulator) stop() {
-	e.t.Helper()
-	e.signals <- syscall.SIGTERM
-	select {
-	case err := <-e.result:
-		if err != nil {
-			e.t.Fatalf("run returned %v after SIGTERM, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		e.t.Fatal("still running 5s after SIGTERM")
-	}
-	if e.lines.Scan() {
-		e.t.Errorf("unexpected extra stdout line %q", e.lines.Text())
-	}
+// start runs the command on a free loopback port.
+func start(t *testing.T, args ...string) *clitest.Command {
+	return clitest.Start(t, run, append([]string{"--host", "127.0.0.1", "--port", "0", "--quiet"}, args...)...)
 }
 
 func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
 	e := start(t)
-	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
+	conn := testserver.Dial(t, e.Line(listening))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	// No WaitForReady: the line promises the server already answers.
@@ -91,7 +48,7 @@ func TestPrintsOneReadinessLineServesAndExitsCleanlyOnSIGTERM(t *testing.T) {
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health check right after the readiness line: %v %v", resp, err)
 	}
-	e.stop()
+	e.Stop()
 }
 
 func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
@@ -101,8 +58,8 @@ func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
 	}
 	t.Setenv("GOOGLE_CLOUD_PROJECT", "env-project")
 	e := start(t, "--seed", path, "--project=flag-project", "--admin-port=0")
-	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
-	admin := e.line("pubsub emulator admin on ")
+	conn := testserver.Dial(t, e.Line(listening))
+	admin := e.Line("pubsub emulator admin on ")
 
 	topics, err := pb.NewPublisherClient(conn).ListTopics(context.Background(), &pb.ListTopicsRequest{Project: "projects/flag-project"})
 	if err != nil || len(topics.GetTopics()) != 1 || topics.GetTopics()[0].GetName() != "projects/flag-project/topics/events-dev" {
@@ -127,7 +84,7 @@ func TestSeedsBeforeReadyAndServesTheAdminAPI(t *testing.T) {
 		body.Subscriptions[0].Faults == nil || body.Subscriptions[0].Faults.Duplicate != 0.5 || body.Subscriptions[0].Faults.Seed != 3 {
 		t.Fatalf("admin subscriptions: %+v, %v", body, err)
 	}
-	e.stop()
+	e.Stop()
 }
 
 func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
@@ -135,35 +92,19 @@ func TestBadInputExitsWithStatus2BeforeListening(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(strings.Replace(seedFile, `topic = "events-{stage}"`, `topic = "nope"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"invalid seed file", []string{"--seed", bad}, bad + `:9: pubsub.subscriptions[0] "worker-{stage}": topic "nope" is not declared`},
-		{"missing seed file", []string{"--seed", bad + ".gone"}, "bad.toml.gone"},
-		{"admin port", []string{"--admin-port=-2"}, "--admin-port"},
-		{"unknown flag", []string{"--colour"}, "colour"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var stdout strings.Builder
-			err := run(append(c.args, "--port=0"), &stdout, nil)
-			if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("run: %v (exit status %d), want status 2 and %q", err, cli.ExitCode(err), c.want)
-			}
-			if stdout.Len() > 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+	clitest.RefusesBadInput(t, run, []clitest.BadInput{
+		{Name: "invalid seed file", Args: []string{"--seed", bad}, Want: bad + `:9: pubsub.subscriptions[0] "worker-{stage}": topic "nope" is not declared`},
+		{Name: "missing seed file", Args: []string{"--seed", bad + ".gone"}, Want: "bad.toml.gone"},
+		{Name: "admin port", Args: []string{"--admin-port=-2"}, Want: "--admin-port"},
+		{Name: "unknown flag", Args: []string{"--colour"}, Want: "colour"},
+	})
 }
 
 func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	onDemand, onExit := t.TempDir(), t.TempDir()
 	e := start(t, "--admin-port=0", "--export-on-exit", onExit)
-	conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
-	admin := e.line("pubsub emulator admin on ")
+	conn := testserver.Dial(t, e.Line(listening))
+	admin := e.Line("pubsub emulator admin on ")
 	ctx := context.Background()
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
 	if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: "projects/p/topics/things"}); err != nil {
@@ -175,24 +116,15 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 	if _, err := pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/p/topics/things", Messages: []*pb.PubsubMessage{{Data: []byte("kept"), Attributes: map[string]string{"a": "b"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+admin+"/v1/export?dir="+onDemand, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer struct{ Dir, Error string }
-	json.NewDecoder(resp.Body).Decode(&answer)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || answer.Dir != onDemand {
-		t.Fatalf("POST /v1/export: %d %+v", resp.StatusCode, answer)
-	}
+	clitest.Export(t, admin, onDemand)
 	if resp, err := http.Post("http://"+admin+"/v1/export?dir=relative", "", nil); err != nil || resp.StatusCode != 400 {
 		t.Errorf("relative dir: %v %v", resp, err)
 	}
-	e.stop()
+	e.Stop()
 
 	for _, dir := range []string{onDemand, onExit} {
 		e := start(t, "--import", dir)
-		conn := testserver.Dial(t, e.line("pubsub emulator listening on "))
+		conn := testserver.Dial(t, e.Line(listening))
 		got, err := pb.NewSubscriberClient(conn).Pull(ctx, &pb.PullRequest{Subscription: "projects/p/subscriptions/stuff", MaxMessages: 10, ReturnImmediately: true})
 		if err != nil || len(got.GetReceivedMessages()) != 1 {
 			t.Fatalf("%s: pull after import: %v %v", dir, got, err)
@@ -201,7 +133,7 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 		if string(m.GetData()) != "kept" || m.GetAttributes()["a"] != "b" || m.GetMessageId() != "1" {
 			t.Errorf("%s: imported message %v", dir, m)
 		}
-		e.stop()
+		e.Stop()
 	}
 
 	// Corrupt or missing: exit status 2 before listening.
@@ -217,8 +149,8 @@ func TestExportOnDemandOnExitAndImport(t *testing.T) {
 
 func TestAdminServesThePushAuthCertificatesAndTokens(t *testing.T) {
 	e := start(t, "--admin-port=0")
-	e.line("pubsub emulator listening on ")
-	admin := "http://" + e.line("pubsub emulator admin on ")
+	e.Line(listening)
+	admin := "http://" + e.Line("pubsub emulator admin on ")
 	var certs map[string]string
 	if resp, err := http.Get(admin + pushauth.CertsPath); err != nil || resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&certs) != nil || len(certs) != 1 {
 		t.Fatalf("certs: %v %v", certs, err)
@@ -232,5 +164,5 @@ func TestAdminServesThePushAuthCertificatesAndTokens(t *testing.T) {
 	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&token) != nil || certs[token.Kid] == "" {
 		t.Fatalf("token: %d, kid %q not among the certificates %v", resp.StatusCode, token.Kid, certs)
 	}
-	e.stop()
+	e.Stop()
 }

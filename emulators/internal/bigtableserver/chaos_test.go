@@ -7,15 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -30,9 +27,19 @@ type chaos struct {
 	admin btapb.BigtableTableAdminClient
 	data  btpb.BigtableClient
 
-	mu       sync.Mutex
-	internal []string
-	calls    map[codes.Code]int
+	testserver.Tally
+}
+
+// drain receives from a stream until it ends; io.EOF, the normal end, is nil.
+func drain[T any](recv func() (T, error)) error {
+	for {
+		if _, err := recv(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func odd[T any](r *rand.Rand, vals ...T) T { return vals[r.IntN(len(vals))] }
@@ -146,14 +153,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		}
 		var stream btpb.Bigtable_ReadRowsClient
 		if stream, err = c.data.ReadRows(ctx, req); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	case 8:
 		op = "CheckAndMutateRow"
@@ -173,14 +173,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		op = "MutateRows"
 		var stream btpb.Bigtable_MutateRowsClient
 		if stream, err = c.data.MutateRows(ctx, &btpb.MutateRowsRequest{TableName: table, Entries: []*btpb.MutateRowsRequest_Entry{{RowKey: key}, {RowKey: []byte("d"), Mutations: []*btpb.Mutation{{Mutation: &btpb.Mutation_SetCell_{SetCell: &btpb.Mutation_SetCell{FamilyName: fam, TimestampMicros: -1}}}}}}}); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	case 11:
 		op = "DropRowRange"
@@ -195,14 +188,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 		op = "SampleRowKeys"
 		var stream btpb.Bigtable_SampleRowKeysClient
 		if stream, err = c.data.SampleRowKeys(ctx, &btpb.SampleRowKeysRequest{TableName: table}); err == nil {
-			for {
-				if _, err = stream.Recv(); err != nil {
-					break
-				}
-			}
-			if err == io.EOF {
-				err = nil
-			}
+			err = drain(stream.Recv)
 		}
 	default:
 		op = "GetTable/ListTables"
@@ -212,13 +198,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 			_, err = c.admin.ListTables(ctx, &btapb.ListTablesRequest{Parent: odd(r, parent, "")})
 		}
 	}
-	code := status.Code(err)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls[code]++
-	if code == codes.Internal {
-		c.internal = append(c.internal, op+": "+err.Error())
-	}
+	c.Record(op, err)
 }
 
 // TestRandomRPCsKeepTheEmulatorServing runs four concurrent random drivers
@@ -237,25 +217,13 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 		srv.Ready()
 		conn = srv.Conn()
 	}
-	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn), calls: map[codes.Code]int{}}
-	deadline := time.Now().Add(*chaosDuration)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-			for time.Now().Before(deadline) {
-				c.step(context.Background(), r)
-			}
-		}()
-	}
-	wg.Wait()
+	c := &chaos{admin: btapb.NewBigtableTableAdminClient(conn), data: btpb.NewBigtableClient(conn)}
+	testserver.Hammer(*chaosDuration, 4, func(r *rand.Rand) { c.step(context.Background(), r) })
 	if _, err := tables(conn, 5*time.Second); err != nil {
 		t.Fatalf("the emulator stopped answering: %v", err)
 	}
-	if len(c.internal) > 0 {
-		t.Fatalf("%d calls failed with INTERNAL (a recovered panic): %q", len(c.internal), c.internal)
+	if internal := c.Internal(); len(internal) > 0 {
+		t.Fatalf("%d calls failed with INTERNAL (a recovered panic): %q", len(internal), internal)
 	}
-	t.Logf("calls: %v", c.calls)
+	t.Logf("calls: %v", c.Calls())
 }

@@ -102,13 +102,20 @@ func want(t *testing.T, what string, got, want map[string]string) {
 	}
 }
 
-func TestAcknowledgedMessageIsNeverRedeliveredAndItsAckIdIsRefusedAfter(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("acked", true, 1)
-	ids := e.pull(sub)
-	if len(ids) != 1 {
-		t.Fatalf("pulled %v", ids)
+// pulledOnce is a new exactly-once subscription `name` holding one message,
+// and the ack id of that message's first delivery.
+func pulledOnce(t *testing.T, name string) (e *env, sub string, ids []string) {
+	t.Helper()
+	e = newEnv(t)
+	sub = e.subscription(name, true, 1)
+	if ids = e.pull(sub); len(ids) != 1 {
+		t.Fatalf("pulled %v, want one ack id", ids)
 	}
+	return e, sub, ids
+}
+
+func TestAcknowledgedMessageIsNeverRedeliveredAndItsAckIdIsRefusedAfter(t *testing.T) {
+	e, sub, ids := pulledOnce(t, "acked")
 	want(t, "first ack", e.ack(sub, ids[0]), map[string]string{})
 	want(t, "second ack", e.ack(sub, ids[0]), map[string]string{ids[0]: exactlyonce.InvalidAckID})
 	want(t, "modack after ack", e.modack(sub, 30, ids[0]), map[string]string{ids[0]: exactlyonce.InvalidAckID})
@@ -120,9 +127,7 @@ func TestAcknowledgedMessageIsNeverRedeliveredAndItsAckIdIsRefusedAfter(t *testi
 }
 
 func TestSupersededAckIdIsRefusedAndTheCurrentOneAccepted(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("stale", true, 1)
-	first := e.pull(sub)
+	e, sub, first := pulledOnce(t, "stale")
 	want(t, "nack", e.modack(sub, 0, first...), map[string]string{})
 	second := e.pull(sub)
 	if len(second) != 1 || second[0] == first[0] {
@@ -135,9 +140,7 @@ func TestSupersededAckIdIsRefusedAndTheCurrentOneAccepted(t *testing.T) {
 }
 
 func TestExpiredAckIdIsRefused(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("expired", true, 1)
-	ids := e.pull(sub)
+	e, sub, ids := pulledOnce(t, "expired")
 	want(t, "modack to 1 s", e.modack(sub, 1, ids...), map[string]string{})
 	time.Sleep(1100 * time.Millisecond)
 	want(t, "ack after the lease", e.ack(sub, ids...), map[string]string{ids[0]: exactlyonce.InvalidAckID})

@@ -88,6 +88,15 @@ func (e *env) publish(sub string, n int, key string) []string {
 	return resp.GetMessageIds()
 }
 
+// newPublished is a new env with subscription `name` under cfg and n messages
+// published to its topic, their ids in publish order.
+func newPublished(t *testing.T, name string, cfg faults.Config, n int) (*env, string, []string) {
+	t.Helper()
+	e := newEnv(t)
+	sub := e.subscription(name, nil, &cfg)
+	return e, sub, e.publish(sub, n, "")
+}
+
 func (e *env) pull(sub string, max int32) []*pb.ReceivedMessage {
 	e.t.Helper()
 	resp, err := e.sub.Pull(context.Background(), &pb.PullRequest{Subscription: sub, MaxMessages: max, ReturnImmediately: true})

@@ -70,9 +70,7 @@ func TestFractionIsHonoured(t *testing.T) {
 }
 
 func TestPullDuplicate(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("dup", nil, &faults.Config{Duplicate: 1, Seed: 1})
-	published := e.publish(sub, 3, "")
+	e, sub, published := newPublished(t, "dup", faults.Config{Duplicate: 1, Seed: 1}, 3)
 	got := e.pull(sub, 100)
 	if c := count(ids(got)); len(got) != 6 || c[published[0]] != 2 || c[published[1]] != 2 || c[published[2]] != 2 {
 		t.Fatalf("pulled %v, want each of %v twice", ids(got), published)
@@ -106,9 +104,7 @@ func TestPullDuplicate(t *testing.T) {
 }
 
 func TestPullDelay(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("delay", nil, &faults.Config{DelayMs: [2]int64{300, 300}, DelayFraction: 1, Seed: 1})
-	published := e.publish(sub, 2, "")
+	e, sub, published := newPublished(t, "delay", faults.Config{DelayMs: [2]int64{300, 300}, DelayFraction: 1, Seed: 1}, 2)
 	start := time.Now()
 	if got := e.pull(sub, 10); len(got) != 0 {
 		t.Fatalf("delayed messages delivered at once: %v", ids(got))
@@ -191,9 +187,7 @@ func TestPullShuffle(t *testing.T) {
 }
 
 func TestPullEarlyRedelivery(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("early", nil, &faults.Config{EarlyRedelivery: 1, Seed: 1})
-	published := e.publish(sub, 1, "")
+	e, sub, published := newPublished(t, "early", faults.Config{EarlyRedelivery: 1, Seed: 1}, 1)
 	first := e.pull(sub, 10)
 	if len(first) != 1 {
 		t.Fatalf("pulled %d", len(first))
@@ -316,9 +310,7 @@ func TestFaultsSetWhileAPullWaitsApplyToWhatItReturns(t *testing.T) {
 // Copies beyond max_messages wait for the next pull without being decided
 // again: each message is duplicated once however the pulls are sized.
 func TestOverflowIsDecidedOnce(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("over", nil, &faults.Config{Duplicate: 1, Seed: 1})
-	published := e.publish(sub, 3, "")
+	e, sub, published := newPublished(t, "over", faults.Config{Duplicate: 1, Seed: 1}, 3)
 	var got []*pb.ReceivedMessage
 	for range 4 {
 		batch := e.pull(sub, 4)

@@ -59,9 +59,7 @@ func (s *stream) received() []*pb.ReceivedMessage {
 }
 
 func TestStreamDuplicate(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("sdup", nil, &faults.Config{Duplicate: 1, Seed: 1})
-	published := e.publish(sub, 5, "")
+	e, sub, published := newPublished(t, "sdup", faults.Config{Duplicate: 1, Seed: 1}, 5)
 	s := e.stream(sub, true)
 	eventually(t, "10 deliveries", func() bool { return len(s.received()) == 10 })
 	c := count(ids(s.received()))
@@ -107,9 +105,7 @@ func TestStreamDelay(t *testing.T) {
 }
 
 func TestStreamShuffle(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("sshuffle", nil, &faults.Config{Shuffle: true, Seed: 9})
-	published := e.publish(sub, 40, "")
+	e, sub, published := newPublished(t, "sshuffle", faults.Config{Shuffle: true, Seed: 9}, 40)
 	s := e.stream(sub, true)
 	eventually(t, "40 deliveries", func() bool { return len(s.received()) == 40 })
 	got := ids(s.received())
@@ -127,9 +123,7 @@ func TestStreamShuffle(t *testing.T) {
 }
 
 func TestStreamEarlyRedelivery(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscription("searly", nil, &faults.Config{EarlyRedelivery: 1, Seed: 1})
-	published := e.publish(sub, 2, "")
+	e, sub, published := newPublished(t, "searly", faults.Config{EarlyRedelivery: 1, Seed: 1}, 2)
 	s := e.stream(sub, false) // never acks: the deadline (30 s) is far
 	eventually(t, "each message twice", func() bool { return len(s.received()) >= 4 })
 	c := count(ids(s.received()))

@@ -45,9 +45,11 @@ func (f *fixture) must(err error) {
 	}
 }
 
-func (f *fixture) topic(name string) {
-	_, err := f.pub.CreateTopic(context.Background(), &pb.Topic{Name: name})
-	f.must(err)
+func (f *fixture) topics(names ...string) {
+	for _, name := range names {
+		_, err := f.pub.CreateTopic(context.Background(), &pb.Topic{Name: name})
+		f.must(err)
+	}
 }
 
 func (f *fixture) subscribe(s *pb.Subscription) {
@@ -58,6 +60,11 @@ func (f *fixture) subscribe(s *pb.Subscription) {
 
 func (f *fixture) publish(topic string, msgs ...*pb.PubsubMessage) {
 	_, err := f.pub.Publish(context.Background(), &pb.PublishRequest{Topic: topic, Messages: msgs})
+	f.must(err)
+}
+
+func (f *fixture) ack(sub string, ids []string) {
+	_, err := f.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: sub, AckIds: ids})
 	f.must(err)
 }
 
@@ -99,8 +106,7 @@ func (f *fixture) backlogs(project string) map[string]int {
 
 func TestBacklogCountsWhatIsNotAcknowledged(t *testing.T) {
 	f := newFixture(t)
-	f.topic("projects/p/topics/t")
-	f.topic("projects/q/topics/t")
+	f.topics("projects/p/topics/t", "projects/q/topics/t")
 	a, b := "projects/p/subscriptions/a", "projects/p/subscriptions/b"
 	f.subscribe(&pb.Subscription{Name: a, Topic: "projects/p/topics/t"})
 	f.subscribe(&pb.Subscription{Name: b, Topic: "projects/p/topics/t", PushConfig: &pb.PushConfig{PushEndpoint: "http://x/"}})
@@ -116,14 +122,8 @@ func TestBacklogCountsWhatIsNotAcknowledged(t *testing.T) {
 	}{
 		{"published", func() {}, map[string]int{a: 3, b: 3}},
 		{"two pulled, outstanding", func() { f.pull(a, 2) }, map[string]int{a: 3, b: 3}},
-		{"one acked", func() {
-			_, err := f.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: a, AckIds: f.pull(a, 1)})
-			f.must(err)
-		}, map[string]int{a: 2, b: 3}},
-		{"all of b acked", func() {
-			_, err := f.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: b, AckIds: f.pull(b, 10)})
-			f.must(err)
-		}, map[string]int{a: 2, b: 0}},
+		{"one acked", func() { f.ack(a, f.pull(a, 1)) }, map[string]int{a: 2, b: 3}},
+		{"all of b acked", func() { f.ack(b, f.pull(b, 10)) }, map[string]int{a: 2, b: 0}},
 	}
 	for _, s := range steps {
 		s.act()
@@ -143,8 +143,7 @@ func TestBacklogCountsWhatIsNotAcknowledged(t *testing.T) {
 
 func TestBacklogLeavesOutDeadLetteredMessages(t *testing.T) {
 	f := newFixture(t)
-	f.topic("projects/p/topics/t")
-	f.topic("projects/p/topics/dead")
+	f.topics("projects/p/topics/t", "projects/p/topics/dead")
 	src, dead := "projects/p/subscriptions/src", "projects/p/subscriptions/dead"
 	f.subscribe(&pb.Subscription{Name: dead, Topic: "projects/p/topics/dead"})
 	f.subscribe(&pb.Subscription{Name: src, Topic: "projects/p/topics/t",
@@ -154,8 +153,7 @@ func TestBacklogLeavesOutDeadLetteredMessages(t *testing.T) {
 	for attempt := 1; attempt <= 5; attempt++ {
 		ids := f.pull(src, 2)
 		if attempt == 1 { // ack "fine" at once; keep failing "poison"
-			_, err := f.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: src, AckIds: ids[1:]})
-			f.must(err)
+			f.ack(src, ids[1:])
 			ids = ids[:1]
 		}
 		_, err := f.sub.ModifyAckDeadline(context.Background(), &pb.ModifyAckDeadlineRequest{Subscription: src, AckIds: ids, AckDeadlineSeconds: 0})
@@ -175,13 +173,10 @@ func TestBacklogLeavesOutDeadLetteredMessages(t *testing.T) {
 
 func TestMessagesNewestFirstFilteredAndLimited(t *testing.T) {
 	f := newFixture(t)
-	for _, topic := range []string{"projects/p/topics/t", "projects/p/topics/u", "projects/q/topics/t"} {
-		f.topic(topic)
-	}
+	f.topics("projects/p/topics/t", "projects/p/topics/u", "projects/q/topics/t")
 	f.subscribe(&pb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t"})
 	f.publish("projects/p/topics/t", &pb.PubsubMessage{Data: []byte("one"), Attributes: map[string]string{"k": "v"}, OrderingKey: "dev1"})
-	_, err := f.sub.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: "projects/p/subscriptions/s", AckIds: f.pull("projects/p/subscriptions/s", 1)})
-	f.must(err)
+	f.ack("projects/p/subscriptions/s", f.pull("projects/p/subscriptions/s", 1))
 	f.publish("projects/p/topics/u", &pb.PubsubMessage{Data: []byte("two")})
 	f.publish("projects/q/topics/t", &pb.PubsubMessage{Data: []byte("three")})
 	f.publish("projects/p/topics/t", &pb.PubsubMessage{Data: []byte("four")})
@@ -235,7 +230,7 @@ func base64Decode(s string) (string, error) {
 // Run with -race: requests in parallel with each other and with traffic.
 func TestConcurrentRequests(t *testing.T) {
 	f := newFixture(t)
-	f.topic("projects/p/topics/t")
+	f.topics("projects/p/topics/t")
 	f.subscribe(&pb.Subscription{Name: "projects/p/subscriptions/s", Topic: "projects/p/topics/t"})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

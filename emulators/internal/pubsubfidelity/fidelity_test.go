@@ -452,18 +452,6 @@ func TestOrderingKeyHoldsWithinOneBatch(t *testing.T) {
 	f := newFixture(t)
 	topic := f.topic("ord")
 	name := f.subscription(&pb.Subscription{Name: subName("ord"), Topic: topic, EnableMessageOrdering: true}).GetName()
-	var msgs []*pb.PubsubMessage
-	for i := range 30 {
-		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(strconv.Itoa(i)), OrderingKey: "k"})
-	}
-	if _, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 30 {
-		got := f.pull(name, 10)
-		if len(got) != 1 || string(got[0].GetMessage().GetData()) != strconv.Itoa(i) {
-			t.Fatalf("pull %d: %d messages, first %q; want only %d", i, len(got), got[0].GetMessage().GetData(), i)
-		}
-		f.ack(name, got)
-	}
+	f.publishNumbered(topic, 30, func(int) string { return "k" })
+	f.pullOneAtATime(name, 30)
 }

@@ -2,6 +2,7 @@ package pubsubfidelity
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,6 +96,32 @@ func (f *fixture) publish(topic string, data ...string) []string {
 		f.t.Fatal(err)
 	}
 	return r.GetMessageIds()
+}
+
+// publishNumbered publishes n messages in one request, the i-th with data i
+// and ordering key key(i).
+func (f *fixture) publishNumbered(topic string, n int, key func(i int) string) {
+	f.t.Helper()
+	msgs := make([]*pb.PubsubMessage, n)
+	for i := range msgs {
+		msgs[i] = &pb.PubsubMessage{Data: []byte(strconv.Itoa(i)), OrderingKey: key(i)}
+	}
+	if _, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// pullOneAtATime pulls n times, wanting each pull to deliver only the message
+// with data i (publishNumbered's, on one ordering key), and acks it.
+func (f *fixture) pullOneAtATime(sub string, n int) {
+	f.t.Helper()
+	for i := range n {
+		got := f.pull(sub, 10)
+		if len(got) != 1 || string(got[0].GetMessage().GetData()) != strconv.Itoa(i) {
+			f.t.Fatalf("pull %d: %d messages %v; want only %d", i, len(got), got, i)
+		}
+		f.ack(sub, got)
+	}
 }
 
 // pull pulls what is there now (pstest returns at once when it has messages).

@@ -18,13 +18,7 @@ func TestBacklogBeyondTheWindowWaitsOutsidePstest(t *testing.T) {
 	f := newFixture(t)
 	topic := f.topic("park")
 	name := f.subscription(&pb.Subscription{Name: subName("park"), Topic: topic, EnableMessageOrdering: true}).GetName()
-	var msgs []*pb.PubsubMessage
-	for i := range 2500 {
-		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(strconv.Itoa(i)), OrderingKey: "k" + strconv.Itoa(i%2)})
-	}
-	if _, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
-		t.Fatal(err)
-	}
+	f.publishNumbered(topic, 2500, func(i int) string { return "k" + strconv.Itoa(i%2) })
 	if in, parked := f.inPstest(name), f.layer.Parked()[name]; in != window || parked != 1500 {
 		t.Fatalf("in pstest %d, parked %d; want %d and 1500", in, parked, window)
 	}
@@ -85,24 +79,12 @@ func TestSeekKeepsOrderingAcrossTheWindow(t *testing.T) {
 	topic := f.topic("park-ord")
 	name := f.subscription(&pb.Subscription{Name: subName("park-ord"), Topic: topic, EnableMessageOrdering: true, RetainAckedMessages: true}).GetName()
 	start := time.Now()
-	var msgs []*pb.PubsubMessage
-	for i := range 1500 {
-		msgs = append(msgs, &pb.PubsubMessage{Data: []byte(strconv.Itoa(i)), OrderingKey: "k"})
-	}
-	if _, err := f.pub.Publish(ctx(), &pb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
-		t.Fatal(err)
-	}
+	f.publishNumbered(topic, 1500, func(int) string { return "k" })
 	for range 10 { // 0-9 acked; 10-1009 in pstest, 1010-1499 parked
 		f.ack(name, f.pull(name, 10))
 	}
 	if _, err := f.sub.Seek(ctx(), &pb.SeekRequest{Subscription: name, Target: &pb.SeekRequest_Time{Time: timestamppb.New(start)}}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 1500 {
-		got := f.pull(name, 10)
-		if len(got) != 1 || string(got[0].GetMessage().GetData()) != strconv.Itoa(i) {
-			t.Fatalf("after seek, pull %d: %d messages, first %q; want only %d", i, len(got), got[0].GetMessage().GetData(), i)
-		}
-		f.ack(name, got)
-	}
+	f.pullOneAtATime(name, 1500) // after the seek
 }

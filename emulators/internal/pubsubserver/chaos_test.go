@@ -15,8 +15,6 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -37,14 +35,14 @@ type chaos struct {
 	sub      pb.SubscriberClient
 	endpoint string
 
-	mu       sync.Mutex
-	ackIDs   []string
-	internal []string
-	calls    map[codes.Code]int
+	testserver.Tally
+
+	mu     sync.Mutex
+	ackIDs []string
 }
 
 func newChaos(conn grpc.ClientConnInterface, endpoint string) *chaos {
-	return &chaos{pub: pb.NewPublisherClient(conn), sub: pb.NewSubscriberClient(conn), endpoint: endpoint, calls: map[codes.Code]int{}}
+	return &chaos{pub: pb.NewPublisherClient(conn), sub: pb.NewSubscriberClient(conn), endpoint: endpoint}
 }
 
 const chaosProject = "projects/chaos"
@@ -60,16 +58,6 @@ func pick(r *rand.Rand, kind string, n int) string {
 		return chaosProject + "/" + kind + "/goog" + kind
 	default:
 		return fmt.Sprintf("%s/%s/%s-%d", chaosProject, kind, kind[:3], r.IntN(n))
-	}
-}
-
-func (c *chaos) record(op string, err error) {
-	code := status.Code(err)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls[code]++
-	if code == codes.Internal {
-		c.internal = append(c.internal, op+": "+err.Error())
 	}
 }
 
@@ -233,7 +221,7 @@ func (c *chaos) step(ctx context.Context, r *rand.Rand) {
 			_, err = c.sub.ModifyPushConfig(ctx, &pb.ModifyPushConfigRequest{Subscription: sub, PushConfig: odd(r, nil, &pb.PushConfig{PushEndpoint: c.endpoint})})
 		}
 	}
-	c.record(op, err)
+	c.Record(op, err)
 }
 
 // alive fails unless the server answers an ordinary call.
@@ -244,10 +232,8 @@ func (c *chaos) alive(t testing.TB) {
 	if _, err := c.pub.ListTopics(ctx, &pb.ListTopicsRequest{Project: chaosProject}); err != nil {
 		t.Fatalf("the emulator stopped answering: %v", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.internal) > 0 {
-		t.Fatalf("%d calls failed with INTERNAL (a recovered panic), first: %s", len(c.internal), c.internal[0])
+	if internal := c.Internal(); len(internal) > 0 {
+		t.Fatalf("%d calls failed with INTERNAL (a recovered panic), first: %s", len(internal), internal[0])
 	}
 }
 
@@ -291,29 +277,18 @@ func TestRandomRPCsKeepTheEmulatorServing(t *testing.T) {
 	}
 	c := newChaos(conn, flaky(t))
 	ctx := context.Background()
-	deadline := time.Now().Add(*chaosDuration)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-			for time.Now().Before(deadline) {
-				c.step(ctx, r)
-			}
-		}()
-	}
-	wg.Wait()
+	testserver.Hammer(*chaosDuration, 4, func(r *rand.Rand) { c.step(ctx, r) })
 	time.Sleep(50 * time.Millisecond) // let background delivery run over what is left
 	c.alive(t)
 	total := 0
-	for _, n := range c.calls {
+	calls := c.Calls()
+	for _, n := range calls {
 		total += n
 	}
 	if total < 100 {
 		t.Fatalf("only %d calls made", total)
 	}
-	t.Logf("%d calls: %v", total, c.calls)
+	t.Logf("%d calls: %v", total, calls)
 }
 
 // FuzzRandomRPCs runs one random sequence per input (a seed and a length);

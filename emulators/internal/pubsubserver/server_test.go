@@ -68,7 +68,7 @@ func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {
 		t.Fatalf("push config after ModifyPushConfig: %v, %v", got.GetPushConfig(), err)
 	}
 	publish(t, pub, topic)
-	waitFor(t, 10*time.Second, "a push delivery", func() bool { return pushed.Load() == 1 })
+	testserver.WaitFor(t, 10*time.Second, "a push delivery", func() bool { return pushed.Load() == 1 })
 
 	mustOK(t, func() error {
 		_, err := sub.ModifyPushConfig(ctx, &pb.ModifyPushConfigRequest{Subscription: name, PushConfig: &pb.PushConfig{}})
@@ -148,16 +148,5 @@ func mustOK(t *testing.T, f func() error) {
 	t.Helper()
 	if err := f(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // A stream's pulls and nacks go through the fidelity layer as a client's unary
@@ -55,7 +57,7 @@ func TestStreamingPullDeadLettersThroughTheFidelityLayer(t *testing.T) {
 		}
 	}
 	var got *pb.PubsubMessage
-	waitFor(t, 10*time.Second, "the dead letter", func() bool {
+	testserver.WaitFor(t, 10*time.Second, "the dead letter", func() bool {
 		resp, err := sub.Pull(ctx, &pb.PullRequest{Subscription: deadSub, MaxMessages: 1, ReturnImmediately: true})
 		if err == nil && len(resp.GetReceivedMessages()) > 0 {
 			got = resp.GetReceivedMessages()[0].GetMessage()

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // ackedOnce fails t unless every message the fake holds was acked exactly
@@ -40,7 +42,7 @@ func TestSuccessfulDeliveriesAreAckedInFarFewerCallsThanMessages(t *testing.T) {
 
 	const n = 1000
 	ids := h.publish(topic, messages(n, nil)...)
-	waitFor(t, 20*time.Second, "every message acked", func() bool { return h.calls.acked() >= n })
+	testserver.WaitFor(t, 20*time.Second, "every message acked", func() bool { return h.calls.acked() >= n })
 	time.Sleep(200 * time.Millisecond) // let any duplicate post or ack show up
 
 	if calls := h.calls.count("Acknowledge"); calls > n/5 {
@@ -64,7 +66,7 @@ func TestStoppingTheDispatcherSendsTheAcksStillInTheBatch(t *testing.T) {
 	h.createSubscription(pushSub("push", topic, ep.url()))
 
 	ids := h.publish(topic, messages(50, nil)...)
-	waitFor(t, 5*time.Second, "50 deliveries", func() bool { return len(ep.byMessage()) == 50 })
+	testserver.WaitFor(t, 5*time.Second, "50 deliveries", func() bool { return len(ep.byMessage()) == 50 })
 	time.Sleep(50 * time.Millisecond)
 	if calls := h.calls.count("Acknowledge"); calls != 0 {
 		t.Fatalf("%d Acknowledge calls before the batch was due", calls)
@@ -92,7 +94,7 @@ func TestAMessageHandedOutAgainWhileItsAckWaitsIsNotPostedAgain(t *testing.T) {
 	h.createSubscription(s)
 
 	ids := h.publish(topic, messages(1, nil)...)
-	waitFor(t, 5*time.Second, "the ack", func() bool { return h.calls.acked() == 1 })
+	testserver.WaitFor(t, 5*time.Second, "the ack", func() bool { return h.calls.acked() == 1 })
 	time.Sleep(1500 * time.Millisecond) // past another ack deadline
 
 	ackedOnce(t, h)
@@ -116,7 +118,7 @@ func TestOrderingKeysDoNotWaitForTheAckBatch(t *testing.T) {
 		return http.StatusOK
 	})
 	ids := h.orderedSubscription(ep.url(), keys, perKey)
-	waitFor(t, 10*time.Second, "every message delivered", func() bool { return len(ep.byMessage()) == keys*perKey })
+	testserver.WaitFor(t, 10*time.Second, "every message delivered", func() bool { return len(ep.byMessage()) == keys*perKey })
 	h.stop()
 
 	mu.Lock()

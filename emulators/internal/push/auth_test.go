@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/etl-pipeline/emulators/internal/pushauth"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // TestOidcSubscriptionsGetABearerTokenOthersNone: a push subscription with
@@ -48,7 +49,7 @@ func TestOidcSubscriptionsGetABearerTokenOthersNone(t *testing.T) {
 		h.createSubscription(s)
 	}
 	h.publish(topic, messages(1, nil)...)
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(auth) == 3 })
+	testserver.WaitFor(t, 10*time.Second, "three deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(auth) == 3 })
 
 	if auth["/none"] != "" {
 		t.Errorf("no oidc_token, yet Authorization %q", auth["/none"])

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // BenchmarkPushDeliveryTo204Endpoint measures push throughput with the
@@ -34,7 +36,7 @@ func BenchmarkPushDeliveryTo204Endpoint(b *testing.B) {
 			h.publish(topic, messages(perPublish, nil)...)
 		}
 		want += perRound
-		waitFor(b, time.Minute, "every message delivered and acked", func() bool {
+		testserver.WaitFor(b, time.Minute, "every message delivered and acked", func() bool {
 			return received.Load() >= want && h.calls.acked() >= int(want)
 		})
 	}

@@ -245,18 +245,6 @@ func pushSub(name, topic, url string) *pb.Subscription {
 	return &pb.Subscription{Name: name, Topic: topic, PushConfig: &pb.PushConfig{PushEndpoint: url}}
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // orderedSubscription creates a push subscription to url with message
 // ordering on, and publishes perKey messages on each of keys ordering keys
 // (`site-K`), each carrying its place in its key as the attribute "seq".

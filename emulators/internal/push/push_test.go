@@ -14,6 +14,8 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
@@ -23,7 +25,7 @@ func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
 	sub := h.createSubscription(pushSub("push", topic, ep.url()))
 
 	ids := h.publish(topic, messages(200, map[string]string{"site": "s1"})...)
-	waitFor(t, 10*time.Second, "200 deliveries", func() bool { return len(ep.byMessage()) == 200 })
+	testserver.WaitFor(t, 10*time.Second, "200 deliveries", func() bool { return len(ep.byMessage()) == 200 })
 	time.Sleep(200 * time.Millisecond) // let any duplicate show up
 
 	got := ep.byMessage()
@@ -71,7 +73,7 @@ func TestFailedDeliveryIsRedeliveredWithBackoffThenAcked(t *testing.T) {
 	h.createSubscription(s)
 
 	ids := h.publish(topic, messages(5, nil)...)
-	waitFor(t, 10*time.Second, "three deliveries of each message", func() bool {
+	testserver.WaitFor(t, 10*time.Second, "three deliveries of each message", func() bool {
 		got := ep.byMessage()
 		for _, id := range ids {
 			if len(got[id]) < 3 {
@@ -115,7 +117,7 @@ func TestEndpointTimeoutAtAckDeadlineIsRedelivered(t *testing.T) {
 	h.createSubscription(s)
 
 	id := h.publish(topic, messages(1, nil)...)[0]
-	waitFor(t, 5*time.Second, "a second delivery", func() bool { return len(ep.byMessage()[id]) >= 2 })
+	testserver.WaitFor(t, 5*time.Second, "a second delivery", func() bool { return len(ep.byMessage()[id]) >= 2 })
 	time.Sleep(1500 * time.Millisecond) // past another ack deadline: no third delivery
 
 	reqs := ep.byMessage()[id]
@@ -169,7 +171,7 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 	})
 	h.orderedSubscription(ep.url(), keys, perKey)
 
-	waitFor(t, 20*time.Second, "every message acked", func() bool {
+	testserver.WaitFor(t, 20*time.Second, "every message acked", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		n := 0
@@ -243,7 +245,7 @@ func TestSubscriptionCreatedAfterStartIsPickedUp(t *testing.T) {
 
 	h.createSubscription(pushSub("late", topic, ep.url()))
 	h.publish(topic, messages(3, nil)...)
-	waitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(ep.byMessage()) == 3 })
+	testserver.WaitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(ep.byMessage()) == 3 })
 }
 
 func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
@@ -252,7 +254,7 @@ func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
 	topic := h.createTopic("events")
 	sub := h.createSubscription(pushSub("push", topic, first.url()))
 	h.publish(topic, messages(1, nil)...)
-	waitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.requests()) == 1 })
+	testserver.WaitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.requests()) == 1 })
 
 	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
 		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: second.url()}},
@@ -263,7 +265,7 @@ func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // > resync interval
 	h.publish(topic, messages(1, nil)...)
-	waitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.requests()) == 1 })
+	testserver.WaitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.requests()) == 1 })
 	if n := len(first.requests()); n != 1 {
 		t.Errorf("first endpoint got %d requests after the change, want 1", n)
 	}
@@ -277,7 +279,7 @@ func TestTurningPushIntoPullHandsPendingMessagesToPullers(t *testing.T) {
 	s.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(30 * time.Second)}
 	sub := h.createSubscription(s)
 	h.publish(topic, messages(1, nil)...)
-	waitFor(t, 5*time.Second, "a failed delivery", func() bool { return len(ep.requests()) == 1 })
+	testserver.WaitFor(t, 5*time.Second, "a failed delivery", func() bool { return len(ep.requests()) == 1 })
 
 	// The message now waits out a 30 s backoff; turning the subscription
 	// into a pull one must release it at once.
@@ -310,12 +312,12 @@ func TestDeletingTheSubscriptionStopsDelivery(t *testing.T) {
 	topic := h.createTopic("events")
 	sub := h.createSubscription(pushSub("push", topic, ep.url()))
 	h.publish(topic, messages(1, nil)...)
-	waitFor(t, 5*time.Second, "a redelivery in flight", func() bool { return len(ep.requests()) == 2 })
+	testserver.WaitFor(t, 5*time.Second, "a redelivery in flight", func() bool { return len(ep.requests()) == 2 })
 
 	if _, err := h.sub.DeleteSubscription(context.Background(), &pb.DeleteSubscriptionRequest{Subscription: sub}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the request in flight to be cancelled", cancelled.Load)
+	testserver.WaitFor(t, 2*time.Second, "the request in flight to be cancelled", cancelled.Load)
 	time.Sleep(300 * time.Millisecond)
 	if n := len(ep.requests()); n != 2 {
 		t.Errorf("%d requests after deleting the subscription, want none beyond the 2 before", n)
@@ -337,7 +339,7 @@ func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
 	topic := h.createTopic("events")
 	h.createSubscription(pushSub("push", topic, ep.url()))
 	h.publish(topic, messages(40, nil)...)
-	waitFor(t, 5*time.Second, "16 deliveries in flight", func() bool { return started.Load() == 16 })
+	testserver.WaitFor(t, 5*time.Second, "16 deliveries in flight", func() bool { return started.Load() == 16 })
 	time.Sleep(50 * time.Millisecond)
 	if n := started.Load(); n != 16 {
 		t.Errorf("%d deliveries in flight, want the concurrency limit of 16", n)
@@ -348,7 +350,7 @@ func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Errorf("Run took %s to return", d)
 	}
-	waitFor(t, 2*time.Second, "every request in flight to be cancelled", func() bool { return cancelled.Load() == 16 })
+	testserver.WaitFor(t, 2*time.Second, "every request in flight to be cancelled", func() bool { return cancelled.Load() == 16 })
 	time.Sleep(100 * time.Millisecond)
 	if n := started.Load(); n != 16 {
 		t.Errorf("%d deliveries started after shutdown", n-16)

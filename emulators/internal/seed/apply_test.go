@@ -18,20 +18,14 @@ import (
 
 func parseValid(t *testing.T) *Seed {
 	t.Helper()
-	s, err := Parse([]byte(valid), "etl.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, valid, "etl.toml")
 	return s
 }
 
 func TestApplyPubSubCreatesEveryStageAndIsIdempotent(t *testing.T) {
 	fake := pstest.NewServer()
 	t.Cleanup(func() { fake.Close() })
-	s, err := Parse([]byte(strings.Replace(valid, "ordering = true", "ordering = true\nexactly_once = true", 1)), "etl.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, strings.Replace(valid, "ordering = true", "ordering = true\nexactly_once = true", 1), "etl.toml")
 	conn, ctx := testserver.Dial(t, fake.Addr), context.Background()
 	for range 2 {
 		if err := s.ApplyPubSub(ctx, conn, "proj"); err != nil {

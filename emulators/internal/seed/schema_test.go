@@ -22,10 +22,7 @@ schema = { name = "state-{stage}", encoding = "binary" }
 `
 
 func TestSchemasAndTopicSchemaSettingsAreReadAndApplied(t *testing.T) {
-	s, err := Parse([]byte(withSchema), "etl.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, withSchema, "etl.toml")
 	r := s.Resources("dev", "proj")
 	if len(r.Schemas) != 1 || r.Schemas[0].Name != "state-dev" || !strings.Contains(r.Schemas[0].Definition, `"name": "S"`) {
 		t.Fatalf("schemas %+v", r.Schemas)

@@ -44,11 +44,18 @@ faults = { duplicate = 0.1, delay_ms = [0, 5000], delay_fraction = 0.1, shuffle 
 oidc_token = { service_account_email = "pusher@{project}.iam.gserviceaccount.com", audience = "https://hook-{stage}" }
 `
 
-func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
-	s, err := Parse([]byte(valid), "etl.toml")
+// mustParse parses text, read from source, failing the test on an error.
+func mustParse(t *testing.T, text, source string) *Seed {
+	t.Helper()
+	s, err := Parse([]byte(text), source)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
+	s := mustParse(t, valid, "etl.toml")
 	r := s.Resources("test", "other")
 	if got := strings.Join(r.Topics, ","); got != "events-test,dead-test" {
 		t.Errorf("topics %s", got)
@@ -83,10 +90,7 @@ func TestParseExpandsPlaceholdersAndAppliesDefaults(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	s, err := Parse([]byte("[[pubsub.topics]]\nname = \"tt-{stage}\"\n[[pubsub.subscriptions]]\nname = \"sss\"\ntopic = \"tt-{stage}\"\ndead_letter = { topic = \"tt-{stage}\" }\nretry = { maximum_backoff_seconds = 30 }\n"), "f.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, "[[pubsub.topics]]\nname = \"tt-{stage}\"\n[[pubsub.subscriptions]]\nname = \"sss\"\ntopic = \"tt-{stage}\"\ndead_letter = { topic = \"tt-{stage}\" }\nretry = { maximum_backoff_seconds = 30 }\n", "f.toml")
 	if s.Project != "local-project" || s.Instance != "iotincoming" || strings.Join(s.Stages, ",") != "dev,test" {
 		t.Errorf("file defaults: %+v", s)
 	}
@@ -163,10 +167,7 @@ func TestPickProject(t *testing.T) {
 
 func TestFaultsDefaults(t *testing.T) {
 	doc := "[[pubsub.topics]]\nname = \"ttt\"\n[[pubsub.subscriptions]]\nname = \"sss\"\ntopic = \"ttt\"\nfaults = { delay_ms = [10, 20] }\n"
-	s, err := Parse([]byte(doc), "f.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustParse(t, doc, "f.toml")
 	f := s.Subscriptions[0].Faults
 	if f == nil || f.DelayFraction != 1 || f.DelayMs != [2]int64{10, 20} || f.Duplicate != 0 || f.Shuffle {
 		t.Errorf("delay_ms alone: %+v", f)

@@ -42,6 +42,13 @@ func (e *psEnv) must(err error) {
 	}
 }
 
+// export exports the state (without faults) into dir and returns dir.
+func (e *psEnv) export(dir string) string {
+	e.t.Helper()
+	e.must(ExportPubSub(context.Background(), e.srv, nil, dir))
+	return dir
+}
+
 func (e *psEnv) pullAll(sub string) []*pb.ReceivedMessage {
 	e.t.Helper()
 	resp, err := e.sub.Pull(context.Background(), &pb.PullRequest{Subscription: sub, MaxMessages: 1000, ReturnImmediately: true})
@@ -231,10 +238,7 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 func TestPubSubImportRefusesBadDirectories(t *testing.T) {
 	a := newPubSub(t)
 	a.populate()
-	good := t.TempDir()
-	if err := ExportPubSub(context.Background(), a.srv, nil, good); err != nil {
-		t.Fatal(err)
-	}
+	good := a.export(t.TempDir())
 	edit := func(dir, name string, change func(string) string) {
 		path := filepath.Join(dir, name)
 		data, err := os.ReadFile(path)
@@ -317,15 +321,10 @@ func TestPubSubImportRefusesBadDirectories(t *testing.T) {
 func TestExportReplacesAnEarlierExport(t *testing.T) {
 	a := newPubSub(t)
 	a.populate()
-	dir := t.TempDir()
-	if err := ExportPubSub(context.Background(), a.srv, nil, dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := a.export(t.TempDir())
 	_, err := a.sub.DeleteSubscription(context.Background(), &pb.DeleteSubscriptionRequest{Subscription: subB})
 	a.must(err)
-	if err := ExportPubSub(context.Background(), a.srv, nil, dir); err != nil {
-		t.Fatal(err)
-	}
+	a.export(dir)
 	if _, err := os.Stat(filepath.Join(dir, "backlogs/p/audit.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("the deleted subscription's backlog is still there: %v", err)
 	}
@@ -348,8 +347,7 @@ func TestPubSubRoundTripBeyondTheWindow(t *testing.T) {
 	}
 	_, err := a.pub.Publish(ctx, &pb.PublishRequest{Topic: "projects/q/topics/things", Messages: msgs})
 	a.must(err)
-	dir := t.TempDir()
-	a.must(ExportPubSub(ctx, a.srv, nil, dir))
+	dir := a.export(t.TempDir())
 	data, err := os.ReadFile(filepath.Join(dir, "backlogs/q/other.jsonl"))
 	a.must(err)
 	if lines := strings.Count(string(data), "\n"); lines != n+1 {

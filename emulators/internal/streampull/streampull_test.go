@@ -94,6 +94,31 @@ type client struct {
 	done   chan error
 }
 
+// wantEnd fails the test unless the stream ends within 2 s with code (what
+// names the case in the failure).
+func (c *client) wantEnd(code codes.Code, what string) {
+	c.t.Helper()
+	select {
+	case err := <-c.done:
+		if status.Code(err) != code {
+			c.t.Errorf("%s: %v, want %v", what, err, code)
+		}
+	case <-time.After(2 * time.Second):
+		c.t.Errorf("%s: stream not ended", what)
+	}
+}
+
+// streamOn creates subscription name (cfg as for subscription), publishes n
+// 10-byte messages to its topic, then opens a stream on it with first (its
+// Subscription set here).
+func (e *env) streamOn(name string, cfg func(*pb.Subscription), n int, first *pb.StreamingPullRequest) (string, *client) {
+	e.t.Helper()
+	topic, sub := e.subscription(name, cfg)
+	e.publish(topic, data(n, 10)...)
+	first.Subscription = sub
+	return sub, e.open(first)
+}
+
 func (e *env) open(first *pb.StreamingPullRequest) *client {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -394,9 +419,7 @@ func TestStreamDeadlineCanBeChangedMidStream(t *testing.T) {
 
 func TestModackExtendsDeadline(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("modack", nil)
-	e.publish(topic, data(2, 10)...)
-	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 1})
+	sub, c := e.streamOn("modack", nil, 2, &pb.StreamingPullRequest{StreamAckDeadlineSeconds: 1})
 	onStream, unary := c.must(), c.must()
 	start := time.Now()
 	c.modack(4, onStream.GetAckId())
@@ -417,9 +440,7 @@ func TestModackExtendsDeadline(t *testing.T) {
 
 func TestNackRedeliversAtOnce(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("nack", nil)
-	e.publish(topic, data(2, 10)...)
-	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
+	sub, c := e.streamOn("nack", nil, 2, &pb.StreamingPullRequest{StreamAckDeadlineSeconds: 60})
 	a, b := c.must(), c.must()
 	c.modack(0, a.GetAckId())
 	if m := c.next(time.Second); m == nil || m.GetMessage().GetMessageId() != a.GetMessage().GetMessageId() {
@@ -457,9 +478,7 @@ func TestDeadLetteringAfterMaxDeliveryAttempts(t *testing.T) {
 
 func TestExactlyOnceSubscriptionPropertiesAndNoRedeliveryWhileLeased(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("eod", func(s *pb.Subscription) { s.EnableExactlyOnceDelivery = true })
-	e.publish(topic, data(3, 10)...)
-	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
+	_, c := e.streamOn("eod", func(s *pb.Subscription) { s.EnableExactlyOnceDelivery = true }, 3, &pb.StreamingPullRequest{StreamAckDeadlineSeconds: 60})
 	for i := 0; i < 3; i++ {
 		c.must()
 		if p := <-c.props; !p.GetExactlyOnceDeliveryEnabled() || p.GetMessageOrderingEnabled() {
@@ -471,9 +490,7 @@ func TestExactlyOnceSubscriptionPropertiesAndNoRedeliveryWhileLeased(t *testing.
 
 func TestFlowControlMessages(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("flow", nil)
-	e.publish(topic, data(100, 10)...)
-	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60, MaxOutstandingMessages: 10})
+	sub, c := e.streamOn("flow", nil, 100, &pb.StreamingPullRequest{StreamAckDeadlineSeconds: 60, MaxOutstandingMessages: 10})
 	var got []*pb.ReceivedMessage
 	for i := 0; i < 10; i++ {
 		got = append(got, c.must())
@@ -505,9 +522,7 @@ func TestFlowControlMessages(t *testing.T) {
 
 func TestFlowControlNegativeMeansNoLimit(t *testing.T) {
 	e := newEnv(t)
-	topic, sub := e.subscription("flow-none", nil)
-	e.publish(topic, data(50, 10)...)
-	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60, MaxOutstandingMessages: -1, MaxOutstandingBytes: -1})
+	_, c := e.streamOn("flow-none", nil, 50, &pb.StreamingPullRequest{StreamAckDeadlineSeconds: 60, MaxOutstandingMessages: -1, MaxOutstandingBytes: -1})
 	for i := 0; i < 50; i++ {
 		c.must()
 	}
@@ -567,41 +582,19 @@ func TestStreamErrors(t *testing.T) {
 		{&pb.StreamingPullRequest{}, codes.InvalidArgument},
 		{&pb.StreamingPullRequest{Subscription: "projects/p/subscriptions/nope"}, codes.NotFound},
 	} {
-		c := e.open(tc.req)
-		select {
-		case err := <-c.done:
-			if status.Code(err) != tc.code {
-				t.Errorf("%v: %v, want %v", tc.req, err, tc.code)
-			}
-		case <-time.After(2 * time.Second):
-			t.Errorf("%v: stream not ended", tc.req)
-		}
+		e.open(tc.req).wantEnd(tc.code, fmt.Sprint(tc.req))
 	}
 	// Modack ids and deadlines must pair up.
 	bad := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
 	bad.send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{"x", "y"}, ModifyDeadlineSeconds: []int32{10}})
-	select {
-	case err := <-bad.done:
-		if status.Code(err) != codes.InvalidArgument {
-			t.Errorf("mismatched modack lists: %v, want InvalidArgument", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Error("mismatched modack lists did not end the stream")
-	}
+	bad.wantEnd(codes.InvalidArgument, "mismatched modack lists")
 	// Deleting the subscription ends its streams with NOT_FOUND.
 	c := e.open(&pb.StreamingPullRequest{Subscription: sub, StreamAckDeadlineSeconds: 60})
 	time.Sleep(50 * time.Millisecond)
 	if _, err := e.sub.DeleteSubscription(e.ctx, &pb.DeleteSubscriptionRequest{Subscription: sub}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-c.done:
-		if status.Code(err) != codes.NotFound {
-			t.Errorf("after deleting the subscription: %v, want NotFound", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Error("stream not ended after deleting its subscription")
-	}
+	c.wantEnd(codes.NotFound, "after deleting the subscription")
 }
 
 func TestCancelAndCloseLeaveNoGoroutinesAndReturnHeldMessages(t *testing.T) {
