@@ -20,7 +20,7 @@ from google.oauth2 import id_token
 from google.pubsub_v1.types import PushConfig, RetryPolicy
 from werkzeug.serving import make_server
 
-from etl_harness.emulators.native import Hosts
+from etl_harness.emulators.pair import Hosts
 from etl_harness.inspector.admin import AdminApi
 from etl_harness.push_auth import PushAuth, PushAuthRefused, emulator_certs_url, require
 from tests.e2e.test_parity_pubsub import eventually
