@@ -9,6 +9,7 @@ from README.md's block after `<!-- readme-commands -->`.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import shlex
 import subprocess
@@ -274,7 +275,11 @@ def test_ci_runs_the_readmes_first_command_first_in_a_fresh_venv_and_its_second_
 def test_the_fresh_path_is_built_from_nothing_but_the_venv_go_and_the_system() -> None:
     script = README_COMMAND.read_text()
     (path,) = re.findall(r'^\s*path="(.*)"$', script, flags=re.MULTILINE)
-    assert path == '$fresh/venv/bin:$(dirname "$go"):/usr/bin:/bin'
+    assert path == '$fresh/venv/bin:$(dirname "$go"):$system'
+    (patterns,) = re.findall(r'case "\$name" in\n\s*(.*)\) continue', script)
+    left_out = [p.strip() for p in patterns.split("|")]
+    for program in ("uv", "nox", "docker", "chromium"):
+        assert any(fnmatch.fnmatch(program, p) for p in left_out), program
     assert 'env -u VIRTUAL_ENV PATH="$path" bash -c "$command"' in script
 
 
