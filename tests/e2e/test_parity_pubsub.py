@@ -198,6 +198,21 @@ def test_invalid_topic_and_subscription_names_are_refused_with_invalid_argument(
         )
 
 
+def test_streaming_pull_on_an_invalid_subscription_name_fails_with_invalid_argument(
+    pubsub: PubSubSandbox,
+) -> None:
+    """Google's `subscriber_test::test_optimistic_subscribe` opens a stream on
+    `projects/p/subscriptions/123` (an id must start with a letter): production and Google's
+    emulator answer INVALID_ARGUMENT, not NOT_FOUND, so the stream's future fails with it."""
+    invalid = f"projects/{pubsub.project}/subscriptions/123"
+    future = pubsub.subscriber.subscribe(invalid, lambda message: message.ack())
+    try:
+        with pytest.raises(gexc.InvalidArgument, match=r"Invalid \[subscriptions\] name"):
+            future.result(timeout=60)
+    finally:
+        future.cancel()
+
+
 def test_an_empty_message_is_refused_with_invalid_argument_and_attributes_alone_are_not_empty(
     pubsub: PubSubSandbox, topic: str
 ) -> None:

@@ -1,6 +1,7 @@
 package pubsubfidelity
 
 import (
+	"context"
 	"strings"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -60,7 +61,7 @@ func checkNames(pairs ...string) error {
 }
 
 // requestNames are the (kind, name) pairs of the resource names req
-// carries, for every request of the Publisher and Subscriber services
+// carries, for every request of the Publisher, Subscriber and SchemaService services
 // (TestEveryMethodValidatesNames feeds each an invalid name). Kind
 // "projects" is a parent: "projects/{project}".
 func requestNames(req any) []string {
@@ -119,7 +120,44 @@ func requestNames(req any) []string {
 		}
 		return []string{"subscriptions", r.GetSubscription()}
 	}
+	return schemaRequestNames(req)
+}
+
+// schemaRequestNames are requestNames for the SchemaService's requests. A
+// schema name may carry a revision ("projects/p/schemas/s@rev", as
+// GetSchema and DeleteSchemaRevision take it): the id is checked without it.
+func schemaRequestNames(req any) []string {
+	switch r := req.(type) {
+	case *pb.CreateSchemaRequest:
+		return []string{"projects", r.GetParent(), "schemas", r.GetParent() + "/schemas/" + r.GetSchemaId()}
+	case *pb.GetSchemaRequest:
+		return []string{"schemas", withoutRevision(r.GetName())}
+	case *pb.ListSchemasRequest:
+		return []string{"projects", r.GetParent()}
+	case *pb.ListSchemaRevisionsRequest:
+		return []string{"schemas", withoutRevision(r.GetName())}
+	case *pb.CommitSchemaRequest:
+		return []string{"schemas", r.GetName()}
+	case *pb.RollbackSchemaRequest:
+		return []string{"schemas", r.GetName()}
+	case *pb.DeleteSchemaRevisionRequest:
+		return []string{"schemas", withoutRevision(r.GetName())}
+	case *pb.DeleteSchemaRequest:
+		return []string{"schemas", r.GetName()}
+	case *pb.ValidateSchemaRequest:
+		return []string{"projects", r.GetParent()}
+	case *pb.ValidateMessageRequest:
+		if name, ok := r.GetSchemaSpec().(*pb.ValidateMessageRequest_Name); ok {
+			return []string{"projects", r.GetParent(), "schemas", withoutRevision(name.Name)}
+		}
+		return []string{"projects", r.GetParent()}
+	}
 	return nil
+}
+
+func withoutRevision(name string) string {
+	base, _, _ := strings.Cut(name, "@")
+	return base
 }
 
 // checkProject checks a parent "projects/{project}" (the project id is not
@@ -149,6 +187,17 @@ func checkRequest(req any) error {
 		}
 	}
 	return nil
+}
+
+// CheckNames is a unary interceptor that refuses a request naming an
+// invalid resource before any other interceptor or handler looks the name
+// up (the schema checks run before the Layer's Unary, which serves Publish
+// itself, and would answer NOT_FOUND for a missing schema first).
+func CheckNames(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
 }
 
 // Stream is the layer's stream interceptor: the first request of a

@@ -9,12 +9,13 @@ import (
 	"github.com/etl-pipeline/emulators/internal/pubsubschema"
 )
 
-// fidelityOptions put panic recovery, then the schema checks (which add
-// attributes to published messages), then the fidelity layer (unary calls
-// and the first request of a stream), in front of every handler (after the
-// readiness gate).
+// fidelityOptions put panic recovery, then the check of resource names
+// (INVALID_ARGUMENT before anything answers NOT_FOUND), then the schema
+// checks (which add attributes to published messages), then the fidelity
+// layer (unary calls and the first request of a stream), in front of every
+// handler (after the readiness gate).
 func fidelityOptions(l *pubsubfidelity.Layer, schemas *pubsubschema.Layer) []grpc.ServerOption {
-	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(schemas.Unary, l.Unary), grpc.ChainStreamInterceptor(l.Stream))
+	return append(grpcrecover.ServerOptions(), grpc.ChainUnaryInterceptor(pubsubfidelity.CheckNames, schemas.Unary, l.Unary), grpc.ChainStreamInterceptor(l.Stream))
 }
 
 // Messages are the latest messages published (at most 1,000, acknowledged

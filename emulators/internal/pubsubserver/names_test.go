@@ -20,11 +20,16 @@ const (
 	badTopic    = "projects/p/topics/123"
 	badSub      = "projects/p/subscriptions/123"
 	badSnapshot = "projects/p/snapshots/123"
+	badSchema   = "projects/p/schemas/123"
 	badProject  = "p"
 )
 
-// invalidRequests has, for every method of the Publisher and Subscriber
-// services, a request naming an invalid resource.
+// validAvro is a definition the schema checks accept, so only the name is
+// wrong in the requests below.
+var validAvro = &pb.Schema{Type: pb.Schema_AVRO, Definition: `{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}`}
+
+// invalidRequests has, for every method of the Publisher, Subscriber and
+// SchemaService services, a request naming an invalid resource.
 var invalidRequests = map[string]proto.Message{
 	"CreateTopic":            &pb.Topic{Name: badTopic},
 	"UpdateTopic":            &pb.UpdateTopicRequest{Topic: &pb.Topic{Name: badTopic}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels"}}},
@@ -51,6 +56,17 @@ var invalidRequests = map[string]proto.Message{
 	"UpdateSnapshot":         &pb.UpdateSnapshotRequest{Snapshot: &pb.Snapshot{Name: badSnapshot}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels"}}},
 	"DeleteSnapshot":         &pb.DeleteSnapshotRequest{Snapshot: badSnapshot},
 	"Seek":                   &pb.SeekRequest{Subscription: badSub, Target: &pb.SeekRequest_Snapshot{Snapshot: "projects/p/snapshots/valid"}},
+
+	"CreateSchema":         &pb.CreateSchemaRequest{Parent: "projects/p", SchemaId: "123", Schema: validAvro},
+	"GetSchema":            &pb.GetSchemaRequest{Name: badSchema},
+	"ListSchemas":          &pb.ListSchemasRequest{Parent: badProject},
+	"ListSchemaRevisions":  &pb.ListSchemaRevisionsRequest{Name: badSchema},
+	"CommitSchema":         &pb.CommitSchemaRequest{Name: badSchema, Schema: validAvro},
+	"RollbackSchema":       &pb.RollbackSchemaRequest{Name: badSchema, RevisionId: "abc"},
+	"DeleteSchemaRevision": &pb.DeleteSchemaRevisionRequest{Name: badSchema + "@abc"},
+	"DeleteSchema":         &pb.DeleteSchemaRequest{Name: badSchema},
+	"ValidateSchema":       &pb.ValidateSchemaRequest{Parent: badProject, Schema: validAvro},
+	"ValidateMessage":      &pb.ValidateMessageRequest{Parent: "projects/p", SchemaSpec: &pb.ValidateMessageRequest_Name{Name: badSchema}, Message: []byte(`{"a":"x"}`), Encoding: pb.Encoding_JSON},
 }
 
 // Every method validates the names it is given before it looks anything
@@ -59,7 +75,7 @@ var invalidRequests = map[string]proto.Message{
 // descriptors, so a method added to the API without a case here fails.
 func TestEveryMethodValidatesNames(t *testing.T) {
 	_, conn := start(t)
-	for _, desc := range []grpc.ServiceDesc{pb.Publisher_ServiceDesc, pb.Subscriber_ServiceDesc} {
+	for _, desc := range []grpc.ServiceDesc{pb.Publisher_ServiceDesc, pb.Subscriber_ServiceDesc, pb.SchemaService_ServiceDesc} {
 		var methods []string
 		for _, m := range desc.Methods {
 			methods = append(methods, m.MethodName)
@@ -78,6 +94,27 @@ func TestEveryMethodValidatesNames(t *testing.T) {
 					t.Errorf("%s with an invalid name: %v, want INVALID_ARGUMENT Invalid [...] name", method, err)
 				}
 			})
+		}
+	}
+}
+
+// A request whose name is invalid and which also names a missing schema is
+// refused for its name (the schema checks run after the name check).
+func TestInvalidNamesBeforeMissingSchemas(t *testing.T) {
+	_, conn := start(t)
+	missing := &pb.SchemaSettings{Schema: "projects/p/schemas/missing", Encoding: pb.Encoding_JSON}
+	cases := map[string]proto.Message{
+		"/google.pubsub.v1.Publisher/CreateTopic": &pb.Topic{Name: badTopic, SchemaSettings: missing},
+		"/google.pubsub.v1.Publisher/UpdateTopic": &pb.UpdateTopicRequest{
+			Topic: &pb.Topic{Name: badTopic, SchemaSettings: missing}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"schema_settings"}},
+		},
+		"/google.pubsub.v1.SchemaService/ValidateMessage": &pb.ValidateMessageRequest{
+			Parent: badProject, SchemaSpec: &pb.ValidateMessageRequest_Name{Name: "projects/p/schemas/missing"}, Message: []byte("{}"),
+		},
+	}
+	for method, req := range cases {
+		if err := call(conn, method, req); status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "Invalid [") {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT Invalid [...] name", method, err)
 		}
 	}
 }
