@@ -127,30 +127,21 @@ func requestNames(req any) []string {
 // schema name may carry a revision ("projects/p/schemas/s@rev", as
 // GetSchema and DeleteSchemaRevision take it): the id is checked without it.
 func schemaRequestNames(req any) []string {
+	type named interface{ GetName() string }
+	type parented interface{ GetParent() string }
 	switch r := req.(type) {
 	case *pb.CreateSchemaRequest:
 		return []string{"projects", r.GetParent(), "schemas", r.GetParent() + "/schemas/" + r.GetSchemaId()}
-	case *pb.GetSchemaRequest:
-		return []string{"schemas", withoutRevision(r.GetName())}
-	case *pb.ListSchemasRequest:
-		return []string{"projects", r.GetParent()}
-	case *pb.ListSchemaRevisionsRequest:
-		return []string{"schemas", withoutRevision(r.GetName())}
-	case *pb.CommitSchemaRequest:
-		return []string{"schemas", r.GetName()}
-	case *pb.RollbackSchemaRequest:
-		return []string{"schemas", r.GetName()}
-	case *pb.DeleteSchemaRevisionRequest:
-		return []string{"schemas", withoutRevision(r.GetName())}
-	case *pb.DeleteSchemaRequest:
-		return []string{"schemas", r.GetName()}
-	case *pb.ValidateSchemaRequest:
-		return []string{"projects", r.GetParent()}
 	case *pb.ValidateMessageRequest:
 		if name, ok := r.GetSchemaSpec().(*pb.ValidateMessageRequest_Name); ok {
 			return []string{"projects", r.GetParent(), "schemas", withoutRevision(name.Name)}
 		}
 		return []string{"projects", r.GetParent()}
+	case *pb.ListSchemasRequest, *pb.ValidateSchemaRequest:
+		return []string{"projects", r.(parented).GetParent()}
+	case *pb.GetSchemaRequest, *pb.ListSchemaRevisionsRequest, *pb.CommitSchemaRequest,
+		*pb.RollbackSchemaRequest, *pb.DeleteSchemaRevisionRequest, *pb.DeleteSchemaRequest:
+		return []string{"schemas", withoutRevision(r.(named).GetName())}
 	}
 	return nil
 }
