@@ -16,6 +16,7 @@ from werkzeug.serving import LISTEN_QUEUE, BaseWSGIServer, make_server
 from etl.config import Settings
 from etl.entrypoints import functions
 from etl.logs import log
+from etl_harness.push_auth import Requirement, require
 
 
 def main_py() -> str:
@@ -26,10 +27,13 @@ def main_py() -> str:
     return spec.origin
 
 
-def function_app(target: str) -> Any:
+def function_app(target: str, requirement: Requirement | None = None) -> Any:
+    """`main.py`'s function `target` as a WSGI app; behind `requirement`'s token check when
+    given, as Cloud Run puts a service that requires authentication."""
     import functions_framework
 
-    return functions_framework.create_app(target=target, source=main_py())
+    app = functions_framework.create_app(target=target, source=main_py())
+    return require(app, requirement.auth()) if requirement else app
 
 
 def listening_socket(host: str) -> socket.socket:
@@ -44,14 +48,22 @@ def listening_socket(host: str) -> socket.socket:
 
 
 @contextlib.contextmanager
-def functions_on(settings: Settings, host: str, sockets: Mapping[str, int]) -> Iterator[None]:
-    """`main.py`'s functions (target → listening socket) served by this process for the block;
-    its counters flushed at the end."""
+def functions_on(
+    settings: Settings,
+    host: str,
+    sockets: Mapping[str, int],
+    push_auth: Mapping[str, Requirement] | None = None,
+) -> Iterator[None]:
+    """`main.py`'s functions (target → listening socket) served by this process for the block,
+    those in `push_auth` only to push requests with a token they require; its counters flushed
+    at the end."""
     rt = functions.configure(settings)  # the functions served here run on these settings
     servers: list[BaseWSGIServer] = []
+    required = push_auth or {}
     try:
         for target, fd in sockets.items():
-            server = make_server(host, 0, function_app(target), threaded=True, fd=fd)
+            app = function_app(target, required.get(target))
+            server = make_server(host, 0, app, threaded=True, fd=fd)
             server.socket.setblocking(False)
             threading.Thread(target=server.serve_forever, name=target, daemon=True).start()
             servers.append(server)

@@ -40,6 +40,7 @@ from etl.logs import log
 from etl_core import EtlError
 from etl_harness.function_servers import functions_on
 from etl_harness.local import Local
+from etl_harness.push_auth import Requirement
 
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 30.0
@@ -65,6 +66,8 @@ class Spec:
     worker: WorkerOptions | None = None
     log_level: int = logging.INFO
     """The level of `etl serve`'s own logs (`-v`), so every instance logs alike."""
+    push_auth: Mapping[str, Requirement] = dataclasses.field(default_factory=dict)
+    """Function target → the token its push requests must carry (`--require-push-auth`)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), default=str)
@@ -86,6 +89,7 @@ class Spec:
             sockets=raw["sockets"],
             worker=WorkerOptions(**raw["worker"]) if raw["worker"] else None,
             log_level=raw.get("log_level", logging.INFO),
+            push_auth={t: Requirement(**r) for t, r in raw.get("push_auth", {}).items()},
         )
 
 
@@ -98,6 +102,7 @@ def started(
     host: str = "",
     sockets: Mapping[str, socket.socket] | None = None,
     worker: WorkerOptions | None = None,
+    push_auth: Mapping[str, Requirement] | None = None,
     timeout: float = READY_TIMEOUT_S,
 ) -> Iterator[list[int]]:
     """`count` instances of `pipeline`, all ready when the block starts (yields their pids);
@@ -113,7 +118,10 @@ def started(
         for _ in range(count):
             ready, ready_w = os.pipe()
             readiness.append(ready)
-            spec = Spec(local, pipeline, lifeline, ready_w, host, fds, worker, logs.level())
+            spec = Spec(
+                local, pipeline, lifeline, ready_w, host, fds, worker, logs.level(),
+                dict(push_auth or {}),
+            )  # fmt: skip
             try:
                 procs.append(
                     subprocess.Popen(
@@ -199,7 +207,7 @@ def run(spec: Spec, stop: threading.Event, ready: Callable[[], None]) -> None:
     if spec.pipeline == "worker":
         worker_process.run(spec.local.settings, stop, spec.worker or WorkerOptions(), serving)
         return
-    with functions_on(spec.local.settings, spec.host, spec.sockets):
+    with functions_on(spec.local.settings, spec.host, spec.sockets, spec.push_auth):
         serving()
         stop.wait()
 

@@ -10,7 +10,9 @@ valid token for its audience and 403 to a valid token of an account not allowed 
 `PushAuth.check` decides the same and `PushAuthRefused.status` carries the code.
 
 `require(app, auth)` puts the check in front of a WSGI app (a functions-framework app, as `etl
-serve` runs them): the app sees only requests whose token `auth` accepts.
+serve` runs them): the app sees only requests whose token `auth` accepts. `etl serve
+--require-push-auth` (or `oidc_token` on a function's subscription in etl.toml) puts it in front
+of each function, with a `Requirement` per function.
 
 The certificates are fetched once and again only when a token names a key they lack (an emulator
 restarted with a new key), not on every request as `google.oauth2.id_token.verify_token` does.
@@ -52,6 +54,46 @@ class PushAuthUnavailable(EtlError, RuntimeError):
 def emulator_certs_url(admin_host: str) -> str:
     """The certificates of our Pub/Sub emulator whose admin API is at `admin_host` (host:port)."""
     return f"http://{admin_host}/v1/push-auth/certs"
+
+
+def serve_account(project: str) -> str:
+    """The service account `etl serve --require-push-auth` has push subscriptions sign as when
+    etl.toml names none (`oidc_token` on the function's subscription)."""
+    return f"etl-serve-push@{project}.iam.gserviceaccount.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a served function requires of push requests, as a Cloud Run service that requires
+    authentication: a token for `audience`, of `service_account_email` (the one account allowed
+    to invoke it: 403 for another), signed by a key of `certs_url`. Plain values, so `etl serve`
+    hands it to the processes it starts."""
+
+    audience: str
+    service_account_email: str
+    certs_url: str
+
+    def auth(self) -> PushAuth:
+        return PushAuth(self.audience, self.certs_url, frozenset({self.service_account_email}))
+
+
+def fetch_certs(certs_url: str) -> dict[str, str]:
+    """The certificate list at `certs_url` (kid → PEM certificate), through google-auth's
+    transport; `PushAuthUnavailable` when nothing answers there with one."""
+    request = auth_requests.Request()
+    try:
+        response = request(certs_url, method="GET", timeout=10)
+    except auth_exceptions.TransportError as exc:
+        raise PushAuthUnavailable(f"cannot fetch {certs_url}: {exc}") from None
+    if response.status != 200:
+        raise PushAuthUnavailable(f"{certs_url} answered {response.status}")
+    try:
+        certs = json.loads(response.data)
+    except ValueError:
+        raise PushAuthUnavailable(f"{certs_url} answered no JSON") from None
+    if not isinstance(certs, dict) or not certs:
+        raise PushAuthUnavailable(f"{certs_url} answered no certificates")
+    return {str(kid): str(pem) for kid, pem in certs.items()}
 
 
 @dataclass
@@ -111,18 +153,7 @@ class PushAuth:
         return header.get("kid")
 
     def _fetch(self) -> Mapping[str, str]:
-        """Google's certificate list (kid → PEM certificate), through google-auth's transport."""
-        request = auth_requests.Request()
-        try:
-            response = request(self.certs_url, method="GET", timeout=10)
-        except auth_exceptions.TransportError as exc:
-            raise PushAuthUnavailable(f"cannot fetch {self.certs_url}: {exc}") from None
-        if response.status != 200:
-            raise PushAuthUnavailable(f"{self.certs_url} answered {response.status}")
-        try:
-            certs: dict[str, str] = json.loads(response.data)
-        except ValueError:
-            raise PushAuthUnavailable(f"{self.certs_url} answered no JSON") from None
+        certs = fetch_certs(self.certs_url)
         with self._lock:
             self._certs = certs
         return certs

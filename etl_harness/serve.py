@@ -9,6 +9,14 @@ With `--processes N`, N processes serve each push endpoint (or pull the worker's
 like concurrent instances (`etl_harness.instances`).
 On shutdown, push subscriptions are turned back into pull subscriptions, so messages published
 while nothing serves wait in the backlog instead of failing into the dead-letter topic.
+
+Push authentication, as Cloud Run requires it of a service that does not allow unauthenticated
+calls: a function whose subscription declares `oidc_token` in etl.toml, or every function with
+`require_push_auth` (`etl serve --require-push-auth`), is pushed to with a token (service
+account, audience: the declared one, else the function's URL as Cloud Run's service URL is) that
+our Pub/Sub emulator signs, and refuses requests without a valid one (401; 403 for another
+account) before the function runs, so Pub/Sub redelivers them. Google's emulator signs nothing:
+`PushAuthUnavailable` rather than every delivery refused.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from etl.adapters.pubsub import PubSub
 from etl.entrypoints import worker
@@ -24,9 +33,10 @@ from etl.entrypoints.worker import WorkerOptions
 from etl.logs import log
 from etl.pipeline import SHAPES, shape_functions
 from etl_harness import instances, provision
-from etl_harness.etl_toml import Resources, Subscription
+from etl_harness.etl_toml import OidcToken, Resources, Subscription
 from etl_harness.function_servers import functions_on, listening_socket
 from etl_harness.local import Local
+from etl_harness.push_auth import PushAuthUnavailable, Requirement, fetch_certs, serve_account
 
 PIPELINES = SHAPES
 
@@ -46,14 +56,22 @@ def triggers(resources: Resources, pipeline: str) -> list[Subscription]:
 
 @contextlib.contextmanager
 def serving_functions(
-    local: Local, pipeline: str, host: str | None = None, processes: int = 1
+    local: Local,
+    pipeline: str,
+    host: str | None = None,
+    processes: int = 1,
+    *,
+    require_push_auth: bool = False,
+    certs_url: str | None = None,
 ) -> Iterator[dict[str, str]]:
     """Serve the shape's functions from `processes` processes (this one and instances) and wire
     push subscriptions to them; yields target → URL.
 
     Servers bind `host` (default `settings.functions_host`); push endpoints always say `localhost`,
     which our emulator's container rewrites to the Docker host, so one URL works natively and in
-    compose (bind 0.0.0.0 there: `ETL_FUNCTIONS_HOST=0.0.0.0`).
+    compose (bind 0.0.0.0 there: `ETL_FUNCTIONS_HOST=0.0.0.0`). Functions requiring push tokens
+    (see the module) verify them against `certs_url`, our emulator's certificates:
+    `PushAuthUnavailable` when it is None or does not answer.
     """
     settings = local.settings
     bind = host or settings.functions_host
@@ -63,25 +81,67 @@ def serving_functions(
         sockets: dict[str, socket.socket] = {}
         for sub in subscriptions:
             sockets[sub.function or ""] = stack.enter_context(listening_socket(bind))
+        urls = {t: f"http://localhost:{s.getsockname()[1]}" for t, s in sockets.items()}
+        tokens = push_tokens(subscriptions, urls, settings.project, require_push_auth)
+        required = requirements(tokens, certs_url)
         stack.enter_context(
-            instances.started(local, pipeline, processes - 1, host=bind, sockets=sockets)
+            instances.started(
+                local, pipeline, processes - 1, host=bind, sockets=sockets, push_auth=required
+            )
         )
-        stack.enter_context(
-            functions_on(settings, bind, {t: s.fileno() for t, s in sockets.items()})
-        )
+        fds = {t: s.fileno() for t, s in sockets.items()}
+        stack.enter_context(functions_on(settings, bind, fds, required))
         bus = PubSub(settings)
         stack.callback(bus.close)
-        urls: dict[str, str] = {}
         for sub in subscriptions:
             target = sub.function or ""
-            urls[target] = f"http://localhost:{sockets[target].getsockname()[1]}"
             url = f"{urls[target]}/projects/{settings.project}/topics/{sub.topic}"
+            pushed = replace(sub, oidc_token=tokens.get(target))
             stack.callback(_back_to_pull, bus, settings.project, sub)
-            bus.put_subscription(provision.subscription_request(settings.project, sub, url))
+            bus.put_subscription(provision.subscription_request(settings.project, pushed, url))
             log.info(
-                "serving", function=target, subscription=sub.name, url=url, processes=processes
-            )
+                "serving", function=target, subscription=sub.name, url=url, processes=processes,
+                push_auth=target in required,
+            )  # fmt: skip
         yield urls
+
+
+def push_tokens(
+    subscriptions: list[Subscription], urls: dict[str, str], project: str, required: bool
+) -> dict[str, OidcToken]:
+    """Function target → the token its push subscription carries: its subscription's
+    `oidc_token`, else (`required`) one of `push_auth.serve_account`; the audience as declared,
+    else the function's URL (a Cloud Run service's default audience is its URL)."""
+    tokens: dict[str, OidcToken] = {}
+    for sub in subscriptions:
+        target = sub.function or ""
+        declared = sub.oidc_token or (OidcToken(serve_account(project)) if required else None)
+        if declared:
+            tokens[target] = replace(declared, audience=declared.audience or urls[target])
+    return tokens
+
+
+NOT_OURS = (
+    "push auth needs our Pub/Sub emulator, which signs push requests; Google's emulator sends "
+    "no token, so every delivery would be refused"
+)
+
+
+def requirements(tokens: dict[str, OidcToken], certs_url: str | None) -> dict[str, Requirement]:
+    """What each function with a token requires of push requests; `PushAuthUnavailable` when
+    `certs_url` (our emulator's certificates) is None or serves none."""
+    if not tokens:
+        return {}
+    if certs_url is None:
+        raise PushAuthUnavailable(f"no admin API of our Pub/Sub emulator is known: {NOT_OURS}")
+    try:
+        fetch_certs(certs_url)
+    except PushAuthUnavailable as err:
+        raise PushAuthUnavailable(f"{err}: {NOT_OURS}") from None
+    return {
+        target: Requirement(token.audience or "", token.service_account_email, certs_url)
+        for target, token in tokens.items()
+    }
 
 
 def _back_to_pull(bus: PubSub, project: str, sub: Subscription) -> None:

@@ -37,6 +37,7 @@ from etl_harness.cli.output import human, print_json
 
 if TYPE_CHECKING:
     from etl.config import Settings
+    from etl_harness.local import Local
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -114,6 +115,14 @@ def serve(
             "(worker: processes on the subscription).",
         ),
     ] = 1,
+    require_push_auth: Annotated[
+        bool,
+        typer.Option(
+            "--require-push-auth",
+            help="Functions refuse pushes without a valid OIDC token, as Cloud Run does; our "
+            "emulator signs them (or `oidc_token` on a function's subscription in etl.toml).",
+        ),
+    ] = False,
     cloud: CloudOpt = False,
 ) -> None:
     """Run a pipeline shape locally until SIGINT/SIGTERM (functions via push, or the worker)."""
@@ -121,6 +130,8 @@ def serve(
     from etl_harness import serve as serving
     from etl_harness.instances import InstanceFailed
 
+    if require_push_auth and pipeline == "worker":
+        raise fail("--require-push-auth is for the shapes with functions (push), not worker", 2)
     local = on_target(cloud)
     settings = local.settings
     stop = threading.Event()
@@ -139,13 +150,43 @@ def serve(
             options = WorkerOptions(pull=pull, batch_size=batch_size)
             serving.run_worker(local, stop, options, on_ready=ready, processes=processes)
             return
-        with serving.serving_functions(local, pipeline, processes=processes) as urls:
+        _serve_functions(local, pipeline, processes, require_push_auth, stop)
+    except InstanceFailed as err:
+        raise fail(str(err)) from err
+
+
+def _serve_functions(
+    local: Local, pipeline: str, processes: int, require_push_auth: bool, stop: threading.Event
+) -> None:
+    """`etl serve` of a shape with functions, until `stop` is set; exit 2 when push tokens are
+    wanted and our Pub/Sub emulator (which signs them) is not the one running."""
+    from etl_harness import serve as serving
+    from etl_harness.push_auth import PushAuthUnavailable
+
+    try:
+        with serving.serving_functions(
+            local,
+            pipeline,
+            processes=processes,
+            require_push_auth=require_push_auth,
+            certs_url=_push_certs_url(local),
+        ) as urls:
             for target, url in urls.items():
                 console.print(f"serving {target} at {url}")
             typer.echo(f"ready: pipeline {pipeline} ({processes} process(es))", err=True)
             stop.wait()
-    except InstanceFailed as err:
-        raise fail(str(err)) from err
+    except PushAuthUnavailable as err:
+        raise fail(str(err), 2) from err
+
+
+def _push_certs_url(local: Local) -> str | None:
+    """Where our Pub/Sub emulator serves the certificates of its push tokens (its admin API), or
+    None when no emulator of ours is known (Google's, or Google Cloud)."""
+    from etl_harness.cli.faults import admin_host
+    from etl_harness.push_auth import emulator_certs_url
+
+    admin = admin_host(local) if local.settings.pubsub_emulator_host else None
+    return emulator_certs_url(admin) if admin else None
 
 
 @app.command()

@@ -198,12 +198,15 @@ class _Reader:
         return DeadLetterPolicy(topic, attempts)
 
     def _oidc_token(self, entry: dict[str, Any], where: str, line: int) -> OidcToken | None:
-        """A push subscription's token: an email is required, the audience may be left out."""
+        """A push subscription's token, or the one `etl serve` pushes a function's subscription
+        with (and the function then requires): an email is required, the audience may be left
+        out."""
         raw = entry.get("oidc_token")
         if raw is None:
             return None
-        if entry.get("push_endpoint") is None:
-            self._fail(line, where, 'oidc_token needs type = "push"', "oidc_token")
+        if entry.get("push_endpoint") is None and entry.get("function") is None:
+            problem = 'oidc_token needs type = "push" or a function'
+            self._fail(line, where, problem, "oidc_token")
         token = self._inline(raw, "oidc_token", where, line)
         self._only(token, {"service_account_email", "audience"}, f"{where} oidc_token", line)
         key = "oidc_token.service_account_email"

@@ -71,15 +71,16 @@ func (v *validator) pushEndpoint(p place, raw rawSubscription) string {
 	return endpoint
 }
 
-// oidcToken checks a push subscription's oidc_token: an email is required,
+// oidcToken checks the oidc_token of a push subscription, or of a function's
+// subscription (etl serve pushes it with the token): an email is required,
 // the audience may be left out (production then uses the endpoint).
 func (v *validator) oidcToken(p place, raw rawSubscription) *OidcToken {
 	o := raw.OidcToken
 	if o == nil {
 		return nil
 	}
-	if raw.PushEndpoint == nil {
-		v.fail(p, "oidc_token", `oidc_token needs type = "push"`)
+	if raw.PushEndpoint == nil && raw.Function == nil {
+		v.fail(p, "oidc_token", `oidc_token needs type = "push" or a function`)
 	}
 	const key = "oidc_token.service_account_email"
 	email := v.optional(p, key, o.ServiceAccountEmail, "")

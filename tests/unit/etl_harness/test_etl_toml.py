@@ -74,6 +74,17 @@ def test_a_push_subscriptions_oidc_token_is_read_with_placeholders_filled() -> N
     assert hook.oidc_token.audience == "https://test.example"
 
 
+def test_a_functions_subscription_may_declare_the_token_etl_serve_pushes_it_with() -> None:
+    oidc = 'oidc_token = { service_account_email = "invoker@{project}.iam.gserviceaccount.com" }'
+    text = MINIMAL.replace('function = "receiver"\n', f'function = "receiver"\n{oidc}\n')
+    sub = etl_toml.parse(text).resources("dev", "other").subscription("sub-dev")
+    account = "invoker@other.iam.gserviceaccount.com"
+    assert sub.oidc_token == etl_toml.OidcToken(account, None)
+    assert "push_config" not in provision.subscription_request("other", sub)  # pull at rest
+    pushed = provision.subscription_request("other", sub, "http://localhost:1/x")
+    assert pushed["push_config"].oidc_token.service_account_email == account
+
+
 WITH_SCHEMA = MINIMAL.replace(
     '[[pubsub.topics]]\nname = "events-{stage}"',
     '[[pubsub.schemas]]\nname = "state-{stage}"\ntype = "avro"\n'

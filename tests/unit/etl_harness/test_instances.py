@@ -8,6 +8,7 @@ from etl.config import Settings
 from etl.entrypoints.worker import WorkerOptions
 from etl_harness.instances import Spec
 from etl_harness.local import Local
+from etl_harness.push_auth import Requirement
 
 
 def test_an_instance_gets_exactly_the_configuration_and_descriptors_serve_runs_with() -> None:
@@ -26,7 +27,12 @@ def test_an_instance_gets_exactly_the_configuration_and_descriptors_serve_runs_w
         etl_toml="/tmp/etl.toml",
         emulators_bin=None,
     )
-    functions = Spec(local, "fanout", lifeline=3, ready=4, host="0.0.0.0", sockets={"a": 5})
+    required = {
+        "a": Requirement("http://localhost:5", "push@p.iam.gserviceaccount.com", "http://c")
+    }
+    functions = Spec(
+        local, "fanout", lifeline=3, ready=4, host="0.0.0.0", sockets={"a": 5}, push_auth=required
+    )
     worker = Spec(local, "worker", 3, 4, worker=WorkerOptions(pull="streaming", batch_size=7))
     assert Spec.from_json(functions.to_json()) == functions
     assert Spec.from_json(worker.to_json()) == worker

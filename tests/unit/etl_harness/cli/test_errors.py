@@ -141,6 +141,14 @@ def test_publish_names_a_file_it_cannot_read(source: str, problem: str) -> None:
     )
 
 
+def test_push_auth_for_the_worker_is_a_usage_error() -> None:
+    code, _, stderr = run("serve", "--pipeline", "worker", "--require-push-auth")
+    assert code == 2
+    assert one_error_line(stderr) == (
+        "error: --require-push-auth is for the shapes with functions (push), not worker"
+    )
+
+
 def test_the_choices_are_shown_in_help() -> None:
     code, stdout, _ = run("serve", "--help")
     assert code == 0
