@@ -46,7 +46,7 @@ func TestHLL_estimateSparse800(t *testing.T) {
 		exp int64
 	}{
 		{16, 795},
-		{17, 798},
+		{17, 797},
 		{18, 799},
 		{19, 799},
 		{20, 799},
@@ -114,8 +114,8 @@ func TestHLL_estimateSparse200k(t *testing.T) {
 		p   int
 		exp int64
 	}{
-		{24, 200039},
-		{25, 200048},
+		{24, 200026},
+		{25, 200035},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("p=%d", tc.p), func(t *testing.T) {
@@ -182,9 +182,9 @@ func TestHLL_estimateSparse100k2x50k(t *testing.T) {
 		p   int
 		exp int64
 	}{
-		{23, 149969},
-		{24, 149998},
-		{25, 150012},
+		{23, 149946},
+		{24, 149988},
+		{25, 150004},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("p=%d", tc.p), func(t *testing.T) {
@@ -234,8 +234,8 @@ func TestHLL_normalize(t *testing.T) {
 	if !subject.IsSparse() {
 		t.Error("expected sparse representation")
 	}
-	if got := subject.Estimate(); got != 3_083 {
-		t.Errorf("got %d, want 3083", got)
+	if got := subject.Estimate(); got != 3_084 {
+		t.Errorf("got %d, want 3084", got)
 	}
 
 	subject.Add(rnd.Uint64())
@@ -386,8 +386,8 @@ func TestHLL_proto_initNormal(t *testing.T) {
 	if subject.IsSparse() {
 		t.Error("expected normal representation")
 	}
-	if got := subject.Estimate(); got != 9_912 {
-		t.Errorf("got %d, want 9912", got)
+	if got := subject.Estimate(); got != 9_914 {
+		t.Errorf("got %d, want 9914", got)
 	}
 
 	msg := subject.Proto()
@@ -427,8 +427,8 @@ func TestHLL_proto_initNormal(t *testing.T) {
 	if got := restored.SparsePrecision(); got != 17 {
 		t.Errorf("sparse precision: got %d, want 17", got)
 	}
-	if got := restored.Estimate(); got != 9_912 {
-		t.Errorf("got %d, want 9912", got)
+	if got := restored.Estimate(); got != 9_914 {
+		t.Errorf("got %d, want 9914", got)
 	}
 }
 
@@ -441,8 +441,8 @@ func TestHLL_proto_initSparse(t *testing.T) {
 	if !subject.IsSparse() {
 		t.Error("expected sparse representation")
 	}
-	if got := subject.Estimate(); got != 798 {
-		t.Errorf("got %d, want 798", got)
+	if got := subject.Estimate(); got != 797 {
+		t.Errorf("got %d, want 797", got)
 	}
 
 	msg := subject.Proto()
@@ -462,8 +462,8 @@ func TestHLL_proto_initSparse(t *testing.T) {
 
 	// expect sparse representation:
 	// hash/rand collisions are fine, that's why it is != 800
-	if got := msg.GetSparseSize(); got != 796 {
-		t.Errorf("sparse size: got %d, want 796", got)
+	if got := msg.GetSparseSize(); got != 795 {
+		t.Errorf("sparse size: got %d, want 795", got)
 	}
 	if len(msg.GetSparseData()) == 0 {
 		t.Error("expected non-empty sparse data")
@@ -483,7 +483,7 @@ func TestHLL_proto_initSparse(t *testing.T) {
 	if got := restored.SparsePrecision(); got != 17 {
 		t.Errorf("sparse precision: got %d, want 17", got)
 	}
-	if got := restored.Estimate(); got != 798 {
-		t.Errorf("got %d, want 798", got)
+	if got := restored.Estimate(); got != 797 {
+		t.Errorf("got %d, want 797", got)
 	}
 }

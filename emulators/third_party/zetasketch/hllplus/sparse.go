@@ -90,43 +90,40 @@ func (s *sparseState) Flush() {
 		return
 	}
 
-	result := recycleDeltaSlice(s.data.Len())
+	// merge existing data and buffered (both sorted; equal values once)
 	buffered := s.buffer.Flush()
-
-	// merge existing data and buffered
+	merged := make([]uint32, 0, s.data.Count()+len(buffered))
 	s.data.Iterate(func(x uint32) {
-		if len(buffered) == 0 {
-			result.Append(x)
-			return
+		for len(buffered) > 0 && buffered[0] < x {
+			merged = append(merged, buffered[0])
+			buffered = buffered[1:]
 		}
-
-		for len(buffered) > 0 {
-			b := buffered[0]
-
-			if b <= x {
-				// shift buffered element so it is not used on next iteration
-				buffered = buffered[1:]
-			}
-
-			if b < x {
-				// append all buffered elements, smaller than stored one
-				result.Append(b)
-			} else {
-				// append last element (stored, largest one)
-				result.Append(x)
-				break
-			}
+		if len(buffered) > 0 && buffered[0] == x {
+			buffered = buffered[1:]
 		}
+		merged = append(merged, x)
 	})
+	merged = append(merged, buffered...)
 
-	// append remaining
-	for _, x := range buffered {
+	result := recycleDeltaSlice(s.data.Len())
+	for i, x := range merged {
+		// Values with an encoded rhoW' for the same index sort next to each
+		// other, the largest rhoW' last: keep that one only, as ZetaSketch does.
+		if i+1 < len(merged) && s.sameEncodedIndex(x, merged[i+1]) {
+			continue
+		}
 		result.Append(x)
 	}
 
 	// replace data
 	s.data.Release()
 	s.data = result
+}
+
+// sameEncodedIndex reports whether a and b both carry an encoded rhoW' for
+// the same normal index.
+func (s *sparseState) sameEncodedIndex(a, b uint32) bool {
+	return a&s.encodedFlag != 0 && b&s.encodedFlag != 0 && a>>sparseRhoWBits == b>>sparseRhoWBits
 }
 
 func (s *sparseState) OverMax() bool {
