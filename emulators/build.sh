@@ -33,7 +33,7 @@ stamp=$(
     "$GO" env GOOS GOARCH
     echo "${flags[*]} ${targets[*]}"
     cat go.mod go.sum
-    find cmd internal -name '*.go' ! -name '*_test.go' -print0 | sort -z | xargs -0 cat
+    find cmd internal third_party -name '*.go' ! -name '*_test.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -d' ' -f1
 )
 if [[ ${FORCE:-} != 1 && -f bin/.stamp && $(<bin/.stamp) == "$stamp" ]]; then

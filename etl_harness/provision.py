@@ -169,12 +169,13 @@ def table_request(table: etl_toml.Table) -> admin_types.Table:
 
 
 def aggregate_type(aggregate: str) -> admin_types.Type:
-    """The int64 aggregate value type `aggregate` ("sum", "min" or "max") names."""
+    """The int64 aggregate value type `aggregate` ("sum", "min", "max" or "hll") names."""
     agg = admin_types.Type.Aggregate
     aggregator: dict[str, dict[str, Any]] = {
         "sum": {"sum": agg.Sum()},
         "min": {"min_": agg.Min()},
         "max": {"max_": agg.Max()},
+        "hll": {"hllpp_unique_count": agg.HyperLogLogPlusPlusUniqueCount()},
     }
     int64 = admin_types.Type(int64_type=admin_types.Type.Int64())
     return admin_types.Type(aggregate_type=agg(input_type=int64, **aggregator[aggregate]))

@@ -47,7 +47,8 @@ class Table:
     name: str
     families: Mapping[str, GcRule]
     aggregates: Mapping[str, str] = field(default_factory=dict)
-    """Families of int64 aggregate type ("sum", "min" or "max"): `AddToCell` merges into them."""
+    """Families of int64 aggregate type ("sum", "min", "max" or "hll", HyperLogLog++ unique count):
+    `AddToCell` merges into them."""
 
 
 @dataclass(frozen=True, slots=True)

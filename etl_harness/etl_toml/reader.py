@@ -281,10 +281,10 @@ class _Reader:
         return GcRule(versions, age)
 
     def _aggregate(self, value: Any, family: str, where: str, line: int) -> str:
-        """An aggregate family's type: int64 sum, min or max."""
+        """An aggregate family's type: int64 sum, min, max or hll (HyperLogLog++ unique count)."""
         key = f"families.{family}.aggregate"
-        if value not in ("sum", "min", "max"):
-            problem = f'{key} must be "sum", "min" or "max", got {_q(value)}'
+        if value not in ("sum", "min", "max", "hll"):
+            problem = f'{key} must be "sum", "min", "max" or "hll", got {_q(value)}'
             self._fail(line, where, problem, f"families.{family}")
         return str(value)
 

@@ -1,21 +1,22 @@
-// Package bigtableaggregate gives the Bigtable emulator production's Min and
-// Max aggregate column families. bttest accepts them but merges AddToCell
-// and MergeToCell into such a cell by keeping the newest input (it
-// implements Sum only); production keeps the smallest or largest int64.
+// Package bigtableaggregate gives the Bigtable emulator production's Min,
+// Max and HyperLogLog++ (HyperLogLogPlusPlusUniqueCount) aggregate column
+// families. bttest accepts them but merges AddToCell and MergeToCell into
+// such a cell by keeping the newest input (it implements Sum only);
+// production keeps the smallest or largest int64, or a ZetaSketch HLL++
+// sketch of every input.
 //
 // The layer works through the public API only: it reads each table's
 // family types with GetTable, and before bttest applies a mutation request
-// it rewrites every AddToCell/MergeToCell into a Min or Max family so that
-// its input already is the aggregate of the cell's current value (read with
-// ReadRows) and the new one, which bttest's keep-the-newest merge then
-// stores. Requests that touch Min/Max families are applied one at a time,
-// so the read and the write cannot interleave with another such request.
-// Sum (bttest's own) and every other mutation pass through untouched.
+// it rewrites every AddToCell/MergeToCell into such a family into a
+// MergeToCell of the cell's new state, folded from its current value (read
+// with ReadRows) and the input, which bttest's keep-the-newest merge then
+// stores. Requests that touch these families are applied one at a time, so
+// the read and the write cannot interleave with another such request. Sum
+// (bttest's own) and every other mutation pass through untouched.
 package bigtableaggregate
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,30 +26,20 @@ import (
 	btapb "cloud.google.com/go/bigtable/admin/apiv2/adminpb"
 	btpb "cloud.google.com/go/bigtable/apiv2/bigtablepb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
-type kind int
-
-const (
-	other kind = iota
-	minimum
-	maximum
-)
-
-// Layer rewrites Min/Max aggregate mutations; Use must be given the
+// Layer rewrites Min, Max and HLL++ aggregate mutations; Use must be given the
 // server's in-process connection before calls arrive.
 type Layer struct {
 	conn  atomic.Pointer[grpc.ClientConn]
-	apply sync.Mutex // held while a request touching Min/Max families is read, rewritten and applied
+	apply sync.Mutex // held while a request touching the layer's families is read, rewritten and applied
 
-	mu    sync.Mutex
-	kinds map[string]map[string]kind // by table, then family; dropped when the table changes
+	mu          sync.Mutex
+	aggregators map[string]map[string]aggregator // by table, then family; dropped when the table changes
 }
 
 // New returns a layer without a connection yet.
-func New() *Layer { return &Layer{kinds: map[string]map[string]kind{}} }
+func New() *Layer { return &Layer{aggregators: map[string]map[string]aggregator{}} }
 
 // Use sets the connection the layer reads tables and cells through.
 func (l *Layer) Use(conn *grpc.ClientConn) { l.conn.Store(conn) }
@@ -133,17 +124,18 @@ func tableOf(req any) string {
 
 func (l *Layer) forget(table string) {
 	l.mu.Lock()
-	delete(l.kinds, table)
+	delete(l.aggregators, table)
 	l.mu.Unlock()
 }
 
-// familyKinds are the table's Min and Max families (GetTable, cached).
-func (l *Layer) familyKinds(ctx context.Context, table string) (map[string]kind, error) {
+// familyAggregators are the aggregators of the table's families the layer
+// folds (GetTable, cached).
+func (l *Layer) familyAggregators(ctx context.Context, table string) (map[string]aggregator, error) {
 	l.mu.Lock()
-	kinds, ok := l.kinds[table]
+	aggs, ok := l.aggregators[table]
 	l.mu.Unlock()
 	if ok {
-		return kinds, nil
+		return aggs, nil
 	}
 	conn := l.conn.Load()
 	if conn == nil {
@@ -153,39 +145,35 @@ func (l *Layer) familyKinds(ctx context.Context, table string) (map[string]kind,
 	if err != nil {
 		return nil, err
 	}
-	kinds = map[string]kind{}
+	aggs = map[string]aggregator{}
 	for name, cf := range t.GetColumnFamilies() {
-		agg := cf.GetValueType().GetAggregateType()
-		switch {
-		case agg.GetMin() != nil:
-			kinds[name] = minimum
-		case agg.GetMax() != nil:
-			kinds[name] = maximum
+		if agg := aggregatorOf(cf.GetValueType()); agg != nil {
+			aggs[name] = agg
 		}
 	}
 	l.mu.Lock()
-	l.kinds[table] = kinds
+	l.aggregators[table] = aggs
 	l.mu.Unlock()
-	return kinds, nil
+	return aggs, nil
 }
 
-// rewrite turns the Min/Max aggregate mutations of rows into AddToCells of
-// the aggregated value; it returns with the apply lock held (unlock
-// releases it) when there were any, else with nothing held. Errors about
-// the table are left to bttest to report.
+// rewrite turns the aggregate mutations of rows into the layer's families
+// into MergeToCells of the folded state; it returns with the apply lock
+// held (unlock releases it) when there were any, else with nothing held.
+// Errors about the table are left to bttest to report.
 func (l *Layer) rewrite(ctx context.Context, table string, rows []rowMutations) (func(), error) {
 	if !touchesAggregates(rows) {
 		return func() {}, nil
 	}
-	kinds, err := l.familyKinds(ctx, table)
-	if err != nil || len(kinds) == 0 {
+	aggs, err := l.familyAggregators(ctx, table)
+	if err != nil || len(aggs) == 0 {
 		return func() {}, nil
 	}
 	l.apply.Lock()
-	pending := map[cellKey]int64{} // values this request has already aggregated
+	pending := map[cellKey][]byte{} // states this request has already folded
 	for _, row := range rows {
 		for _, m := range row.mutations {
-			if err := l.rewriteOne(ctx, table, row.key, m, kinds, pending); err != nil {
+			if err := l.rewriteOne(ctx, table, row.key, m, aggs, pending); err != nil {
 				l.apply.Unlock()
 				return nil, err
 			}
@@ -210,60 +198,31 @@ type cellKey struct {
 	ts                  int64
 }
 
-func (l *Layer) rewriteOne(ctx context.Context, table string, row []byte, m *btpb.Mutation, kinds map[string]kind, pending map[cellKey]int64) error {
-	family, column, ts, input, ok := aggregateInput(m)
-	if !ok || kinds[family] == other {
+func (l *Layer) rewriteOne(ctx context.Context, table string, row []byte, m *btpb.Mutation, aggs map[string]aggregator, pending map[cellKey][]byte) error {
+	family, column, ts, ok := target(m)
+	agg := aggs[family]
+	if !ok || agg == nil {
 		return nil
-	}
-	value, err := input()
-	if err != nil {
-		return err
 	}
 	key := cellKey{string(row), family, string(column), ts}
 	current, found := pending[key]
 	if !found {
-		if current, found, err = l.read(ctx, table, row, family, column, ts); err != nil {
+		var err error
+		if current, err = l.read(ctx, table, row, family, column, ts); err != nil {
 			return err
 		}
 	}
-	if found && (kinds[family] == minimum && current < value || kinds[family] == maximum && current > value) {
-		value = current
+	state, err := agg.fold(current, m)
+	if err != nil {
+		return err
 	}
-	pending[key] = value
-	m.Mutation = &btpb.Mutation_AddToCell_{AddToCell: &btpb.Mutation_AddToCell{
-		FamilyName: family, ColumnQualifier: &btpb.Value{Kind: &btpb.Value_RawValue{RawValue: column}},
-		Timestamp: &btpb.Value{Kind: &btpb.Value_RawTimestampMicros{RawTimestampMicros: ts}},
-		Input:     &btpb.Value{Kind: &btpb.Value_IntValue{IntValue: value}},
-	}}
+	pending[key] = state
+	m.Mutation = mergeState(family, column, ts, state).Mutation
 	return nil
 }
 
-// aggregateInput is what an AddToCell or MergeToCell writes where: the
-// input as an int64 (MergeToCell's raw bytes are its 8-byte big-endian
-// encoding, as production's reads return).
-func aggregateInput(m *btpb.Mutation) (family string, column []byte, ts int64, input func() (int64, error), ok bool) {
-	if a := m.GetAddToCell(); a != nil {
-		return a.GetFamilyName(), a.GetColumnQualifier().GetRawValue(), a.GetTimestamp().GetRawTimestampMicros(), func() (int64, error) {
-			if _, isInt := a.GetInput().GetKind().(*btpb.Value_IntValue); !isInt {
-				return 0, status.Error(codes.InvalidArgument, "AddToCell into an int64 aggregate needs an int_value input")
-			}
-			return a.GetInput().GetIntValue(), nil
-		}, true
-	}
-	if mg := m.GetMergeToCell(); mg != nil {
-		return mg.GetFamilyName(), mg.GetColumnQualifier().GetRawValue(), mg.GetTimestamp().GetRawTimestampMicros(), func() (int64, error) {
-			raw := mg.GetInput().GetRawValue()
-			if len(raw) != 8 {
-				return 0, status.Errorf(codes.InvalidArgument, "MergeToCell into an int64 aggregate needs 8 bytes, got %d", len(raw))
-			}
-			return int64(binary.BigEndian.Uint64(raw)), nil
-		}, true
-	}
-	return "", nil, 0, nil, false
-}
-
-// read is the cell's current value at exactly ts, if it has one.
-func (l *Layer) read(ctx context.Context, table string, row []byte, family string, column []byte, ts int64) (int64, bool, error) {
+// read is the cell's current value at exactly ts, nil if it has none.
+func (l *Layer) read(ctx context.Context, table string, row []byte, family string, column []byte, ts int64) ([]byte, error) {
 	filter := &btpb.RowFilter{Filter: &btpb.RowFilter_Chain_{Chain: &btpb.RowFilter_Chain{Filters: []*btpb.RowFilter{
 		{Filter: &btpb.RowFilter_FamilyNameRegexFilter{FamilyNameRegexFilter: "^" + family + "$"}},
 		{Filter: &btpb.RowFilter_ColumnRangeFilter{ColumnRangeFilter: &btpb.ColumnRange{
@@ -277,7 +236,7 @@ func (l *Layer) read(ctx context.Context, table string, row []byte, family strin
 		TableName: table, Rows: &btpb.RowSet{RowKeys: [][]byte{row}}, Filter: filter,
 	})
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	var value []byte
 	for {
@@ -286,14 +245,11 @@ func (l *Layer) read(ctx context.Context, table string, row []byte, family strin
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return 0, false, fmt.Errorf("reading the aggregate cell: %w", err)
+			return nil, fmt.Errorf("reading the aggregate cell: %w", err)
 		}
 		for _, c := range resp.GetChunks() {
 			value = append(value, c.GetValue()...)
 		}
 	}
-	if len(value) != 8 {
-		return 0, false, nil
-	}
-	return int64(binary.BigEndian.Uint64(value)), true, nil
+	return value, nil
 }

@@ -76,6 +76,8 @@ func aggregateType(agg string) *btapb.Type {
 		a.Aggregator = &btapb.Type_Aggregate_Min_{Min: &btapb.Type_Aggregate_Min{}}
 	case "max":
 		a.Aggregator = &btapb.Type_Aggregate_Max_{Max: &btapb.Type_Aggregate_Max{}}
+	case "hll":
+		a.Aggregator = &btapb.Type_Aggregate_HllppUniqueCount{HllppUniqueCount: &btapb.Type_Aggregate_HyperLogLogPlusPlusUniqueCount{}}
 	default:
 		return nil
 	}

@@ -82,8 +82,8 @@ type Retry struct {
 type Table struct {
 	Name     string
 	Families map[string]GCRule
-	// Aggregates are the families of int64 aggregate type: "sum", "min" or
-	// "max", by family (AddToCell merges into them).
+	// Aggregates are the families of int64 aggregate type: "sum", "min",
+	// "max" or "hll" (HyperLogLog++), by family (AddToCell merges into them).
 	Aggregates map[string]string
 }
 

@@ -163,10 +163,11 @@ func (v *validator) family(p place, name string, raw rawFamilyRule) GCRule {
 	}
 }
 
-// aggregate checks an aggregate family's type: int64 sum, min or max.
+// aggregate checks an aggregate family's type: int64 sum, min, max or
+// hll (HyperLogLog++ unique count).
 func (v *validator) aggregate(p place, key, agg string) string {
-	if agg != "sum" && agg != "min" && agg != "max" {
-		v.fail(p, key, `%s must be "sum", "min" or "max", got %q`, key, agg)
+	if agg != "sum" && agg != "min" && agg != "max" && agg != "hll" {
+		v.fail(p, key, `%s must be "sum", "min", "max" or "hll", got %q`, key, agg)
 	}
 	return agg
 }
