@@ -7,7 +7,10 @@ Google's (`--etl-emulators=official`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from google.api_core import exceptions as gexc
 
 from tests.e2e.sandbox import PubSubSandbox
 
@@ -28,3 +31,18 @@ def test_a_topic_a_subscription_dead_letters_to_can_be_deleted_and_the_policy_st
     kept = pubsub.subscriber.get_subscription(subscription=sub).dead_letter_policy
     assert kept.dead_letter_topic == policy.dead_letter_topic
     assert kept.max_delivery_attempts == 5
+
+
+def test_streaming_pull_on_an_invalid_subscription_name_ends_with_invalid_argument(
+    pubsub: PubSubSandbox,
+) -> None:
+    """The name is checked before it is looked up: `InvalidArgument`, not `NotFound`
+    (subscriber_test::test_optimistic_subscribe creates the subscription on `NotFound`, and
+    that creation is refused too)."""
+
+    def callback(message: Any) -> None:
+        message.ack()
+
+    stream = pubsub.subscriber.subscribe(f"projects/{pubsub.project}/subscriptions/123", callback)
+    with pytest.raises(gexc.InvalidArgument):
+        stream.result(timeout=60)
