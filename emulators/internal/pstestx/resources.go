@@ -41,6 +41,14 @@ func (s Subscription) Topic() *Topic {
 	return &Topic{p: p}
 }
 
+// ForgetDeadLetterTopic drops pstest's link from the subscription to its
+// dead-letter topic, which makes pstest refuse to delete that topic
+// (FailedPrecondition); production deletes it. The subscription's
+// dead-letter policy, and the name in it, stay as they were.
+func (s Subscription) ForgetDeadLetterTopic() {
+	*field[unsafe.Pointer](s.p, "subscription.deadLetterTopic") = nil
+}
+
 // SetAckTimeout sets the ack deadline pstest gives the subscription's
 // deliveries.
 func (s Subscription) SetAckTimeout(d time.Duration) {

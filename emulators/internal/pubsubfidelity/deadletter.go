@@ -49,6 +49,20 @@ func (l *Layer) showSubscription(s *pb.Subscription) *pb.Subscription {
 	return out
 }
 
+// releaseDeadLetterTopic lets topic be deleted while subscriptions name it
+// as their dead-letter topic, as production does (pstest refuses with
+// FailedPrecondition; Google's samples delete it so). Their policies keep
+// the name: messages due for dead-lettering stay on the subscription while
+// no topic has it (deadLetterDue) and go to a topic created again under it.
+func (l *Layer) releaseDeadLetterTopic(topic string) {
+	defer l.st.Lock()()
+	for _, s := range l.st.Subscriptions() {
+		if s.Proto().GetDeadLetterPolicy().GetDeadLetterTopic() == topic {
+			s.ForgetDeadLetterTopic()
+		}
+	}
+}
+
 // deadLetterDue forwards the messages of subscription name that are not
 // outstanding and have used up their delivery attempts to its dead-letter
 // topic, with the CloudPubSubDeadLetterSource* attributes, and removes them

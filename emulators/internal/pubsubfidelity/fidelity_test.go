@@ -455,3 +455,37 @@ func TestOrderingKeyHoldsWithinOneBatch(t *testing.T) {
 	f.publishNumbered(topic, 30, func(int) string { return "k" })
 	f.pullOneAtATime(name, 30)
 }
+
+// A topic that a subscription dead-letters to can be deleted, as in
+// production (pstest refuses: FailedPrecondition); the policy keeps naming
+// it, messages due stay on the subscription while no topic has the name,
+// and go to a topic created again under it.
+func TestDeadLetterTopicCanBeDeleted(t *testing.T) {
+	f := newFixture(t)
+	topic, dl := f.topic("gone"), f.topic("gone-dl")
+	src := subName("gone-src")
+	policy := &pb.DeadLetterPolicy{DeadLetterTopic: dl, MaxDeliveryAttempts: 5}
+	f.subscription(&pb.Subscription{Name: src, Topic: topic, DeadLetterPolicy: policy})
+	if _, err := f.pub.DeleteTopic(ctx(), &pb.DeleteTopicRequest{Topic: dl}); err != nil {
+		t.Fatalf("delete the dead-letter topic: %v", err)
+	}
+	got, err := f.sub.GetSubscription(ctx(), &pb.GetSubscriptionRequest{Subscription: src})
+	if err != nil || got.GetDeadLetterPolicy().GetDeadLetterTopic() != dl {
+		t.Fatalf("policy after the delete: %v, %v", got.GetDeadLetterPolicy(), err)
+	}
+	f.publish(topic, "dead")
+	for range 5 {
+		f.nack(src, f.pull(src, 1))
+	}
+	if m := f.pull(src, 10); len(m) != 1 {
+		t.Fatalf("with no dead-letter topic the message stays: got %d", len(m))
+	} else {
+		f.nack(src, m)
+	}
+	f.topic("gone-dl")
+	catch := f.subscription(&pb.Subscription{Name: subName("gone-catch"), Topic: dl}).GetName()
+	f.nack(src, f.pull(src, 1))
+	if m := f.pull(catch, 10); len(m) != 1 {
+		t.Fatalf("dead-letter topic created again: got %d messages, want 1", len(m))
+	}
+}

@@ -65,6 +65,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		}
 		return l.showing(h(ctx, req))
 	case *pb.DeleteTopicRequest:
+		l.releaseDeadLetterTopic(r.GetTopic())
 	case *pb.ListTopicSubscriptionsRequest:
 		return l.attachedOnly(h(ctx, req))
 	case *pb.Subscription:

@@ -253,9 +253,6 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 		if !topics[s.GetTopic()] {
 			return fmt.Errorf("subscription %s: topic %s is not in %s", s.GetName(), s.GetTopic(), topicsFile)
 		}
-		if dl := s.GetDeadLetterPolicy().GetDeadLetterTopic(); dl != "" && !topics[dl] {
-			return fmt.Errorf("subscription %s: dead-letter topic %s is not in %s", s.GetName(), dl, topicsFile)
-		}
 		if _, dup := subTopic[s.GetName()]; dup {
 			return fmt.Errorf("subscription %s twice", s.GetName())
 		}
@@ -305,6 +302,39 @@ func LoadPubSub(dir string) (*PubSubState, error) {
 	return st, nil
 }
 
+// applySubscriptions creates the subscriptions without their push
+// endpoints. A dead-letter topic that was deleted after its subscription
+// named it (production allows that) is created for the creation, which
+// needs it, and deleted again.
+func (st *PubSubState) applySubscriptions(ctx context.Context, pub pb.PublisherClient, sub pb.SubscriberClient) error {
+	gone := map[string]bool{}
+	for _, s := range st.Subscriptions {
+		gone[s.GetDeadLetterPolicy().GetDeadLetterTopic()] = true
+	}
+	delete(gone, "")
+	for _, t := range st.Topics {
+		delete(gone, t.GetName())
+	}
+	for name := range gone {
+		if _, err := pub.CreateTopic(ctx, &pb.Topic{Name: name}); err != nil {
+			return fmt.Errorf("deleted dead-letter topic %s: %w", name, err)
+		}
+	}
+	for _, s := range st.Subscriptions {
+		bare := proto.Clone(s).(*pb.Subscription)
+		bare.PushConfig = nil
+		if _, err := sub.CreateSubscription(ctx, bare); err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("subscription %s: %w", s.GetName(), err)
+		}
+	}
+	for name := range gone {
+		if _, err := pub.DeleteTopic(ctx, &pb.DeleteTopicRequest{Topic: name}); err != nil {
+			return fmt.Errorf("deleted dead-letter topic %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Apply creates the state in an emulator: schemas (every revision, in
 // order; topics' revision ranges follow the new revision ids), topics and
 // subscriptions through
@@ -328,12 +358,8 @@ func (st *PubSubState) Apply(ctx context.Context, srv PubSubServer, reg *faults.
 			return fmt.Errorf("import %s: topic %s: %w", st.Dir, t.GetName(), err)
 		}
 	}
-	for _, s := range st.Subscriptions {
-		bare := proto.Clone(s).(*pb.Subscription)
-		bare.PushConfig = nil
-		if _, err := sub.CreateSubscription(ctx, bare); err != nil && status.Code(err) != codes.AlreadyExists {
-			return fmt.Errorf("import %s: subscription %s: %w", st.Dir, s.GetName(), err)
-		}
+	if err := st.applySubscriptions(ctx, pub, sub); err != nil {
+		return fmt.Errorf("import %s: %w", st.Dir, err)
 	}
 	restored := make([]pubsubfidelity.Restored, 0, len(st.Messages))
 	for _, bm := range st.Messages {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -383,5 +385,33 @@ func TestPubSubRoundTripBeyondTheWindow(t *testing.T) {
 	b.must(err)
 	if got.GetDeadLetterPolicy().GetMaxDeliveryAttempts() != 7 {
 		t.Errorf("dead-letter policy after import: %v", got.GetDeadLetterPolicy())
+	}
+}
+
+// A subscription whose dead-letter topic was deleted (production allows
+// that) is exported and imported with its policy; the topic stays deleted.
+func TestPubSubRoundTripWithDeletedDeadLetterTopic(t *testing.T) {
+	ctx := context.Background()
+	a := newPubSub(t)
+	for _, name := range []string{topicA, topicD} {
+		_, err := a.pub.CreateTopic(ctx, &pb.Topic{Name: name})
+		a.must(err)
+	}
+	policy := &pb.DeadLetterPolicy{DeadLetterTopic: topicD, MaxDeliveryAttempts: 7}
+	_, err := a.sub.CreateSubscription(ctx, &pb.Subscription{Name: subA, Topic: topicA, DeadLetterPolicy: policy})
+	a.must(err)
+	_, err = a.pub.DeleteTopic(ctx, &pb.DeleteTopicRequest{Topic: topicD})
+	a.must(err)
+	st, err := LoadPubSub(a.export(t.TempDir()))
+	a.must(err)
+	b := newPubSub(t)
+	b.must(st.Apply(ctx, b.srv, nil))
+	got, err := b.sub.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: subA})
+	b.must(err)
+	if p := got.GetDeadLetterPolicy(); p.GetDeadLetterTopic() != topicD || p.GetMaxDeliveryAttempts() != 7 {
+		t.Errorf("dead-letter policy after import: %v", p)
+	}
+	if _, err := b.pub.GetTopic(ctx, &pb.GetTopicRequest{Topic: topicD}); status.Code(err) != codes.NotFound {
+		t.Errorf("the deleted dead-letter topic after import: %v, want NotFound", err)
 	}
 }

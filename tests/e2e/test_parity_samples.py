@@ -1,0 +1,48 @@
+"""Behaviours Google's published samples (python-pubsub `samples/snippets`, python-bigtable
+`samples/`) rely on, found where a sample passed against Google's emulators and failed against ours
+(`tests/samples/run_google_samples.py`; docs/emulators/samples.md). Each is reproduced here through
+the official client, so CI keeps it without the samples: run against ours (`nox -s e2e`) and
+Google's (`--etl-emulators=official`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as gexc
+
+from tests.e2e.sandbox import PubSubSandbox
+
+pytestmark = pytest.mark.parity
+
+
+def test_a_topic_a_subscription_dead_letters_to_can_be_deleted_and_the_policy_stays(
+    pubsub: PubSubSandbox, topic: str
+) -> None:
+    """DeleteTopic refuses nothing but a missing topic (Google's reference: existing
+    subscriptions are not deleted); subscriber_test's module fixture deletes its dead-letter
+    topic while a subscription still names it."""
+    policy, _ = pubsub.dead_letter_target(max_delivery_attempts=5)
+    sub = pubsub.subscription(topic, dead_letter_policy=policy)
+
+    pubsub.publisher.delete_topic(topic=policy.dead_letter_topic)
+
+    kept = pubsub.subscriber.get_subscription(subscription=sub).dead_letter_policy
+    assert kept.dead_letter_topic == policy.dead_letter_topic
+    assert kept.max_delivery_attempts == 5
+
+
+def test_streaming_pull_on_an_invalid_subscription_name_ends_with_invalid_argument(
+    pubsub: PubSubSandbox,
+) -> None:
+    """The name is checked before it is looked up: `InvalidArgument`, not `NotFound`
+    (subscriber_test::test_optimistic_subscribe creates the subscription on `NotFound`, and
+    that creation is refused too)."""
+
+    def callback(message: Any) -> None:
+        message.ack()
+
+    stream = pubsub.subscriber.subscribe(f"projects/{pubsub.project}/subscriptions/123", callback)
+    with pytest.raises(gexc.InvalidArgument):
+        stream.result(timeout=60)
