@@ -1,16 +1,14 @@
 """Behaviours Google's published samples (python-pubsub `samples/snippets`, python-bigtable
 `samples/`) rely on, found where a sample passed against Google's emulators and failed against ours
 (`tests/samples/run_google_samples.py`; docs/emulators/samples.md). Each is reproduced here through
-the official client, so CI keeps it without the samples: run against ours (`nox -s e2e`) and
+the official client, so CI keeps it without the samples (the invalid-name StreamingPull case of
+`subscriber_test::test_optimistic_subscribe` is in test_parity_pubsub.py): run against ours (`nox -s e2e`) and
 Google's (`--etl-emulators=official`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from google.api_core import exceptions as gexc
 
 from tests.e2e.sandbox import PubSubSandbox
 
@@ -32,17 +30,3 @@ def test_a_topic_a_subscription_dead_letters_to_can_be_deleted_and_the_policy_st
     assert kept.dead_letter_topic == policy.dead_letter_topic
     assert kept.max_delivery_attempts == 5
 
-
-def test_streaming_pull_on_an_invalid_subscription_name_ends_with_invalid_argument(
-    pubsub: PubSubSandbox,
-) -> None:
-    """The name is checked before it is looked up: `InvalidArgument`, not `NotFound`
-    (subscriber_test::test_optimistic_subscribe creates the subscription on `NotFound`, and
-    that creation is refused too)."""
-
-    def callback(message: Any) -> None:
-        message.ack()
-
-    stream = pubsub.subscriber.subscribe(f"projects/{pubsub.project}/subscriptions/123", callback)
-    with pytest.raises(gexc.InvalidArgument):
-        stream.result(timeout=60)
