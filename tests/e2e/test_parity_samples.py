@@ -1,9 +1,9 @@
 """Behaviours Google's published samples (python-pubsub `samples/snippets`, python-bigtable
 `samples/`) rely on, found where a sample passed against Google's emulators and failed against ours
 (`tests/samples/run_google_samples.py`; docs/emulators/samples.md). Each is reproduced here through
-the official client, so CI keeps it without the samples (the invalid-name StreamingPull case of
-`subscriber_test::test_optimistic_subscribe` is in test_parity_pubsub.py): run against ours (`nox -s e2e`) and
-Google's (`--etl-emulators=official`).
+the official client, so CI keeps it without the samples: run against ours (`nox -s e2e`) and
+Google's (`--etl-emulators=official`). The invalid-name StreamingPull case of
+`subscriber_test::test_optimistic_subscribe` is in test_parity_pubsub.py.
 """
 
 from __future__ import annotations
