@@ -29,4 +29,3 @@ def test_a_topic_a_subscription_dead_letters_to_can_be_deleted_and_the_policy_st
     kept = pubsub.subscriber.get_subscription(subscription=sub).dead_letter_policy
     assert kept.dead_letter_topic == policy.dead_letter_topic
     assert kept.max_delivery_attempts == 5
-
