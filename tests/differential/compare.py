@@ -58,6 +58,16 @@ KNOWN: tuple[Known, ...] = (
         known.subscription_state_unset,
     ),
     Known(
+        "table-granularity-unset",
+        "cbtemulator leaves Table.granularity unset; production sets MILLIS",
+        known.table_granularity_unset,
+    ),
+    Known(
+        "granularity-refused-as-unknown",
+        "cbtemulator refuses a microsecond timestamp with UNKNOWN; production INVALID_ARGUMENT",
+        known.granularity_refused_as_unknown,
+    ),
+    Known(
         "check-order",
         "malformed and missing at once: which refusal wins is not documented",
         known.check_order,

@@ -9,6 +9,7 @@ sequences, for hunting locally; a failure prints the seed and blob that replay i
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,11 @@ def budget(environ: dict[str, str] | os._Environ[str] = os.environ) -> settings:
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+
+# The data client's built-in metrics log a warning per call against an emulator (it sends no
+# response metadata): noise that would bury a failure's report.
+logging.getLogger("google.cloud.bigtable.data._metrics").setLevel(logging.ERROR)
 
 
 def _by_name(running: list[Running]) -> dict[str, str]:

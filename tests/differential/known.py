@@ -47,3 +47,31 @@ def check_order(method: str, ours: Outcome, google: Outcome, tags: frozenset[str
     clashes = "malformed" in tags and ({"missing", "exists"} & tags)
     refused = {ours.code, google.code} <= REFUSALS and "INVALID_ARGUMENT" in {ours.code, google.code}
     return ours if clashes and refused else None
+
+
+MILLIS = 1
+"""`Table.TimestampGranularity.MILLIS`."""
+
+
+def table_granularity_unset(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """cbtemulator leaves `Table.granularity` unset; production sets MILLIS when none is given
+    ("If unspecified at creation time, the value will be set to MILLIS"), as ours does."""
+    del method, tags
+    value = google.value
+    if not (google.ok and isinstance(value, dict) and value.get("granularity") == 0):
+        return None
+    return dataclasses.replace(google, value={**value, "granularity": MILLIS})
+
+
+def granularity_refused_as_unknown(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """A cell timestamp that is not a whole millisecond: production and ours refuse it with
+    INVALID_ARGUMENT (the table's granularity is MILLIS); cbtemulator refuses it too, but with an
+    error carrying no gRPC code (UNKNOWN)."""
+    del method
+    if "micros" in tags and ours.code == "INVALID_ARGUMENT" and google.code == "UNKNOWN":
+        return ours
+    return None
