@@ -68,6 +68,11 @@ KNOWN: tuple[Known, ...] = (
         known.granularity_refused_as_unknown,
     ),
     Known(
+        "family-order",
+        "cbtemulator returns a row's families in creation order; production lexicographic",
+        known.family_order,
+    ),
+    Known(
         "check-order",
         "malformed and missing at once: which refusal wins is not documented",
         known.check_order,
