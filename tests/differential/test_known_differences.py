@@ -1,0 +1,159 @@
+"""One example per known difference (`compare.KNOWN`): what ours answers (production's documented
+behaviour), what Google's emulator answers instead, and that `compare.both` names the difference.
+When Google's emulator changes, its test fails here and the normaliser can go.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from google.cloud.bigtable.data import ReadRowsQuery
+from google.cloud.bigtable.data import mutations as mut
+from google.protobuf import duration_pb2
+from google.pubsub_v1 import types as ps
+
+from tests.differential.compare import Compared, both
+from tests.differential.sides import Side
+from tests.differential.test_bigtable_differential import BASE_MICROS, PROJECT, _row
+
+_names = itertools.count()
+T = 30.0
+
+
+@pytest.fixture
+def project() -> str:
+    return f"projects/known-{next(_names)}"
+
+
+@pytest.fixture
+def instance() -> str:
+    return f"known-{next(_names)}"
+
+
+def on_both(sides: tuple[Side, Side], call: Callable[[Side], Any]) -> None:
+    """Set-up both sides must accept."""
+    for side in sides:
+        call(side)
+
+
+def plain(message: Any) -> dict[str, Any]:
+    return dict(type(message).to_dict(message, preserving_proto_field_name=True))
+
+
+def topic_and_subscription(sides: tuple[Side, Side], project: str) -> str:
+    topic, sub = f"{project}/topics/known", f"{project}/subscriptions/known"
+    on_both(sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T))
+    request = {"name": sub, "topic": topic, "ack_deadline_seconds": 60}
+    on_both(sides, lambda s: s.subscriber.create_subscription(request=request, retry=None, timeout=T))
+    return sub
+
+
+def test_detach_is_unimplemented_in_googles_emulator_and_detaches_in_ours(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    sub = topic_and_subscription(sides, project)
+    request = {"subscription": sub}
+    compared = both(
+        sides, "detach_subscription", lambda s: s.publisher.detach_subscription(request=request, retry=None, timeout=T)
+    )
+    assert (compared.ours.code, compared.google.code) == ("OK", "UNIMPLEMENTED")
+    assert compared.known == ("detach-unimplemented",)
+    assert sides[0].subscriber.get_subscription(request=request, retry=None, timeout=T).detached
+
+
+def test_googles_emulator_leaves_the_subscription_state_unset_where_ours_says_active(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    sub = topic_and_subscription(sides, project)
+    compared = both(
+        sides,
+        "get_subscription",
+        lambda s: s.subscriber.get_subscription(request={"subscription": sub}, retry=None, timeout=T),
+        plain,
+    )
+    assert compared.ours.value["state"] == ps.Subscription.State.ACTIVE
+    assert compared.google.value["state"] == ps.Subscription.State.STATE_UNSPECIFIED
+    assert compared.known == ("subscription-state-unset",)
+
+
+def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_refused_by_both(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    missing = {"topic": f"{project}/topics/never", "messages": []}
+    compared = both(
+        sides,
+        "publish",
+        lambda s: s.publisher.publish(request=missing, retry=None, timeout=T),
+        tags=frozenset({"malformed", "missing"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "NOT_FOUND")
+    topic = f"{project}/topics/twice"
+    on_both(sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T))
+    again = ps.Topic(name=topic, message_retention_duration=duration_pb2.Duration(seconds=599))
+    compared = both(
+        sides,
+        "create_topic",
+        lambda s: s.publisher.create_topic(request=again, retry=None, timeout=T),
+        tags=frozenset({"malformed", "exists"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("ALREADY_EXISTS", "INVALID_ARGUMENT")
+    assert compared.known == ("check-order",)
+
+
+def table(sides: tuple[Side, Side], instance: str, *families: str) -> str:
+    parent = f"projects/{PROJECT}/instances/{instance}"
+    request = {
+        "parent": parent,
+        "table_id": "known",
+        "table": {"column_families": {family: {} for family in families}},
+    }
+    on_both(sides, lambda s: s.tables.create_table(request=request, retry=None, timeout=T))
+    return f"{parent}/tables/known"
+
+
+def test_cbtemulator_leaves_the_table_granularity_unset_where_ours_says_millis(
+    sides: tuple[Side, Side], instance: str
+) -> None:
+    name = table(sides, instance, "cf")
+    compared = both(
+        sides, "get_table", lambda s: s.tables.get_table(request={"name": name}, retry=None, timeout=T), plain
+    )
+    assert (compared.ours.value["granularity"], compared.google.value["granularity"]) == (1, 0)
+    assert compared.known == ("table-granularity-unset",)
+
+
+def test_cbtemulator_refuses_a_microsecond_timestamp_without_a_grpc_code(
+    sides: tuple[Side, Side], instance: str
+) -> None:
+    table(sides, instance, "cf")
+    odd = mut.SetCell("cf", b"q", b"v", BASE_MICROS + 1)
+    compared = both(
+        sides,
+        "mutate_row",
+        lambda s: s.data.get_table(instance, "known").mutate_row(b"r", [odd], operation_timeout=T),
+        tags=frozenset({"micros"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "UNKNOWN")
+    assert compared.known == ("granularity-refused-as-unknown",)
+
+
+def test_cbtemulator_returns_families_in_creation_order_where_ours_sorts_them(
+    sides: tuple[Side, Side], instance: str
+) -> None:
+    name = table(sides, instance, "zeta")
+    add = {"name": name, "modifications": [{"id": "aa", "create": {}}]}
+    on_both(sides, lambda s: s.tables.modify_column_families(request=add, retry=None, timeout=T))
+    cells = [mut.SetCell(f, b"q", b"v", BASE_MICROS) for f in ("zeta", "aa")]
+    on_both(sides, lambda s: s.data.get_table(instance, "known").mutate_row(b"r", cells, operation_timeout=T))
+    compared: Compared = both(
+        sides,
+        "read_rows",
+        lambda s: s.data.get_table(instance, "known").read_rows(ReadRowsQuery(), operation_timeout=T),
+        lambda rows: [_row(r) for r in rows],
+    )
+    families = [[cell[0] for cell in row[1]] for row in (compared.ours.value[0], compared.google.value[0])]
+    assert families == [["aa", "zeta"], ["zeta", "aa"]]
+    assert compared.known == ("family-order",)
