@@ -17,7 +17,6 @@ from typing import Any
 from tests.differential import known
 from tests.differential.sides import Outcome, Side, outcome
 
-
 Explain = Callable[[str, Outcome, Outcome, frozenset[str]], "Outcome | None"]
 """(method, ours, Google's, the call's tags) → Google's outcome as production would give it, if
 this difference explains what Google's gave; None if it does not apply."""
@@ -104,9 +103,8 @@ def both(
         if (mended := difference.explain(method, ours, as_production, tags)) is not None:
             explained.append(difference.name)
             as_production = mended
-    assert ours == as_production, (
-        f"{method}: ours {ours} != Google's {google}"
-        + (f" (after known differences {explained}: {as_production})" if explained else "")
+    assert ours == as_production, f"{method}: ours {ours} != Google's {google}" + (
+        f" (after known differences {explained}: {as_production})" if explained else ""
     )
     SEEN.update(explained)
     return Compared(ours, google, tuple(explained))

@@ -25,7 +25,7 @@ BUDGETS = {
     "ci": settings(max_examples=12, stateful_step_count=25, derandomize=True),
     "explore": settings(max_examples=300, stateful_step_count=60, derandomize=False),
 }
-"""Examples × steps per machine. Every call goes to both pairs, and Google's Java emulator takes
+"""Examples x steps per machine. Every call goes to both pairs, and Google's Java emulator takes
 milliseconds per call, so the CI budget is what fits in about a minute per machine there."""
 
 

@@ -40,13 +40,18 @@ def subscription_state_unset(
 REFUSALS = {"INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS"}
 
 
-def check_order(method: str, ours: Outcome, google: Outcome, tags: frozenset[str]) -> Outcome | None:
+def check_order(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
     """A request that is malformed and also names a missing resource (or creates one that
     exists): both emulators refuse it, one with INVALID_ARGUMENT, the other with NOT_FOUND or
     ALREADY_EXISTS. Production documents each refusal, not which of two wins."""
     del method
     clashes = "malformed" in tags and ({"missing", "exists"} & tags)
-    refused = {ours.code, google.code} <= REFUSALS and "INVALID_ARGUMENT" in {ours.code, google.code}
+    refused = {ours.code, google.code} <= REFUSALS and "INVALID_ARGUMENT" in {
+        ours.code,
+        google.code,
+    }
     return ours if clashes and refused else None
 
 
@@ -83,7 +88,9 @@ def _by_family(row: tuple[bytes, list[tuple[Any, ...]]]) -> tuple[bytes, list[tu
     return key, sorted(cells, key=lambda cell: cell[0])  # stable: columns and versions keep order
 
 
-def family_order(method: str, ours: Outcome, google: Outcome, tags: frozenset[str]) -> Outcome | None:
+def family_order(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
     """A row's column families come in lexicographic order from production and ours, in the
     order cbtemulator created them (already listed in the differences table)."""
     del tags

@@ -82,7 +82,7 @@ def outcome(call: Callable[[], Any], normalise: Callable[[Any], Any] = lambda x:
     gRPC code (a client-side check) is named by its type, the same on both sides."""
     try:
         result = call()
-    except Exception as exc:  # noqa: BLE001 (every failure is an outcome to compare)
+    except Exception as exc:
         code = _code_of(exc)
         return Outcome(code if code is not None else f"client:{type(exc).__name__}")
     return Outcome(OK, normalise(result), result)

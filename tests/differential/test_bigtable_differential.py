@@ -17,8 +17,8 @@ week"), so no comparison may depend on it.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud.bigtable.data import ReadRowsQuery, Row
@@ -47,13 +47,22 @@ FAMILIES = ("cf", "zeta", "aa")
 families = st.sampled_from((*FAMILIES, "nofam"))
 qualifiers = st.sampled_from((b"q1", b"q2", b""))
 values = st.sampled_from((b"v1", b"v2", b"", (7).to_bytes(8, "big")))
-timestamps = st.sampled_from((BASE_MICROS, BASE_MICROS + 1000, BASE_MICROS + 2000, -1, BASE_MICROS + 1))
+timestamps = st.sampled_from(
+    (BASE_MICROS, BASE_MICROS + 1000, BASE_MICROS + 2000, -1, BASE_MICROS + 1)
+)
 """Millisecond-granular fixed times, the server's (-1), and one production refuses (µs)."""
+
+
 def _datetime(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
-TIME_SPANS = ((None, None), (BASE_MICROS, None), (None, BASE_MICROS + 1000), (BASE_MICROS, BASE_MICROS + 2000))
+TIME_SPANS = (
+    (None, None),
+    (BASE_MICROS, None),
+    (None, BASE_MICROS + 1000),
+    (BASE_MICROS, BASE_MICROS + 2000),
+)
 """[start, end) of DeleteRangeFromColumn; the client refuses start > end itself."""
 row_keys = st.sampled_from((b"r1", b"r2", b"s1"))
 
@@ -64,7 +73,10 @@ gc_rules = st.sampled_from(
         admin.GcRule(max_age=duration_pb2.Duration(seconds=3650 * 86_400)),
         admin.GcRule(
             union=admin.GcRule.Union(
-                rules=[admin.GcRule(max_num_versions=100), admin.GcRule(max_age=duration_pb2.Duration(seconds=3650 * 86_400))]
+                rules=[
+                    admin.GcRule(max_num_versions=100),
+                    admin.GcRule(max_age=duration_pb2.Duration(seconds=3650 * 86_400)),
+                ]
             )
         ),
     )
@@ -136,7 +148,8 @@ def _time(micros: int) -> int | str:
 def _row(row: Row) -> tuple[bytes, list[tuple[str, bytes, int | str, bytes, tuple[str, ...]]]]:
     """A row as its cells in the order they came (families, columns, newest first)."""
     return row.row_key, [
-        (c.family, c.qualifier, _time(c.timestamp_micros), c.value, tuple(c.labels)) for c in row.cells
+        (c.family, c.qualifier, _time(c.timestamp_micros), c.value, tuple(c.labels))
+        for c in row.cells
     ]
 
 
@@ -153,7 +166,10 @@ def _schema(table: Any) -> dict[str, Any] | None:
 
 def _tags(changes: list[mut.Mutation]) -> tuple[str, ...]:
     """`micros` when a cell is written at a time that is not a whole millisecond."""
-    odd = any(isinstance(c, mut.SetCell) and c.timestamp_micros > 0 and c.timestamp_micros % 1000 for c in changes)
+    odd = any(
+        isinstance(c, mut.SetCell) and c.timestamp_micros > 0 and c.timestamp_micros % 1000
+        for c in changes
+    )
     return ("micros",) if odd else ()
 
 
@@ -182,7 +198,9 @@ class BigtableMachine(RuleBasedStateMachine):
         return lambda side: use(side.data.get_table(self.instance, table_id))
 
     def admin(self, method: str, request: Any) -> Callable[[Side], Any]:
-        return lambda side: getattr(side.tables, method)(request=request, retry=None, timeout=TIMEOUT)
+        return lambda side: getattr(side.tables, method)(
+            request=request, retry=None, timeout=TIMEOUT
+        )
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -196,7 +214,9 @@ class BigtableMachine(RuleBasedStateMachine):
     )
     def create_table(self, table_id: str, table_families: dict[str, admin.GcRule | None]) -> None:
         table = admin.Table(
-            column_families={f: admin.ColumnFamily(gc_rule=rule) for f, rule in table_families.items()}
+            column_families={
+                f: admin.ColumnFamily(gc_rule=rule) for f, rule in table_families.items()
+            }
         )
         request = {"parent": self.parent(), "table_id": table_id, "table": table}
         tags = ("exists",) if table_id in self.tables else ()
@@ -205,13 +225,19 @@ class BigtableMachine(RuleBasedStateMachine):
 
     @rule(table_id=table_ids)
     def get_table(self, table_id: str) -> None:
-        self.call("get_table", self.admin("get_table", {"name": self.table_name(table_id)}), _schema)
+        self.call(
+            "get_table", self.admin("get_table", {"name": self.table_name(table_id)}), _schema
+        )
 
     @rule()
     def list_tables(self) -> None:
         self.call(
             "list_tables",
-            lambda side: list(side.tables.list_tables(request={"parent": self.parent()}, retry=None, timeout=TIMEOUT)),
+            lambda side: list(
+                side.tables.list_tables(
+                    request={"parent": self.parent()}, retry=None, timeout=TIMEOUT
+                )
+            ),
             lambda tables: sorted(t.name for t in tables),
         )
 
@@ -227,7 +253,9 @@ class BigtableMachine(RuleBasedStateMachine):
         change=st.sampled_from(("create", "update", "drop")),
         gc_rule=gc_rules,
     )
-    def modify_column_families(self, table_id: str, family: str, change: str, gc_rule: admin.GcRule | None) -> None:
+    def modify_column_families(
+        self, table_id: str, family: str, change: str, gc_rule: admin.GcRule | None
+    ) -> None:
         modification: dict[str, Any] = {"id": family}
         if change == "drop":
             modification["drop"] = True
@@ -256,7 +284,11 @@ class BigtableMachine(RuleBasedStateMachine):
             *_tags(changes),
         )
 
-    @rule(table_id=table_ids, row_filter=st.one_of(st.none(), row_filters), limit=st.sampled_from((0, 2)))
+    @rule(
+        table_id=table_ids,
+        row_filter=st.one_of(st.none(), row_filters),
+        limit=st.sampled_from((0, 2)),
+    )
     def read_rows(self, table_id: str, row_filter: rf.RowFilter | None, limit: int) -> None:
         query = ReadRowsQuery(row_filter=row_filter, limit=limit or None)
         self.call(
@@ -295,13 +327,19 @@ class BigtableMachine(RuleBasedStateMachine):
         self.call("check_and_mutate_row", self.data(table_id, check), lambda r: r, *tags)
 
     @rule(table_id=table_ids, key=row_keys, rules=st.lists(rmw_rules, min_size=1, max_size=2))
-    def read_modify_write_row(self, table_id: str, key: bytes, rules: list[rmw.ReadModifyWriteRule]) -> None:
+    def read_modify_write_row(
+        self, table_id: str, key: bytes, rules: list[rmw.ReadModifyWriteRule]
+    ) -> None:
         self.call(
             "read_modify_write_row",
-            self.data(table_id, lambda t: t.read_modify_write_row(key, rules, operation_timeout=TIMEOUT)),
+            self.data(
+                table_id, lambda t: t.read_modify_write_row(key, rules, operation_timeout=TIMEOUT)
+            ),
             _row,
         )
 
 
-def test_random_bigtable_call_sequences_answer_as_googles_emulator_does(sides: tuple[Side, Side]) -> None:
+def test_random_bigtable_call_sequences_answer_as_googles_emulator_does(
+    sides: tuple[Side, Side],
+) -> None:
     run_state_machine_as_test(lambda: BigtableMachine(sides), settings=budget())

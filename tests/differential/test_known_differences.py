@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from google.cloud.bigtable.data import mutations as mut
 from google.protobuf import duration_pb2
 from google.pubsub_v1 import types as ps
 
-from tests.differential.compare import Compared, both
+from tests.differential.compare import KNOWN, Compared, both
 from tests.differential.sides import Side
 from tests.differential.test_bigtable_differential import BASE_MICROS, PROJECT, _row
 
@@ -45,9 +46,13 @@ def plain(message: Any) -> dict[str, Any]:
 
 def topic_and_subscription(sides: tuple[Side, Side], project: str) -> str:
     topic, sub = f"{project}/topics/known", f"{project}/subscriptions/known"
-    on_both(sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T))
+    on_both(
+        sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T)
+    )
     request = {"name": sub, "topic": topic, "ack_deadline_seconds": 60}
-    on_both(sides, lambda s: s.subscriber.create_subscription(request=request, retry=None, timeout=T))
+    on_both(
+        sides, lambda s: s.subscriber.create_subscription(request=request, retry=None, timeout=T)
+    )
     return sub
 
 
@@ -57,7 +62,9 @@ def test_detach_is_unimplemented_in_googles_emulator_and_detaches_in_ours(
     sub = topic_and_subscription(sides, project)
     request = {"subscription": sub}
     compared = both(
-        sides, "detach_subscription", lambda s: s.publisher.detach_subscription(request=request, retry=None, timeout=T)
+        sides,
+        "detach_subscription",
+        lambda s: s.publisher.detach_subscription(request=request, retry=None, timeout=T),
     )
     assert (compared.ours.code, compared.google.code) == ("OK", "UNIMPLEMENTED")
     assert compared.known == ("detach-unimplemented",)
@@ -71,7 +78,9 @@ def test_googles_emulator_leaves_the_subscription_state_unset_where_ours_says_ac
     compared = both(
         sides,
         "get_subscription",
-        lambda s: s.subscriber.get_subscription(request={"subscription": sub}, retry=None, timeout=T),
+        lambda s: s.subscriber.get_subscription(
+            request={"subscription": sub}, retry=None, timeout=T
+        ),
         plain,
     )
     assert compared.ours.value["state"] == ps.Subscription.State.ACTIVE
@@ -91,7 +100,9 @@ def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_r
     )
     assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "NOT_FOUND")
     topic = f"{project}/topics/twice"
-    on_both(sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T))
+    on_both(
+        sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T)
+    )
     again = ps.Topic(name=topic, message_retention_duration=duration_pb2.Duration(seconds=599))
     compared = both(
         sides,
@@ -119,7 +130,10 @@ def test_cbtemulator_leaves_the_table_granularity_unset_where_ours_says_millis(
 ) -> None:
     name = table(sides, instance, "cf")
     compared = both(
-        sides, "get_table", lambda s: s.tables.get_table(request={"name": name}, retry=None, timeout=T), plain
+        sides,
+        "get_table",
+        lambda s: s.tables.get_table(request={"name": name}, retry=None, timeout=T),
+        plain,
     )
     assert (compared.ours.value["granularity"], compared.google.value["granularity"]) == (1, 0)
     assert compared.known == ("table-granularity-unset",)
@@ -147,13 +161,32 @@ def test_cbtemulator_returns_families_in_creation_order_where_ours_sorts_them(
     add = {"name": name, "modifications": [{"id": "aa", "create": {}}]}
     on_both(sides, lambda s: s.tables.modify_column_families(request=add, retry=None, timeout=T))
     cells = [mut.SetCell(f, b"q", b"v", BASE_MICROS) for f in ("zeta", "aa")]
-    on_both(sides, lambda s: s.data.get_table(instance, "known").mutate_row(b"r", cells, operation_timeout=T))
+    on_both(
+        sides,
+        lambda s: s.data.get_table(instance, "known").mutate_row(b"r", cells, operation_timeout=T),
+    )
     compared: Compared = both(
         sides,
         "read_rows",
-        lambda s: s.data.get_table(instance, "known").read_rows(ReadRowsQuery(), operation_timeout=T),
+        lambda s: s.data.get_table(instance, "known").read_rows(
+            ReadRowsQuery(), operation_timeout=T
+        ),
         lambda rows: [_row(r) for r in rows],
     )
-    families = [[cell[0] for cell in row[1]] for row in (compared.ours.value[0], compared.google.value[0])]
+    families = [
+        [cell[0] for cell in row[1]] for row in (compared.ours.value[0], compared.google.value[0])
+    ]
     assert families == [["aa", "zeta"], ["zeta", "aa"]]
     assert compared.known == ("family-order",)
+
+
+def test_every_known_difference_has_a_row_naming_its_test_in_the_differences_page() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "emulators" / "differences.md"
+    section = page.read_text().split("## What the differential test found", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    tests = sorted(
+        name for name in globals() if name.startswith("test_") and "differences_page" not in name
+    )
+    assert len(rows) == len(KNOWN) == len(tests)
+    for name in tests:
+        assert f"test_known_differences.py::{name}`" in section, name

@@ -10,7 +10,7 @@ ids production refuses. What is normalised away and why:
 - the order of pulled messages and of listed resources: production leaves both unspecified;
 - error messages: only the gRPC code is compared.
 
-Leases are kept far from expiry (ack deadlines of 300–600 s) so nothing depends on the clock.
+Leases are kept far from expiry (ack deadlines of 300-600 s) so nothing depends on the clock.
 """
 
 from __future__ import annotations
@@ -40,16 +40,16 @@ PULL_ROUNDS = 20
 
 VALID_IDS = ("alpha", "beta-1", "gamma.x")
 INVALID_IDS = ("ab", "1abc", "goog-topic", "has space", "x" * 256)
-"""Production: 3–255 characters, a letter first, [A-Za-z0-9-_.~+%], not starting with `goog`."""
+"""Production: 3-255 characters, a letter first, [A-Za-z0-9-_.~+%], not starting with `goog`."""
 
 ids = st.one_of(st.sampled_from(VALID_IDS), st.sampled_from(INVALID_IDS))
 VALID_DEADLINES = (300, 600)
 deadlines = st.sampled_from((*VALID_DEADLINES, -1, 5, 601))
-"""Valid ack deadlines far from expiry, and refused ones (production: 10–600 s; 0 is the
+"""Valid ack deadlines far from expiry, and refused ones (production: 10-600 s; 0 is the
 default of 10 s, left out: a lease that short would make the run depend on the clock)."""
 VALID_RETENTIONS = (None, 600, 86_400)
 retentions = st.sampled_from((*VALID_RETENTIONS, 599, 40 * 86_400))
-"""Seconds: unset, valid (10 min–7 days for subscriptions, to 31 days for topics), refused."""
+"""Seconds: unset, valid (10 min-7 days for subscriptions, to 31 days for topics), refused."""
 labels = st.dictionaries(
     st.sampled_from(("env", "team", "Bad", "k" * 64)), st.sampled_from(("a", "b-1", "")), max_size=2
 )
@@ -142,7 +142,11 @@ class PubSubMachine(RuleBasedStateMachine):
         return both(self.pair, method, call, normalise, frozenset(tags))
 
     def tags(
-        self, *, topics: tuple[str, ...] = (), subs: tuple[str, ...] = (), snaps: tuple[str, ...] = ()
+        self,
+        *,
+        topics: tuple[str, ...] = (),
+        subs: tuple[str, ...] = (),
+        snaps: tuple[str, ...] = (),
     ) -> tuple[str, ...]:
         """`malformed` if an id is one production refuses, `missing` if a resource named does
         not exist (for `check_order`)."""
@@ -167,7 +171,9 @@ class PubSubMachine(RuleBasedStateMachine):
         return lambda side: getattr(side.publisher, method)(request=request, retry=None, timeout=30)
 
     def subscriber(self, method: str, request: Any) -> Callable[[Side], Any]:
-        return lambda side: getattr(side.subscriber, method)(request=request, retry=None, timeout=30)
+        return lambda side: getattr(side.subscriber, method)(
+            request=request, retry=None, timeout=30
+        )
 
     # --- topics ---------------------------------------------------------------------------
 
@@ -176,7 +182,9 @@ class PubSubMachine(RuleBasedStateMachine):
         self.create_topic("alpha", None, {})
 
     @rule(topic_id=ids, retention=retentions, topic_labels=labels)
-    def create_topic(self, topic_id: str, retention: int | None, topic_labels: dict[str, str]) -> None:
+    def create_topic(
+        self, topic_id: str, retention: int | None, topic_labels: dict[str, str]
+    ) -> None:
         request = ps.Topic(
             name=self.topic(topic_id),
             labels=topic_labels,
@@ -202,7 +210,9 @@ class PubSubMachine(RuleBasedStateMachine):
     @rule(
         topic_id=ids,
         count=st.integers(0, 3),
-        attributes=st.dictionaries(st.sampled_from(("k", "site")), st.sampled_from(("v", "")), max_size=2),
+        attributes=st.dictionaries(
+            st.sampled_from(("k", "site")), st.sampled_from(("v", "")), max_size=2
+        ),
         empty=st.booleans(),
         ordering_key=st.sampled_from(("", "", "key-1")),
     )
@@ -234,11 +244,17 @@ class PubSubMachine(RuleBasedStateMachine):
         if compared.ok:
             ours = {m.message.data: m.ack_id for m in compared.ours.raw}
             google = {m.message.data: m.ack_id for m in compared.google.raw}
-            self.ack_ids.setdefault(sub_id, {}).update({body: (ours[body], google[body]) for body in ours})
+            self.ack_ids.setdefault(sub_id, {}).update(
+                {body: (ours[body], google[body]) for body in ours}
+            )
 
     def _leased(self, sub_id: str, data: st.DataObject) -> list[tuple[str, str]]:
         held = self.ack_ids.get(sub_id, {})
-        bodies = data.draw(st.lists(st.sampled_from(sorted(held)), max_size=3, unique=True)) if held else []
+        bodies = (
+            data.draw(st.lists(st.sampled_from(sorted(held)), max_size=3, unique=True))
+            if held
+            else []
+        )
         return [held[body] for body in bodies]
 
     @precondition(lambda self: any(self.ack_ids.values()))
@@ -250,7 +266,10 @@ class PubSubMachine(RuleBasedStateMachine):
         self.call(
             "acknowledge",
             lambda side: side.subscriber.acknowledge(
-                request={"subscription": name, "ack_ids": [pair[side.name == "google"] for pair in leased]},
+                request={
+                    "subscription": name,
+                    "ack_ids": [pair[side.name == "google"] for pair in leased],
+                },
                 retry=None,
                 timeout=30,
             ),
@@ -276,7 +295,9 @@ class PubSubMachine(RuleBasedStateMachine):
             retain_acked_messages=retain_acked,
             message_retention_duration=_duration(retention),
         )
-        malformed = "" if deadline in VALID_DEADLINES and retention in VALID_RETENTIONS else "malformed"
+        malformed = (
+            "" if deadline in VALID_DEADLINES and retention in VALID_RETENTIONS else "malformed"
+        )
         compared = self.call(
             "create_subscription",
             self.subscriber("create_subscription", request),
@@ -310,7 +331,12 @@ class PubSubMachine(RuleBasedStateMachine):
         sub_labels=labels,
     )
     def update_subscription(
-        self, sub_id: str, paths: list[str], deadline: int, retain_acked: bool, sub_labels: dict[str, str]
+        self,
+        sub_id: str,
+        paths: list[str],
+        deadline: int,
+        retain_acked: bool,
+        sub_labels: dict[str, str],
     ) -> None:
         subscription = ps.Subscription(
             name=self.subscription(sub_id),
@@ -318,13 +344,24 @@ class PubSubMachine(RuleBasedStateMachine):
             retain_acked_messages=retain_acked,
             labels=sub_labels,
         )
-        request = {"subscription": subscription, "update_mask": field_mask_pb2.FieldMask(paths=paths)}
-        malformed = not paths or ("ack_deadline_seconds" in paths and deadline not in VALID_DEADLINES)
+        request = {
+            "subscription": subscription,
+            "update_mask": field_mask_pb2.FieldMask(paths=paths),
+        }
+        malformed = not paths or (
+            "ack_deadline_seconds" in paths and deadline not in VALID_DEADLINES
+        )
         missing = sub_id not in self.subscriptions
         tags = ("malformed" if malformed else "", "missing" if missing else "")
-        self.call("update_subscription", self.subscriber("update_subscription", request), _resource, *tags)
+        self.call(
+            "update_subscription", self.subscriber("update_subscription", request), _resource, *tags
+        )
 
-    @rule(topic_id=ids, paths=st.lists(st.sampled_from(TOPIC_PATHS), max_size=2, unique=True), topic_labels=labels)
+    @rule(
+        topic_id=ids,
+        paths=st.lists(st.sampled_from(TOPIC_PATHS), max_size=2, unique=True),
+        topic_labels=labels,
+    )
     def update_topic(self, topic_id: str, paths: list[str], topic_labels: dict[str, str]) -> None:
         topic = ps.Topic(name=self.topic(topic_id), labels=topic_labels)
         request = {"topic": topic, "update_mask": field_mask_pb2.FieldMask(paths=paths)}
@@ -352,7 +389,9 @@ class PubSubMachine(RuleBasedStateMachine):
         )
         self.call(
             "list_subscriptions",
-            lambda side: list(side.subscriber.list_subscriptions(request=project, retry=None, timeout=30)),
+            lambda side: list(
+                side.subscriber.list_subscriptions(request=project, retry=None, timeout=30)
+            ),
             lambda subs: sorted(str(_plain(sub)) for sub in subs),
         )
 
@@ -361,7 +400,9 @@ class PubSubMachine(RuleBasedStateMachine):
         request = {"topic": self.topic(topic_id)}
         self.call(
             "list_topic_subscriptions",
-            lambda side: list(side.publisher.list_topic_subscriptions(request=request, retry=None, timeout=30)),
+            lambda side: list(
+                side.publisher.list_topic_subscriptions(request=request, retry=None, timeout=30)
+            ),
             sorted,
         )
 
@@ -425,6 +466,7 @@ class PubSubMachine(RuleBasedStateMachine):
             self.snapshots.discard(snap_id)
 
 
-def test_random_pubsub_call_sequences_answer_as_googles_emulator_does(sides: tuple[Side, Side]) -> None:
+def test_random_pubsub_call_sequences_answer_as_googles_emulator_does(
+    sides: tuple[Side, Side],
+) -> None:
     run_state_machine_as_test(lambda: PubSubMachine(sides), settings=budget())
-
