@@ -57,6 +57,11 @@ KNOWN: tuple[Known, ...] = (
         known.subscription_state_unset,
     ),
     Known(
+        "labels-not-updatable",
+        "Google's Java emulator refuses `labels` in update masks; production updates them",
+        known.labels_not_updatable,
+    ),
+    Known(
         "table-granularity-unset",
         "cbtemulator leaves Table.granularity unset; production sets MILLIS",
         known.table_granularity_unset,

@@ -101,3 +101,19 @@ def family_order(
     else:
         value = _by_family(google.value)
     return dataclasses.replace(google, value=value) if value != google.value else None
+
+
+def labels_not_updatable(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """An update mask naming `labels`: production updates a topic's or a subscription's labels
+    (`gcloud pubsub topics update --update-labels`), as ours does; Google's Java emulator
+    refuses the path ("labels is not a known Topic field")."""
+    if (
+        method in {"update_topic", "update_subscription"}
+        and "labels" in tags
+        and ours.ok
+        and google.code == "INVALID_ARGUMENT"
+    ):
+        return ours
+    return None

@@ -44,7 +44,14 @@ TIMEOUT = 30.0
 VALID_TABLES = ("events", "t_2")
 table_ids = st.sampled_from((*VALID_TABLES, "bad id!", "-lead"))
 FAMILIES = ("cf", "zeta", "aa")
-families = st.sampled_from((*FAMILIES, "nofam"))
+SUM = "sum"
+"""An aggregate family (Sum of Int64): `AddToCell` adds into it, `SetCell` is refused."""
+SUM_TYPE = admin.Type(
+    aggregate_type=admin.Type.Aggregate(
+        input_type=admin.Type(int64_type=admin.Type.Int64()), sum=admin.Type.Aggregate.Sum()
+    )
+)
+families = st.sampled_from((*FAMILIES, SUM, "nofam"))
 qualifiers = st.sampled_from((b"q1", b"q2", b""))
 values = st.sampled_from((b"v1", b"v2", b"", (7).to_bytes(8, "big")))
 timestamps = st.sampled_from(
@@ -91,6 +98,13 @@ mutations = st.one_of(
         st.sampled_from(TIME_SPANS),
     ),
     st.builds(mut.DeleteAllFromFamily, families),
+    st.builds(
+        mut.AddToCell,
+        families,
+        qualifiers,
+        st.sampled_from((1, -3)),
+        st.sampled_from((BASE_MICROS, BASE_MICROS + 1000, BASE_MICROS + 1)),
+    ),
     st.builds(mut.DeleteAllFromRow),
 )
 
@@ -166,10 +180,8 @@ def _schema(table: Any) -> dict[str, Any] | None:
 
 def _tags(changes: list[mut.Mutation]) -> tuple[str, ...]:
     """`micros` when a cell is written at a time that is not a whole millisecond."""
-    odd = any(
-        isinstance(c, mut.SetCell) and c.timestamp_micros > 0 and c.timestamp_micros % 1000
-        for c in changes
-    )
+    stamps = [getattr(c, "timestamp_micros", getattr(c, "timestamp", 0)) for c in changes]
+    odd = any(stamp > 0 and stamp % 1000 for stamp in stamps)
     return ("micros",) if odd else ()
 
 
@@ -206,18 +218,22 @@ class BigtableMachine(RuleBasedStateMachine):
 
     @initialize()
     def start_with_a_table(self) -> None:
-        self.create_table("events", {"cf": None, "zeta": None})
+        self.create_table("events", {"cf": None, "zeta": None}, with_sum=True)
 
     @rule(
         table_id=table_ids,
         table_families=st.dictionaries(st.sampled_from(FAMILIES), gc_rules, max_size=3),
+        with_sum=st.booleans(),
     )
-    def create_table(self, table_id: str, table_families: dict[str, admin.GcRule | None]) -> None:
-        table = admin.Table(
-            column_families={
-                f: admin.ColumnFamily(gc_rule=rule) for f, rule in table_families.items()
-            }
-        )
+    def create_table(
+        self, table_id: str, table_families: dict[str, admin.GcRule | None], with_sum: bool
+    ) -> None:
+        column_families = {
+            family: admin.ColumnFamily(gc_rule=rule) for family, rule in table_families.items()
+        }
+        if with_sum:
+            column_families[SUM] = admin.ColumnFamily(value_type=SUM_TYPE)
+        table = admin.Table(column_families=column_families)
         request = {"parent": self.parent(), "table_id": table_id, "table": table}
         tags = ("exists",) if table_id in self.tables else ()
         if self.call("create_table", self.admin("create_table", request), _schema, *tags).ok:

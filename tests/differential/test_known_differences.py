@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.cloud.bigtable.data import ReadRowsQuery
 from google.cloud.bigtable.data import mutations as mut
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.pubsub_v1 import types as ps
 
 from tests.differential.compare import KNOWN, Compared, both
@@ -86,6 +86,26 @@ def test_googles_emulator_leaves_the_subscription_state_unset_where_ours_says_ac
     assert compared.ours.value["state"] == ps.Subscription.State.ACTIVE
     assert compared.google.value["state"] == ps.Subscription.State.STATE_UNSPECIFIED
     assert compared.known == ("subscription-state-unset",)
+
+
+def test_googles_emulator_refuses_to_update_labels_which_ours_updates(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    sub = topic_and_subscription(sides, project)
+    request = {
+        "subscription": {"name": sub, "labels": {"team": "etl"}},
+        "update_mask": field_mask_pb2.FieldMask(paths=["labels"]),
+    }
+    compared = both(
+        sides,
+        "update_subscription",
+        lambda s: s.subscriber.update_subscription(request=request, retry=None, timeout=T),
+        plain,
+        frozenset({"labels"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("OK", "INVALID_ARGUMENT")
+    assert compared.ours.value["labels"] == {"team": "etl"}
+    assert compared.known == ("labels-not-updatable",)
 
 
 def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_refused_by_both(

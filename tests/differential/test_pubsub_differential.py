@@ -352,10 +352,25 @@ class PubSubMachine(RuleBasedStateMachine):
             "ack_deadline_seconds" in paths and deadline not in VALID_DEADLINES
         )
         missing = sub_id not in self.subscriptions
-        tags = ("malformed" if malformed else "", "missing" if missing else "")
-        self.call(
+        labelled = "labels" if "labels" in paths else ""
+        tags = ("malformed" if malformed else "", "missing" if missing else "", labelled)
+        compared = self.call(
             "update_subscription", self.subscriber("update_subscription", request), _resource, *tags
         )
+        if "labels-not-updatable" in compared.known:
+            ours, google = self.pair
+            rest = [path for path in paths if path != "labels"]
+            if rest:
+                google.subscriber.update_subscription(
+                    request={**request, "update_mask": field_mask_pb2.FieldMask(paths=rest)}
+                )
+            kept = google.subscriber.get_subscription(subscription=subscription.name).labels
+            ours.subscriber.update_subscription(
+                request={
+                    "subscription": ps.Subscription(name=subscription.name, labels=kept),
+                    "update_mask": field_mask_pb2.FieldMask(paths=["labels"]),
+                }
+            )
 
     @rule(
         topic_id=ids,
@@ -365,8 +380,20 @@ class PubSubMachine(RuleBasedStateMachine):
     def update_topic(self, topic_id: str, paths: list[str], topic_labels: dict[str, str]) -> None:
         topic = ps.Topic(name=self.topic(topic_id), labels=topic_labels)
         request = {"topic": topic, "update_mask": field_mask_pb2.FieldMask(paths=paths)}
-        tags = ("" if paths else "malformed", self.missing_topic(topic_id))
-        self.call("update_topic", self.publisher("update_topic", request), _resource, *tags)
+        labelled = "labels" if "labels" in paths else ""
+        tags = ("" if paths else "malformed", self.missing_topic(topic_id), labelled)
+        compared = self.call(
+            "update_topic", self.publisher("update_topic", request), _resource, *tags
+        )
+        if "labels-not-updatable" in compared.known:  # ours changed the labels, Google's not
+            ours, google = self.pair
+            kept = google.publisher.get_topic(topic=topic.name).labels
+            ours.publisher.update_topic(
+                request={
+                    "topic": ps.Topic(name=topic.name, labels=kept),
+                    "update_mask": field_mask_pb2.FieldMask(paths=["labels"]),
+                }
+            )
 
     @rule(sub_id=ids)
     def detach_subscription(self, sub_id: str) -> None:
@@ -392,7 +419,7 @@ class PubSubMachine(RuleBasedStateMachine):
             lambda side: list(
                 side.subscriber.list_subscriptions(request=project, retry=None, timeout=30)
             ),
-            lambda subs: sorted(str(_plain(sub)) for sub in subs),
+            lambda subs: sorted(sub.name for sub in subs),  # each one is compared by get
         )
 
     @rule(topic_id=ids)
