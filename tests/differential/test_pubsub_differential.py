@@ -257,24 +257,24 @@ class PubSubMachine(RuleBasedStateMachine):
         )
         return [held[body] for body in bodies]
 
-    @precondition(lambda self: any(self.ack_ids.values()))
-    @rule(data=st.data())
-    def acknowledge(self, data: st.DataObject) -> None:
+    def on_leased(self, method: str, data: st.DataObject, **fields: Any) -> None:
+        """`method` (acknowledge, modify_ack_deadline) on some messages one drain delivered, each
+        side with its own ack ids."""
         sub_id = data.draw(st.sampled_from(sorted(k for k, v in self.ack_ids.items() if v)))
         leased = self._leased(sub_id, data)
         name = self.subscription(sub_id)
-        self.call(
-            "acknowledge",
-            lambda side: side.subscriber.acknowledge(
-                request={
-                    "subscription": name,
-                    "ack_ids": [pair[side.name == "google"] for pair in leased],
-                },
-                retry=None,
-                timeout=30,
-            ),
-            lambda r: r,
-        )
+
+        def call(side: Side) -> Any:
+            ack_ids = [pair[side.name == "google"] for pair in leased]
+            request = {"subscription": name, "ack_ids": ack_ids, **fields}
+            return getattr(side.subscriber, method)(request=request, retry=None, timeout=30)
+
+        self.call(method, call, lambda r: r)
+
+    @precondition(lambda self: any(self.ack_ids.values()))
+    @rule(data=st.data())
+    def acknowledge(self, data: st.DataObject) -> None:
+        self.on_leased("acknowledge", data)
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -284,9 +284,16 @@ class PubSubMachine(RuleBasedStateMachine):
         deadline=deadlines,
         retain_acked=st.booleans(),
         retention=retentions,
+        exactly_once=st.booleans(),
     )
     def create_subscription(
-        self, sub_id: str, topic_id: str, deadline: int, retain_acked: bool, retention: int | None
+        self,
+        sub_id: str,
+        topic_id: str,
+        deadline: int,
+        retain_acked: bool,
+        retention: int | None,
+        exactly_once: bool,
     ) -> None:
         request = ps.Subscription(
             name=self.subscription(sub_id),
@@ -294,6 +301,7 @@ class PubSubMachine(RuleBasedStateMachine):
             ack_deadline_seconds=deadline,
             retain_acked_messages=retain_acked,
             message_retention_duration=_duration(retention),
+            enable_exactly_once_delivery=exactly_once,
         )
         malformed = (
             "" if deadline in VALID_DEADLINES and retention in VALID_RETENTIONS else "malformed"
@@ -439,22 +447,7 @@ class PubSubMachine(RuleBasedStateMachine):
     @rule(data=st.data(), deadline=modack_deadlines)
     def modify_ack_deadline(self, data: st.DataObject, deadline: int) -> None:
         """A deadline of 0 is a nack: the message is delivered again at the next pull."""
-        sub_id = data.draw(st.sampled_from(sorted(k for k, v in self.ack_ids.items() if v)))
-        leased = self._leased(sub_id, data)
-        name = self.subscription(sub_id)
-        self.call(
-            "modify_ack_deadline",
-            lambda side: side.subscriber.modify_ack_deadline(
-                request={
-                    "subscription": name,
-                    "ack_ids": [pair[side.name == "google"] for pair in leased],
-                    "ack_deadline_seconds": deadline,
-                },
-                retry=None,
-                timeout=30,
-            ),
-            lambda r: r,
-        )
+        self.on_leased("modify_ack_deadline", data, ack_deadline_seconds=deadline)
 
     @rule(sub_id=ids, when=seek_times)
     def seek_to_a_time(self, sub_id: str, when: datetime) -> None:
