@@ -67,9 +67,10 @@ KNOWN: tuple[Known, ...] = (
         known.table_granularity_unset,
     ),
     Known(
-        "granularity-refused-as-unknown",
-        "cbtemulator refuses a microsecond timestamp with UNKNOWN; production INVALID_ARGUMENT",
-        known.granularity_refused_as_unknown,
+        "microsecond-timestamp",
+        "cbtemulator refuses a microsecond SetCell with UNKNOWN and accepts such an AddToCell; "
+        "production refuses both with INVALID_ARGUMENT",
+        known.microsecond_timestamp,
     ),
     Known(
         "family-order",

@@ -22,7 +22,7 @@ from etl_harness.emulators.pair import BIGTABLE, PUBSUB, EmulatorError, Running
 from tests.differential.sides import Side, side
 
 BUDGETS = {
-    "ci": settings(max_examples=12, stateful_step_count=25, derandomize=True),
+    "ci": settings(max_examples=40, stateful_step_count=40, derandomize=True),
     "explore": settings(max_examples=300, stateful_step_count=60, derandomize=False),
 }
 """Examples x steps per machine. Every call goes to both pairs, and Google's Java emulator takes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tests.differential.sides import Outcome
+from tests.differential.sides import OK, Outcome
 
 ACTIVE = 1
 """`Subscription.State.ACTIVE`."""
@@ -71,14 +71,16 @@ def table_granularity_unset(
     return dataclasses.replace(google, value={**value, "granularity": MILLIS})
 
 
-def granularity_refused_as_unknown(
+def microsecond_timestamp(
     method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
 ) -> Outcome | None:
     """A cell timestamp that is not a whole millisecond: production and ours refuse it with
-    INVALID_ARGUMENT (the table's granularity is MILLIS); cbtemulator refuses it too, but with an
-    error carrying no gRPC code (UNKNOWN)."""
+    INVALID_ARGUMENT (the table's granularity is MILLIS: "Timestamps not matching the
+    granularity will be rejected"); cbtemulator refuses a SetCell too, but with an error
+    carrying no gRPC code (UNKNOWN), and accepts an AddToCell (`test_known_differences.py`; the
+    random mix leaves that one out, as the two tables would then differ)."""
     del method
-    if "micros" in tags and ours.code == "INVALID_ARGUMENT" and google.code == "UNKNOWN":
+    if "micros" in tags and ours.code == "INVALID_ARGUMENT" and google.code in {"UNKNOWN", OK}:
         return ours
     return None
 

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from google.cloud.bigtable.data import ReadRowsQuery
 from google.cloud.bigtable.data import mutations as mut
+from google.cloud.bigtable_admin_v2 import types as admin
 from google.protobuf import duration_pb2, field_mask_pb2
 from google.pubsub_v1 import types as ps
 
 from tests.differential.compare import KNOWN, Compared, both
 from tests.differential.sides import Side
-from tests.differential.test_bigtable_differential import BASE_MICROS, PROJECT, _row
+from tests.differential.test_bigtable_differential import BASE_MICROS, PROJECT, SUM_TYPE, _row
 
 _names = itertools.count()
 T = 30.0
@@ -134,12 +135,15 @@ def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_r
     assert compared.known == ("check-order",)
 
 
-def table(sides: tuple[Side, Side], instance: str, *families: str) -> str:
+def table(sides: tuple[Side, Side], instance: str, *families: str, sum_family: bool = False) -> str:
     parent = f"projects/{PROJECT}/instances/{instance}"
+    column_families = {family: admin.ColumnFamily() for family in families}
+    if sum_family:
+        column_families["sum"] = admin.ColumnFamily(value_type=SUM_TYPE)
     request = {
         "parent": parent,
         "table_id": "known",
-        "table": {"column_families": {family: {} for family in families}},
+        "table": admin.Table(column_families=column_families),
     }
     on_both(sides, lambda s: s.tables.create_table(request=request, retry=None, timeout=T))
     return f"{parent}/tables/known"
@@ -159,10 +163,10 @@ def test_cbtemulator_leaves_the_table_granularity_unset_where_ours_says_millis(
     assert compared.known == ("table-granularity-unset",)
 
 
-def test_cbtemulator_refuses_a_microsecond_timestamp_without_a_grpc_code(
+def test_cbtemulator_refuses_a_microsecond_timestamp_without_a_grpc_code_or_accepts_it(
     sides: tuple[Side, Side], instance: str
 ) -> None:
-    table(sides, instance, "cf")
+    table(sides, instance, "cf", sum_family=True)
     odd = mut.SetCell("cf", b"q", b"v", BASE_MICROS + 1)
     compared = both(
         sides,
@@ -171,7 +175,16 @@ def test_cbtemulator_refuses_a_microsecond_timestamp_without_a_grpc_code(
         tags=frozenset({"micros"}),
     )
     assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "UNKNOWN")
-    assert compared.known == ("granularity-refused-as-unknown",)
+    assert compared.known == ("microsecond-timestamp",)
+    add = mut.AddToCell("sum", b"q", 1, BASE_MICROS + 1)
+    compared = both(
+        sides,
+        "mutate_row",
+        lambda s: s.data.get_table(instance, "known").mutate_row(b"r", [add], operation_timeout=T),
+        tags=frozenset({"micros"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "OK")
+    assert compared.known == ("microsecond-timestamp",)
 
 
 def test_cbtemulator_returns_families_in_creation_order_where_ours_sorts_them(

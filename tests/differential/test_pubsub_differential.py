@@ -356,8 +356,10 @@ class PubSubMachine(RuleBasedStateMachine):
             "subscription": subscription,
             "update_mask": field_mask_pb2.FieldMask(paths=paths),
         }
-        malformed = not paths or (
-            "ack_deadline_seconds" in paths and deadline not in VALID_DEADLINES
+        malformed = (
+            not paths
+            or "no_such_field" in paths
+            or ("ack_deadline_seconds" in paths and deadline not in VALID_DEADLINES)
         )
         missing = sub_id not in self.subscriptions
         labelled = "labels" if "labels" in paths else ""
@@ -389,7 +391,8 @@ class PubSubMachine(RuleBasedStateMachine):
         topic = ps.Topic(name=self.topic(topic_id), labels=topic_labels)
         request = {"topic": topic, "update_mask": field_mask_pb2.FieldMask(paths=paths)}
         labelled = "labels" if "labels" in paths else ""
-        tags = ("" if paths else "malformed", self.missing_topic(topic_id), labelled)
+        malformed = "malformed" if not paths or "no_such_field" in paths else ""
+        tags = (malformed, self.missing_topic(topic_id), labelled)
         compared = self.call(
             "update_topic", self.publisher("update_topic", request), _resource, *tags
         )

@@ -58,6 +58,10 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		if len(r.GetUpdateMask().GetPaths()) == 0 {
 			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
 		}
+		if err := checkUpdatePaths("Topic", r.GetUpdateMask().GetPaths(), topicPaths); err != nil {
+			return nil, err
+		}
+		fallibleFirst(r.GetUpdateMask().GetPaths())
 		for _, p := range r.GetUpdateMask().GetPaths() {
 			if strings.HasPrefix(p, "schema_settings.") && r.GetTopic().GetSchemaSettings() == nil {
 				return nil, status.Errorf(codes.InvalidArgument, "update_mask names %s but the topic has no schema_settings", p)
@@ -144,6 +148,10 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
 		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
 	}
+	if err := checkUpdatePaths("Subscription", r.GetUpdateMask().GetPaths(), subscriptionPaths); err != nil {
+		return nil, err
+	}
+	fallibleFirst(r.GetUpdateMask().GetPaths())
 	var real *pb.DeadLetterPolicy
 	policy, deadline := false, false
 	for _, path := range r.GetUpdateMask().GetPaths() {
