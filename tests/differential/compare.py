@@ -57,6 +57,11 @@ KNOWN: tuple[Known, ...] = (
         known.subscription_state_unset,
     ),
     Known(
+        "topic-retention-unset",
+        "Google's Java emulator leaves topic_message_retention_duration out; production reports it",
+        known.topic_retention_unset,
+    ),
+    Known(
         "labels-not-updatable",
         "Google's Java emulator refuses `labels` in update masks; production updates them",
         known.labels_not_updatable,

@@ -119,3 +119,25 @@ def labels_not_updatable(
     ):
         return ours
     return None
+
+
+def topic_retention_unset(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """A subscription of a topic with a message retention: production reports the topic's in the
+    output-only `topic_message_retention_duration`, as ours does; Google's Java emulator leaves
+    it out."""
+    del method, tags
+    mine, theirs = ours.value, google.value
+    if not (ours.ok and google.ok and isinstance(mine, dict) and isinstance(theirs, dict)):
+        return None
+    if (
+        "topic_message_retention_duration" not in mine
+        or "topic_message_retention_duration" in theirs
+    ):
+        return None
+    copied = {
+        **theirs,
+        "topic_message_retention_duration": mine["topic_message_retention_duration"],
+    }
+    return dataclasses.replace(google, value=copied)

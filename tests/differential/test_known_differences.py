@@ -89,6 +89,24 @@ def test_googles_emulator_leaves_the_subscription_state_unset_where_ours_says_ac
     assert compared.known == ("subscription-state-unset",)
 
 
+def test_googles_emulator_leaves_out_the_topics_retention_which_ours_reports_on_the_subscription(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    topic, sub = f"{project}/topics/kept", f"{project}/subscriptions/kept"
+    kept = ps.Topic(name=topic, message_retention_duration=duration_pb2.Duration(seconds=600))
+    on_both(sides, lambda s: s.publisher.create_topic(request=kept, retry=None, timeout=T))
+    request = {"name": sub, "topic": topic, "ack_deadline_seconds": 60}
+    compared = both(
+        sides,
+        "create_subscription",
+        lambda s: s.subscriber.create_subscription(request=request, retry=None, timeout=T),
+        plain,
+    )
+    assert compared.ours.value["topic_message_retention_duration"] == "600s"
+    assert "topic_message_retention_duration" not in compared.google.value
+    assert "topic-retention-unset" in compared.known
+
+
 def test_googles_emulator_refuses_to_update_labels_which_ours_updates(
     sides: tuple[Side, Side], project: str
 ) -> None:
