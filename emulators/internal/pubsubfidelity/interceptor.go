@@ -70,7 +70,8 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		return l.showing(h(ctx, req))
 	case *pb.DeleteTopicRequest:
 	case *pb.ListTopicSubscriptionsRequest:
-		return l.attachedOnly(h(ctx, req))
+		resp, err := h(ctx, req)
+		return l.attachedOnly(r.GetTopic(), resp, err)
 	case *pb.Subscription:
 		if info.FullMethod == subscriber+"CreateSubscription" {
 			return l.createSubscription(ctx, r, h)
@@ -217,7 +218,7 @@ func (l *Layer) showing(resp any, err error) (any, error) {
 
 // attachedOnly leaves detached subscriptions out of a topic's list (pstest
 // lists every subscription naming the topic). A page may come out shorter.
-func (l *Layer) attachedOnly(resp any, err error) (any, error) {
+func (l *Layer) attachedOnly(topic string, resp any, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,10 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 	out := &pb.ListTopicSubscriptionsResponse{NextPageToken: r.GetNextPageToken()}
 	defer l.st.Lock()()
 	for _, name := range r.GetSubscriptions() {
-		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() {
+		// A subscription outlives its deleted topic (its topic is then
+		// "_deleted-topic_"); it is no longer one of the name's, even
+		// once a topic of that name is created again.
+		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() && s.Proto().GetTopic() == topic {
 			out.Subscriptions = append(out.Subscriptions, name)
 		}
 	}
