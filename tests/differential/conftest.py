@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -19,17 +19,18 @@ from hypothesis import HealthCheck, settings
 
 from etl_harness.emulators import native, official
 from etl_harness.emulators.pair import BIGTABLE, PUBSUB, EmulatorError, Running
+from tests.differential.compare import SEEN
 from tests.differential.sides import Side, side
 
 BUDGETS = {
     "ci": settings(max_examples=100, stateful_step_count=50, derandomize=True),
-    "explore": settings(max_examples=300, stateful_step_count=60, derandomize=False),
+    "explore": settings(max_examples=1000, stateful_step_count=100, derandomize=False),
 }
 """Examples x steps per machine. `ci` took 39 s (Pub/Sub) and 20 s (Bigtable) on a shared 2-core
 machine with another differential run beside it: a few minutes at most on a busier one."""
 
 
-def budget(environ: dict[str, str] | os._Environ[str] = os.environ) -> settings:
+def budget(environ: Mapping[str, str] = os.environ) -> settings:
     """The chosen budget over what every run shares: no deadline and no timing health check (a
     loaded machine is not a failure), no example database (a run replays from its seed alone)."""
     name = environ.get("ETL_DIFFERENTIAL_BUDGET", "ci")
@@ -49,6 +50,14 @@ def budget(environ: dict[str, str] | os._Environ[str] = os.environ) -> settings:
 # The data client's built-in metrics log a warning per call against an emulator (it sends no
 # response metadata): noise that would bury a failure's report.
 logging.getLogger("google.cloud.bigtable.data._metrics").setLevel(logging.ERROR)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How often each known difference was met, so a run shows what it normalised."""
+    if SEEN:
+        terminalreporter.write_sep("-", "known differences met (tests/differential/known.py)")
+        for name, count in sorted(SEEN.items()):
+            terminalreporter.write_line(f"{count:6d}  {name}")
 
 
 def _by_name(running: list[Running]) -> dict[str, str]:
