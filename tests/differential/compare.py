@@ -83,6 +83,16 @@ KNOWN: tuple[Known, ...] = (
         known.family_order,
     ),
     Known(
+        "snapshots-of-a-missing-topic",
+        "ListTopicSnapshots of a missing topic: ours NOT_FOUND, Google's an empty list",
+        known.snapshots_of_a_missing_topic,
+    ),
+    Known(
+        "out-of-range-code",
+        "max_delivery_attempts out of 5-100: ours INVALID_ARGUMENT, Google's OUT_OF_RANGE",
+        known.out_of_range_code,
+    ),
+    Known(
         "check-order",
         "malformed and missing at once: which refusal wins is not documented",
         known.check_order,

@@ -141,3 +141,32 @@ def topic_retention_unset(
         "topic_message_retention_duration": mine["topic_message_retention_duration"],
     }
     return dataclasses.replace(google, value=copied)
+
+
+def snapshots_of_a_missing_topic(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """`ListTopicSnapshots` of a topic that does not exist: ours answers NOT_FOUND, Google's Java
+    emulator an empty list. Production's reference documents neither; both tell a caller there
+    is nothing to list."""
+    empty = google.ok and not google.value
+    if (
+        method == "list_topic_snapshots"
+        and "missing" in tags
+        and ours.code == "NOT_FOUND"
+        and empty
+    ):
+        return ours
+    return None
+
+
+def out_of_range_code(
+    method: str, ours: Outcome, google: Outcome, tags: frozenset[str]
+) -> Outcome | None:
+    """A dead-letter policy's `max_delivery_attempts` outside 5-100: ours refuses it with
+    INVALID_ARGUMENT, Google's Java emulator with OUT_OF_RANGE. Production documents the range,
+    not the code; both refuse."""
+    del method
+    if "malformed" in tags and ours.code == "INVALID_ARGUMENT" and google.code == "OUT_OF_RANGE":
+        return ours
+    return None

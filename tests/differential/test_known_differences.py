@@ -127,6 +127,47 @@ def test_googles_emulator_refuses_to_update_labels_which_ours_updates(
     assert compared.known == ("labels-not-updatable",)
 
 
+def test_the_snapshots_of_a_missing_topic_are_not_found_in_ours_and_none_in_googles(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    request = {"topic": f"{project}/topics/never"}
+    compared = both(
+        sides,
+        "list_topic_snapshots",
+        lambda s: list(s.publisher.list_topic_snapshots(request=request, retry=None, timeout=T)),
+        tags=frozenset({"missing"}),
+    )
+    assert (compared.ours.code, compared.google.code, compared.google.value) == (
+        "NOT_FOUND",
+        "OK",
+        [],
+    )
+    assert compared.known == ("snapshots-of-a-missing-topic",)
+
+
+def test_too_many_delivery_attempts_are_invalid_in_ours_and_out_of_range_in_googles(
+    sides: tuple[Side, Side], project: str
+) -> None:
+    topic = f"{project}/topics/dead"
+    on_both(
+        sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T)
+    )
+    request = ps.Subscription(
+        name=f"{project}/subscriptions/dead",
+        topic=topic,
+        ack_deadline_seconds=60,
+        dead_letter_policy=ps.DeadLetterPolicy(dead_letter_topic=topic, max_delivery_attempts=101),
+    )
+    compared = both(
+        sides,
+        "create_subscription",
+        lambda s: s.subscriber.create_subscription(request=request, retry=None, timeout=T),
+        tags=frozenset({"malformed"}),
+    )
+    assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "OUT_OF_RANGE")
+    assert compared.known == ("out-of-range-code",)
+
+
 def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_refused_by_both(
     sides: tuple[Side, Side], project: str
 ) -> None:

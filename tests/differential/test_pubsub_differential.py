@@ -53,6 +53,8 @@ retentions = st.sampled_from((*VALID_RETENTIONS, 599, 40 * 86_400))
 labels = st.dictionaries(
     st.sampled_from(("env", "team", "Bad", "k" * 64)), st.sampled_from(("a", "b-1", "")), max_size=2
 )
+dead_letters = st.sampled_from((None, ("beta-1", 5), ("beta-1", 4), ("alpha", 101)))
+"""Dead-lettering to a topic after 5 attempts, and attempts production refuses (5-100)."""
 SUBSCRIPTION_PATHS = ("ack_deadline_seconds", "retain_acked_messages", "labels", "no_such_field")
 TOPIC_PATHS = ("labels", "no_such_field")
 modack_deadlines = st.sampled_from((0, 300, 600, -1, 601))
@@ -285,6 +287,7 @@ class PubSubMachine(RuleBasedStateMachine):
         retain_acked=st.booleans(),
         retention=retentions,
         exactly_once=st.booleans(),
+        dead_letter=dead_letters,
     )
     def create_subscription(
         self,
@@ -294,6 +297,7 @@ class PubSubMachine(RuleBasedStateMachine):
         retain_acked: bool,
         retention: int | None,
         exactly_once: bool,
+        dead_letter: tuple[str, int] | None,
     ) -> None:
         request = ps.Subscription(
             name=self.subscription(sub_id),
@@ -303,15 +307,21 @@ class PubSubMachine(RuleBasedStateMachine):
             message_retention_duration=_duration(retention),
             enable_exactly_once_delivery=exactly_once,
         )
-        malformed = (
-            "" if deadline in VALID_DEADLINES and retention in VALID_RETENTIONS else "malformed"
-        )
+        valid = deadline in VALID_DEADLINES and retention in VALID_RETENTIONS
+        topics: tuple[str, ...] = (topic_id,)
+        if dead_letter is not None:
+            request.dead_letter_policy = ps.DeadLetterPolicy(
+                dead_letter_topic=self.topic(dead_letter[0]), max_delivery_attempts=dead_letter[1]
+            )
+            valid = valid and 5 <= dead_letter[1] <= 100
+            topics += (dead_letter[0],)
         compared = self.call(
             "create_subscription",
             self.subscriber("create_subscription", request),
             _resource,
-            malformed,
-            self.missing_topic(topic_id),
+            "" if valid else "malformed",
+            "exists" if sub_id in self.subscriptions else "",
+            *self.tags(topics=topics),
         )
         if compared.ok:
             self.subscriptions.add(sub_id)
@@ -476,6 +486,25 @@ class PubSubMachine(RuleBasedStateMachine):
         )
         if compared.ok:
             self.snapshots.add(snap_id)
+
+    @rule(topic_id=ids)
+    def list_snapshots(self, topic_id: str) -> None:
+        project, topic = {"project": self.project}, {"topic": self.topic(topic_id)}
+        self.call(
+            "list_snapshots",
+            lambda side: list(
+                side.subscriber.list_snapshots(request=project, retry=None, timeout=30)
+            ),
+            lambda snapshots: sorted(snap.name for snap in snapshots),
+        )
+        self.call(
+            "list_topic_snapshots",
+            lambda side: list(
+                side.publisher.list_topic_snapshots(request=topic, retry=None, timeout=30)
+            ),
+            sorted,
+            *self.tags(topics=(topic_id,)),
+        )
 
     @rule(snap_id=ids)
     def get_snapshot(self, snap_id: str) -> None:
