@@ -5,6 +5,9 @@ with the reason; under `CI=true` they fail instead, as the plugin's fixtures do.
 The budget (`budget()`): `ETL_DIFFERENTIAL_BUDGET=ci` (the default: derandomized, no example
 database, small enough for a loaded 2-core machine) or `explore` (random, many more and longer
 sequences, for hunting locally; a failure prints the seed and blob that replay it).
+
+The four emulators' logs go to pytest's temporary directory: `--basetemp DIR` keeps them where
+they can be read after a failure.
 """
 
 from __future__ import annotations
