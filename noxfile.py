@@ -134,6 +134,14 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def differential(session: nox.Session) -> None:
+    """Ours against Google's emulators, side by side, on random call sequences (not default: needs
+    the Cloud SDK's emulators). `ETL_DIFFERENTIAL_BUDGET=explore` for a longer, random search."""
+    session.run("bash", "emulators/build.sh", external=True)
+    _pytest(session, "tests/differential", "-p", "no:cacheprovider")
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The demo: emulators, a pipeline, simulated events, occupancy checked against the truth."""
     _install_beside_emulators(session, "harness")

@@ -208,13 +208,20 @@ def test_e2e_runs_against_docker_compose_with_the_emulator_hosts(workflow: dict[
         assert env.get("ETL_PUBSUB_ADMIN_HOST") == "localhost:8087"
 
 
+def installs_googles_emulators(step: dict[str, Any]) -> bool:
+    """The step installs the Cloud SDK's two emulators, itself or through the local action."""
+    run = step.get("run", "")
+    if step.get("uses") == "./.github/actions/google-emulators":
+        run = (REPO / ".github/actions/google-emulators/action.yml").read_text()
+    return "google-cloud-cli-pubsub-emulator" in run and "bigtable-emulator" in run
+
+
 def test_the_official_parity_job_runs_what_ci_run_runs_against_googles_emulators(
     workflow: dict[str, Any],
 ) -> None:
     """Google's emulators started from the Cloud SDK (no hosts of ours set), the same selection."""
     steps = workflow["jobs"]["e2e-official"]["steps"]
-    runs = [s.get("run", "") for s in steps]
-    assert any("google-cloud-cli-pubsub-emulator" in r and "bigtable-emulator" in r for r in runs)
+    assert any(installs_googles_emulators(s) for s in steps)
     official = [s for s in steps if "--etl-emulators=official" in s.get("run", "")]
     assert len(official) == 1
     assert not set(official[0].get("env", {})) & set(COMPOSE_HOSTS)

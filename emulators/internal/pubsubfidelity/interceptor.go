@@ -58,6 +58,10 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		if len(r.GetUpdateMask().GetPaths()) == 0 {
 			return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateTopicRequest must be set, and must be non-empty.")
 		}
+		if err := checkUpdatePaths("Topic", r.GetUpdateMask().GetPaths(), topicPaths); err != nil {
+			return nil, err
+		}
+		fallibleFirst(r.GetUpdateMask().GetPaths())
 		for _, p := range r.GetUpdateMask().GetPaths() {
 			if strings.HasPrefix(p, "schema_settings.") && r.GetTopic().GetSchemaSettings() == nil {
 				return nil, status.Errorf(codes.InvalidArgument, "update_mask names %s but the topic has no schema_settings", p)
@@ -67,7 +71,8 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	case *pb.DeleteTopicRequest:
 		l.releaseDeadLetterTopic(r.GetTopic())
 	case *pb.ListTopicSubscriptionsRequest:
-		return l.attachedOnly(h(ctx, req))
+		resp, err := h(ctx, req)
+		return l.attachedOnly(r.GetTopic(), resp, err)
 	case *pb.Subscription:
 		if info.FullMethod == subscriber+"CreateSubscription" {
 			return l.createSubscription(ctx, r, h)
@@ -145,6 +150,10 @@ func (l *Layer) updateSubscription(ctx context.Context, r *pb.UpdateSubscription
 	if len(r.GetUpdateMask().GetPaths()) == 0 { // pstest dereferences it
 		return nil, status.Error(codes.InvalidArgument, "The update_mask in the UpdateSubscriptionRequest must be set, and must be non-empty.")
 	}
+	if err := checkUpdatePaths("Subscription", r.GetUpdateMask().GetPaths(), subscriptionPaths); err != nil {
+		return nil, err
+	}
+	fallibleFirst(r.GetUpdateMask().GetPaths())
 	var real *pb.DeadLetterPolicy
 	policy, deadline := false, false
 	for _, path := range r.GetUpdateMask().GetPaths() {
@@ -210,7 +219,7 @@ func (l *Layer) showing(resp any, err error) (any, error) {
 
 // attachedOnly leaves detached subscriptions out of a topic's list (pstest
 // lists every subscription naming the topic). A page may come out shorter.
-func (l *Layer) attachedOnly(resp any, err error) (any, error) {
+func (l *Layer) attachedOnly(topic string, resp any, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +227,10 @@ func (l *Layer) attachedOnly(resp any, err error) (any, error) {
 	out := &pb.ListTopicSubscriptionsResponse{NextPageToken: r.GetNextPageToken()}
 	defer l.st.Lock()()
 	for _, name := range r.GetSubscriptions() {
-		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() {
+		// A subscription outlives its deleted topic (its topic is then
+		// "_deleted-topic_"); it is no longer one of the name's, even
+		// once a topic of that name is created again.
+		if s := l.st.Subscription(name); s == nil || !s.Proto().GetDetached() && s.Proto().GetTopic() == topic {
 			out.Subscriptions = append(out.Subscriptions, name)
 		}
 	}
