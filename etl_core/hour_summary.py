@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from etl_core.analytics import Peak
 from etl_core.occupancy import Occupancy
@@ -20,17 +21,16 @@ At = tuple[int, datetime | None]
 """A reading's place in a run (1-based) and its time; (0, None) before any."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Reading:
-    """One unique event of an open hour; ordered as the fold orders events."""
+class Reading(NamedTuple):
+    """One unique event of an open hour; ordered as the fold orders events (a tuple: compared,
+    hashed and built in C, since a batch makes and sorts one per event)."""
 
     time: datetime
     event_id: str
     delta: int
 
 
-@dataclass(frozen=True, slots=True)
-class HourSummary:
+class HourSummary(NamedTuple):
     """What an hour's readings do to any fold state, so that a chain of hours folds in O(hours).
 
     With P_i the sum of the first i deltas (P_0 = 0) and M_i the least of P_0..P_i, the fold from
@@ -38,6 +38,7 @@ class HourSummary:
     max(v + P_i, P_i - M_i) and the anomalies so far max(0, -(v + M_i)). So the hour's end state
     needs only the total and the least prefix, and its peak the highest prefix (`high`) and the
     highest rise above an earlier low (`rise`), each with the first reading that reaches it.
+    A tuple (immutable, built in C): the tree makes one per composition.
     """
 
     readings: int = 0
@@ -52,18 +53,19 @@ class HourSummary:
     @classmethod
     def of(cls, readings: Iterable[Reading]) -> HourSummary:
         n = entries = total = low = high = rise = 0
-        high_at: tuple[int, datetime | None] = (0, None)
-        rise_at: tuple[int, datetime | None] = (0, None)
-        for r in readings:
+        high_at: At = (0, None)
+        rise_at: At = (0, None)
+        for time, _, delta in readings:
             n += 1
-            if r.delta > 0:
+            total += delta
+            if delta > 0:
                 entries += 1
-            total += r.delta
-            low = min(low, total)
+            elif total < low:
+                low = total
             if n == 1 or total > high:
-                high, high_at = total, (n, r.time)
+                high, high_at = total, (n, time)
             if total - low > rise:
-                rise, rise_at = total - low, (n, r.time)
+                rise, rise_at = total - low, (n, time)
         return cls(n, entries, total, low, high, high_at, rise, rise_at)
 
     @property
@@ -90,7 +92,7 @@ class HourSummary:
         best = max(carried, after.rise)
         if best > rise:  # so best > 0, and `after` reached it at its high or at its rise
             if carried == after.rise:
-                at = min(after.high_at, after.rise_at, key=lambda at: at[0])
+                at = after.high_at if after.high_at[0] <= after.rise_at[0] else after.rise_at
             else:
                 at = after.high_at if carried > after.rise else after.rise_at
             rise, rise_at = best, _shift(at, n)
@@ -151,14 +153,16 @@ class SummaryTree:
     def set(self, hours: dict[int, HourSummary]) -> None:
         """Make each summary its hour's (EMPTY removes it) and recompose the nodes above them,
         level by level, so that hours sharing an ancestor recompose it once."""
+        nodes, put = self.nodes, self._put
         for i, summary in hours.items():
-            self._put(0, i, summary)
+            put(0, i, summary)
         changed = set(hours)
         for level in range(1, TOP + 1):
             changed = {i >> 1 for i in changed}
+            below = level - 1
             for i in changed:
-                left = self.nodes.get((level - 1, 2 * i), EMPTY)
-                self._put(level, i, left.compose(self.nodes.get((level - 1, 2 * i + 1), EMPTY)))
+                left = nodes.get((below, 2 * i), EMPTY)
+                put(level, i, left.compose(nodes.get((below, 2 * i + 1), EMPTY)))
 
     @classmethod
     def build(cls, hours: dict[int, HourSummary]) -> SummaryTree:
