@@ -105,7 +105,7 @@ def _open_cell(ledger: HourLedger, hour: datetime) -> bytes:
 
 
 def _entries(hour: datetime, readings: Iterable[Reading]) -> list[list[object]]:
-    return [[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings]
+    return [[(time - hour) // _MS, delta, event_id] for time, event_id, delta in readings]
 
 
 def _closed_cell(hour: datetime, c: ClosedHour) -> bytes:
@@ -156,9 +156,7 @@ def _open_hour(qualifier: str, raw: bytes) -> tuple[datetime, tuple[Reading, ...
     versions a batch replaces, so a batch never evicts what the next one reads."""
     hour = parse_canonical(qualifier[len(OPEN) :])
     entries = json.loads(raw)
-    readings = tuple(
-        sorted(Reading(hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries)
-    )
+    readings = tuple(sorted((hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries))
     return hour, readings, HourSummary.of(readings)
 
 

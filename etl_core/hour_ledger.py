@@ -212,7 +212,7 @@ class HourLedger:
             readings = self.open.get(hour)
             if readings is None:
                 readings = self.open[hour] = []
-            reading = Reading(event.event_time, event.event_id, event.delta)
+            reading = (event.event_time, event.event_id, event.delta)
             if not readings or readings[-1] < reading:  # in time order: the common case
                 readings.append(reading)
             else:
@@ -239,7 +239,7 @@ class HourLedger:
         readings: dict[datetime, set[Reading]] = {}
         for e in events:
             readings.setdefault(hour_of(e.event_time), set()).add(
-                Reading(e.event_time, e.event_id, e.delta)
+                (e.event_time, e.event_id, e.delta)
             )
         self.open = {hour: sorted(r) for hour, r in readings.items()}
         self.sums, self.cells, self.added, self.stale = {}, {}, {}, None

@@ -21,13 +21,11 @@ At = tuple[int, datetime | None]
 """A reading's place in a run (1-based) and its time; (0, None) before any."""
 
 
-class Reading(NamedTuple):
-    """One unique event of an open hour; ordered as the fold orders events (a tuple: compared,
-    hashed and built in C, since a batch makes and sorts one per event)."""
-
-    time: datetime
-    event_id: str
-    delta: int
+Reading = tuple[datetime, str, int]
+"""One unique event of an open hour, `(time, event id, delta)`, ordered as the fold orders
+events. A plain tuple, not a class: built and compared in C, and the interpreter's cycle
+collector stops tracking a tuple of atoms, so the readings a ledger keeps (up to its budget)
+add nothing to the collector's full passes, which would otherwise grow with them."""
 
 
 class HourSummary(NamedTuple):
@@ -79,32 +77,44 @@ class HourSummary(NamedTuple):
         least prefix before it is min(low, total + least prefix of `after`): so the joined
         highest prefix and highest rise come from this run's, or from `after`'s shifted by
         `total` (rise: by `total - low`), and ties go to the earlier reading, as in `of`."""
-        if not after.readings:
+        n, entries, total, low, high, high_at, rise, rise_at = self
+        (
+            m,
+            entries_after,
+            total_after,
+            low_after,
+            high_after,
+            high_after_at,
+            rise_after,
+            rise_after_at,
+        ) = after
+        if not m:
             return self
-        if not self.readings:
+        if not n:
             return after
-        n = self.readings
-        high, high_at = self.high, self.high_at
-        if self.total + after.high > high:
-            high, high_at = self.total + after.high, _shift(after.high_at, n)
-        rise, rise_at = self.rise, self.rise_at
-        carried = self.total - self.low + after.high
-        best = max(carried, after.rise)
+        if total + high_after > high:
+            high, high_at = total + high_after, (high_after_at[0] + n, high_after_at[1])
+        carried = total - low + high_after
+        best = carried if carried > rise_after else rise_after
         if best > rise:  # so best > 0, and `after` reached it at its high or at its rise
-            if carried == after.rise:
-                at = after.high_at if after.high_at[0] <= after.rise_at[0] else after.rise_at
+            if carried == rise_after:
+                at = high_after_at if high_after_at[0] <= rise_after_at[0] else rise_after_at
             else:
-                at = after.high_at if carried > after.rise else after.rise_at
-            rise, rise_at = best, _shift(at, n)
-        return HourSummary(
-            n + after.readings,
-            self.entries + after.entries,
-            self.total + after.total,
-            min(self.low, self.total + after.low),
-            high,
-            high_at,
-            rise,
-            rise_at,
+                at = high_after_at if carried > rise_after else rise_after_at
+            rise, rise_at = best, (at[0] + n, at[1])
+        low_joined = total + low_after
+        return _new(
+            HourSummary,
+            (
+                n + m,
+                entries + entries_after,
+                total + total_after,
+                low if low < low_joined else low_joined,
+                high,
+                high_at,
+                rise,
+                rise_at,
+            ),
         )
 
     def apply(self, state: Occupancy) -> tuple[Occupancy, Peak]:
@@ -129,10 +139,9 @@ class HourSummary(NamedTuple):
         return end, Peak(top, min(reached, key=lambda at: at[0])[1])
 
 
-def _shift(at: At, by: int) -> At:
-    return (at[0] + by, at[1])
-
-
+_new = tuple.__new__
+"""Builds a summary from its fields without NamedTuple's keyword-handling `__new__` (the tree
+composes about two summaries per changed hour and level)."""
 EMPTY = HourSummary()
 TOP = 12
 """Levels above the hours: a top node covers 2**12 hours (about 170 days), so a change walks 12

@@ -203,9 +203,7 @@ def test_an_hours_summary_folds_any_state_as_its_readings_do(
     moments: list[tuple[int, int]], value: int, anomalies: int
 ) -> None:
     hour = datetime(2026, 12, 7, 8, tzinfo=UTC)
-    readings = sorted(
-        Reading(hour + timedelta(seconds=s), f"e{i}", d) for i, (s, d) in enumerate(moments)
-    )
+    readings = sorted((hour + timedelta(seconds=s), f"e{i}", d) for i, (s, d) in enumerate(moments))
     state = Occupancy(value, anomalies, 7)
     assert HourSummary.of(readings).apply(state) == fold_hour(state, readings)
 
@@ -215,14 +213,14 @@ def fold_hour(state: Occupancy, readings: list[Reading]) -> tuple[Occupancy, Pea
     first time the hour reached its highest value (what `HourSummary.apply` must equal)."""
     value, anomalies, events = state.value, state.anomalies, state.events
     best = Peak(0, None)
-    for r in readings:
+    for time, _, delta in readings:
         events += 1
-        if r.delta > 0:
+        if delta > 0:
             value += 1
         elif value:
             value -= 1
         else:
             anomalies += 1
         if value > best.value:
-            best = Peak(value, r.time)
+            best = Peak(value, time)
     return Occupancy(value, anomalies, events), best
