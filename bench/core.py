@@ -52,7 +52,7 @@ def ledger_path(data: Sequence[bytes], now: datetime) -> object:
             by_service.setdefault(event.service, []).append(event)
         for service, events in by_service.items():
             ledger = ledgers.setdefault(service, HourLedger())
-            ledger.merge(events)
+            ledger.merge(events, peaks=False)
             ledger.occupancy()
     return {service: ledgers[service].occupancy() for service in sorted(ledgers)}
 

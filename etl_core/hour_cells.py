@@ -2,7 +2,8 @@
 
 Qualifiers (column family `realTimeStatus`; the row's other cells are left alone):
 
-- `open:<hour>`: the hour's readings, JSON `[[ms into the hour, delta, event id], ...]`, in order;
+- `open:<hour>`: the hour's readings, JSON `[[ms into the hour, delta, event id], ...]`, in the
+  order they were merged (a batch appends its own to the cell; decoding sorts them);
 - `closed:<hour>`: JSON `{"start": [v, a, n], "end": [v, a, n], "in": e, "out": x,
   "peak": [value, ms into the hour or null]}` (`v, a, n`: value, anomalies, events folded);
 - `origin`: JSON `[v, a, n, floor]`, the fold state before the first hour kept, and the first
@@ -89,11 +90,22 @@ def _origin_cell(ledger: HourLedger) -> bytes:
 
 
 def _open_cell(ledger: HourLedger, hour: datetime) -> bytes:
-    kept = ledger.cells.get(hour)  # the cell it was decoded from, while unchanged
-    if kept is not None:
+    """The hour's cell: the one it was decoded from or last encoded to, with the readings added
+    since appended (the cell keeps its readings in the order they arrived), so a batch encodes
+    only its own readings, however many the hour holds."""
+    kept, added = ledger.cells.get(hour), ledger.added.pop(hour, None)
+    if kept is not None and not added:
         return kept
-    readings: Iterable[Reading] = ledger.open[hour]
-    return _dump([[(r.time - hour) // _MS, r.delta, r.event_id] for r in readings])
+    if kept is None or kept == b"[]":
+        cell = _dump(_entries(hour, ledger.open[hour]))
+    else:
+        cell = kept[:-1] + b"," + _dump(_entries(hour, added or []))[1:]
+    ledger.cells[hour] = cell
+    return cell
+
+
+def _entries(hour: datetime, readings: Iterable[Reading]) -> list[list[object]]:
+    return [[(time - hour) // _MS, delta, event_id] for time, event_id, delta in readings]
 
 
 def _closed_cell(hour: datetime, c: ClosedHour) -> bytes:
@@ -144,8 +156,22 @@ def _open_hour(qualifier: str, raw: bytes) -> tuple[datetime, tuple[Reading, ...
     versions a batch replaces, so a batch never evicts what the next one reads."""
     hour = parse_canonical(qualifier[len(OPEN) :])
     entries = json.loads(raw)
-    readings = tuple(Reading(hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries)
+    readings = tuple(sorted((hour + ms * _MS, str(eid), int(delta)) for ms, delta, eid in entries))
     return hour, readings, HourSummary.of(readings)
+
+
+def canonical(cells: Mapping[str, bytes]) -> dict[str, bytes]:
+    """`cells` with each open hour's readings in fold order: two rows hold the same ledger
+    exactly when their canonical cells are equal (open cells keep the order readings arrived)."""
+    return {
+        q: _dump(sorted(json.loads(v), key=_fold_order)) if q.startswith(OPEN) else v
+        for q, v in cells.items()
+    }
+
+
+def _fold_order(entry: list[Any]) -> tuple[Any, ...]:
+    ms, delta, event_id = entry
+    return ms, event_id, delta
 
 
 def row_write(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> RowWrite:

@@ -91,8 +91,11 @@ class HourLedger:
     """A summary per open hour, made when first needed and dropped when the hour's readings
     change (kept only while it still counts as many readings as the hour holds)."""
     cells: dict[datetime, bytes] = field(default_factory=dict, compare=False, repr=False)
-    """The stored cell each open hour was decoded from, dropped when its readings change: an
-    hour a batch leaves alone is written back as it was read, without encoding it again."""
+    """The cell each open hour was last decoded from or encoded to (`etl_core.hour_cells`),
+    holding its readings but those in `added`: a changed hour's cell is that cell with the
+    added readings appended, O(readings added), whatever the hour already holds."""
+    added: dict[datetime, list[Reading]] = field(default_factory=dict, compare=False, repr=False)
+    """Readings merged into an open hour since its cell in `cells` was made."""
     tree: SummaryTree = field(default_factory=SummaryTree, compare=False, repr=False)
     """The open hours' summaries composed (`occupancy` in O(log hours) per changed hour)."""
     stale: set[datetime] | None = field(default=None, compare=False, repr=False)
@@ -191,23 +194,34 @@ class HourLedger:
     def merge(self, events: Iterable[Event], *, peaks: bool = True) -> Change:
         """Add events (any order, any duplicates) that `late` accepted. `peaks=False` leaves the
         daily peaks out of the `Change` (they cost a walk over every kept hour)."""
-        since: datetime | None = None
         counted: set[datetime] = set()
+        try:
+            self._insert(events, counted)
+        finally:  # even past an event `late` should have refused: what was added stays whole
+            for hour in counted:
+                self._changed(hour)
+        return self._settle(min(counted, default=None), counted, peaks)
+
+    def _insert(self, events: Iterable[Event], counted: set[datetime]) -> None:
+        """Insert each new reading in its hour's order, adding its hour to `counted`."""
         last_closed = max(self.closed, default=None)
         for event in events:
             hour = hour_of(event.event_time)
             if (last_closed and hour <= last_closed) or (self.floor and hour < self.floor):
                 raise ValueError(f"{event.event_time} is in closed history: rebuild instead")
-            readings = self.open.setdefault(hour, [])
-            reading = Reading(event.event_time, event.event_id, event.delta)
-            i = bisect.bisect_left(readings, reading)
-            if i < len(readings) and readings[i] == reading:
-                continue
-            readings.insert(i, reading)
-            self._changed(hour)
+            readings = self.open.get(hour)
+            if readings is None:
+                readings = self.open[hour] = []
+            reading = (event.event_time, event.event_id, event.delta)
+            if not readings or readings[-1] < reading:  # in time order: the common case
+                readings.append(reading)
+            else:
+                i = bisect.bisect_left(readings, reading)
+                if i < len(readings) and readings[i] == reading:
+                    continue
+                readings.insert(i, reading)
+            self.added.setdefault(hour, []).append(reading)
             counted.add(hour)
-            since = hour if since is None else min(since, hour)
-        return self._settle(since, counted, peaks)
 
     def rebuild(
         self, since: datetime | None, events: Iterable[Event], *, peaks: bool = True
@@ -225,10 +239,10 @@ class HourLedger:
         readings: dict[datetime, set[Reading]] = {}
         for e in events:
             readings.setdefault(hour_of(e.event_time), set()).add(
-                Reading(e.event_time, e.event_id, e.delta)
+                (e.event_time, e.event_id, e.delta)
             )
         self.open = {hour: sorted(r) for hour, r in readings.items()}
-        self.sums, self.cells, self.stale = {}, {}, None
+        self.sums, self.cells, self.added, self.stale = {}, {}, {}, None
         self._touch(*replaced, *self.open)
         self._touch_origin()
         return self._settle(min(self.open, default=None), set(self.open), peaks)
@@ -243,9 +257,9 @@ class HourLedger:
         return change
 
     def _changed(self, hour: datetime) -> None:
-        """The hour's readings changed (or it closed): what was memoised of them is stale."""
+        """The hour's readings changed (or it closed): its summary is stale (its cell, kept with
+        the readings added since, is dropped by `_close`)."""
         self.sums.pop(hour, None)
-        self.cells.pop(hour, None)
         if self.stale is not None:
             self.stale.add(hour)
         self._touch(hour)
@@ -271,6 +285,8 @@ class HourLedger:
                 break
             summary = self.summary(hour)
             held -= len(self.open.pop(hour))
+            self.cells.pop(hour, None)
+            self.added.pop(hour, None)
             self._changed(hour)
             end, peak = summary.apply(state)
             self.closed[hour] = ClosedHour(state, end, summary.entries, summary.exits, peak)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from etl_core.analytics import Peak
 from etl_core.occupancy import Occupancy
@@ -20,17 +21,14 @@ At = tuple[int, datetime | None]
 """A reading's place in a run (1-based) and its time; (0, None) before any."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Reading:
-    """One unique event of an open hour; ordered as the fold orders events."""
-
-    time: datetime
-    event_id: str
-    delta: int
+Reading = tuple[datetime, str, int]
+"""One unique event of an open hour, `(time, event id, delta)`, ordered as the fold orders
+events. A plain tuple, not a class: built and compared in C, and the interpreter's cycle
+collector stops tracking a tuple of atoms, so the readings a ledger keeps (up to its budget)
+add nothing to the collector's full passes, which would otherwise grow with them."""
 
 
-@dataclass(frozen=True, slots=True)
-class HourSummary:
+class HourSummary(NamedTuple):
     """What an hour's readings do to any fold state, so that a chain of hours folds in O(hours).
 
     With P_i the sum of the first i deltas (P_0 = 0) and M_i the least of P_0..P_i, the fold from
@@ -38,6 +36,7 @@ class HourSummary:
     max(v + P_i, P_i - M_i) and the anomalies so far max(0, -(v + M_i)). So the hour's end state
     needs only the total and the least prefix, and its peak the highest prefix (`high`) and the
     highest rise above an earlier low (`rise`), each with the first reading that reaches it.
+    A tuple (immutable, built in C): the tree makes one per composition.
     """
 
     readings: int = 0
@@ -52,18 +51,19 @@ class HourSummary:
     @classmethod
     def of(cls, readings: Iterable[Reading]) -> HourSummary:
         n = entries = total = low = high = rise = 0
-        high_at: tuple[int, datetime | None] = (0, None)
-        rise_at: tuple[int, datetime | None] = (0, None)
-        for r in readings:
+        high_at: At = (0, None)
+        rise_at: At = (0, None)
+        for time, _, delta in readings:
             n += 1
-            if r.delta > 0:
+            total += delta
+            if delta > 0:
                 entries += 1
-            total += r.delta
-            low = min(low, total)
+            elif total < low:
+                low = total
             if n == 1 or total > high:
-                high, high_at = total, (n, r.time)
+                high, high_at = total, (n, time)
             if total - low > rise:
-                rise, rise_at = total - low, (n, r.time)
+                rise, rise_at = total - low, (n, time)
         return cls(n, entries, total, low, high, high_at, rise, rise_at)
 
     @property
@@ -77,32 +77,44 @@ class HourSummary:
         least prefix before it is min(low, total + least prefix of `after`): so the joined
         highest prefix and highest rise come from this run's, or from `after`'s shifted by
         `total` (rise: by `total - low`), and ties go to the earlier reading, as in `of`."""
-        if not after.readings:
+        n, entries, total, low, high, high_at, rise, rise_at = self
+        (
+            m,
+            entries_after,
+            total_after,
+            low_after,
+            high_after,
+            high_after_at,
+            rise_after,
+            rise_after_at,
+        ) = after
+        if not m:
             return self
-        if not self.readings:
+        if not n:
             return after
-        n = self.readings
-        high, high_at = self.high, self.high_at
-        if self.total + after.high > high:
-            high, high_at = self.total + after.high, _shift(after.high_at, n)
-        rise, rise_at = self.rise, self.rise_at
-        carried = self.total - self.low + after.high
-        best = max(carried, after.rise)
+        if total + high_after > high:
+            high, high_at = total + high_after, (high_after_at[0] + n, high_after_at[1])
+        carried = total - low + high_after
+        best = carried if carried > rise_after else rise_after
         if best > rise:  # so best > 0, and `after` reached it at its high or at its rise
-            if carried == after.rise:
-                at = min(after.high_at, after.rise_at, key=lambda at: at[0])
+            if carried == rise_after:
+                at = high_after_at if high_after_at[0] <= rise_after_at[0] else rise_after_at
             else:
-                at = after.high_at if carried > after.rise else after.rise_at
-            rise, rise_at = best, _shift(at, n)
-        return HourSummary(
-            n + after.readings,
-            self.entries + after.entries,
-            self.total + after.total,
-            min(self.low, self.total + after.low),
-            high,
-            high_at,
-            rise,
-            rise_at,
+                at = high_after_at if carried > rise_after else rise_after_at
+            rise, rise_at = best, (at[0] + n, at[1])
+        low_joined = total + low_after
+        return _new(
+            HourSummary,
+            (
+                n + m,
+                entries + entries_after,
+                total + total_after,
+                low if low < low_joined else low_joined,
+                high,
+                high_at,
+                rise,
+                rise_at,
+            ),
         )
 
     def apply(self, state: Occupancy) -> tuple[Occupancy, Peak]:
@@ -127,10 +139,9 @@ class HourSummary:
         return end, Peak(top, min(reached, key=lambda at: at[0])[1])
 
 
-def _shift(at: At, by: int) -> At:
-    return (at[0] + by, at[1])
-
-
+_new = tuple.__new__
+"""Builds a summary from its fields without NamedTuple's keyword-handling `__new__` (the tree
+composes about two summaries per changed hour and level)."""
 EMPTY = HourSummary()
 TOP = 12
 """Levels above the hours: a top node covers 2**12 hours (about 170 days), so a change walks 12
@@ -151,14 +162,16 @@ class SummaryTree:
     def set(self, hours: dict[int, HourSummary]) -> None:
         """Make each summary its hour's (EMPTY removes it) and recompose the nodes above them,
         level by level, so that hours sharing an ancestor recompose it once."""
+        nodes, put = self.nodes, self._put
         for i, summary in hours.items():
-            self._put(0, i, summary)
+            put(0, i, summary)
         changed = set(hours)
         for level in range(1, TOP + 1):
             changed = {i >> 1 for i in changed}
+            below = level - 1
             for i in changed:
-                left = self.nodes.get((level - 1, 2 * i), EMPTY)
-                self._put(level, i, left.compose(self.nodes.get((level - 1, 2 * i + 1), EMPTY)))
+                left = nodes.get((below, 2 * i), EMPTY)
+                put(level, i, left.compose(nodes.get((below, 2 * i + 1), EMPTY)))
 
     @classmethod
     def build(cls, hours: dict[int, HourSummary]) -> SummaryTree:

@@ -22,6 +22,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,37 @@ class WorkerOptions:
     max_backoff_s: float = 10.0
     ack_deadline_s: int = pipeline.WORKER.delivery.ack_deadline_seconds
     """Streaming: the stream's ack deadline; a batch waiting in the inbox, then handled, fits."""
+
+
+class Leases:
+    """The ack ids a stream delivered and the worker has not yet acked or nacked, with when each
+    lease was last set: a message waiting in the inbox behind slow batches is renewed before
+    its ack deadline passes, instead of being redelivered while it waits (and handled twice).
+    Thread-safe: the stream's reader adds, the batch loop settles and renews."""
+
+    def __init__(self, deadline_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.deadline_s = deadline_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._set_at: dict[str, float] = {}
+
+    def add(self, ack_ids: Iterable[str]) -> None:
+        now = self._clock()
+        with self._lock:
+            self._set_at.update((ack_id, now) for ack_id in ack_ids)
+
+    def settle(self, ack_ids: Iterable[str]) -> None:
+        with self._lock:
+            for ack_id in ack_ids:
+                self._set_at.pop(ack_id, None)
+
+    def due(self) -> list[str]:
+        """The leases half way or more to their deadline, counted as renewed from now on."""
+        now = self._clock()
+        with self._lock:
+            due = [a for a, at in self._set_at.items() if now - at >= self.deadline_s / 2]
+            self._set_at.update((ack_id, now) for ack_id in due)
+        return due
 
 
 def as_message(received: Any) -> PubSubMessage:
@@ -81,6 +113,7 @@ class Worker:
         self._failures = 0
         self._stream: Any = None
         self._stop = threading.Event()
+        self._leases = Leases(self.options.ack_deadline_s)
 
     def run(self, stop: threading.Event) -> None:
         """Pull and handle until `stop` is set; then the batch in hand is finished (acked, or
@@ -115,8 +148,10 @@ class Worker:
         ack_ids = [r.ack_id for r in received]
         if self._handle([as_message(r.message) for r in received]):
             self._chunked(self.subscriber.acknowledge, ack_ids)
+            self._leases.settle(ack_ids)
         else:
             self._chunked(self.subscriber.modify_ack_deadline, ack_ids, ack_deadline_seconds=0)
+            self._leases.settle(ack_ids)
             self._back_off()
 
     def _chunked(self, call: Any, ack_ids: list[str], **extra: Any) -> None:
@@ -139,6 +174,7 @@ class Worker:
                 batch = self._next_batch(stop)
                 if batch:
                     self._settle(batch)
+                self._renew_leases()
         finally:
             stop.set()
             with contextlib.suppress(Exception):
@@ -154,6 +190,7 @@ class Worker:
             try:
                 self._stream = self.subscriber.streaming_pull(requests=self._requests(stop))
                 for response in self._stream:
+                    self._leases.add(r.ack_id for r in response.received_messages)
                     for received in response.received_messages:
                         self._inbox.put(received)
                     pause = 0.1
@@ -172,6 +209,18 @@ class Worker:
         )
         while not stop.wait(HEARTBEAT_S):
             yield StreamingPullRequest()
+
+    def _renew_leases(self) -> None:
+        """Extend the ack deadline of what waits in the inbox half way to its deadline (a failed
+        renewal is harmless: the message is redelivered, as without it)."""
+        due = self._leases.due()
+        if due:
+            with contextlib.suppress(Exception):
+                self._chunked(
+                    self.subscriber.modify_ack_deadline,
+                    due,
+                    ack_deadline_seconds=self.options.ack_deadline_s,
+                )
 
     def _next_batch(self, stop: threading.Event) -> list[Any]:
         try:

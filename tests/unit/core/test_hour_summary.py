@@ -21,7 +21,7 @@ states = st.builds(Occupancy, st.integers(0, 5), st.integers(0, 3), st.integers(
 def readings_of(hour: int, moments: list[tuple[int, int]]) -> list[Reading]:
     start = START + timedelta(hours=hour)
     return sorted(
-        Reading(start + timedelta(seconds=s), f"h{hour}e{i}", d) for i, (s, d) in enumerate(moments)
+        (start + timedelta(seconds=s), f"h{hour}e{i}", d) for i, (s, d) in enumerate(moments)
     )
 
 

@@ -13,7 +13,7 @@ from etl.service import ledger
 from etl.service.ports import StatusRow
 from etl_core import Event, Occupancy, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
-from etl_core.hour_cells import encode, is_ledger_cell
+from etl_core.hour_cells import canonical, encode, is_ledger_cell
 from etl_core.timestamps import format_event_time
 from tests.unit.etl.fakes import FakeTable
 
@@ -150,7 +150,8 @@ def test_a_rebuild_from_the_event_rows_equals_the_incremental_summaries(
 
 
 def _shown(row: StatusRow) -> dict[str, bytes]:
-    return {q: v for q, v in row.cells.items() if q not in ("writeTime", ledger.STAMP)}
+    """The row's cells but its write time and stamp, open hours' readings in fold order."""
+    return canonical({q: v for q, v in row.cells.items() if q not in ("writeTime", ledger.STAMP)})
 
 
 def test_an_event_hours_later_than_the_horizon_reads_back_only_the_rows_from_its_hour() -> None:
