@@ -59,9 +59,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit tests (pure, no I/O) with coverage of etl_core."""
-    _pytest(
-        session, "tests/unit", "--cov=etl_core", "--cov-report=term-missing", "--cov-fail-under=95"
-    )
+    coverage = ("--cov=etl_core", "--cov-report=term-missing", "--cov-fail-under=95")
+    _pytest(session, "tests/unit", whole_suite=coverage)
 
 
 @nox.session(python=PYTHON)
@@ -177,10 +176,18 @@ def bench(session: nox.Session) -> None:
     )
 
 
-def _pytest(session: nox.Session, *args: str) -> None:
-    """Install the project with its test extra, then run pytest with `args`, then the caller's."""
+def _pytest(
+    session: nox.Session, folder: str, *options: str, whole_suite: tuple[str, ...] = ()
+) -> None:
+    """Install the project with its test extra, then run pytest on `folder` with `options`, then
+    the caller's arguments. When those name test files or folders (`nox -s e2e --
+    tests/e2e/test_demo.py`), pytest runs those alone: not `folder`, nor the `whole_suite` options
+    (the coverage threshold means nothing for one file)."""
     locked.install(session, "-e", ".[test]")
-    session.run("pytest", *args, *session.posargs)
+    paths = (a.split("::")[0] for a in session.posargs if not a.startswith("-"))
+    named = any(Path(p).exists() for p in paths)
+    suite = [] if named else [folder, *whole_suite]
+    session.run("pytest", *suite, *options, *session.posargs)
 
 
 def _install_beside_emulators(session: nox.Session, extra: str) -> None:
