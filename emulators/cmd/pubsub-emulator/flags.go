@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/debugpprof"
 	"github.com/etl-pipeline/emulators/internal/push"
 )
 
@@ -15,6 +16,7 @@ type options struct {
 	push            push.Config
 	seed            cli.SeedFlags
 	state           cli.StateFlags
+	pprof           debugpprof.Flag
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -25,6 +27,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.adminPort, "admin-port", -1, "port of the admin HTTP API, on --host (-1: off, 0: a free one)")
 	o.seed.Register(fs)
 	o.state.Register(fs)
+	o.pprof.Register(fs)
 	cfg := &o.push
 	fs.IntVar(&cfg.Concurrency, "push-concurrency", 16, "push deliveries in flight at once, across subscriptions")
 	fs.DurationVar(&cfg.PollInterval, "push-poll-interval", 25*time.Millisecond, "how often an idle push subscription is checked for messages")
