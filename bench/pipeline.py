@@ -15,6 +15,7 @@ counter (event rows the ledger read back) over the events of the run.
     python bench/pipeline.py [--events N] [--function-events N] [--latency-rate R]
         [--latency-seconds S] [--latency-warmup S] [--latency-1000-seconds S] [--workers 1,2,4]
         [--side-by-side-messages N] [--side-by-side-soak M] [--out FILE]
+    python bench/pipeline.py --only-shapes current,fanout   # those shapes and naive alone
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -172,22 +173,54 @@ def hourly_total(table: EventTable, sim: Simulation) -> int:
 @dataclass(frozen=True, slots=True)
 class Run:
     """One shape over one simulation: events/s, event rows read back per event, and the CPU
-    seconds `etl serve` (every process of it) spent per 1,000 events."""
+    seconds per 1,000 events of `etl serve` (every process of it), and of each process the run
+    used (`cpu_by_process`: `process 1` is `etl serve` itself, `process 2`… its instances, then
+    the emulators and the bench's own publisher)."""
 
     events_per_s: float
     rows_read_per_event: float
     cpu_s_per_1000: float | None = None
+    cpu_by_process: Mapping[str, float] = field(default_factory=dict)
+
+
+EMULATOR_HOSTS = {
+    "pubsub emulator": "PUBSUB_EMULATOR_HOST",
+    "bigtable emulator": "BIGTABLE_EMULATOR_HOST",
+}
+
+
+def run_processes(proc: subprocess.Popen[bytes]) -> dict[str, psutil.Process]:
+    """The processes a run uses, by name: `etl serve` and its instances, the emulators (found by
+    the port each listens on; absent when they are not local processes) and this one."""
+    root = psutil.Process(proc.pid)
+    named = {f"process {i}": p for i, p in enumerate([root, *root.children(recursive=True)], 1)}
+    ports = {
+        int(os.environ[var].rsplit(":", 1)[1]): name
+        for name, var in EMULATOR_HOSTS.items()
+        if os.environ.get(var)
+    }
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.pid and conn.laddr.port in ports:
+            named[ports[conn.laddr.port]] = psutil.Process(conn.pid)
+    return {**named, "bench (publisher)": psutil.Process()}
+
+
+def cpu_times(processes: Mapping[str, psutil.Process]) -> dict[str, float]:
+    """User + system CPU seconds of each process so far (0 for one that has ended)."""
+    spent = {}
+    for name, p in processes.items():
+        try:
+            times = p.cpu_times()
+            spent[name] = times.user + times.system
+        except psutil.NoSuchProcess:
+            spent[name] = 0.0
+    return spent
 
 
 def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     """User + system CPU seconds of a process and every process under it, so far."""
     root = psutil.Process(proc.pid)
-    total = 0.0
-    for p in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = p.cpu_times()
-            total += times.user + times.system
-    return total
+    return sum(cpu_times({str(p.pid): p for p in [root, *root.children(recursive=True)]}).values())
 
 
 def pipeline_rate(
@@ -203,12 +236,13 @@ def pipeline_rate(
         order = random.Random(5).sample(sim.events, len(sim.events))
     with opened(settings) as (table, bus):
         with serving(settings, pipeline, processes, pull) as proc:
-            cpu_before = cpu_seconds(proc)
+            processes_used = run_processes(proc)
+            cpu_before = cpu_times(processes_used)
             begin = time.perf_counter()
             bus.publish_events(settings.events_topic, order)
             wait_folded(table, sim, hourly=pipeline != "current")
             elapsed = time.perf_counter() - begin
-            cpu = cpu_seconds(proc) - cpu_before
+            cpu_after = cpu_times(processes_used)
             wait_settled(table, sim.events, hourly=pipeline != "current", timeout=60)  # exact
         occupancy = {
             svc: current_occupancy(table.read_status(status_key(svc))).value
@@ -217,7 +251,11 @@ def pipeline_rate(
         if occupancy != sim.ground_truth:
             raise AssertionError(f"{pipeline}: occupancy {occupancy} != {sim.ground_truth}")
         read = rows_read(table)
-    return Run(round(events / elapsed, 1), round(read / events, 2), round(cpu / events * 1000, 2))
+    per_1000 = {
+        name: round((cpu_after[name] - cpu_before[name]) / events * 1000, 2) for name in cpu_after
+    }
+    serve = sum(v for name, v in per_1000.items() if name.startswith("process "))
+    return Run(round(events / elapsed, 1), round(read / events, 2), round(serve, 2), per_1000)
 
 
 def sustained(events: int) -> dict[str, Any]:
@@ -406,6 +444,12 @@ def main() -> None:
         "--only-sustained", action="store_true", help="run the long worker run alone"
     )
     parser.add_argument(
+        "--only-shapes",
+        type=shapes_list,
+        default=None,
+        help="run these pipeline shapes (comma-separated: current,fanout,worker) and naive alone",
+    )
+    parser.add_argument(
         "--ledger-horizon-hours",
         type=int,
         default=None,
@@ -430,6 +474,12 @@ def main() -> None:
         os.environ["ETL_LEDGER_HORIZON_HOURS"] = str(args.ledger_horizon_hours)
 
     results: dict[str, Any] = {}
+    if args.only_shapes:
+        with emulators_for_bench():
+            results = only_shapes(args.only_shapes, args)
+        args.out.write_text(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2))
+        return
     if args.only_sustained:
         with emulators_for_bench():
             results["worker_sustained"] = timed(
@@ -457,24 +507,7 @@ def main() -> None:
         results["bigtable_data_api_rows_per_s"] = round(data_api)
         results["bigtable_legacy_rows_per_s"] = round(legacy)
         results["bigtable_ceiling_rows_per_s"] = round(max(data_api, legacy))
-        runs: dict[str, Run] = {}
-        for shape in ("current", "fanout"):
-            for n in (1, 2):
-                runs[f"{shape} x{n}"] = timed(
-                    f"{shape} x{n}", partial(pipeline_rate, shape, args.function_events, n)
-                )
-        runs["worker"] = timed("worker", lambda: pipeline_rate("worker", args.events))
-        runs["worker streaming"] = timed(
-            "worker streaming", lambda: pipeline_rate("worker", args.events, pull="streaming")
-        )
-        runs["worker shuffled"] = timed(
-            "worker shuffled", lambda: pipeline_rate("worker", args.events, shuffle=True)
-        )
-        for n in args.workers.split(","):
-            if n != "1":
-                runs[f"worker x{n}"] = timed(
-                    f"worker x{n}", partial(pipeline_rate, "worker", args.events, int(n))
-                )
+        runs = shape_runs(SHAPES, args)
         results["naive_events_per_s"] = round(timed("naive", lambda: naive_rate(args.naive_events)))
         results["latency_ms"], runs["worker paced"] = timed(
             f"latency at {args.latency_rate:.0f}/s",
@@ -490,16 +523,14 @@ def main() -> None:
         "fanout": rates["fanout x1"],
         "worker": rates["worker"],
     }
-    results["function_processes_events_per_s"] = {
-        shape: {n: rates[f"{shape} x{n}"] for n in ("1", "2")} for shape in ("current", "fanout")
-    }
+    results.update(function_keys(runs, PUSH_SHAPES))
     results["worker_shuffled_events_per_s"] = rates["worker shuffled"]
     results["worker_streaming_pull_events_per_s"] = rates["worker streaming"]
     results["worker_scaling"] = {
         n: rates["worker" if n == "1" else f"worker x{n}"] for n in args.workers.split(",")
     }
     results["rows_read_per_event"] = {label: run.rows_read_per_event for label, run in runs.items()}
-    results["cpu_s_per_1000_events"] = {label: run.cpu_s_per_1000 for label, run in runs.items()}
+    results.update(cpu_keys(runs))
     results["harness_ms"] = timed("reset vs restart", harness.measure)
     results["emulators_side_by_side"] = timed(
         "ours and Google's emulators side by side",
@@ -526,6 +557,81 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2))
     print_table(results)
     side_by_side.print_table(results["emulators_side_by_side"])
+
+
+PUSH_SHAPES = ("current", "fanout")
+SHAPES = (*PUSH_SHAPES, "worker")
+
+
+def shapes_list(text: str) -> tuple[str, ...]:
+    """`--only-shapes`: known shapes, comma-separated."""
+    shapes = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown or not shapes:
+        raise argparse.ArgumentTypeError(f"shapes are {', '.join(SHAPES)}; got {text!r}")
+    return shapes
+
+
+def shape_runs(shapes: Sequence[str], args: argparse.Namespace) -> dict[str, Run]:
+    """Each push shape with 1 and 2 function processes; the worker in every mode and process
+    count `args` asks for."""
+    runs: dict[str, Run] = {}
+    for shape in (s for s in PUSH_SHAPES if s in shapes):
+        for n in (1, 2):
+            runs[f"{shape} x{n}"] = timed(
+                f"{shape} x{n}", partial(pipeline_rate, shape, args.function_events, n)
+            )
+    if "worker" not in shapes:
+        return runs
+    runs["worker"] = timed("worker", lambda: pipeline_rate("worker", args.events))
+    runs["worker streaming"] = timed(
+        "worker streaming", lambda: pipeline_rate("worker", args.events, pull="streaming")
+    )
+    runs["worker shuffled"] = timed(
+        "worker shuffled", lambda: pipeline_rate("worker", args.events, shuffle=True)
+    )
+    for n in args.workers.split(","):
+        if n != "1":
+            runs[f"worker x{n}"] = timed(
+                f"worker x{n}", partial(pipeline_rate, "worker", args.events, int(n))
+            )
+    return runs
+
+
+def only_shapes(shapes: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """`--only-shapes`: those shapes' runs and the naive baseline, with the ratios to it."""
+    runs = shape_runs(shapes, args)
+    naive = round(timed("naive", lambda: naive_rate(args.naive_events)))
+    return {
+        "naive_events_per_s": naive,
+        "events_per_s": {label: run.events_per_s for label, run in runs.items()},
+        "over_naive": {label: round(run.events_per_s / naive, 2) for label, run in runs.items()},
+        **function_keys(runs, [s for s in PUSH_SHAPES if s in shapes]),
+        "rows_read_per_event": {label: run.rows_read_per_event for label, run in runs.items()},
+        **cpu_keys(runs),
+        "events": args.events,
+        "function_events": args.function_events,
+        "load_average": os.getloadavg(),
+    }
+
+
+def function_keys(runs: Mapping[str, Run], shapes: Sequence[str]) -> dict[str, Any]:
+    """`function_processes_events_per_s`: each push shape's rate with 1 and 2 processes."""
+    return {
+        "function_processes_events_per_s": {
+            shape: {n: runs[f"{shape} x{n}"].events_per_s for n in ("1", "2")} for shape in shapes
+        }
+    }
+
+
+def cpu_keys(runs: Mapping[str, Run]) -> dict[str, Any]:
+    """CPU seconds per 1,000 events: `etl serve` whole, and each process of each run."""
+    return {
+        "cpu_s_per_1000_events": {label: run.cpu_s_per_1000 for label, run in runs.items()},
+        "cpu_s_per_1000_events_by_process": {
+            label: dict(run.cpu_by_process) for label, run in runs.items() if run.cpu_by_process
+        },
+    }
 
 
 def _sustained_keys(run: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache, partial
+from typing import TypeVar
 
 from etl import pipeline
 from etl.logs import log
@@ -20,6 +21,8 @@ from etl.service.counters import Counters
 from etl.service.group_commit import GroupCommit
 from etl.service.ports import Bus, EventStore
 from etl_core import Event, InvalidEvent, PubSubMessage, event_key, parse_event
+
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -44,6 +47,9 @@ class Runtime:
     limits: ledger.Limits = field(default_factory=ledger.Limits)
     counters: Counters = field(default_factory=Counters)
     commits: GroupCommit[Event, dict[str, ledger.Committed]] = field(default_factory=GroupCommit)
+    """Concurrent deliveries' ledger commits, shared per summary (`merge`)."""
+    writes: GroupCommit[Event, None] = field(default_factory=GroupCommit)
+    """Concurrent deliveries' event-row writes (and announcements), shared (`store`)."""
     ledgers: ledger.LedgerCache = field(default_factory=ledger.LedgerCache)
     """The summary rows' ledgers this process committed last (reads skip their cells)."""
 
@@ -83,25 +89,44 @@ def parse_or_dead_letter(rt: Runtime, message: PubSubMessage, source: str) -> Ev
 
 
 def store(rt: Runtime, events: Sequence[Event]) -> None:
-    rt.table.write_events(events)
+    """Write the event rows; a push delivery's row goes in one write with the rows of the
+    deliveries this process handles at the same moment (`GroupCommit`)."""
+    _together(rt.writes, "rows", events, rt.table.write_events)
 
 
 def announce(rt: Runtime, events: Sequence[Event]) -> None:
-    """Store the events, then republish them on the `written` topic for the calculations."""
-    rt.table.write_events(events)
-    rt.bus.publish_events(rt.written_topic, events)
+    """Store the events, then republish them on the `written` topic for the calculations: one
+    row write and one publish for the concurrent deliveries of this process."""
+
+    def write_and_publish(group: Sequence[Event]) -> None:
+        rt.table.write_events(group)
+        rt.bus.publish_events(rt.written_topic, group)
+
+    _together(rt.writes, "announce", events, write_and_publish)
+
+
+def _together(
+    groups: GroupCommit[Event, T],
+    key: str,
+    events: Sequence[Event],
+    run: Callable[[list[Event]], T],
+) -> T:
+    """`run(events)`, shared with the concurrent push deliveries of this process (each brings one
+    event); a batch (the worker) is already a group and runs alone.
+
+    A group is whole or failed: every delivery in it sees the group's error and is redelivered,
+    and every step is idempotent, so a redelivery of the others is harmless. The writes of the
+    next group start while this group's ledger commit is in flight (`writes` and `commits` are
+    separate groups): the two stages of a delivery are pipelined."""
+    if len(events) > 1:
+        return run(list(events))
+    return groups.run(key, events, run)
 
 
 def merge(rt: Runtime, summary: ledger.Summary, events: Sequence[Event]) -> None:
-    """Merge stored events into a summary. One service's events (a push delivery) share a commit
-    with the concurrent deliveries of this process (`GroupCommit`); a batch of several services
-    (the worker) reads all their rows at once and commits each."""
-    services = {e.service for e in events}
-    if len(services) == 1:
-        key = f"{summary.name}:{next(iter(services))}"
-        rt.commits.run(key, events, partial(_commit, rt, summary))
-    else:
-        _commit(rt, summary, list(events))
+    """Merge stored events into a summary: the concurrent push deliveries of this process share
+    one read of the summary rows and one commit per service (`_together`)."""
+    _together(rt.commits, summary.name, events, partial(_commit, rt, summary))
 
 
 def _commit(
@@ -113,13 +138,11 @@ def _commit(
     rt.count("summary_commits", sum(c.wrote for c in committed.values()))
     rt.count("lost_races", sum(c.lost_races for c in committed.values()))
     if summary is ledger.OCCUPANCY:  # the original design's cell: occupancy when written
-        for service, c in committed.items():
-            keys = [
-                event_key(e.service, e.event_time, e.event_id)
-                for e in events
-                if e.service == service
-            ]
-            rt.table.write_snapshots(keys, c.occupancy.value, rt.clock())
+        snapshots = {
+            event_key(e.service, e.event_time, e.event_id): committed[e.service].occupancy.value
+            for e in events
+        }
+        rt.table.write_snapshots(snapshots, rt.clock())
     return committed
 
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/etl-pipeline/emulators/internal/bigtableserver"
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/debugpprof"
 	"github.com/etl-pipeline/emulators/internal/state"
 )
 
@@ -44,6 +45,8 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	seedFlags.Register(fs)
 	var stateFlags cli.StateFlags
 	stateFlags.Register(fs)
+	var pprofFlag debugpprof.Flag
+	pprofFlag.Register(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +56,11 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 	if *adminPort < -1 || *adminPort > 65535 {
 		return cli.Usage(fmt.Errorf("--admin-port must be -1 (off) or 0-65535, got %d", *adminPort))
 	}
+	_, stopPprof, err := pprofFlag.Start()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	defer stopPprof()
 	seed, err := seedFlags.Load()
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etl-pipeline/emulators/internal/cli"
+	"github.com/etl-pipeline/emulators/internal/debugpprof"
 	"github.com/etl-pipeline/emulators/internal/push"
 )
 
@@ -15,6 +16,7 @@ type options struct {
 	push            push.Config
 	seed            cli.SeedFlags
 	state           cli.StateFlags
+	pprof           debugpprof.Flag
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -25,8 +27,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.adminPort, "admin-port", -1, "port of the admin HTTP API, on --host (-1: off, 0: a free one)")
 	o.seed.Register(fs)
 	o.state.Register(fs)
+	o.pprof.Register(fs)
 	cfg := &o.push
-	fs.IntVar(&cfg.Concurrency, "push-concurrency", 16, "push deliveries in flight at once, across subscriptions")
+	fs.IntVar(&cfg.Concurrency, "push-concurrency", 64, "push deliveries in flight at once, across subscriptions (and the most one subscription's window grows to)")
+	fs.IntVar(&cfg.InitialWindow, "push-initial-window", 4, "push deliveries a subscription may have in flight at first; +1 per success, halved per failure")
 	fs.DurationVar(&cfg.PollInterval, "push-poll-interval", 25*time.Millisecond, "how often an idle push subscription is checked for messages")
 	fs.DurationVar(&cfg.ResyncInterval, "push-resync-interval", 250*time.Millisecond, "how often subscriptions are re-listed (changes made through this server apply at once)")
 	fs.DurationVar(&cfg.MinBackoff, "push-min-backoff", 100*time.Millisecond, "first redelivery delay, for subscriptions without a retry policy")

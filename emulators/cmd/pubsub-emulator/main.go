@@ -57,6 +57,11 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 		return err
 	}
 	opts.push.Tokens = signer
+	_, stopPprof, err := opts.pprof.Start()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	defer stopPprof()
 	srv, err := pubsubserver.Start(net.JoinHostPort(opts.host, strconv.Itoa(opts.port)), opts.push)
 	if err != nil {
 		return err

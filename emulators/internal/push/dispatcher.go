@@ -3,7 +3,9 @@
 // would: an HTTP POST per message to the subscription's push endpoint, acked
 // on a 2xx answer (the acks sent in batches), redelivered with exponential
 // backoff otherwise, one outstanding message per ordering key, and forwarded
-// to the dead-letter topic after the maximum number of attempts.
+// to the dead-letter topic after the maximum number of attempts. Each
+// subscription's deliveries in flight follow a window that starts small and
+// grows with success (production's push flow control).
 //
 // The dispatcher is an ordinary Pub/Sub client of the emulator: it lists
 // subscriptions, pulls, acks, nacks (ModifyAckDeadline 0) and publishes
@@ -27,8 +29,12 @@ import (
 // Config tunes the dispatcher; zero fields take the defaults below.
 type Config struct {
 	// Concurrency bounds the HTTP deliveries in flight across all
-	// subscriptions (default 16).
+	// subscriptions, and each subscription's push window (default 64).
 	Concurrency int
+	// InitialWindow is the deliveries a subscription may have in flight at
+	// first (default 4); as in production's push flow control, the window
+	// grows by one with every successful delivery and halves on a failure.
+	InitialWindow int
 	// PollInterval is how often an idle push subscription is pulled
 	// (default 25ms): the latency from publish to delivery.
 	PollInterval time.Duration
@@ -66,7 +72,10 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 16
+		c.Concurrency = 64
+	}
+	if c.InitialWindow <= 0 {
+		c.InitialWindow = 4
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 25 * time.Millisecond

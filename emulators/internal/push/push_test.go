@@ -325,7 +325,9 @@ func TestDeletingTheSubscriptionStopsDelivery(t *testing.T) {
 }
 
 func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
-	h := newHarness(t, fastConfig)
+	cfg := fastConfig
+	cfg.InitialWindow = cfg.Concurrency // every slot in use at once
+	h := newHarness(t, cfg)
 	var started, cancelled atomic.Int32
 	ep := newEndpoint(t, func(_ *pushRequest, req *http.Request) int {
 		started.Add(1)
@@ -355,4 +357,46 @@ func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
 	if n := started.Load(); n != 16 {
 		t.Errorf("%d deliveries started after shutdown", n-16)
 	}
+}
+
+func TestTheWindowStartsSmallGrowsWithSuccessAndHalvesOnFailure(t *testing.T) {
+	cfg := fastConfig
+	cfg.InitialWindow = 2
+	h := newHarness(t, cfg)
+	var inFlight, most atomic.Int32
+	var phase atomic.Int32 // 0: hold every request; 1: answer 200 after 20ms; 2: answer 500 after 20ms
+	release := make(chan struct{})
+	ep := newEndpoint(t, func(_ *pushRequest, _ *http.Request) int {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if phase.Load() == 0 {
+			<-release
+		}
+		time.Sleep(20 * time.Millisecond)
+		if phase.Load() == 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	topic := h.createTopic("events")
+	h.createSubscription(pushSub("push", topic, ep.url()))
+	h.publish(topic, messages(2000, nil)...)
+	testserver.WaitFor(t, 5*time.Second, "the first deliveries", func() bool { return inFlight.Load() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	phase.Store(1)
+	close(release)
+	if n := most.Load(); n != 2 {
+		t.Fatalf("%d deliveries in flight before any answer, want the initial window of 2", n)
+	}
+	testserver.WaitFor(t, 10*time.Second, "successes to widen the window to the limit", func() bool { return most.Load() == 16 })
+	phase.Store(2)
+	time.Sleep(300 * time.Millisecond) // failures halve the window down to one
+	most.Store(0)
+	time.Sleep(200 * time.Millisecond)
+	if n := most.Load(); n > 1 {
+		t.Errorf("%d deliveries in flight after a run of failures, want at most 1", n)
+	}
+	phase.Store(1)
 }

@@ -51,6 +51,11 @@ type worker struct {
 	attempts   map[string]int // deliveries made, by message id, until settled
 	deliveries sync.WaitGroup
 
+	// The push window (slow start, as production's push flow control):
+	// deliveries this subscription may have in flight, grown by one per
+	// success up to Config.Concurrency and halved by a failure.
+	window, inflight int
+
 	// The batch of acks not yet sent (acks.go).
 	acks         map[string]string // ack id by message id
 	acksHoldKeys bool              // one of them holds back an ordering key
@@ -70,6 +75,7 @@ func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *wor
 		held:     map[string]*held{},
 		attempts: map[string]int{},
 		acks:     map[string]string{},
+		window:   min(d.cfg.InitialWindow, d.cfg.Concurrency),
 	}
 	w.config.Store(sub)
 	return w
@@ -88,13 +94,19 @@ func (w *worker) stopped() bool { return w.ctx.Err() != nil }
 func (w *worker) run() {
 	defer w.shutdown()
 	for {
-		// Wait for a first slot; the channel queues waiting workers in order,
-		// so a busy subscription cannot starve the others.
+		// Wait for a first slot, once the window has room for a batch; the
+		// channel queues waiting workers in order, so a busy subscription
+		// cannot starve the others.
+		room := w.room()
+		var slots chan struct{} // nil: no room, wait for answers instead
+		if room > 0 {
+			slots = w.d.slots
+		}
 		select {
 		case <-w.ctx.Done():
 			return
 		case o := <-w.outcomes:
-			w.settle(o)
+			w.answered(o)
 			continue
 		case id := <-w.due:
 			w.redeliver(id)
@@ -102,9 +114,9 @@ func (w *worker) run() {
 		case <-w.ackDue:
 			w.flushAcks()
 			continue
-		case w.d.slots <- struct{}{}:
+		case slots <- struct{}{}:
 		}
-		if w.pull(1+w.takeSlots(maxPull-1)) > 0 {
+		if w.pull(1+w.takeSlots(min(maxPull, room)-1)) > 0 {
 			continue
 		}
 		idle := time.NewTimer(w.d.cfg.PollInterval)
@@ -113,7 +125,7 @@ func (w *worker) run() {
 			idle.Stop()
 			return
 		case o := <-w.outcomes:
-			w.settle(o)
+			w.answered(o)
 		case id := <-w.due:
 			w.redeliver(id)
 		case <-w.ackDue:
@@ -122,6 +134,30 @@ func (w *worker) run() {
 		}
 		idle.Stop()
 	}
+}
+
+// room is how many more deliveries the window lets this worker start now.
+// While deliveries are in flight it waits until a quarter of the window is
+// free, so a busy subscription pulls in batches instead of once per answer
+// (each Pull walks the subscription's backlog in the emulator).
+func (w *worker) room() int {
+	free := w.window - w.inflight
+	if w.inflight > 0 && free < max(1, w.window/4) {
+		return 0
+	}
+	return max(free, 0)
+}
+
+// answered settles a delivery's outcome and moves the window: one more on a
+// success, half on a failure (at least one delivery stays allowed).
+func (w *worker) answered(o outcome) {
+	w.inflight--
+	if o.err == nil {
+		w.window = min(w.window+1, w.d.cfg.Concurrency)
+	} else {
+		w.window = max(1, w.window/2)
+	}
+	w.settle(o)
 }
 
 // takeSlots grabs up to n more free slots without waiting.
@@ -205,6 +241,7 @@ func (w *worker) pull(n int) int {
 		w.held[id] = &held{ackID: rm.GetAckId()}
 		w.deliveries.Add(1)
 		started++
+		w.inflight++
 		go w.deliver(sub, rm.GetMessage(), w.attempts[id])
 	}
 	w.releaseSlots(n - started)

@@ -29,10 +29,9 @@ class FakeTable:
         for name, delta in counters.items():
             self.counters[name] = self.counters.get(name, 0) + delta
 
-    def write_snapshots(self, keys: Sequence[bytes], occupancy: int, at: datetime) -> None:
+    def write_snapshots(self, snapshots: Mapping[bytes, int], at: datetime) -> None:
         del at
-        for key in keys:
-            self.snapshots[key] = occupancy
+        self.snapshots.update(snapshots)
 
     def read_status(self, key: bytes) -> StatusRow:
         cells = dict(self.status.get(key, {}))
