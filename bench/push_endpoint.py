@@ -17,6 +17,9 @@ class PushEndpoint(ThreadingHTTPServer):
     """`done` is set once `expected` distinct message ids have arrived."""
 
     daemon_threads = True
+    request_queue_size = 128
+    """A web server's listen backlog (socketserver's default of 5 drops the SYNs of an emulator
+    opening its push window's connections at once, and each dropped one waits a second)."""
 
     def __init__(self, expected: int) -> None:
         super().__init__((HOST, 0), _PushHandler)
