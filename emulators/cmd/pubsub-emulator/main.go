@@ -52,10 +52,7 @@ func run(args []string, stdout io.Writer, signals <-chan os.Signal) error {
 			return cli.Usage(err)
 		}
 	}
-	signer, err := pushauth.NewSigner()
-	if err != nil {
-		return err
-	}
+	signer := pushauth.NewSigner() // its key is made in the background
 	opts.push.Tokens = signer
 	_, stopPprof, err := opts.pprof.Start()
 	if err != nil {

@@ -19,10 +19,7 @@ import (
 // for its audience, or for the endpoint when it names none; one without
 // oidc_token gets no Authorization header.
 func TestOidcSubscriptionsGetABearerTokenOthersNone(t *testing.T) {
-	signer, err := pushauth.NewSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := pushauth.NewSigner()
 	cfg := fastConfig
 	cfg.Tokens = signer
 	h := newHarness(t, cfg)

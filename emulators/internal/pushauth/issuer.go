@@ -44,11 +44,16 @@ const (
 )
 
 // Signer holds the emulator's signing key and the tokens it signed lately.
+//
+// The key is made in the background from NewSigner on: an RSA key takes
+// 50-200 ms, longer than the rest of the emulator's start, and nothing needs
+// it before the first push with a token or the first certificates request.
 type Signer struct {
-	key  *rsa.PrivateKey
-	kid  string
-	cert []byte // PEM, self-signed, for the oauth2/v1/certs format
-	now  func() time.Time
+	ready chan struct{} // closed once key, kid and cert are set
+	key   *rsa.PrivateKey
+	kid   string
+	cert  []byte // PEM, self-signed, for the oauth2/v1/certs format
+	now   func() time.Time
 
 	mu     sync.Mutex
 	reused map[string]signed // by email and audience
@@ -59,22 +64,39 @@ type signed struct {
 	issuedAt time.Time
 }
 
-// NewSigner makes a new RSA key and its self-signed certificate.
-func NewSigner() (*Signer, error) {
+// NewSigner starts making a new RSA key and its self-signed certificate; the
+// signer's methods wait for them.
+func NewSigner() *Signer {
+	s := &Signer{ready: make(chan struct{}), now: time.Now, reused: map[string]signed{}}
+	go s.makeKey()
+	return s
+}
+
+// makeKey sets key, kid and cert. It cannot fail: crypto/rand's Reader does
+// not return errors (Go 1.24), and keyBits and the certificate are valid, so
+// an error here is a bug, not a condition to report.
+func (s *Signer) makeKey() {
+	defer close(s.ready)
 	key, err := rsa.GenerateKey(rand.Reader, keyBits)
 	if err != nil {
-		return nil, fmt.Errorf("push auth key: %w", err)
+		panic(fmt.Sprintf("push auth key: %v", err))
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
-		return nil, err
+		panic(fmt.Sprintf("push auth key: %v", err))
 	}
 	sum := sha1.Sum(der) //nolint:gosec // see the import
-	s := &Signer{key: key, kid: hex.EncodeToString(sum[:]), now: time.Now, reused: map[string]signed{}}
-	if s.cert, err = selfSigned(key, s.now()); err != nil {
-		return nil, err
+	cert, err := selfSigned(key, time.Now())
+	if err != nil {
+		panic(err.Error())
 	}
-	return s, nil
+	s.key, s.kid, s.cert = key, hex.EncodeToString(sum[:]), cert
+}
+
+// keyed waits until the key is made and returns the signer.
+func (s *Signer) keyed() *Signer {
+	<-s.ready
+	return s
 }
 
 // selfSigned is a certificate for key, valid a day either side of now.
@@ -94,7 +116,7 @@ func selfSigned(key *rsa.PrivateKey, now time.Time) ([]byte, error) {
 }
 
 // KeyID is the kid of the tokens this signer makes.
-func (s *Signer) KeyID() string { return s.kid }
+func (s *Signer) KeyID() string { return s.keyed().kid }
 
 // PushToken is the bearer token for a push request of a subscription whose
 // oidc_token names email and audience ("": the endpoint). A token is reused
@@ -130,6 +152,7 @@ type Claims struct {
 // Sign makes a token with production's claims and header (alg RS256, typ
 // JWT, kid), signed by this signer's key.
 func (s *Signer) Sign(c Claims) (string, error) {
+	s.keyed()
 	return sign(s.key, s.kid, c, s.now)
 }
 
@@ -140,7 +163,7 @@ func (s *Signer) SignWithAnotherKey(c Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sign(other, s.kid, c, s.now)
+	return sign(other, s.keyed().kid, c, s.now)
 }
 
 func sign(key *rsa.PrivateKey, kid string, c Claims, now func() time.Time) (string, error) {
@@ -175,4 +198,4 @@ func AccountID(email string) string {
 }
 
 // PublicKey verifies the tokens this signer makes.
-func (s *Signer) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
+func (s *Signer) PublicKey() *rsa.PublicKey { return &s.keyed().key.PublicKey }

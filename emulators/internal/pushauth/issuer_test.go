@@ -21,11 +21,7 @@ const email = "pusher@p.iam.gserviceaccount.com"
 
 func newSigner(t *testing.T) *Signer {
 	t.Helper()
-	s, err := NewSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return NewSigner()
 }
 
 // served starts the signer's routes and returns the test server.

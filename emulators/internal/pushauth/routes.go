@@ -33,6 +33,7 @@ type TokenRequest struct {
 func (s *Signer) Routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"GET " + CertsPath: func(w http.ResponseWriter, _ *http.Request) {
+			s.keyed()
 			writeJSON(w, http.StatusOK, map[string]string{s.kid: string(s.cert)})
 		},
 		"GET " + JWKSPath: func(w http.ResponseWriter, _ *http.Request) {
@@ -43,7 +44,7 @@ func (s *Signer) Routes() map[string]http.HandlerFunc {
 }
 
 func (s *Signer) jwk() map[string]string {
-	pub := s.key.PublicKey
+	pub := s.keyed().key.PublicKey
 	return map[string]string{
 		"kty": "RSA", "alg": "RS256", "use": "sig", "kid": s.kid,
 		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
