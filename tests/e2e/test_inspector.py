@@ -188,9 +188,11 @@ def expect_faults(page: Page, settings: Settings, bus: PubSub) -> None:
     expect(page.locator("#faults-body")).to_contain_text("no faults set")
     admin = AdminApi(settings.pubsub_admin_host, timeout=10)
     path = bus.subscription_path(settings.subscription("worker"))
-    admin.set_faults(path, {"duplicate": 0.5, "delay_ms": [10, 20], "seed": 11})
+    # Every pulled message duplicated: at 0.5 the few messages of the backlog drew no duplicate
+    # in about one run in eight (each draw hashes the seed with the delivery's ack id).
+    admin.set_faults(path, {"duplicate": 1.0, "delay_ms": [10, 20], "seed": 11})
     row = page.locator("#faults-body tr", has_text=settings.subscription("worker"))
-    settings_shown = "duplicate 0.5 · delay 10-20 ms, fraction 1 · seed 11"
+    settings_shown = "duplicate 1 · delay 10-20 ms, fraction 1 · seed 11"
     expect(row.locator("td").nth(1)).to_have_text(settings_shown, timeout=LIVE)
     expect(row.locator("td").nth(2)).to_contain_text("duplicate 0")
     pulled = 0
