@@ -206,13 +206,14 @@ def consume(
     retry_transient: bool = True,
     rounds: int = 6,
     limit_s: float = 60,
+    wait_s: float = 0.5,
 ) -> Counter[bytes]:
-    """Pull, ack and commit until `rounds` pulls in a row came back empty, or `limit_s` passed;
-    returns how many times each body was committed."""
+    """Pull (each pull waiting up to `wait_s`), ack and commit until `rounds` pulls in a row came
+    back empty, or `limit_s` passed; returns how many times each body was committed."""
     committed: Counter[bytes] = Counter()
     empty, stop = 0, time.monotonic() + limit_s
     while empty < rounds and time.monotonic() < stop:
-        messages = pull(subscriber, sub, wait=0.5)
+        messages = pull(subscriber, sub, wait=wait_s)
         if not messages:
             empty += 1
             continue
@@ -268,8 +269,12 @@ def test_a_consumer_ignoring_transient_ack_failures_commits_a_message_twice(
 ) -> None:
     bodies = publish_under_ack_failures(eod, etl_pubsub_faults, 1, seed=11, count=3)
 
-    # The unacknowledged messages come back once their lease (10 s) runs out.
-    committed = consume(eod.subscriber, eod.sub, retry_transient=False, rounds=1000, limit_s=25)
+    # The unacknowledged messages come back once their lease (10 s) runs out. Pulls wait 5 s: a
+    # short pull that ends on the client while the emulator hands the messages out leases them
+    # for another 10 s (on a loaded machine that used up the time limit: CI, compose stage).
+    committed = consume(
+        eod.subscriber, eod.sub, retry_transient=False, rounds=1000, limit_s=40, wait_s=5
+    )
 
     assert set(committed) == bodies
     assert all(n >= 2 for n in committed.values()), committed
