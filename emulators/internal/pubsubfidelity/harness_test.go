@@ -50,11 +50,7 @@ func startFixture(t *testing.T, withLayer bool) *fixture {
 	if withLayer {
 		opts = append(opts, grpc.ChainUnaryInterceptor(layer.Unary))
 	}
-	srv := grpc.NewServer(opts...)
-	pb.RegisterPublisherServer(srv, &fake.GServer)
-	pb.RegisterSubscriberServer(srv, &fake.GServer)
-	conn := testserver.Serve(t, srv)
-	f.pub, f.sub = pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+	f.pub, f.sub = testserver.PubSub(t, &fake.GServer, &fake.GServer, opts...)
 	return f
 }
 

@@ -11,7 +11,6 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -33,12 +32,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	fake, internals := testserver.Pstest(t)
-	srv := grpc.NewServer()
 	wrap := Wrap(&fake.GServer, internals)
-	pb.RegisterPublisherServer(srv, &fake.GServer)
-	pb.RegisterSubscriberServer(srv, wrap)
-	conn := testserver.Serve(t, srv)
-	return &env{t: t, wrap: wrap, pub: pb.NewPublisherClient(conn), sub: pb.NewSubscriberClient(conn), ctx: context.Background()}
+	pub, sub := testserver.PubSub(t, &fake.GServer, wrap)
+	return &env{t: t, wrap: wrap, pub: pub, sub: sub, ctx: context.Background()}
 }
 
 // subscription creates topic t-NAME and subscription NAME configured by cfg.

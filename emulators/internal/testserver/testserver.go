@@ -12,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
-
-	"github.com/etl-pipeline/emulators/internal/pstestx"
 )
 
 // Serve serves srv on an in-process listener and returns a client
@@ -66,19 +63,6 @@ func Dial(t testing.TB, target string, opts ...grpc.DialOption) *grpc.ClientConn
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-// Pstest starts a pstest server, closed when t ends, and opens its
-// internals (internal/pstestx).
-func Pstest(t testing.TB) (*pstest.Server, *pstestx.Server) {
-	t.Helper()
-	fake := pstest.NewServerWithAddress("127.0.0.1:0")
-	t.Cleanup(func() { fake.Close() })
-	srv, err := pstestx.Open(&fake.GServer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fake, srv
 }
 
 // Hammer calls step over and over from `workers` goroutines, each with its
