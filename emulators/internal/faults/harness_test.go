@@ -2,13 +2,7 @@ package faults_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,17 +116,6 @@ func (e *env) fired(sub string) faults.Counts {
 	return s.Fired
 }
 
-// eventually polls cond every 5 ms for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func ids(msgs []*pb.ReceivedMessage) []string {
 	var out []string
 	for _, m := range msgs {
@@ -147,52 +130,6 @@ func count(list []string) map[string]int {
 		m[s]++
 	}
 	return m
-}
-
-// endpoint is a push endpoint recording the message ids it was sent.
-type endpoint struct {
-	*httptest.Server
-	mu       sync.Mutex
-	got      []string
-	at       []time.Time
-	inFlight int
-	maxInFly int
-	hold     time.Duration // each request waits this long before answering
-}
-
-func newEndpoint(t *testing.T, hold time.Duration) *endpoint {
-	ep := &endpoint{hold: hold}
-	ep.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Message struct {
-				MessageID string `json:"messageId"`
-			} `json:"message"`
-		}
-		data, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(data, &body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		ep.mu.Lock()
-		ep.got = append(ep.got, body.Message.MessageID)
-		ep.at = append(ep.at, time.Now())
-		ep.inFlight++
-		ep.maxInFly = max(ep.maxInFly, ep.inFlight)
-		ep.mu.Unlock()
-		time.Sleep(ep.hold)
-		ep.mu.Lock()
-		ep.inFlight--
-		ep.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(ep.Close)
-	return ep
-}
-
-func (ep *endpoint) received() []string {
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	return slices.Clone(ep.got)
 }
 
 // acked tells whether message id was acknowledged (the fidelity layer's

@@ -12,6 +12,7 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -139,7 +140,7 @@ func TestPullDelayRange(t *testing.T) {
 		t.Fatalf("delay_fraction 0.5 delivered %d of 40 at once", len(first))
 	}
 	got := len(first)
-	eventually(t, "the delayed messages", func() bool {
+	testserver.WaitFor(t, 5*time.Second, "the delayed messages", func() bool {
 		got += len(e.pull(sub, 100))
 		return got == 40
 	})
@@ -250,7 +251,7 @@ func TestPullOrderingKeysKeepTheirOrder(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	var firsts []string
-	eventually(t, "every message", func() bool {
+	testserver.WaitFor(t, 5*time.Second, "every message", func() bool {
 		batch := e.pull(sub, 7)
 		for _, m := range batch {
 			if id := m.GetMessage().GetMessageId(); !seen[id] {

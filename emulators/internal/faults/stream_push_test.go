@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/etl-pipeline/emulators/internal/faults"
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // stream is a StreamingPull call collecting what it receives.
@@ -61,21 +63,14 @@ func (s *stream) received() []*pb.ReceivedMessage {
 func TestStreamDuplicate(t *testing.T) {
 	e, sub, published := newPublished(t, "sdup", faults.Config{Duplicate: 1, Seed: 1}, 5)
 	s := e.stream(sub, true)
-	eventually(t, "10 deliveries", func() bool { return len(s.received()) == 10 })
+	testserver.WaitFor(t, 5*time.Second, "10 deliveries", func() bool { return len(s.received()) == 10 })
 	c := count(ids(s.received()))
 	for _, id := range published {
 		if c[id] != 2 {
 			t.Errorf("message %s delivered %d times, want 2", id, c[id])
 		}
 	}
-	eventually(t, "acks", func() bool {
-		for _, id := range published {
-			if !e.acked(id) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitAcked(published)
 	time.Sleep(50 * time.Millisecond)
 	if n := len(s.received()); n != 10 {
 		t.Errorf("%d deliveries after the acks, want 10", n)
@@ -91,7 +86,7 @@ func TestStreamDelay(t *testing.T) {
 	s := e.stream(sub, true)
 	start := time.Now()
 	e.publish(sub, 3, "")
-	eventually(t, "3 deliveries", func() bool { return len(s.received()) == 3 })
+	testserver.WaitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(s.received()) == 3 })
 	s.mu.Lock()
 	for i, at := range s.at {
 		if d := at.Sub(start); d < 250*time.Millisecond {
@@ -107,7 +102,7 @@ func TestStreamDelay(t *testing.T) {
 func TestStreamShuffle(t *testing.T) {
 	e, sub, published := newPublished(t, "sshuffle", faults.Config{Shuffle: true, Seed: 9}, 40)
 	s := e.stream(sub, true)
-	eventually(t, "40 deliveries", func() bool { return len(s.received()) == 40 })
+	testserver.WaitFor(t, 5*time.Second, "40 deliveries", func() bool { return len(s.received()) == 40 })
 	got := ids(s.received())
 	if c := count(got); len(c) != 40 {
 		t.Errorf("got %d distinct of 40", len(c))
@@ -125,7 +120,7 @@ func TestStreamShuffle(t *testing.T) {
 func TestStreamEarlyRedelivery(t *testing.T) {
 	e, sub, published := newPublished(t, "searly", faults.Config{EarlyRedelivery: 1, Seed: 1}, 2)
 	s := e.stream(sub, false) // never acks: the deadline (30 s) is far
-	eventually(t, "each message twice", func() bool { return len(s.received()) >= 4 })
+	testserver.WaitFor(t, 5*time.Second, "each message twice", func() bool { return len(s.received()) >= 4 })
 	c := count(ids(s.received()))
 	marked := 0
 	for _, m := range s.received() {
@@ -142,13 +137,13 @@ func TestStreamEarlyRedelivery(t *testing.T) {
 }
 
 // pushSub creates a push subscription to ep with cfg's faults.
-func (e *env) pushSub(name string, ep *endpoint, cfg faults.Config) string {
-	return e.subscription(name, &pb.Subscription{AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: ep.URL + "/push"}}, &cfg)
+func (e *env) pushSub(name string, ep *testserver.PushEndpoint, cfg faults.Config) string {
+	return e.subscription(name, &pb.Subscription{AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: ep.PushURL()}}, &cfg)
 }
 
 func (e *env) waitAcked(ids []string) {
 	e.t.Helper()
-	eventually(e.t, "acks", func() bool {
+	testserver.WaitFor(e.t, 5*time.Second, "acks", func() bool {
 		for _, id := range ids {
 			if !e.acked(id) {
 				return false
@@ -160,13 +155,13 @@ func (e *env) waitAcked(ids []string) {
 
 func TestPushDuplicate(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, 0)
+	ep := testserver.NewPushEndpoint(t, nil)
 	sub := e.pushSub("pdup", ep, faults.Config{Duplicate: 1, Seed: 1})
 	published := e.publish(sub, 4, "")
-	eventually(t, "8 requests", func() bool { return len(ep.received()) == 8 })
+	testserver.WaitFor(t, 5*time.Second, "8 requests", func() bool { return len(ep.MessageIDs()) == 8 })
 	e.waitAcked(published)
 	time.Sleep(50 * time.Millisecond)
-	c := count(ep.received())
+	c := count(ep.MessageIDs())
 	for _, id := range published {
 		if c[id] != 2 {
 			t.Errorf("message %s posted %d times, want 2", id, c[id])
@@ -179,29 +174,29 @@ func TestPushDuplicate(t *testing.T) {
 
 func TestPushError(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, 0)
+	ep := testserver.NewPushEndpoint(t, nil)
 	sub := e.pushSub("perr", ep, faults.Config{PushError: 1, Seed: 1})
 	published := e.publish(sub, 1, "")
-	// The endpoint is called and answers 204, but every answer is replaced
+	// The endpoint is called and answers 200, but every answer is replaced
 	// by a failure: the message is redelivered after its backoff.
-	eventually(t, "3 failed pushes", func() bool { return e.fired(sub).PushError >= 3 })
+	testserver.WaitFor(t, 5*time.Second, "3 failed pushes", func() bool { return e.fired(sub).PushError >= 3 })
 	if e.acked(published[0]) {
 		t.Fatal("acked although every push answer failed")
 	}
 	e.reg.Clear(sub)
 	e.waitAcked(published)
-	if n, f := len(ep.received()), e.fired(sub).PushError; n != int(f)+1 {
+	if n, f := len(ep.MessageIDs()), e.fired(sub).PushError; n != int(f)+1 {
 		t.Errorf("%d requests, %d failed by the fault: want one success after them", n, f)
 	}
 }
 
 func TestPushErrorFraction(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, 0)
+	ep := testserver.NewPushEndpoint(t, nil)
 	sub := e.pushSub("perrf", ep, faults.Config{PushError: 0.3, Seed: 4})
 	published := e.publish(sub, 20, "")
 	e.waitAcked(published)
-	extra := len(ep.received()) - 20
+	extra := len(ep.MessageIDs()) - 20
 	if f := e.fired(sub).PushError; f == 0 || int(f) != extra {
 		t.Errorf("push_error fired %d times, %d extra requests", f, extra)
 	}
@@ -209,18 +204,17 @@ func TestPushErrorFraction(t *testing.T) {
 
 func TestPushDelay(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, 0)
+	ep := testserver.NewPushEndpoint(t, nil)
 	sub := e.pushSub("pdelay", ep, faults.Config{DelayMs: [2]int64{300, 300}, DelayFraction: 1, Seed: 1})
 	start := time.Now()
 	published := e.publish(sub, 2, "")
 	e.waitAcked(published)
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	if len(ep.got) != 2 {
-		t.Errorf("posted %v, want each once", ep.got)
+	reqs := ep.Requests()
+	if len(reqs) != 2 {
+		t.Errorf("posted %v, want each once", ep.MessageIDs())
 	}
-	for _, at := range ep.at {
-		if d := at.Sub(start); d < 300*time.Millisecond {
+	for _, r := range reqs {
+		if d := r.Arrived.Sub(start); d < 300*time.Millisecond {
 			t.Errorf("posted after %s, want >= 300ms", d)
 		}
 	}
@@ -228,11 +222,11 @@ func TestPushDelay(t *testing.T) {
 
 func TestPushShuffle(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, 0)
+	ep := testserver.NewPushEndpoint(t, nil)
 	sub := e.pushSub("pshuffle", ep, faults.Config{Shuffle: true, Seed: 2})
 	published := e.publish(sub, 30, "")
 	e.waitAcked(published)
-	if got := count(ep.received()); len(got) != 30 {
+	if got := count(ep.MessageIDs()); len(got) != 30 {
 		t.Errorf("posted %d distinct of 30", len(got))
 	}
 	if f := e.fired(sub).Shuffle; f == 0 {
@@ -242,15 +236,16 @@ func TestPushShuffle(t *testing.T) {
 
 func TestPushEarlyRedelivery(t *testing.T) {
 	e := newEnv(t)
-	ep := newEndpoint(t, time.Second) // slow: still working when the lease ends
+	ep := testserver.NewPushEndpoint(t, func(*testserver.PushRequest, *http.Request) int {
+		time.Sleep(time.Second) // slow: still working when the lease ends
+		return http.StatusOK
+	})
 	sub := e.pushSub("pearly", ep, faults.Config{EarlyRedelivery: 1, Seed: 1})
 	published := e.publish(sub, 1, "")
 	e.waitAcked(published)
 	time.Sleep(50 * time.Millisecond)
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	if len(ep.got) != 2 || ep.maxInFly != 2 {
-		t.Errorf("posted %v, %d at once; want twice, overlapping", ep.got, ep.maxInFly)
+	if got, most := ep.MessageIDs(), ep.MostInFlight(); len(got) != 2 || most != 2 {
+		t.Errorf("posted %v, %d at once; want twice, overlapping", got, most)
 	}
 	if f := e.fired(sub).EarlyRedelivery; f != 1 {
 		t.Errorf("early_redelivery fired %d, want 1", f)

@@ -22,9 +22,9 @@ func ackedOnce(t *testing.T, h *harness) {
 }
 
 // postedOnce fails t unless each of ids reached the endpoint exactly once.
-func postedOnce(t *testing.T, ep *endpoint, ids []string) {
+func postedOnce(t *testing.T, ep *testserver.PushEndpoint, ids []string) {
 	t.Helper()
-	got := ep.byMessage()
+	got := ep.ByMessage()
 	for _, id := range ids {
 		if n := len(got[id]); n != 1 {
 			t.Errorf("message %s posted %d times, want once", id, n)
@@ -36,9 +36,8 @@ func TestSuccessfulDeliveriesAreAckedInFarFewerCallsThanMessages(t *testing.T) {
 	cfg := fastConfig
 	cfg.ackInterval = 20 * time.Millisecond // >= 5 acks a call down to 250 msg/s (-race on a busy machine)
 	h := newHarness(t, cfg)
-	ep := newEndpoint(t, func(*pushRequest, *http.Request) int { return http.StatusNoContent })
-	topic := h.createTopic("events")
-	h.createSubscription(pushSub("push", topic, ep.url()))
+	ep := testserver.NewPushEndpoint(t, func(*testserver.PushRequest, *http.Request) int { return http.StatusNoContent })
+	topic, _ := h.pushTo(ep.PushURL())
 
 	const n = 1000
 	ids := h.publish(topic, messages(n, nil)...)
@@ -61,12 +60,11 @@ func TestStoppingTheDispatcherSendsTheAcksStillInTheBatch(t *testing.T) {
 	cfg := fastConfig
 	cfg.ackInterval = time.Hour // only the stop can send them
 	h := newHarness(t, cfg)
-	ep := newEndpoint(t, nil)
-	topic := h.createTopic("events")
-	h.createSubscription(pushSub("push", topic, ep.url()))
+	ep := testserver.NewPushEndpoint(t, nil)
+	topic, _ := h.pushTo(ep.PushURL())
 
 	ids := h.publish(topic, messages(50, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "50 deliveries", func() bool { return len(ep.byMessage()) == 50 })
+	testserver.WaitFor(t, 5*time.Second, "50 deliveries", func() bool { return len(ep.ByMessage()) == 50 })
 	time.Sleep(50 * time.Millisecond)
 	if calls := h.calls.count("Acknowledge"); calls != 0 {
 		t.Fatalf("%d Acknowledge calls before the batch was due", calls)
@@ -87,9 +85,9 @@ func TestAMessageHandedOutAgainWhileItsAckWaitsIsNotPostedAgain(t *testing.T) {
 	// delivery's lease still runs.
 	cfg.ackInterval = 2500 * time.Millisecond
 	h := newHarness(t, cfg)
-	ep := newEndpoint(t, nil)
+	ep := testserver.NewPushEndpoint(t, nil)
 	topic := h.createTopic("events")
-	s := pushSub("push", topic, ep.url())
+	s := pushSub("push", topic, ep.PushURL())
 	s.AckDeadlineSeconds = 1
 	h.createSubscription(s)
 
@@ -110,15 +108,15 @@ func TestOrderingKeysDoNotWaitForTheAckBatch(t *testing.T) {
 		mu    sync.Mutex
 		order = map[string][]int{}
 	)
-	ep := newEndpoint(t, func(r *pushRequest, _ *http.Request) int {
+	ep := testserver.NewPushEndpoint(t, func(r *testserver.PushRequest, _ *http.Request) int {
 		seq, _ := strconv.Atoi(r.Message.Attributes["seq"])
 		mu.Lock()
 		order[r.Message.OrderingKey] = append(order[r.Message.OrderingKey], seq)
 		mu.Unlock()
 		return http.StatusOK
 	})
-	ids := h.orderedSubscription(ep.url(), keys, perKey)
-	testserver.WaitFor(t, 10*time.Second, "every message delivered", func() bool { return len(ep.byMessage()) == keys*perKey })
+	ids := h.orderedSubscription(ep.PushURL(), keys, perKey)
+	testserver.WaitFor(t, 10*time.Second, "every message delivered", func() bool { return len(ep.ByMessage()) == keys*perKey })
 	h.stop()
 
 	mu.Lock()

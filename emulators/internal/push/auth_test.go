@@ -25,7 +25,7 @@ func TestOidcSubscriptionsGetABearerTokenOthersNone(t *testing.T) {
 	h := newHarness(t, cfg)
 	var mu sync.Mutex
 	auth := map[string]string{} // by path
-	ep := newEndpoint(t, func(_ *pushRequest, req *http.Request) int {
+	ep := testserver.NewPushEndpoint(t, func(_ *testserver.PushRequest, req *http.Request) int {
 		mu.Lock()
 		defer mu.Unlock()
 		auth[req.URL.Path] = req.Header.Get("Authorization")
@@ -39,7 +39,7 @@ func TestOidcSubscriptionsGetABearerTokenOthersNone(t *testing.T) {
 		"/none":    nil,
 	}
 	for path, oidc := range subs {
-		s := pushSub(strings.TrimPrefix(path, "/"), topic, ep.srv.URL+path)
+		s := pushSub(strings.TrimPrefix(path, "/"), topic, ep.URL+path)
 		if oidc != nil {
 			s.PushConfig.AuthenticationMethod = &pb.PushConfig_OidcToken_{OidcToken: oidc}
 		}
@@ -51,7 +51,7 @@ func TestOidcSubscriptionsGetABearerTokenOthersNone(t *testing.T) {
 	if auth["/none"] != "" {
 		t.Errorf("no oidc_token, yet Authorization %q", auth["/none"])
 	}
-	for path, aud := range map[string]string{"/aud": "https://svc.example", "/default": ep.srv.URL + "/default"} {
+	for path, aud := range map[string]string{"/aud": "https://svc.example", "/default": ep.URL + "/default"} {
 		token, ok := strings.CutPrefix(auth[path], "Bearer ")
 		if !ok {
 			t.Fatalf("%s: Authorization %q, want a bearer token", path, auth[path])

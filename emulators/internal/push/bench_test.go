@@ -27,8 +27,7 @@ func BenchmarkPushDeliveryTo204Endpoint(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	b.Cleanup(srv.Close)
-	topic := h.createTopic("events")
-	h.createSubscription(pushSub("push", topic, srv.URL+"/push"))
+	topic, _ := h.pushTo(srv.URL + "/push")
 
 	want := int64(0)
 	for b.Loop() {

@@ -2,11 +2,7 @@ package push
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path"
 	"strconv"
 	"sync"
@@ -163,86 +159,16 @@ func (h *harness) pullAll(sub string, n int, timeout time.Duration) []*pb.Receiv
 	return got
 }
 
-// pushRequest is a decoded wrapped push body plus when it arrived.
-type pushRequest struct {
-	Message struct {
-		Data             []byte            `json:"data"`
-		Attributes       map[string]string `json:"attributes"`
-		MessageID        string            `json:"messageId"`
-		MessageIDSnake   string            `json:"message_id"`
-		PublishTime      string            `json:"publishTime"`
-		PublishTimeSnake string            `json:"publish_time"`
-		OrderingKey      string            `json:"orderingKey"`
-	} `json:"message"`
-	Subscription    string `json:"subscription"`
-	DeliveryAttempt *int   `json:"deliveryAttempt"`
-
-	raw     map[string]any
-	arrived time.Time
-	seen    int // how many times this message id has arrived, this one included
-}
-
-// endpoint is an httptest push endpoint that records every request and
-// answers with the status respond returns (200 when respond is nil).
-type endpoint struct {
-	t       testing.TB
-	srv     *httptest.Server
-	respond func(r *pushRequest, req *http.Request) int
-
-	mu    sync.Mutex
-	reqs  []*pushRequest
-	times map[string]int
-}
-
-func newEndpoint(t testing.TB, respond func(r *pushRequest, req *http.Request) int) *endpoint {
-	e := &endpoint{t: t, respond: respond, times: map[string]int{}}
-	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-func (e *endpoint) serve(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r := &pushRequest{arrived: time.Now()}
-	if err := json.Unmarshal(body, r); err != nil {
-		e.t.Errorf("push body is not JSON: %v: %s", err, body)
-	}
-	_ = json.Unmarshal(body, &r.raw)
-	e.mu.Lock()
-	e.times[r.Message.MessageID]++
-	r.seen = e.times[r.Message.MessageID]
-	e.reqs = append(e.reqs, r)
-	e.mu.Unlock()
-	code := http.StatusOK
-	if e.respond != nil {
-		code = e.respond(r, req)
-	}
-	w.WriteHeader(code)
-}
-
-func (e *endpoint) url() string { return e.srv.URL + "/push" }
-
-func (e *endpoint) requests() []*pushRequest {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]*pushRequest(nil), e.reqs...)
-}
-
-// byMessage groups the requests by message id, in arrival order.
-func (e *endpoint) byMessage() map[string][]*pushRequest {
-	out := map[string][]*pushRequest{}
-	for _, r := range e.requests() {
-		out[r.Message.MessageID] = append(out[r.Message.MessageID], r)
-	}
-	return out
-}
-
 func pushSub(name, topic, url string) *pb.Subscription {
 	return &pb.Subscription{Name: name, Topic: topic, PushConfig: &pb.PushConfig{PushEndpoint: url}}
+}
+
+// pushTo creates topic "events" and subscription "push" on it, pushing to
+// url, and returns the topic and the subscription's full name.
+func (h *harness) pushTo(url string) (topic, sub string) {
+	h.t.Helper()
+	topic = h.createTopic("events")
+	return topic, h.createSubscription(pushSub("push", topic, url))
 }
 
 // orderedSubscription creates a push subscription to url with message

@@ -20,15 +20,14 @@ import (
 
 func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	ep := newEndpoint(t, nil)
-	topic := h.createTopic("events")
-	sub := h.createSubscription(pushSub("push", topic, ep.url()))
+	ep := testserver.NewPushEndpoint(t, nil)
+	topic, sub := h.pushTo(ep.PushURL())
 
 	ids := h.publish(topic, messages(200, map[string]string{"site": "s1"})...)
-	testserver.WaitFor(t, 10*time.Second, "200 deliveries", func() bool { return len(ep.byMessage()) == 200 })
+	testserver.WaitFor(t, 10*time.Second, "200 deliveries", func() bool { return len(ep.ByMessage()) == 200 })
 	time.Sleep(200 * time.Millisecond) // let any duplicate show up
 
-	got := ep.byMessage()
+	got := ep.ByMessage()
 	for i, id := range ids {
 		reqs := got[id]
 		if len(reqs) != 1 {
@@ -50,10 +49,10 @@ func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
 		if _, err := time.Parse(time.RFC3339Nano, r.Message.PublishTime); err != nil || r.Message.PublishTimeSnake != r.Message.PublishTime {
 			t.Errorf("publishTime %q / publish_time %q: %v", r.Message.PublishTime, r.Message.PublishTimeSnake, err)
 		}
-		if _, ok := r.raw["deliveryAttempt"]; ok {
+		if _, ok := r.Raw["deliveryAttempt"]; ok {
 			t.Errorf("deliveryAttempt sent without a dead-letter policy")
 		}
-		if _, ok := r.raw["message"].(map[string]any)["orderingKey"]; ok {
+		if _, ok := r.Raw["message"].(map[string]any)["orderingKey"]; ok {
 			t.Errorf("orderingKey sent for a message without one")
 		}
 	}
@@ -61,20 +60,20 @@ func TestEveryMessageIsDeliveredOnceInPubSubPushFormat(t *testing.T) {
 
 func TestFailedDeliveryIsRedeliveredWithBackoffThenAcked(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	ep := newEndpoint(t, func(r *pushRequest, _ *http.Request) int {
-		if r.seen <= 2 {
+	ep := testserver.NewPushEndpoint(t, func(r *testserver.PushRequest, _ *http.Request) int {
+		if r.Seen <= 2 {
 			return http.StatusInternalServerError
 		}
 		return http.StatusNoContent
 	})
 	topic := h.createTopic("events")
-	s := pushSub("push", topic, ep.url())
+	s := pushSub("push", topic, ep.PushURL())
 	s.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(100 * time.Millisecond), MaximumBackoff: durationpb.New(time.Second)}
 	h.createSubscription(s)
 
 	ids := h.publish(topic, messages(5, nil)...)
 	testserver.WaitFor(t, 10*time.Second, "three deliveries of each message", func() bool {
-		got := ep.byMessage()
+		got := ep.ByMessage()
 		for _, id := range ids {
 			if len(got[id]) < 3 {
 				return false
@@ -84,15 +83,15 @@ func TestFailedDeliveryIsRedeliveredWithBackoffThenAcked(t *testing.T) {
 	})
 	time.Sleep(500 * time.Millisecond) // an unacked message would come back by now
 
-	for id, reqs := range ep.byMessage() {
+	for id, reqs := range ep.ByMessage() {
 		if len(reqs) != 3 {
 			t.Fatalf("message %s delivered %d times, want 3 (two 500s, then acked)", id, len(reqs))
 		}
 		// Retry policy 100ms..1s: waits of at least 100ms, then 200ms.
-		if gap := reqs[1].arrived.Sub(reqs[0].arrived); gap < 100*time.Millisecond {
+		if gap := reqs[1].Arrived.Sub(reqs[0].Arrived); gap < 100*time.Millisecond {
 			t.Errorf("first redelivery after %s, want >= 100ms", gap)
 		}
-		if gap := reqs[2].arrived.Sub(reqs[1].arrived); gap < 200*time.Millisecond {
+		if gap := reqs[2].Arrived.Sub(reqs[1].Arrived); gap < 200*time.Millisecond {
 			t.Errorf("second redelivery after %s, want >= 200ms", gap)
 		}
 	}
@@ -101,8 +100,8 @@ func TestFailedDeliveryIsRedeliveredWithBackoffThenAcked(t *testing.T) {
 func TestEndpointTimeoutAtAckDeadlineIsRedelivered(t *testing.T) {
 	h := newHarness(t, fastConfig)
 	var cancelled atomic.Bool
-	ep := newEndpoint(t, func(r *pushRequest, req *http.Request) int {
-		if r.seen == 1 {
+	ep := testserver.NewPushEndpoint(t, func(r *testserver.PushRequest, req *http.Request) int {
+		if r.Seen == 1 {
 			select { // hang past the 1 s ack deadline
 			case <-req.Context().Done():
 				cancelled.Store(true)
@@ -112,19 +111,19 @@ func TestEndpointTimeoutAtAckDeadlineIsRedelivered(t *testing.T) {
 		return http.StatusOK
 	})
 	topic := h.createTopic("events")
-	s := pushSub("push", topic, ep.url())
+	s := pushSub("push", topic, ep.PushURL())
 	s.AckDeadlineSeconds = 1
 	h.createSubscription(s)
 
 	id := h.publish(topic, messages(1, nil)...)[0]
-	testserver.WaitFor(t, 5*time.Second, "a second delivery", func() bool { return len(ep.byMessage()[id]) >= 2 })
+	testserver.WaitFor(t, 5*time.Second, "a second delivery", func() bool { return len(ep.ByMessage()[id]) >= 2 })
 	time.Sleep(1500 * time.Millisecond) // past another ack deadline: no third delivery
 
-	reqs := ep.byMessage()[id]
+	reqs := ep.ByMessage()[id]
 	if len(reqs) != 2 {
 		t.Fatalf("delivered %d times, want 2 (timeout, then ack)", len(reqs))
 	}
-	if gap := reqs[1].arrived.Sub(reqs[0].arrived); gap < time.Second {
+	if gap := reqs[1].Arrived.Sub(reqs[0].Arrived); gap < time.Second {
 		t.Errorf("redelivered %s after the first attempt, before the 1 s ack deadline", gap)
 	}
 	if !cancelled.Load() {
@@ -142,7 +141,7 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 		inFlight    int
 		maxInFlight int
 	)
-	ep := newEndpoint(t, func(r *pushRequest, _ *http.Request) int {
+	ep := testserver.NewPushEndpoint(t, func(r *testserver.PushRequest, _ *http.Request) int {
 		key := r.Message.OrderingKey
 		mu.Lock()
 		outstanding[key]++
@@ -169,7 +168,7 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 		}
 		return code
 	})
-	h.orderedSubscription(ep.url(), keys, perKey)
+	h.orderedSubscription(ep.PushURL(), keys, perKey)
 
 	testserver.WaitFor(t, 20*time.Second, "every message acked", func() bool {
 		mu.Lock()
@@ -186,20 +185,20 @@ func TestOrderingKeysAreDeliveredInOrderOneAtATimeAndKeysInParallel(t *testing.T
 	if maxInFlight < 2 {
 		t.Errorf("at most %d delivery in flight: distinct keys were not delivered in parallel", maxInFlight)
 	}
-	for _, r := range ep.requests() {
-		if r.Message.OrderingKey == "" || r.raw["message"].(map[string]any)["orderingKey"] == nil {
-			t.Fatalf("orderingKey missing from push body %v", r.raw)
+	for _, r := range ep.Requests() {
+		if r.Message.OrderingKey == "" || r.Raw["message"].(map[string]any)["orderingKey"] == nil {
+			t.Fatalf("orderingKey missing from push body %v", r.Raw)
 		}
 	}
 }
 
 func TestMessageIsDeadLetteredAfterMaxDeliveryAttempts(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	ep := newEndpoint(t, func(*pushRequest, *http.Request) int { return http.StatusBadRequest })
+	ep := testserver.NewPushEndpoint(t, func(*testserver.PushRequest, *http.Request) int { return http.StatusBadRequest })
 	topic := h.createTopic("events")
 	dlq := h.createTopic("events-dlq")
 	dlqSub := h.createSubscription(&pb.Subscription{Name: "dlq-pull", Topic: dlq})
-	s := pushSub("push", topic, ep.url())
+	s := pushSub("push", topic, ep.PushURL())
 	s.DeadLetterPolicy = &pb.DeadLetterPolicy{DeadLetterTopic: dlq, MaxDeliveryAttempts: 5}
 	h.createSubscription(s)
 
@@ -210,7 +209,7 @@ func TestMessageIsDeadLetteredAfterMaxDeliveryAttempts(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // no delivery after dead-lettering
 
-	reqs := ep.byMessage()[id]
+	reqs := ep.ByMessage()[id]
 	var attempts []int
 	for _, r := range reqs {
 		if r.DeliveryAttempt == nil {
@@ -239,25 +238,24 @@ func TestMessageIsDeadLetteredAfterMaxDeliveryAttempts(t *testing.T) {
 
 func TestSubscriptionCreatedAfterStartIsPickedUp(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	ep := newEndpoint(t, nil)
+	ep := testserver.NewPushEndpoint(t, nil)
 	topic := h.createTopic("events")
 	time.Sleep(100 * time.Millisecond) // several resyncs with no subscription
 
-	h.createSubscription(pushSub("late", topic, ep.url()))
+	h.createSubscription(pushSub("late", topic, ep.PushURL()))
 	h.publish(topic, messages(3, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(ep.byMessage()) == 3 })
+	testserver.WaitFor(t, 5*time.Second, "3 deliveries", func() bool { return len(ep.ByMessage()) == 3 })
 }
 
 func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	first, second := newEndpoint(t, nil), newEndpoint(t, nil)
-	topic := h.createTopic("events")
-	sub := h.createSubscription(pushSub("push", topic, first.url()))
+	first, second := testserver.NewPushEndpoint(t, nil), testserver.NewPushEndpoint(t, nil)
+	topic, sub := h.pushTo(first.PushURL())
 	h.publish(topic, messages(1, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.requests()) == 1 })
+	testserver.WaitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.Requests()) == 1 })
 
 	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
-		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: second.url()}},
+		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: second.PushURL()}},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
 	})
 	if err != nil {
@@ -265,21 +263,21 @@ func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // > resync interval
 	h.publish(topic, messages(1, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.requests()) == 1 })
-	if n := len(first.requests()); n != 1 {
+	testserver.WaitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.Requests()) == 1 })
+	if n := len(first.Requests()); n != 1 {
 		t.Errorf("first endpoint got %d requests after the change, want 1", n)
 	}
 }
 
 func TestTurningPushIntoPullHandsPendingMessagesToPullers(t *testing.T) {
 	h := newHarness(t, fastConfig)
-	ep := newEndpoint(t, func(*pushRequest, *http.Request) int { return http.StatusInternalServerError })
+	ep := testserver.NewPushEndpoint(t, func(*testserver.PushRequest, *http.Request) int { return http.StatusInternalServerError })
 	topic := h.createTopic("events")
-	s := pushSub("push", topic, ep.url())
+	s := pushSub("push", topic, ep.PushURL())
 	s.RetryPolicy = &pb.RetryPolicy{MinimumBackoff: durationpb.New(30 * time.Second)}
 	sub := h.createSubscription(s)
 	h.publish(topic, messages(1, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "a failed delivery", func() bool { return len(ep.requests()) == 1 })
+	testserver.WaitFor(t, 5*time.Second, "a failed delivery", func() bool { return len(ep.Requests()) == 1 })
 
 	// The message now waits out a 30 s backoff; turning the subscription
 	// into a pull one must release it at once.
@@ -298,8 +296,8 @@ func TestTurningPushIntoPullHandsPendingMessagesToPullers(t *testing.T) {
 func TestDeletingTheSubscriptionStopsDelivery(t *testing.T) {
 	h := newHarness(t, fastConfig)
 	var cancelled atomic.Bool
-	ep := newEndpoint(t, func(r *pushRequest, req *http.Request) int {
-		if r.seen == 1 {
+	ep := testserver.NewPushEndpoint(t, func(r *testserver.PushRequest, req *http.Request) int {
+		if r.Seen == 1 {
 			return http.StatusInternalServerError // retried every 10..40ms
 		}
 		select {
@@ -309,17 +307,16 @@ func TestDeletingTheSubscriptionStopsDelivery(t *testing.T) {
 		}
 		return http.StatusInternalServerError
 	})
-	topic := h.createTopic("events")
-	sub := h.createSubscription(pushSub("push", topic, ep.url()))
+	topic, sub := h.pushTo(ep.PushURL())
 	h.publish(topic, messages(1, nil)...)
-	testserver.WaitFor(t, 5*time.Second, "a redelivery in flight", func() bool { return len(ep.requests()) == 2 })
+	testserver.WaitFor(t, 5*time.Second, "a redelivery in flight", func() bool { return len(ep.Requests()) == 2 })
 
 	if _, err := h.sub.DeleteSubscription(context.Background(), &pb.DeleteSubscriptionRequest{Subscription: sub}); err != nil {
 		t.Fatal(err)
 	}
 	testserver.WaitFor(t, 2*time.Second, "the request in flight to be cancelled", cancelled.Load)
 	time.Sleep(300 * time.Millisecond)
-	if n := len(ep.requests()); n != 2 {
+	if n := len(ep.Requests()); n != 2 {
 		t.Errorf("%d requests after deleting the subscription, want none beyond the 2 before", n)
 	}
 }
@@ -329,7 +326,7 @@ func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
 	cfg.InitialWindow = cfg.Concurrency // every slot in use at once
 	h := newHarness(t, cfg)
 	var started, cancelled atomic.Int32
-	ep := newEndpoint(t, func(_ *pushRequest, req *http.Request) int {
+	ep := testserver.NewPushEndpoint(t, func(_ *testserver.PushRequest, req *http.Request) int {
 		started.Add(1)
 		select {
 		case <-req.Context().Done():
@@ -338,8 +335,7 @@ func TestRunCancelsDeliveriesAndReturnsOnShutdown(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	topic := h.createTopic("events")
-	h.createSubscription(pushSub("push", topic, ep.url()))
+	topic, _ := h.pushTo(ep.PushURL())
 	h.publish(topic, messages(40, nil)...)
 	testserver.WaitFor(t, 5*time.Second, "16 deliveries in flight", func() bool { return started.Load() == 16 })
 	time.Sleep(50 * time.Millisecond)
@@ -366,7 +362,7 @@ func TestTheWindowStartsSmallGrowsWithSuccessAndHalvesOnFailure(t *testing.T) {
 	var inFlight, most atomic.Int32
 	var phase atomic.Int32 // 0: hold every request; 1: answer 200 after 20ms; 2: answer 500 after 20ms
 	release := make(chan struct{})
-	ep := newEndpoint(t, func(_ *pushRequest, _ *http.Request) int {
+	ep := testserver.NewPushEndpoint(t, func(_ *testserver.PushRequest, _ *http.Request) int {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -380,8 +376,7 @@ func TestTheWindowStartsSmallGrowsWithSuccessAndHalvesOnFailure(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	topic := h.createTopic("events")
-	h.createSubscription(pushSub("push", topic, ep.url()))
+	topic, _ := h.pushTo(ep.PushURL())
 	h.publish(topic, messages(2000, nil)...)
 	testserver.WaitFor(t, 5*time.Second, "the first deliveries", func() bool { return inFlight.Load() == 2 })
 	time.Sleep(50 * time.Millisecond)
