@@ -60,27 +60,15 @@ func at(m *btpb.Mutation, ts int64) *btpb.Mutation {
 // cells are the values of row r's cells, newest first.
 func cells(t *testing.T, conn *grpc.ClientConn) [][]byte {
 	t.Helper()
-	stream, err := btpb.NewBigtableClient(conn).ReadRows(context.Background(), &btpb.ReadRowsRequest{TableName: table})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var values [][]byte
 	var value []byte
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return values
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range resp.GetChunks() {
-			value = append(value, c.GetValue()...)
-			if c.GetValueSize() == 0 {
-				values, value = append(values, value), nil
-			}
+	for _, c := range testserver.ReadChunks(t, btpb.NewBigtableClient(conn), &btpb.ReadRowsRequest{TableName: table}) {
+		value = append(value, c.GetValue()...)
+		if c.GetValueSize() == 0 {
+			values, value = append(values, value), nil
 		}
 	}
+	return values
 }
 
 // TestHLLFamilyThroughTheServer: AddToCells over MutateRow and MutateRows

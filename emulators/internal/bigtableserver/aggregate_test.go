@@ -100,29 +100,17 @@ func TestMinMaxAndSumAggregateFamilies(t *testing.T) {
 // readCells reads row "r" as family@timestamp -> int64.
 func readCells(t *testing.T, data btpb.BigtableClient, table string) map[string]int64 {
 	t.Helper()
-	stream, err := data.ReadRows(context.Background(), &btpb.ReadRowsRequest{TableName: table})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int64{}
-	family, ts := "", int64(0)
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out
+	family := ""
+	for _, c := range testserver.ReadChunks(t, data, &btpb.ReadRowsRequest{TableName: table}) {
+		if c.GetFamilyName() != nil {
+			family = c.GetFamilyName().GetValue()
 		}
-		if err != nil {
-			t.Fatal(err)
+		ts := c.GetTimestampMicros()
+		if len(c.GetValue()) != 8 {
+			t.Fatalf("cell %s@%d holds %d bytes, want 8", family, ts, len(c.GetValue()))
 		}
-		for _, c := range resp.GetChunks() {
-			if c.GetFamilyName() != nil {
-				family = c.GetFamilyName().GetValue()
-			}
-			ts = c.GetTimestampMicros()
-			if len(c.GetValue()) != 8 {
-				t.Fatalf("cell %s@%d holds %d bytes, want 8", family, ts, len(c.GetValue()))
-			}
-			out[family+"@"+strconv.FormatInt(ts, 10)] = int64(binary.BigEndian.Uint64(c.GetValue()))
-		}
+		out[family+"@"+strconv.FormatInt(ts, 10)] = int64(binary.BigEndian.Uint64(c.GetValue()))
 	}
+	return out
 }

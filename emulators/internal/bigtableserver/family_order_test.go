@@ -2,7 +2,6 @@ package bigtableserver
 
 import (
 	"context"
-	"io"
 	"slices"
 	"testing"
 
@@ -11,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // rawCodec keeps a response's bytes, to see the order of map entries on the wire.
@@ -82,27 +83,15 @@ func TestColumnFamiliesInLexicographicOrder(t *testing.T) {
 	}
 
 	read := func(filter *btpb.RowFilter) map[string][]string {
-		stream, err := data.ReadRows(ctx, &btpb.ReadRowsRequest{TableName: table, Filter: filter})
-		if err != nil {
-			t.Fatal(err)
-		}
 		out := map[string][]string{}
 		var key string
-		for {
-			resp, err := stream.Recv()
-			if err == io.EOF {
-				return out
+		for _, c := range testserver.ReadChunks(t, data, &btpb.ReadRowsRequest{TableName: table, Filter: filter}) {
+			if len(c.GetRowKey()) > 0 {
+				key = string(c.GetRowKey())
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range resp.GetChunks() {
-				if len(c.GetRowKey()) > 0 {
-					key = string(c.GetRowKey())
-				}
-				out[key] = append(out[key], c.GetFamilyName().GetValue()+":"+string(c.GetQualifier().GetValue()))
-			}
+			out[key] = append(out[key], c.GetFamilyName().GetValue()+":"+string(c.GetQualifier().GetValue()))
 		}
+		return out
 	}
 	all := read(nil)
 	if want := []string{"aa_first:a", "cell_plan:data_plan_05gb", "stats_summary:connected_cell", "stats_summary:os_build", "zz_last:z"}; !slices.Equal(all["phone#1"], want) {

@@ -1,5 +1,8 @@
 // Package testserver is for tests: it serves a gRPC server in process and
-// dials servers, closing what it opened when the test ends.
+// dials servers, closing what it opened when the test ends. For the
+// emulators' tests it also starts pstest and serves Pub/Sub's two services
+// (pubsub.go), records what a push subscription sends (push.go) and reads
+// the cell chunks of Bigtable rows (bigtable.go).
 package testserver
 
 import (
