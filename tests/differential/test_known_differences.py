@@ -168,29 +168,37 @@ def test_too_many_delivery_attempts_are_invalid_in_ours_and_out_of_range_in_goog
     assert compared.known == ("out-of-range-code",)
 
 
+@pytest.mark.parametrize(
+    ("clash", "codes"),
+    [
+        ("missing", ("INVALID_ARGUMENT", "NOT_FOUND")),
+        ("exists", ("ALREADY_EXISTS", "INVALID_ARGUMENT")),
+    ],
+    ids=["missing", "exists"],
+)
 def test_a_request_both_malformed_and_naming_a_missing_or_existing_resource_is_refused_by_both(
-    sides: tuple[Side, Side], project: str
+    sides: tuple[Side, Side], project: str, clash: str, codes: tuple[str, str]
 ) -> None:
-    missing = {"topic": f"{project}/topics/never", "messages": []}
+    """`missing`: a publish of no messages to a topic that does not exist; `exists`: a topic
+    created again with a retention under the 10-minute minimum."""
+    topic = f"{project}/topics/{clash}"
+    request: Any
+    if clash == "missing":
+        method, request = "publish", {"topic": topic, "messages": []}
+    else:
+        on_both(
+            sides,
+            lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T),
+        )
+        retention = duration_pb2.Duration(seconds=599)
+        method, request = "create_topic", ps.Topic(name=topic, message_retention_duration=retention)
     compared = both(
         sides,
-        "publish",
-        lambda s: s.publisher.publish(request=missing, retry=None, timeout=T),
-        tags=frozenset({"malformed", "missing"}),
+        method,
+        lambda s: getattr(s.publisher, method)(request=request, retry=None, timeout=T),
+        tags=frozenset({"malformed", clash}),
     )
-    assert (compared.ours.code, compared.google.code) == ("INVALID_ARGUMENT", "NOT_FOUND")
-    topic = f"{project}/topics/twice"
-    on_both(
-        sides, lambda s: s.publisher.create_topic(request={"name": topic}, retry=None, timeout=T)
-    )
-    again = ps.Topic(name=topic, message_retention_duration=duration_pb2.Duration(seconds=599))
-    compared = both(
-        sides,
-        "create_topic",
-        lambda s: s.publisher.create_topic(request=again, retry=None, timeout=T),
-        tags=frozenset({"malformed", "exists"}),
-    )
-    assert (compared.ours.code, compared.google.code) == ("ALREADY_EXISTS", "INVALID_ARGUMENT")
+    assert (compared.ours.code, compared.google.code) == codes
     assert compared.known == ("check-order",)
 
 
