@@ -72,9 +72,12 @@ def pubsub(
     etl_subscriber: pubsub_v1.SubscriberClient,
     etl_gcp_project: str,
     etl_unique_name: Callable[[str], str],
-) -> PubSubSandbox:
-    """The session's Pub/Sub clients, making topics and subscriptions of this test's own."""
-    return PubSubSandbox(etl_publisher, etl_subscriber, etl_gcp_project, etl_unique_name)
+) -> Iterator[PubSubSandbox]:
+    """The session's Pub/Sub clients, making topics and subscriptions of this test's own (the
+    subscriptions deleted when it ends)."""
+    sandbox = PubSubSandbox(etl_publisher, etl_subscriber, etl_gcp_project, etl_unique_name)
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.fixture

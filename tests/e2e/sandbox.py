@@ -5,16 +5,24 @@ the push endpoint they point subscriptions at. Nothing here depends on whose emu
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import PublisherOptions
 from google.pubsub_v1.types import DeadLetterPolicy
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+
+def delete_subscription(subscriber: pubsub_v1.SubscriberClient, path: str) -> None:
+    """Delete `path` if it is still there (a test may have deleted it itself)."""
+    with contextlib.suppress(NotFound):
+        subscriber.delete_subscription(subscription=path)
 
 
 def eventually(check: Callable[[], None], seconds: float = 30) -> None:
@@ -39,6 +47,8 @@ class PubSubSandbox:
     subscriber: pubsub_v1.SubscriberClient
     project: str
     unique_name: Callable[[str], str]
+    made: list[str] = field(default_factory=list)
+    """The subscriptions made here, deleted by `close`."""
 
     def topic(self, prefix: str = "topic") -> str:
         """A new topic, by full path."""
@@ -53,7 +63,15 @@ class PubSubSandbox:
         self.subscriber.create_subscription(
             request={"name": path, "topic": topic, "ack_deadline_seconds": 10, **fields}
         )
+        self.made.append(path)
         return path
+
+    def close(self) -> None:
+        """Delete the subscriptions made here. The emulators outlive the test: a push
+        subscription left behind keeps retrying what its endpoint refused, at a port that another
+        test's function server may bind next (it once delivered a foreign message to one)."""
+        for path in self.made:
+            delete_subscription(self.subscriber, path)
 
     def dead_letter_target(self, max_delivery_attempts: int) -> tuple[DeadLetterPolicy, str]:
         """A dead-letter topic with a subscription that keeps what reaches it: the policy that

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from etl_harness.emulators.pair import Hosts
 from etl_harness.inspector.admin import AdminApi
 from etl_harness.push_auth import PushAuth, PushAuthRefused, emulator_certs_url, require
+from tests.e2e.sandbox import delete_subscription
 from tests.e2e.test_parity_pubsub import eventually
 
 pytestmark = [
@@ -78,8 +79,11 @@ def push_sub(
     etl_gcp_project: str,
     etl_unique_name: Callable[[str], str],
     topic: str,
-) -> Callable[..., str]:
-    """`push_sub(url, oidc_token=...)`: a push subscription of `topic`, quick retries."""
+    endpoint: tuple[str, Seen],
+) -> Iterator[Callable[..., str]]:
+    """`push_sub(url, oidc_token=...)`: a push subscription of `topic`, quick retries; deleted
+    before `endpoint` closes (see `PubSubSandbox.close`: it would push on to a port reused)."""
+    made: list[str] = []
 
     def make(url: str, **push: Any) -> str:
         path = etl_subscriber.subscription_path(etl_gcp_project, etl_unique_name("sub"))
@@ -94,9 +98,12 @@ def push_sub(
                 "retry_policy": retry,
             }
         )
+        made.append(path)
         return path
 
-    return make
+    yield make
+    for path in made:
+        delete_subscription(etl_subscriber, path)
 
 
 def bearer(header: str) -> str:
