@@ -70,10 +70,16 @@ class Function:
     delivery: Delivery = DELIVERY
     about: str = ""
     """One line on what it does: its entry point's docstring, a comment in the generated files."""
+    concurrency: int = 8
+    """Pushes one instance serves at once: Cloud Run's `max_instance_request_concurrency` and
+    functions-framework's `THREADS` (Google's advice: equal, and start at 8). Concurrent pushes
+    share the ledger's commit groups; above 1 an instance needs a whole vCPU."""
 
     def __post_init__(self) -> None:
         if bool(self.handler) == bool(self.summary):
             raise ValueError(f"function {self.name!r}: give a handler or a summary, not both")
+        if not 1 <= self.concurrency <= 1000:  # Cloud Run's bounds
+            raise ValueError(f"function {self.name!r}: concurrency must be 1 to 1000")
 
     @property
     def consumer(self) -> str:
@@ -211,6 +217,7 @@ def _function(settings: Settings, f: Function) -> dict[str, Any]:
         "subscription": settings.subscription(f.consumer),
         **_delivery(settings, f.delivery),
         "publishes_to": _names(settings, f.publishes),
+        "concurrency": f.concurrency,
     }
 
 

@@ -60,7 +60,6 @@ class Spec:
     lifeline: int
     ready: int
     """Write end of a pipe: one byte once the instance serves, then closed."""
-    host: str = ""
     sockets: Mapping[str, int] = dataclasses.field(default_factory=dict)
     """Function target → listening socket (the shapes with functions)."""
     worker: WorkerOptions | None = None
@@ -85,7 +84,6 @@ class Spec:
             pipeline=raw["pipeline"],
             lifeline=raw["lifeline"],
             ready=raw["ready"],
-            host=raw["host"],
             sockets=raw["sockets"],
             worker=WorkerOptions(**raw["worker"]) if raw["worker"] else None,
             log_level=raw.get("log_level", logging.INFO),
@@ -99,7 +97,6 @@ def started(
     pipeline: str,
     count: int,
     *,
-    host: str = "",
     sockets: Mapping[str, socket.socket] | None = None,
     worker: WorkerOptions | None = None,
     push_auth: Mapping[str, Requirement] | None = None,
@@ -119,7 +116,7 @@ def started(
             ready, ready_w = os.pipe()
             readiness.append(ready)
             spec = Spec(
-                local, pipeline, lifeline, ready_w, host, fds, worker, logs.level(),
+                local, pipeline, lifeline, ready_w, fds, worker, logs.level(),
                 dict(push_auth or {}),
             )  # fmt: skip
             try:
@@ -207,7 +204,7 @@ def run(spec: Spec, stop: threading.Event, ready: Callable[[], None]) -> None:
     if spec.pipeline == "worker":
         worker_process.run(spec.local.settings, stop, spec.worker or WorkerOptions(), serving)
         return
-    with functions_on(spec.local.settings, spec.host, spec.sockets, spec.push_auth):
+    with functions_on(spec.local.settings, spec.sockets, spec.push_auth):
         serving()
         stop.wait()
 

@@ -85,12 +85,10 @@ def serving_functions(
         tokens = push_tokens(subscriptions, urls, settings.project, require_push_auth)
         required = requirements(tokens, certs_url)
         stack.enter_context(
-            instances.started(
-                local, pipeline, processes - 1, host=bind, sockets=sockets, push_auth=required
-            )
+            instances.started(local, pipeline, processes - 1, sockets=sockets, push_auth=required)
         )
         fds = {t: s.fileno() for t, s in sockets.items()}
-        stack.enter_context(functions_on(settings, bind, fds, required))
+        stack.enter_context(functions_on(settings, fds, required))
         bus = PubSub(settings)
         stack.callback(bus.close)
         for sub in subscriptions:

@@ -14,7 +14,7 @@ from typing import Any
 
 from etl_harness.cli import errors
 
-HARNESS_MODULES = ("typer", "rich", "tenacity", "flask", "psutil")
+HARNESS_MODULES = ("typer", "rich", "tenacity", "flask", "psutil", "waitress")
 """The top-level modules of the `harness` extra's distributions (pyproject.toml; a unit test keeps
 the two equal)."""
 INSTALL = "pip install 'etl-pipeline[harness]'"

@@ -148,7 +148,7 @@ SUBSCRIPTION_SOURCES = (
 DEPLOYED_FUNCTION_SOURCES = (
     "{for name, f in local.functions : name => {description = ",
     "timeout_seconds = f.ack_deadline_seconds, max_instances = var.function_max_instances, "
-    'ingress = "ALLOW_INTERNAL_ONLY"}}',
+    'concurrency = f.concurrency, ingress = "ALLOW_INTERNAL_ONLY"}}',
     "{for name, f in local.http_functions : name => {description = ",
 )
 

@@ -38,11 +38,14 @@ resource "google_cloudfunctions2_function" "this" {
   }
 
   service_config {
-    available_memory                 = var.function_memory
+    available_memory = var.function_memory
+    # Concurrent pushes share the ledger's commit groups (etl/pipeline.py `concurrency`). Above 1
+    # a function needs a whole vCPU, and functions-framework as many threads (Google's advice).
+    available_cpu                    = each.value.concurrency > 1 ? "1" : null
     timeout_seconds                  = each.value.timeout_seconds
     max_instance_count               = each.value.max_instances
-    max_instance_request_concurrency = 1
-    environment_variables            = local.runtime_env
+    max_instance_request_concurrency = each.value.concurrency
+    environment_variables            = merge(local.runtime_env, { THREADS = tostring(each.value.concurrency) })
     ingress_settings                 = each.value.ingress
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.runtime[each.key].email

@@ -15,12 +15,14 @@ locals {
       description     = "${name} (${f.shape}), pushed from ${f.subscription}"
       timeout_seconds = f.ack_deadline_seconds
       max_instances   = var.function_max_instances
+      concurrency     = f.concurrency
       ingress         = "ALLOW_INTERNAL_ONLY"
     } },
     { for name, f in local.http_functions : name => {
       description     = "${name} (HTTP, authenticated callers only)"
       timeout_seconds = 60
       max_instances   = 1
+      concurrency     = 1
       ingress         = "ALLOW_ALL"
     } },
   )

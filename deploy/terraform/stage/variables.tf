@@ -42,7 +42,7 @@ variable "function_memory" {
 }
 
 variable "function_max_instances" {
-  description = "Upper bound of instances per function (each serves one Pub/Sub push at a time)."
+  description = "Upper bound of instances per function (each serves as many Pub/Sub pushes at once as its concurrency in etl/pipeline.py)."
   type        = number
   default     = 20
 }

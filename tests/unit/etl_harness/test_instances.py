@@ -30,9 +30,7 @@ def test_an_instance_gets_exactly_the_configuration_and_descriptors_serve_runs_w
     required = {
         "a": Requirement("http://localhost:5", "push@p.iam.gserviceaccount.com", "http://c")
     }
-    functions = Spec(
-        local, "fanout", lifeline=3, ready=4, host="0.0.0.0", sockets={"a": 5}, push_auth=required
-    )
+    functions = Spec(local, "fanout", lifeline=3, ready=4, sockets={"a": 5}, push_auth=required)
     worker = Spec(local, "worker", 3, 4, worker=WorkerOptions(pull="streaming", batch_size=7))
     assert Spec.from_json(functions.to_json()) == functions
     assert Spec.from_json(worker.to_json()) == worker
