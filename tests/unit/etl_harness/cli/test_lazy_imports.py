@@ -14,6 +14,7 @@ HEAVY = (
     "grpc",
     "flask",
     "werkzeug",
+    "waitress",
     "matplotlib",
     "structlog",
 )
