@@ -16,6 +16,7 @@ counter (event rows the ledger read back) over the events of the run.
         [--latency-seconds S] [--latency-warmup S] [--latency-1000-seconds S] [--workers 1,2,4]
         [--side-by-side-messages N] [--side-by-side-soak M] [--out FILE]
     python bench/pipeline.py --only-shapes current,fanout   # those shapes and naive alone
+    python bench/pipeline.py --only-latency                 # the two latency runs alone (~1 min)
 """
 
 from __future__ import annotations
@@ -408,6 +409,22 @@ def latency(
     return quantiles, Run(round(total / elapsed, 1), round(read / total, 2))
 
 
+def latency_runs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Run]]:
+    """Latency at the offered rate, then at 1,000 events/s: `latency_ms` and `latency_ms_1000`,
+    and each run's figures."""
+    results: dict[str, Any] = {}
+    runs: dict[str, Run] = {}
+    results["latency_ms"], runs["worker paced"] = timed(
+        f"latency at {args.latency_rate:.0f}/s",
+        lambda: latency(args.latency_rate, args.latency_seconds, args.latency_warmup),
+    )
+    results["latency_ms_1000"], runs["worker paced 1000/s"] = timed(
+        "latency at 1000/s",
+        lambda: latency(1000.0, args.latency_1000_seconds, args.latency_warmup),
+    )
+    return results, runs
+
+
 def timed(label: str, fn: Callable[[], T]) -> T:
     print(f"… {label}", file=sys.stderr, flush=True)
     return fn()
@@ -442,6 +459,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--only-sustained", action="store_true", help="run the long worker run alone"
+    )
+    parser.add_argument(
+        "--only-latency",
+        action="store_true",
+        help="run the two latency runs alone (the offered rate, then 1,000 events/s)",
     )
     parser.add_argument(
         "--only-shapes",
@@ -480,6 +502,14 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2))
         print(json.dumps(results, indent=2))
         return
+    if args.only_latency:
+        with emulators_for_bench():
+            results, paced = latency_runs(args)
+        results["rows_read_per_event"] = {k: run.rows_read_per_event for k, run in paced.items()}
+        results["load_average"] = os.getloadavg()
+        args.out.write_text(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2))
+        return
     if args.only_sustained:
         with emulators_for_bench():
             results["worker_sustained"] = timed(
@@ -509,14 +539,9 @@ def main() -> None:
         results["bigtable_ceiling_rows_per_s"] = round(max(data_api, legacy))
         runs = shape_runs(SHAPES, args)
         results["naive_events_per_s"] = round(timed("naive", lambda: naive_rate(args.naive_events)))
-        results["latency_ms"], runs["worker paced"] = timed(
-            f"latency at {args.latency_rate:.0f}/s",
-            lambda: latency(args.latency_rate, args.latency_seconds, args.latency_warmup),
-        )
-        results["latency_ms_1000"], runs["worker paced 1000/s"] = timed(
-            "latency at 1000/s",
-            lambda: latency(1000.0, args.latency_1000_seconds, args.latency_warmup),
-        )
+        latencies, paced = latency_runs(args)
+        results.update(latencies)
+        runs.update(paced)
     rates = {label: run.events_per_s for label, run in runs.items()}
     results["pipeline_events_per_s"] = {
         "current": rates["current x1"],
