@@ -36,6 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -355,32 +356,14 @@ def latency(
     skipped = int(rate * warmup)
     total = skipped + int(rate * seconds)
     sim = simulation(total, seed=2)
-    published: dict[bytes, datetime] = {}
     with opened(settings) as (table, bus):
-        topic = bus.topic_path(settings.events_topic)
         with serving(settings, pipeline), collector_paused():
             begin = time.perf_counter()
-            pending = []
-            for i, event in enumerate(sim.events):
-                delay = begin + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                published[event_key(event.service, event.event_time, event.event_id)] = (
-                    datetime.now(UTC)
-                )
-                pending.append(
-                    bus.publisher.publish(topic, event.to_json(), ordering_key=event.service)
-                )
-            for future in pending:
-                future.result(timeout=60)
+            published = paced_publish(bus, settings.events_topic, sim.events, rate)
             wait_folded(table, sim, hourly=pipeline != "current")
             elapsed = time.perf_counter() - begin
             wait_settled(table, sim.events, hourly=pipeline != "current", timeout=600)
-        visible = {
-            key: datetime.fromisoformat(cells["realTimeStatus"]["writeTime"].decode())
-            for key, cells in table.all_rows()
-            if "writeTime" in cells.get("realTimeStatus", {}) and is_event_key(key)
-        }
+        visible = visible_times(table)
         read = rows_read(table)
     everything = [  # publish order: how the tail moves over the run
         (visible[key] - at).total_seconds() * 1000
@@ -424,6 +407,42 @@ def latency_runs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Ru
         lambda: latency(1000.0, args.latency_1000_seconds, args.latency_warmup),
     )
     return results, runs
+
+
+def paced_publish(
+    bus: PubSub,
+    topic: str,
+    events: Sequence[Event],
+    rate: float,
+    sent: Callable[[int, Future[str]], None] = lambda _i, _f: None,
+) -> dict[bytes, datetime]:
+    """Publish `events` one call at a time at `rate` a second (the site as ordering key, as the
+    simulator does) and wait for every publish; when each was handed to the publisher, by event
+    row key. `sent(i, future)` sees each call's future (e.g. to time its acknowledgement)."""
+    path = bus.topic_path(topic)
+    published: dict[bytes, datetime] = {}
+    pending = []
+    begin = time.perf_counter()
+    for i, event in enumerate(events):
+        delay = begin + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        published[event_key(event.service, event.event_time, event.event_id)] = datetime.now(UTC)
+        future = bus.publisher.publish(path, event.to_json(), ordering_key=event.service)
+        sent(i, future)
+        pending.append(future)
+    for future in pending:
+        future.result(timeout=60)
+    return published
+
+
+def visible_times(table: EventTable) -> dict[bytes, datetime]:
+    """When each event's occupancy became visible: its row's `writeTime`, by row key."""
+    return {
+        key: datetime.fromisoformat(cells["realTimeStatus"]["writeTime"].decode())
+        for key, cells in table.all_rows()
+        if "writeTime" in cells.get("realTimeStatus", {}) and is_event_key(key)
+    }
 
 
 @contextlib.contextmanager
