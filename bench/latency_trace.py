@@ -2,6 +2,7 @@
 latency`), each event followed through its stages.
 
     python bench/latency_trace.py [--rate 200] [--seconds 30] [--warmup 5] [--json]
+        [--unfrozen] [--bench-collector]
 
 The worker (`etl.entrypoints.worker.run`, batch pull, as `etl serve --pipeline worker`) runs in a
 process of its own that also records, to a file: every pull (when it was sent, when it returned,
@@ -11,6 +12,10 @@ pause). This process publishes as the bench does, noting when each publish call 
 the server acknowledged it. Joined by message id, each event's latency splits into: publish call →
 server acknowledgement (the bench's publisher), → the pull that brought it returned (waiting for a
 pull: the worker busy with earlier batches, or a pull that waited), → visible (its batch).
+
+`--unfrozen` and `--bench-collector` undo the two collector fixes (the worker's frozen start-up
+heap, the bench's paused collector) to show what each cost; the emulator's (a Pull that answers
+when messages arrive) is undone by pointing `ETL_EMULATORS_BIN` at an older build.
 
 Printed: the quantiles by third of the run, as the bench reports them; for the slowest 1 % of
 events, each stage's median; the pulls that lasted over 100 ms; the worker's collections by
@@ -61,11 +66,14 @@ class Trace:
             self._file.write(json.dumps({"kind": kind, **fields}) + "\n")
 
 
-def traced_worker(trace_path: Path) -> None:
+def traced_worker(trace_path: Path, *, unfrozen: bool) -> None:
     """`--worker`: the worker's entry point with its pulls, batch steps and collections traced,
-    until SIGTERM."""
+    until SIGTERM. `unfrozen`: without `start_up_heap_frozen` (the collector walks everything)."""
     from etl.entrypoints import pull_loop, worker
     from etl.service import handlers
+
+    if unfrozen:
+        worker.start_up_heap_frozen = contextlib.nullcontext
 
     trace = Trace(trace_path)
     started: dict[str, float] = {}
@@ -144,20 +152,22 @@ class _TracedSubscriber:
             self._trace.write("ack", sent=sent, ms=round((time.time() - sent) * 1000, 2))
 
 
-def run(rate: float, seconds: float, warmup: float, trace_path: Path) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, trace_path: Path) -> list[dict[str, Any]]:
     """The bench's latency run against a traced worker; each event's stamps (publish call, server
     acknowledgement, message id, visible), in publish order."""
+    rate = args.rate
     settings = bench.fresh_settings()
-    sim = bench.simulation(int(rate * warmup) + int(rate * seconds), seed=2)
+    sim = bench.simulation(int(rate * args.warmup) + int(rate * args.seconds), seed=2)
     acked: dict[int, tuple[float, str]] = {}
 
     def sent(i: int, future: Future[str]) -> None:
         future.add_done_callback(lambda f: acked.__setitem__(i, (time.time(), f.result())))
 
     provision.ensure(settings)
-    with bench.opened(settings) as (table, bus), _worker(settings, trace_path):
+    paused = contextlib.nullcontext() if args.bench_collector else bench.collector_paused()
+    with bench.opened(settings) as (table, bus), _worker(settings, trace_path, args.unfrozen):
         bench.only_own_subscriptions(settings, "worker")
-        with bench.collector_paused():
+        with paused:
             published = bench.paced_publish(bus, settings.events_topic, sim.events, rate, sent)
             bench.wait_folded(table, sim, hourly=True)
         visible = bench.visible_times(table)
@@ -177,12 +187,12 @@ def run(rate: float, seconds: float, warmup: float, trace_path: Path) -> list[di
 
 
 @contextlib.contextmanager
-def _worker(settings: config.Settings, trace_path: Path) -> Iterator[None]:
+def _worker(settings: config.Settings, trace_path: Path, unfrozen: bool) -> Iterator[None]:
     """The traced worker in a process of its own on `settings`' project, ready; stopped (SIGTERM)
     after the block."""
     env = {**os.environ, "GOOGLE_CLOUD_PROJECT": settings.project, "ETL_STAGE": settings.stage}
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", str(trace_path)],
+        [sys.executable, __file__, "--worker", str(trace_path)] + ["--unfrozen"] * unfrozen,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -275,14 +285,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+    parser.add_argument(
+        "--unfrozen",
+        action="store_true",
+        help="the worker without its start-up heap frozen (to see what the collector costs)",
+    )
+    parser.add_argument(
+        "--bench-collector",
+        action="store_true",
+        help="the bench's own collector on while it publishes (to see what its pauses cost)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        traced_worker(args.worker)
+        traced_worker(args.worker, unfrozen=args.unfrozen)
         return
     with tempfile.TemporaryDirectory() as folder, bench.emulators_for_bench():
         trace_path = Path(folder) / "worker.jsonl"
-        events = run(args.rate, args.seconds, args.warmup, trace_path)
+        events = run(args, trace_path)
         records = [json.loads(line) for line in trace_path.read_text().splitlines()]
     skipped = int(args.rate * args.warmup)
     begin = events[0]["call"]
