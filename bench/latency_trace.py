@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ from etl_core import event_key  # noqa: E402
 from etl_harness import provision  # noqa: E402
 
 SLOW_PULL_MS = 100
+bench_collections: list[dict[str, float]] = []
+"""This process's collections during the last `run`."""
 
 
 class Trace:
@@ -76,15 +79,6 @@ def traced_worker(trace_path: Path, *, unfrozen: bool) -> None:
         worker.start_up_heap_frozen = contextlib.nullcontext
 
     trace = Trace(trace_path)
-    started: dict[str, float] = {}
-
-    def collected(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started["gc"] = time.perf_counter()
-        else:
-            pause = (time.perf_counter() - started["gc"]) * 1000
-            trace.write("gc", at=time.time(), gen=info["generation"], ms=round(pause, 2))
-
     steps: dict[str, float] = {}
     for name in ("store", "update_occupancy", "update_hourly"):
         setattr(handlers, name, _timed(getattr(handlers, name), name, steps))
@@ -107,13 +101,27 @@ def traced_worker(trace_path: Path, *, unfrozen: bool) -> None:
     pull_loop.Worker.__init__ = traced_init  # type: ignore[method-assign]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    gc.callbacks.append(collected)
+    gc.callbacks.append(collections(partial(trace.write, "gc")))
     worker.run(
         config.from_env(os.environ),
         stop,
         worker.WorkerOptions(pull="batch"),
         on_ready=lambda: print("ready", flush=True),
     )
+
+
+def collections(record: Callable[..., None]) -> Callable[[str, dict[str, int]], None]:
+    """A `gc.callbacks` entry passing each collection to `record(at=, gen=, ms=)`."""
+    started = [0.0]
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        pause = round((time.perf_counter() - started[0]) * 1000, 2)
+        record(at=time.time(), gen=info["generation"], ms=pause)
+
+    return collected
 
 
 def _timed(fn: Callable[..., Any], name: str, steps: dict[str, float]) -> Callable[..., Any]:
@@ -159,18 +167,22 @@ def run(args: argparse.Namespace, trace_path: Path) -> list[dict[str, Any]]:
     settings = bench.fresh_settings()
     sim = bench.simulation(int(rate * args.warmup) + int(rate * args.seconds), seed=2)
     acked: dict[int, tuple[float, str]] = {}
+    bench_collections.clear()
 
     def sent(i: int, future: Future[str]) -> None:
         future.add_done_callback(lambda f: acked.__setitem__(i, (time.time(), f.result())))
 
     provision.ensure(settings)
     paused = contextlib.nullcontext() if args.bench_collector else bench.collector_paused()
+    own = collections(lambda **c: bench_collections.append(c))
+    gc.callbacks.append(own)
     with bench.opened(settings) as (table, bus), _worker(settings, trace_path, args.unfrozen):
         bench.only_own_subscriptions(settings, "worker")
         with paused:
             published = bench.paced_publish(bus, settings.events_topic, sim.events, rate, sent)
             bench.wait_folded(table, sim, hourly=True)
         visible = bench.visible_times(table)
+    gc.callbacks.remove(own)
     events = []
     for i, event in enumerate(sim.events):
         key = event_key(event.service, event.event_time, event.event_id)
@@ -240,7 +252,8 @@ def summary(
     split: list[dict[str, float]], records: list[dict[str, Any]], skipped: int
 ) -> dict[str, Any]:
     """The run's quantiles (after the warm-up) and where the slowest 1 % spent its time; `records`:
-    the worker's, from the first publish until the last event was visible."""
+    the worker's and the bench's collections (`bench gc`), from the first publish until the last
+    event was visible."""
     measured = split[skipped:]
     latencies = [s["latency"] for s in measured]
     third = len(measured) // 3
@@ -272,6 +285,7 @@ def summary(
             for gen in (0, 1, 2)
         },
         "collections_count": {gen: sum(r["gen"] == gen for r in collections) for gen in (0, 1, 2)},
+        "bench_gen2_ms": [r["ms"] for r in records if r["kind"] == "bench gc" and r["gen"] == 2],
         "ack_max_ms": max((r["ms"] for r in records if r["kind"] == "ack"), default=None),
         "slowest_batches": [{"messages": r["n"], **r["steps"]} for r in batches[:5]],
     }
@@ -307,6 +321,7 @@ def main() -> None:
     skipped = int(args.rate * args.warmup)
     begin = events[0]["call"]
     end = max(e["visible"] or e["call"] for e in events)
+    records += [{"kind": "bench gc", **c} for c in bench_collections]
     within = [r for r in records if begin <= r.get("at", r.get("sent", 0)) <= end]
     result = summary(stages(events, records), within, skipped)
     result["load_average"] = os.getloadavg()
