@@ -117,7 +117,7 @@ func Start(addr string, cfg push.Config) (*Server, error) {
 	// and stops pstest's per-subscription delivery loops (idle CPU with backlogs).
 	// exactlyonce (acks on exactly-once subscriptions) sees the ack ids
 	// clients see, faults' marks included.
-	withFaults := faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh}, s.faults)
+	withFaults := faults.Wrap(&subscriber{GServer: &fake.GServer, changed: dispatcher.Refresh, wait: pullWait}, s.faults)
 	pb.RegisterSubscriberServer(s.grpc, streampull.Wrap(exactlyonce.Wrap(withFaults, internals, s.faults), internals).Via(fidelity.Unary))
 	pb.RegisterSchemaServiceServer(s.grpc, &fake.GServer)
 	healthpb.RegisterHealthServer(s.grpc, gate.Health)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -53,3 +54,12 @@ def test_a_loop_that_dies_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(worker, "run", run)
     assert worker.serve(Process(Settings()), threading.Event()) == 1
+
+
+def test_the_start_up_heap_is_frozen_while_the_loop_runs_and_given_back_after() -> None:
+    held = [object()]  # alive before the loop, as the wired clients are
+    with worker.start_up_heap_frozen():
+        assert gc.get_freeze_count() >= len(held)
+        assert not any(o is held for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    assert any(o is held for o in gc.get_objects())
