@@ -9,14 +9,15 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/etl-pipeline/emulators/internal/testserver"
 )
 
 // waiting is a subscriber over a fresh pstest whose Pull may wait `wait`,
 // with a topic and a subscription to it; their names.
 func waiting(t *testing.T, wait time.Duration) (*subscriber, *pstest.Server, string, string) {
 	t.Helper()
-	fake := pstest.NewServerWithAddress("127.0.0.1:0")
-	t.Cleanup(func() { fake.Close() })
+	fake, _ := testserver.Pstest(t)
 	topic, name := "projects/p/topics/t", "projects/p/subscriptions/s"
 	ctx := context.Background()
 	mustOK(t, func() error { _, err := fake.GServer.CreateTopic(ctx, &pb.Topic{Name: topic}); return err })
