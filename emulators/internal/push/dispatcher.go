@@ -17,6 +17,7 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -137,18 +138,12 @@ func (d *Dispatcher) Refresh() {
 // acks the messages delivered, nacks the others it holds and returns once
 // every goroutine it started has ended.
 func (d *Dispatcher) Run(ctx context.Context) {
-	workers := map[string]*worker{}
-	var wg sync.WaitGroup
-	defer func() {
-		for _, w := range workers {
-			w.stop()
-		}
-		wg.Wait()
-	}()
+	ws := &workers{active: map[string]*worker{}}
+	defer ws.stopAll()
 	tick := time.NewTicker(d.cfg.ResyncInterval)
 	defer tick.Stop()
 	for {
-		grpcrecover.Run("push resync", func() { d.resync(ctx, workers, &wg) })
+		grpcrecover.Run("push resync", func() { d.resync(ctx, ws) })
 		select {
 		case <-ctx.Done():
 			return
@@ -158,10 +153,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
+// workers are Run's push workers; only Run's goroutine touches them.
+type workers struct {
+	active map[string]*worker // by subscription
+	// retiring have left active and may still be finishing deliveries
+	// (their subscription turned into a pull one, or their run loop ended).
+	retiring []*worker
+	wg       sync.WaitGroup
+}
+
 // resync starts a worker for every new push subscription, hands current
-// configs to running workers and stops workers whose subscription was
-// deleted or turned into a pull subscription.
-func (d *Dispatcher) resync(ctx context.Context, workers map[string]*worker, wg *sync.WaitGroup) {
+// configs to running workers (deliveries in flight keep the config they
+// started with), retires the workers of subscriptions turned into pull ones
+// and stops those of subscriptions deleted or detached.
+func (d *Dispatcher) resync(ctx context.Context, ws *workers) {
 	subs, err := d.listSubscriptions(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -170,30 +175,70 @@ func (d *Dispatcher) resync(ctx context.Context, workers map[string]*worker, wg 
 		return
 	}
 	for name, sub := range subs {
-		if w, ok := workers[name]; ok && !w.stopped() {
+		if sub.GetPushConfig().GetPushEndpoint() == "" {
+			continue
+		}
+		if w, ok := ws.active[name]; ok && !w.stopped() {
 			w.config.Store(sub)
 			continue
 		}
-		w := newWorker(ctx, d, sub)
-		workers[name] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A panic ends this worker (its shutdown hands its messages
-			// back); the next resync starts a new one.
-			grpcrecover.Run("push worker "+name, w.run)
-		}()
+		ws.start(newWorker(ctx, d, sub))
 	}
-	for name, w := range workers {
-		if _, ok := subs[name]; !ok {
+	for name, w := range ws.active {
+		if sub, ok := subs[name]; !ok {
 			w.stop()
-			delete(workers, name)
+			delete(ws.active, name)
+		} else if sub.GetPushConfig().GetPushEndpoint() == "" {
+			ws.retire(w)
 		}
 	}
+	ws.retiring = slices.DeleteFunc(ws.retiring, func(w *worker) bool {
+		if _, ok := subs[w.name]; !ok {
+			w.stop() // deleted while finishing: cancel what is left
+		}
+		return w.ended()
+	})
 }
 
-// listSubscriptions returns the push subscriptions of every project: pstest
-// matches the project as a name prefix, so an empty project lists them all.
+// start runs w in place of the subscription's previous worker, which has
+// stopped or is ending and is kept among the retiring.
+func (ws *workers) start(w *worker) {
+	if old, ok := ws.active[w.name]; ok {
+		ws.retire(old)
+	}
+	ws.active[w.name] = w
+	ws.wg.Add(1)
+	go func() {
+		defer ws.wg.Done()
+		defer close(w.done)
+		// A panic ends this worker (its shutdown hands its messages
+		// back); the next resync starts a new one.
+		grpcrecover.Run("push worker "+w.name, w.run)
+	}()
+}
+
+// retire lets w finish its deliveries in flight, out of the active set.
+func (ws *workers) retire(w *worker) {
+	w.retire()
+	delete(ws.active, w.name)
+	ws.retiring = append(ws.retiring, w)
+}
+
+// stopAll stops every worker, deliveries in flight cancelled, and waits for
+// them to end.
+func (ws *workers) stopAll() {
+	for _, w := range ws.active {
+		w.stop()
+	}
+	for _, w := range ws.retiring {
+		w.stop()
+	}
+	ws.wg.Wait()
+}
+
+// listSubscriptions returns the subscriptions of every project, push and
+// pull, detached ones left out: pstest matches the project as a name prefix,
+// so an empty project lists them all.
 func (d *Dispatcher) listSubscriptions(ctx context.Context) (map[string]*pb.Subscription, error) {
 	subs := map[string]*pb.Subscription{}
 	req := &pb.ListSubscriptionsRequest{PageSize: 1000}
@@ -203,7 +248,7 @@ func (d *Dispatcher) listSubscriptions(ctx context.Context) (map[string]*pb.Subs
 			return nil, err
 		}
 		for _, s := range resp.GetSubscriptions() {
-			if s.GetPushConfig().GetPushEndpoint() != "" && !s.GetDetached() {
+			if !s.GetDetached() {
 				subs[s.GetName()] = s
 			}
 		}

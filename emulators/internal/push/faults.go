@@ -18,13 +18,13 @@ var errInjected = errors.New("push_error fault injected: the endpoint's answer w
 // delivery, or its lease, decides what happens next.
 func (w *worker) deliverExtra(sub *pb.Subscription, rm *pb.ReceivedMessage) {
 	defer w.deliveries.Done()
-	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
+	ctx, cancel := context.WithTimeout(w.sending, ackDeadline(sub))
 	attempt := int(rm.GetDeliveryAttempt())
 	err := post(ctx, w.d.cfg.HTTPClient, w.delivery(sub, rm.GetMessage(), max(1, attempt)))
 	cancel()
 	<-w.d.slots
 	if err != nil {
-		if w.ctx.Err() == nil {
+		if w.sending.Err() == nil {
 			w.d.cfg.Logf("push: %s copy of message %s (injected fault) to %s failed: %v", w.name, rm.GetMessage().GetMessageId(), sub.GetPushConfig().GetPushEndpoint(), err)
 		}
 		return

@@ -37,12 +37,22 @@ type outcome struct {
 // worker delivers the messages of one push subscription. All of its state is
 // owned by the run goroutine; deliveries and backoff timers talk to it over
 // channels.
+//
+// It ends in one of two ways. retire (push turned off) ends ctx: nothing new
+// is pulled or posted, and the deliveries in flight finish within their ack
+// deadline, their answers applied, as production lets a delivery sent under
+// the old config finish. stop (subscription deleted or detached, dispatcher
+// shut down) ends sending too, which cancels those deliveries at once.
 type worker struct {
 	d      *Dispatcher
 	name   string
 	config atomic.Pointer[pb.Subscription]
-	ctx    context.Context
+	ctx    context.Context // the run loop's; ends with sending or on retire
 	cancel context.CancelFunc
+	// sending is the deliveries' context; abort cancels it (and ctx).
+	sending context.Context
+	abort   context.CancelFunc
+	done    chan struct{} // closed once run has returned
 
 	outcomes chan outcome
 	due      chan string // message ids whose backoff has elapsed
@@ -64,12 +74,16 @@ type worker struct {
 }
 
 func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *worker {
-	ctx, cancel := context.WithCancel(parent)
+	sending, abort := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(sending)
 	w := &worker{
 		d:        d,
 		name:     sub.GetName(),
 		ctx:      ctx,
 		cancel:   cancel,
+		sending:  sending,
+		abort:    abort,
+		done:     make(chan struct{}),
 		outcomes: make(chan outcome),
 		due:      make(chan string),
 		held:     map[string]*held{},
@@ -81,12 +95,27 @@ func newWorker(parent context.Context, d *Dispatcher, sub *pb.Subscription) *wor
 	return w
 }
 
-// stop cancels the worker without waiting for it; Dispatcher.Run waits.
-func (w *worker) stop() { w.cancel() }
+// stop ends the worker and cancels its deliveries in flight, without
+// waiting; Dispatcher.Run waits.
+func (w *worker) stop() { w.abort() }
 
-// stopped reports whether the worker has ended or is ending, e.g. because it
-// found its subscription deleted.
+// retire ends the worker once its deliveries in flight have been answered
+// (or timed out), without waiting; no delivery starts after it.
+func (w *worker) retire() { w.cancel() }
+
+// stopped reports whether the worker has ended or is ending (stopped,
+// retired, or because it found its subscription deleted).
 func (w *worker) stopped() bool { return w.ctx.Err() != nil }
+
+// ended reports whether run has returned: every delivery settled.
+func (w *worker) ended() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // run alternates between pulling as many messages as there are free delivery
 // slots and settling the outcomes of earlier deliveries, and sends the batch
@@ -207,7 +236,7 @@ func (w *worker) pull(n int) int {
 	if err != nil {
 		w.releaseSlots(n)
 		if status.Code(err) == codes.NotFound {
-			w.cancel() // deleted; the next resync forgets it too
+			w.abort() // deleted; the next resync forgets it too
 		} else if w.ctx.Err() == nil {
 			w.d.cfg.Logf("push: pulling %s: %v", w.name, err)
 		}
@@ -250,10 +279,10 @@ func (w *worker) pull(n int) int {
 
 // deliver posts one message with the ack deadline as timeout, frees its slot
 // and reports the outcome, to run or, once the worker is stopping, to
-// shutdown.
+// shutdown. Only stop cuts it short; retire lets it finish.
 func (w *worker) deliver(sub *pb.Subscription, msg *pb.PubsubMessage, attempt int) {
 	defer w.deliveries.Done()
-	ctx, cancel := context.WithTimeout(w.ctx, ackDeadline(sub))
+	ctx, cancel := context.WithTimeout(w.sending, ackDeadline(sub))
 	err := guardedPost(ctx, w.d.cfg.HTTPClient, w.delivery(sub, msg, attempt))
 	cancel()
 	if err == nil && w.d.cfg.Faults != nil && w.d.cfg.Faults.PushError(w.name, msg.GetMessageId(), attempt) {
@@ -309,8 +338,8 @@ func (w *worker) settle(o outcome) {
 	})
 }
 
-// redeliver nacks a message whose backoff has elapsed so the next pull takes
-// it again.
+// redeliver nacks a message whose backoff has elapsed (or, at shutdown,
+// whose delivery failed) so the next pull takes it again.
 func (w *worker) redeliver(id string) {
 	h := w.held[id]
 	if h == nil {
@@ -367,41 +396,63 @@ func (w *worker) modifyDeadline(ackID string, seconds int32) {
 	}
 }
 
-// shutdown waits for deliveries to end (their requests are cancelled with the
-// worker), acks the messages delivered, those whose answer came in meanwhile
-// included, and hands the others back to the emulator, so that a pull
-// subscriber or a later push worker gets them without waiting out deadlines.
+// shutdown hands the messages waiting out a backoff back to the emulator at
+// once, then waits for the deliveries in flight (cancelled if the worker was
+// stopped, finishing if it retired or its run loop failed) and applies their
+// answers: a success is acked, a failure handed back. A pull subscriber or a
+// later push worker so gets every message without waiting out deadlines.
 func (w *worker) shutdown() {
 	w.cancel()
+	defer w.abort() // releases the deliveries' context
+	w.handBack(func(h *held) bool { return h.retry != nil })
+	w.drain()
+	w.flushAcks()
+	w.handBack(func(*held) bool { return true })
+}
+
+// drain applies the outcomes of the deliveries in flight until they have all
+// ended, and sends the acks when they are due meanwhile.
+func (w *worker) drain() {
 	ended := make(chan struct{})
 	go func() {
 		w.deliveries.Wait()
 		close(ended)
 	}()
-	for draining := true; draining; {
+	for {
 		select {
 		case o := <-w.outcomes:
 			if o.err == nil {
 				w.settle(o)
+			} else {
+				w.redeliver(o.msg.GetMessageId())
 			}
+		case <-w.ackDue:
+			w.flushAcks()
 		case <-ended: // after the last outcome was received
-			draining = false
+			return
 		}
 	}
-	w.flushAcks()
-	if len(w.held) == 0 {
-		return
-	}
-	ackIDs := make([]string, 0, len(w.held))
-	for _, h := range w.held {
+}
+
+// handBack nacks, in one call, the held messages that match, and forgets
+// them. Best effort: the subscription may be gone, or the emulator closing.
+func (w *worker) handBack(match func(*held) bool) {
+	var ackIDs []string
+	for id, h := range w.held {
+		if !match(h) {
+			continue
+		}
 		if h.retry != nil {
 			h.retry.Stop()
 		}
 		ackIDs = append(ackIDs, h.ackID)
+		delete(w.held, id)
+	}
+	if len(ackIDs) == 0 {
+		return
 	}
 	ctx, cancel := rpcContext()
 	defer cancel()
-	// Best effort: the subscription may be gone, or the emulator closing.
 	_, _ = w.d.sub.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
 		Subscription: w.name, AckIds: ackIDs, AckDeadlineSeconds: 0,
 	})
