@@ -77,9 +77,19 @@ type countingConn struct {
 	mu     sync.Mutex
 	calls  map[string]int
 	ackIDs int
+	// listing is read-held through the dispatcher's ListSubscriptions and
+	// held by a test updating a subscription: pstest answers a listing with
+	// the protos it stores, marshalled after its lock is released, so an
+	// update meanwhile races (the server's fidelity layer answers copies;
+	// this harness runs bare pstest).
+	listing sync.RWMutex
 }
 
 func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if _, ok := args.(*pb.ListSubscriptionsRequest); ok {
+		c.listing.RLock()
+		defer c.listing.RUnlock()
+	}
 	c.mu.Lock()
 	if c.calls == nil {
 		c.calls = map[string]int{}

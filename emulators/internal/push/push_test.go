@@ -13,7 +13,6 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/etl-pipeline/emulators/internal/testserver"
 )
@@ -254,14 +253,7 @@ func TestChangingThePushEndpointRedirectsDelivery(t *testing.T) {
 	h.publish(topic, messages(1, nil)...)
 	testserver.WaitFor(t, 5*time.Second, "delivery to the first endpoint", func() bool { return len(first.Requests()) == 1 })
 
-	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
-		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: second.PushURL()}},
-		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // > resync interval
+	h.setPushEndpoint(sub, second.PushURL())
 	h.publish(topic, messages(1, nil)...)
 	testserver.WaitFor(t, 5*time.Second, "delivery to the second endpoint", func() bool { return len(second.Requests()) == 1 })
 	if n := len(first.Requests()); n != 1 {
@@ -281,13 +273,7 @@ func TestTurningPushIntoPullHandsPendingMessagesToPullers(t *testing.T) {
 
 	// The message now waits out a 30 s backoff; turning the subscription
 	// into a pull one must release it at once.
-	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
-		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{}},
-		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.setPushEndpoint(sub, "")
 	if got := h.pullAll(sub, 1, 3*time.Second); len(got) != 1 {
 		t.Fatalf("pulled %d messages, want the 1 pending push message", len(got))
 	}

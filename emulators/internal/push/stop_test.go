@@ -55,10 +55,12 @@ func (e *heldEndpoint) answer(code int) {
 // until the dispatcher has acted on the change.
 func (h *harness) setPushEndpoint(sub, url string) {
 	h.t.Helper()
+	h.calls.listing.Lock()
 	_, err := h.sub.UpdateSubscription(context.Background(), &pb.UpdateSubscriptionRequest{
 		Subscription: &pb.Subscription{Name: sub, PushConfig: &pb.PushConfig{PushEndpoint: url}},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
 	})
+	h.calls.listing.Unlock()
 	if err != nil {
 		h.t.Fatal(err)
 	}
