@@ -88,6 +88,40 @@ func TestModifyPushConfigTurnsPullIntoPushAndBack(t *testing.T) {
 	}
 }
 
+// Detaching drops a subscription's messages, so unlike turning push off it
+// does not wait for the answer of a delivery in flight.
+func TestDetachingAPushSubscriptionCancelsItsDeliveryInFlight(t *testing.T) {
+	// DetachSubscription has no hook: the periodic resync sees it.
+	_, conn := startResyncing(t, 50*time.Millisecond)
+	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
+	ctx := context.Background()
+	var cancelled atomic.Bool
+	ended := make(chan struct{})
+	ep := testserver.NewPushEndpoint(t, func(_ *testserver.PushRequest, req *http.Request) int {
+		select {
+		case <-req.Context().Done():
+			cancelled.Store(true)
+		case <-ended: // let the endpoint close
+		}
+		return http.StatusOK
+	})
+	t.Cleanup(func() { close(ended) })
+
+	topic, name := "projects/p/topics/topic-d", "projects/p/subscriptions/sub-d"
+	mustOK(t, func() error { _, err := pub.CreateTopic(ctx, &pb.Topic{Name: topic}); return err })
+	mustOK(t, func() error {
+		_, err := sub.CreateSubscription(ctx, &pb.Subscription{Name: name, Topic: topic, AckDeadlineSeconds: 10, PushConfig: &pb.PushConfig{PushEndpoint: ep.PushURL()}})
+		return err
+	})
+	publish(t, pub, topic)
+	testserver.WaitFor(t, 10*time.Second, "the delivery held", func() bool { return len(ep.Requests()) == 1 })
+	mustOK(t, func() error {
+		_, err := pub.DetachSubscription(ctx, &pb.DetachSubscriptionRequest{Subscription: name})
+		return err
+	})
+	testserver.WaitFor(t, 5*time.Second, "the held delivery cancelled", cancelled.Load)
+}
+
 func TestAcceptsMessagesLargerThanGRPCsDefaultLimit(t *testing.T) {
 	_, conn := start(t)
 	pub, sub := pb.NewPublisherClient(conn), pb.NewSubscriberClient(conn)
