@@ -49,19 +49,22 @@ class MemoryTable:
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
         return {key: self.read_status(key) for key in keys}
 
-    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
-        found = {}
-        for key in keys:
-            row = self.rows.get(key, {})
-            found[key] = (int(row.get("version", b"0")), row.get(ledger.STAMP, b""))
-            self.bytes_read += sum(len(q) + len(row.get(q, b"")) for q in ("version", ledger.STAMP))
-        return found
-
     def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+        self,
+        key: bytes,
+        expected_version: int,
+        put: Mapping[str, bytes],
+        delete: Iterable[str],
+        *,
+        expected_stamp: bytes | None = None,
     ) -> bool:
         row = self.rows.setdefault(key, {})
-        if int(row.get("version", b"0")) != expected_version:
+        held = (
+            int(row.get("version", b"0")) == expected_version
+            if expected_stamp is None
+            else row.get(ledger.STAMP) == expected_stamp
+        )
+        if not held:
             return False
         for q in delete:
             row.pop(q, None)

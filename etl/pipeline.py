@@ -70,7 +70,7 @@ class Function:
     delivery: Delivery = DELIVERY
     about: str = ""
     """One line on what it does: its entry point's docstring, a comment in the generated files."""
-    concurrency: int = 8
+    concurrency: int = 64
     """Pushes one instance serves at once: Cloud Run's `max_instance_request_concurrency` and
     functions-framework's `THREADS` (Google's advice: equal, and start at 8). Concurrent pushes
     share the ledger's commit groups; above 1 an instance needs a whole vCPU."""

@@ -89,12 +89,13 @@ def functions_on(
     rt = functions.configure(settings)  # the functions served here run on these settings
     # Queued requests are expected: the emulator's push window can exceed a function's threads.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    # waitress's socket map (fd → channel; its stubs say str): one I/O loop for every function.
-    connections: dict[int, Any] = {}
+    # waitress's socket maps (fd → channel; its stubs say str): one I/O loop per function, as
+    # each polls every connection of its map on every turn.
+    maps: dict[str, dict[int, Any]] = {target: {} for target in sockets}
     servers = [
         create_server(
             function_app(target, (push_auth or {}).get(target)),
-            map=connections,
+            map=maps[target],
             sockets=[socket.socket(fileno=socket.dup(fd))],
             threads=threads_of(target),
             backlog=LISTEN_QUEUE,
@@ -104,18 +105,26 @@ def functions_on(
         )
         for target, fd in sockets.items()
     ]
-    stop, wake = threading.Event(), trigger.trigger(connections)  # type: ignore[arg-type]
-    loop = threading.Thread(target=_serve, args=(connections, stop), name="http", daemon=True)
-    loop.start()
+    stop = threading.Event()
+    wakes = [trigger.trigger(m) for m in maps.values()]  # type: ignore[arg-type]
+    loops = [
+        threading.Thread(target=_serve, args=(m, stop), name=f"http {t}", daemon=True)
+        for t, m in maps.items()
+    ]
+    for loop in loops:
+        loop.start()
     try:
         yield
     finally:
         stop.set()
-        wake.pull_trigger()
-        loop.join(timeout=POLL_S * 5)
+        for wake in wakes:
+            wake.pull_trigger()
+        for loop in loops:
+            loop.join(timeout=POLL_S * 5)
         for server in servers:
             server.task_dispatcher.shutdown()
-        wasyncore.close_all(connections, ignore_all=True)
+        for m in maps.values():
+            wasyncore.close_all(m, ignore_all=True)
         try:
             rt.flush_counters(force=True)
         except Exception as exc:  # the table may be what is failing

@@ -18,7 +18,6 @@ from typing import Any
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
 from google.cloud.bigtable.data import BigtableDataClient, ReadRowsQuery
-from google.cloud.bigtable.data import row_filters as data_filters
 from google.cloud.bigtable.data.row_filters import CellsColumnLimitFilter
 
 from etl.config import Settings
@@ -161,33 +160,6 @@ class EventTable:
         found = {row.row_key: row for row in self._data_table().read_rows(query)}
         return {key: _status_of_data_row(found.get(key)) for key in keys}
 
-    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
-        """Each status row's `version` and `stamp` alone, in one ReadRows ((0, b"") if absent):
-        what a writer checks before it trusts the ledger it committed last."""
-        if not keys:
-            return {}
-        # One range from `stamp` to `version`, not a union of the two columns: the emulator merges
-        # a union's branches column by column with a sort per column, quadratic in the row's
-        # columns (most of its CPU on long runs). Nothing else a summary row holds sorts between
-        # the two (tests/unit/etl/service: `test_nothing_sorts_between_stamp_and_version`), and
-        # only those two are taken from what comes back either way.
-        only = data_filters.RowFilterChain(
-            filters=[
-                data_filters.ColumnRangeFilter(
-                    STATUS, b"stamp", b"version", inclusive_start=True, inclusive_end=True
-                ),
-                data_filters.CellsColumnLimitFilter(1),
-            ]
-        )
-        query = ReadRowsQuery(row_keys=list(keys), row_filter=only)
-        rows = self._data_table().read_rows(query)
-        found = {row.row_key: _status_of_data_row(row) for row in rows}
-        empty = StatusRow(version=0, cells={})
-        return {
-            key: (row.version, row.cells.get("stamp", b""))
-            for key, row in ((k, found.get(k, empty)) for k in keys)
-        }
-
     def _data_table(self) -> Any:
         """The table through the data API's client, made on first use."""
         if self._data is None:
@@ -210,29 +182,41 @@ class EventTable:
         ]
 
     def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+        self,
+        key: bytes,
+        expected_version: int,
+        put: Mapping[str, bytes],
+        delete: Iterable[str],
+        *,
+        expected_stamp: bytes | None = None,
     ) -> bool:
-        """Apply `put`/`delete` and bump the version iff the version is still `expected_version`."""
-        version = _column(row_filters, STATUS, b"version")
-        expected = str(expected_version).encode()
+        """Apply `put`/`delete` and bump the version iff the version is still `expected_version`
+        (or, given `expected_stamp`, iff the `stamp` cell is exactly that)."""
+        if expected_stamp is not None:
+            checked, value = b"stamp", expected_stamp
+        elif expected_version:
+            checked, value = b"version", str(expected_version).encode()
+        else:  # a row never committed: no version cell yet
+            checked, value = b"version", None
+        column = _column(row_filters, STATUS, checked)
         predicate = (
             row_filters.RowFilterChain(
                 filters=[
-                    version,
+                    column,
                     row_filters.CellsColumnLimitFilter(1),
-                    row_filters.ValueRangeFilter(expected, expected),  # both ends inclusive
+                    row_filters.ValueRangeFilter(value, value),  # both ends inclusive
                 ]
             )
-            if expected_version
-            else version
+            if value is not None
+            else column
         )
-        state = expected_version > 0
+        state = value is not None
         row = self._table.conditional_row(key, filter_=predicate)
         for qualifier in delete:
             row.delete_cell(STATUS, qualifier.encode(), state=state)
-        for qualifier, value in {**put, "version": str(expected_version + 1).encode()}.items():
+        for qualifier, cell in {**put, "version": str(expected_version + 1).encode()}.items():
             row.delete_cell(STATUS, qualifier.encode(), state=state)
-            row.set_cell(STATUS, qualifier.encode(), value, state=state)
+            row.set_cell(STATUS, qualifier.encode(), cell, state=state)
         matched = bool(row.commit())
         return matched if state else not matched
 

@@ -5,19 +5,22 @@ Each summary has a row per service (`Summary.key`) holding an `etl_core.hour_led
 (the readings of the open hours, a fold state per closed hour) beside the cells it shows
 (`currentOccupancy`, `hour:<hour>`, `day:<day>`). Per batch, after the event rows are written:
 
-1. read the summary rows of every service of the batch (one ReadRows);
+1. read the summary rows of every service of the batch (one ReadRows), except the rows this
+   process committed last (below);
 2. merge the batch into each ledger in memory: a redelivery or a duplicate is already there and
    changes nothing; an event later than the ledger's horizon is placed by rebuilding its hours
    from the event rows (the only read of event rows, and the event rows stay the truth);
 3. commit the touched cells with one CheckAndMutateRow on the row's `version`; a lost race
    re-reads that row and merges again.
 
-A process keeps the ledger it last committed to each row (`LedgerCache`), under the row's
-`version` and a random `stamp` written by the same commit: while both still match (no other
-writer committed since, and the row was not deleted and made again), step 1 reads those two
-cells alone, not the ledger's cells, so a batch reads and decodes O(1) bytes of its summary row
-and writes only the hours it touched, whatever the history the row keeps. Any mismatch, failure
-or lost race reads the whole row, as without a cache; the commit's version check is unchanged.
+A process keeps the ledger it last committed to each row (`LedgerCache`), with the row's
+`version` and the random `stamp` the same commit wrote. A batch builds on that ledger without
+reading the row at all, and commits on the stamp instead of the version: the CheckAndMutateRow
+applies only while the row's stamp is still the one this process wrote, i.e. no other writer
+committed since and the row was not deleted and made again. So a batch reads nothing of its
+summary row and writes only the hours it touched, whatever the history the row keeps, in two
+RPCs fewer per batch than a read first. A lost check (another writer, a reset) reads the whole
+row and builds again, as without a cache.
 
 Nothing is incremented in place, so no retry, redelivery or duplicate counts an event twice, and
 a commit is whole or absent, so a crash at any point leaves nothing half done. This module owns
@@ -113,22 +116,26 @@ Version = tuple[int, bytes]
 
 
 class LedgerCache:
-    """The ledgers this process last committed, by row key and `Version`; thread-safe.
+    """The ledgers this process last committed, by row key, with their `Version`; thread-safe.
 
-    `take` hands a ledger to one caller at most (it is mutated by the merge), and only while the
-    row's version still matches; `put` after a commit. Least recently put rows go first."""
+    `take` hands a ledger to one caller at most (it is mutated by the merge); whether the row
+    still holds it is for the commit's stamp check to say. `put` after a commit. Least recently
+    put rows go first."""
 
     def __init__(self, rows: int = CACHED_ROWS) -> None:
         self._rows = rows
         self._lock = threading.Lock()
         self._kept: OrderedDict[bytes, tuple[Version, HourLedger]] = OrderedDict()
 
-    def take(self, key: bytes, version: Version) -> HourLedger | None:
+    def take(self, key: bytes) -> tuple[Version, HourLedger] | None:
         with self._lock:
-            kept = self._kept.pop(key, None)
-        return kept[1] if kept is not None and kept[0] == version else None
+            return self._kept.pop(key, None)
 
     def put(self, key: bytes, version: Version, ledger: HourLedger) -> None:
+        """Keep `ledger` as the row's at `version`; not kept without a stamp (a row no commit of
+        this code wrote: nothing to check a commit against)."""
+        if not version[1]:
+            return
         ledger.touched = set()  # the row now holds every cell of the ledger
         with self._lock:
             self._kept.pop(key, None)
@@ -206,7 +213,7 @@ def update(
                 cache=cache,
                 cached=cached.get(key),
             )[1],
-            cells_read=_size(rows[key]),
+            cells_read=0 if key in cached else _size(rows[key]),
         )
         for service, key in keys.items()
     }
@@ -221,18 +228,15 @@ def _size(row: StatusRow) -> int:
 def _read(
     store: SummaryStore, keys: list[bytes], cache: LedgerCache | None
 ) -> tuple[dict[bytes, StatusRow], dict[bytes, HourLedger]]:
-    """The rows to build on (a cached one as its version and stamp alone), and the cached
-    ledgers that are still current."""
-    if cache is None:
-        return store.read_statuses(keys), {}
-    versions = store.read_versions(keys)
-    cached = {k: ledger for k in keys if (ledger := cache.take(k, versions[k])) is not None}
-    missing = [k for k in keys if k not in cached]
+    """The rows to build on and the cached ledgers to build on instead: a row this process
+    committed last is not read (it stands as the version and stamp of that commit, which the
+    commit then checks); the others are read whole, in one ReadRows."""
+    taken = {k: kept for k in keys if cache is not None and (kept := cache.take(k)) is not None}
+    missing = [k for k in keys if k not in taken]
     rows = store.read_statuses(missing) if missing else {}
-    for key in cached:
-        version, stamp = versions[key]
+    for key, ((version, stamp), _) in taken.items():
         rows[key] = StatusRow(version=version, cells={STAMP: stamp})
-    return rows, cached
+    return rows, {key: ledger for key, (_, ledger) in taken.items()}
 
 
 Built = tuple[HourLedger, Change, int]
@@ -252,8 +256,9 @@ def _settle(
     cache: LedgerCache | None = None,
     cached: HourLedger | None = None,
 ) -> tuple[HourLedger, Committed]:
-    """Build the row's new ledger (on `cached`, the ledger the row holds, when given) and commit
-    it on the row's version; a lost race backs off, reads the row again and builds again.
+    """Build the row's new ledger and commit it on the row's version, or, when built on `cached`
+    (the ledger this process last committed to the row, unread), on that commit's stamp; a lost
+    check backs off, reads the row whole and builds again.
     Nothing is written when the ledger's cells are unchanged, unless `always`. Returns the
     ledger and what was committed (event rows read: over every attempt, since a lost race may
     read late events' rows again); with a `cache`, the ledger is cached, so only the returned
@@ -271,7 +276,8 @@ def _settle(
             return _committed(ledger, rows_read, cache, key, version, attempt)
         stamp = os.urandom(8).hex().encode()
         put = {**write.put, **summary.shown(ledger, change, now), STAMP: stamp}
-        if store.commit_status(key, row.version, put, write.delete):
+        on_stamp = version[1] if cached is not None else None  # the cached commit's, unread
+        if store.commit_status(key, row.version, put, write.delete, expected_stamp=on_stamp):
             return _committed(
                 ledger, rows_read, cache, key, (row.version + 1, stamp), attempt, wrote=True
             )

@@ -40,13 +40,21 @@ class SummaryStore(Protocol):
 
     def read_status(self, key: bytes) -> StatusRow: ...
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]: ...
-    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
-        """Each row's `version` and `stamp` cells alone ((0, b"") for an absent row)."""
+    def commit_status(
+        self,
+        key: bytes,
+        expected_version: int,
+        put: Mapping[str, bytes],
+        delete: Iterable[str],
+        *,
+        expected_stamp: bytes | None = None,
+    ) -> bool:
+        """Apply `put` and `delete` and set `version` to `expected_version + 1`, iff the row's
+        `version` is still `expected_version` or, given `expected_stamp`, iff its `stamp` cell is
+        exactly that (every commit writes a fresh random stamp, so a stamp names one commit).
+        True iff applied."""
         ...
 
-    def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
-    ) -> bool: ...
     def scan_events(
         self, service: str, start: datetime | None = None, end: datetime | None = None
     ) -> Iterator[Event]: ...

@@ -1,5 +1,5 @@
-"""The Bigtable adapter's `read_versions` against the emulator: a summary row's version and
-stamp alone, which a writer checks before it trusts the ledger it committed last."""
+"""Commits on a stamp against the emulator: a writer that committed a summary row last builds
+on the ledger it cached, reads nothing, and commits only while the row still holds its stamp."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from tests.e2e.faults import Rig
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def test_read_versions_gives_each_rows_version_and_stamp_and_zero_for_an_absent_row(
-    rig: Rig,
-) -> None:
+def test_a_commit_on_a_stamp_applies_only_while_the_row_holds_that_stamp(rig: Rig) -> None:
     key, absent = status_key("gate"), status_key("nobody")
-    assert rig.table.read_versions([key, absent]) == {key: (0, b""), absent: (0, b"")}
+    assert not rig.table.commit_status(absent, 0, {"x": b"1"}, [], expected_stamp=b"s1")
     assert rig.table.commit_status(key, 0, {ledger.STAMP: b"s1", "other": b"x" * 1000}, [])
-    assert rig.table.commit_status(key, 1, {ledger.STAMP: b"s2"}, [])
-    assert rig.table.read_versions([key, absent]) == {key: (2, b"s2"), absent: (0, b"")}
+    assert not rig.table.commit_status(key, 1, {ledger.STAMP: b"s2"}, [], expected_stamp=b"s0")
+    assert rig.table.commit_status(key, 1, {ledger.STAMP: b"s2"}, ["other"], expected_stamp=b"s1")
+    assert not rig.table.commit_status(key, 2, {ledger.STAMP: b"s3"}, [], expected_stamp=b"s1")
+    row = rig.table.read_status(key)
+    assert (row.version, row.cells) == (2, {ledger.STAMP: b"s2"})
+    assert rig.table.read_status(absent).cells == {}
 
 
 def test_a_cached_writer_through_the_emulator_keeps_the_occupancy_the_fold(rig: Rig) -> None:
@@ -32,6 +34,6 @@ def test_a_cached_writer_through_the_emulator_keeps_the_occupancy_the_fold(rig: 
         rig.table.write_events(batch)
         committed = ledger.update(rig.table, ledger.OCCUPANCY, batch, BASE, cache=cache)
         assert committed["gate"].rows_read == 0
-    assert committed["gate"].cells_read < 100  # the version and stamp, not the ledger's cells
+    assert committed["gate"].cells_read == 0  # nothing read: committed on its stamp
     row = rig.table.read_status(status_key("gate"))
     assert ledger.current_occupancy(row) == fold(events)["gate"]

@@ -11,7 +11,8 @@ from etl_core.rowkeys import scan_range
 
 
 class FakeTable:
-    """Rows as dicts; `commit_status` is a compare-and-set on `version`, like CheckAndMutateRow."""
+    """Rows as dicts; `commit_status` is a compare-and-set on `version` (or `stamp`), like
+    CheckAndMutateRow."""
 
     def __init__(self) -> None:
         self.events: dict[bytes, Event] = {}
@@ -41,15 +42,22 @@ class FakeTable:
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
         return {key: self.read_status(key) for key in keys}
 
-    def read_versions(self, keys: Sequence[bytes]) -> dict[bytes, tuple[int, bytes]]:
-        rows = {key: self.status.get(key, {}) for key in keys}
-        return {k: (int(r.get("version", b"0")), r.get("stamp", b"")) for k, r in rows.items()}
-
     def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+        self,
+        key: bytes,
+        expected_version: int,
+        put: Mapping[str, bytes],
+        delete: Iterable[str],
+        *,
+        expected_stamp: bytes | None = None,
     ) -> bool:
         row = self.status.setdefault(key, {})
-        if int(row.get("version", b"0")) != expected_version:
+        held = (
+            int(row.get("version", b"0")) == expected_version
+            if expected_stamp is None
+            else "stamp" in row and row["stamp"] == expected_stamp
+        )
+        if not held:
             self.conflicts += 1
             return False
         for q in delete:

@@ -83,7 +83,7 @@ run "dev_plan" {
     error_message = "Pub/Sub-triggered functions take internal traffic only, and finish within the ack deadline"
   }
   assert {
-    condition     = alltrue([for name, f in google_cloudfunctions2_function.this : f.service_config[0].max_instance_request_concurrency == 8 && f.service_config[0].available_cpu == "1" && f.service_config[0].environment_variables["THREADS"] == "8" if name != "simulate_acceso_data"])
+    condition     = alltrue([for name, f in google_cloudfunctions2_function.this : f.service_config[0].max_instance_request_concurrency == 64 && f.service_config[0].available_cpu == "1" && f.service_config[0].environment_variables["THREADS"] == "64" if name != "simulate_acceso_data"])
     error_message = "Pub/Sub-triggered functions serve 8 pushes at once, on a whole vCPU, with as many threads"
   }
   assert {

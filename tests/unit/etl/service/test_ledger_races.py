@@ -29,7 +29,13 @@ class OvertakenTable(FakeTable):
         self._racing = False
 
     def commit_status(
-        self, key: bytes, expected_version: int, put: Mapping[str, bytes], delete: Iterable[str]
+        self,
+        key: bytes,
+        expected_version: int,
+        put: Mapping[str, bytes],
+        delete: Iterable[str],
+        *,
+        expected_stamp: bytes | None = None,
     ) -> bool:
         if self.overtakes and not self._racing:
             self.overtakes -= 1
@@ -38,7 +44,9 @@ class OvertakenTable(FakeTable):
                 self._overtake(key)
             finally:
                 self._racing = False
-        return super().commit_status(key, expected_version, put, delete)
+        return super().commit_status(
+            key, expected_version, put, delete, expected_stamp=expected_stamp
+        )
 
     def _overtake(self, key: bytes) -> None:
         services = {e.service for e in self.events.values()}
