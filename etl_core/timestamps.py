@@ -65,6 +65,26 @@ def _parse_iso(text: str) -> datetime:
     return t
 
 
+def canonical_event_time(text: str, *, now: datetime, max_future: timedelta) -> datetime | None:
+    """The event time of a `text` already known to have the canonical shape
+    (`YYYY-MM-DDTHH:MM:SS.mmmZ`, digits where digits go), or None when it is not a valid one.
+
+    The fast path of `parse_event_time` for what senders almost always send: it returns exactly
+    what `parse_event_time(text, ...)` returns, and None exactly where that raises (an impossible
+    date, before 1970, too far after `now`), so the caller lets the strict path say why. A
+    canonical text is already UTC and whole milliseconds; the memo is seeded as the strict path
+    seeds it.
+    """
+    try:
+        t = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        return None
+    if t.year < 1970 or t - now > max_future:
+        return None
+    _remember(t, text)
+    return t
+
+
 def check_event_time(t: datetime) -> datetime:
     """`t` normalised to the `UTC` tzinfo; BAD_TIME unless it already is a valid event time."""
     if t.__class__ is datetime and t.tzinfo is UTC and not t.microsecond % 1000 and t.year >= 1970:
