@@ -203,16 +203,24 @@ class HourLedger:
         return self._settle(min(counted, default=None), counted, peaks)
 
     def _insert(self, events: Iterable[Event], counted: set[datetime]) -> None:
-        """Insert each new reading in its hour's order, adding its hour to `counted`."""
+        """Insert each new reading in its hour's order, adding its hour to `counted`.
+
+        A batch's events mostly fall in the hour of the event before, so the hour is found
+        again (and checked against closed history) only when an event leaves the last one's."""
         last_closed = max(self.closed, default=None)
+        start = end = EPOCH
+        readings: list[Reading] = []
+        added: list[Reading] | None = None
         for event in events:
-            hour = hour_of(event.event_time)
-            if (last_closed and hour <= last_closed) or (self.floor and hour < self.floor):
-                raise ValueError(f"{event.event_time} is in closed history: rebuild instead")
-            readings = self.open.get(hour)
-            if readings is None:
-                readings = self.open[hour] = []
-            reading = (event.event_time, event.event_id, event.delta)
+            t = event.event_time
+            if not start <= t < end:
+                start = hour_of(t)
+                end = start + HOUR
+                if (last_closed and start <= last_closed) or (self.floor and start < self.floor):
+                    raise ValueError(f"{t} is in closed history: rebuild instead")
+                readings = self.open.setdefault(start, [])
+                added = None
+            reading = (t, event.event_id, event.delta)
             if not readings or readings[-1] < reading:  # in time order: the common case
                 readings.append(reading)
             else:
@@ -220,8 +228,10 @@ class HourLedger:
                 if i < len(readings) and readings[i] == reading:
                     continue
                 readings.insert(i, reading)
-            self.added.setdefault(hour, []).append(reading)
-            counted.add(hour)
+            if added is None:
+                added = self.added.setdefault(start, [])
+                counted.add(start)
+            added.append(reading)
 
     def rebuild(
         self, since: datetime | None, events: Iterable[Event], *, peaks: bool = True
