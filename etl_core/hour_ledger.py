@@ -195,15 +195,20 @@ class HourLedger:
         """Add events (any order, any duplicates) that `late` accepted. `peaks=False` leaves the
         daily peaks out of the `Change` (they cost a walk over every kept hour)."""
         counted: set[datetime] = set()
+        kept: dict[datetime, int] = {}
         try:
-            self._insert(events, counted)
+            self._insert(events, counted, kept)
         finally:  # even past an event `late` should have refused: what was added stays whole
             for hour in counted:
-                self._changed(hour)
+                self._changed(hour, kept[hour])
         return self._settle(min(counted, default=None), counted, peaks)
 
-    def _insert(self, events: Iterable[Event], counted: set[datetime]) -> None:
-        """Insert each new reading in its hour's order, adding its hour to `counted`.
+    def _insert(
+        self, events: Iterable[Event], counted: set[datetime], kept: dict[datetime, int]
+    ) -> None:
+        """Insert each new reading in its hour's order, adding its hour to `counted`; `kept`
+        gets, per hour entered, how many of its first readings are still its first (-1 once a
+        reading went before one of them).
 
         A batch's events mostly fall in the hour of the event before, so the hour is found
         again (and checked against closed history) only when an event leaves the last one's."""
@@ -219,6 +224,7 @@ class HourLedger:
                 if (last_closed and start <= last_closed) or (self.floor and start < self.floor):
                     raise ValueError(f"{t} is in closed history: rebuild instead")
                 readings = self.open.setdefault(start, [])
+                kept.setdefault(start, len(readings))
                 added = None
             reading = (t, event.event_id, event.delta)
             if not readings or readings[-1] < reading:  # in time order: the common case
@@ -228,6 +234,7 @@ class HourLedger:
                 if i < len(readings) and readings[i] == reading:
                     continue
                 readings.insert(i, reading)
+                kept[start] = -1
             if added is None:
                 added = self.added.setdefault(start, [])
                 counted.add(start)
@@ -266,10 +273,14 @@ class HourLedger:
         self._drop_old_days()
         return change
 
-    def _changed(self, hour: datetime) -> None:
+    def _changed(self, hour: datetime, kept: int = -1) -> None:
         """The hour's readings changed (or it closed): its summary is stale (its cell, kept with
-        the readings added since, is dropped by `_close`)."""
-        self.sums.pop(hour, None)
+        the readings added since, is dropped by `_close`). When its first `kept` readings are
+        those its known summary covers, the summary is extended by the readings appended, which
+        costs O(readings added) instead of O(readings) when next needed (`compose` is exact)."""
+        known = self.sums.pop(hour, None)
+        if known is not None and kept >= 0 and known.readings == kept and hour in self.open:
+            self.sums[hour] = known.compose(HourSummary.of(self.open[hour][kept:]))
         if self.stale is not None:
             self.stale.add(hour)
         self._touch(hour)
