@@ -148,6 +148,9 @@ def parse_event(data: bytes, *, now: datetime, message_id: str | None = None) ->
     - identity: `eventId` unless absent or null (BAD_EVENT_ID if not a valid label), else
       `message_id`, the Pub/Sub message id, so that a redelivery is recognised as a duplicate;
       neither is MISSING_FIELD.
+
+    A message in the shape senders use (`_CANONICAL`) is read without the JSON decoder, with
+    the same result; the general path decides every other message and gives every reason.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
