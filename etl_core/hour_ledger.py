@@ -195,24 +195,38 @@ class HourLedger:
         """Add events (any order, any duplicates) that `late` accepted. `peaks=False` leaves the
         daily peaks out of the `Change` (they cost a walk over every kept hour)."""
         counted: set[datetime] = set()
+        kept: dict[datetime, int] = {}
         try:
-            self._insert(events, counted)
+            self._insert(events, counted, kept)
         finally:  # even past an event `late` should have refused: what was added stays whole
             for hour in counted:
-                self._changed(hour)
+                self._changed(hour, kept[hour])
         return self._settle(min(counted, default=None), counted, peaks)
 
-    def _insert(self, events: Iterable[Event], counted: set[datetime]) -> None:
-        """Insert each new reading in its hour's order, adding its hour to `counted`."""
+    def _insert(
+        self, events: Iterable[Event], counted: set[datetime], kept: dict[datetime, int]
+    ) -> None:
+        """Insert each new reading in its hour's order, adding its hour to `counted`; `kept`
+        gets, per hour entered, how many of its first readings are still its first (-1 once a
+        reading went before one of them).
+
+        A batch's events mostly fall in the hour of the event before, so the hour is found
+        again (and checked against closed history) only when an event leaves the last one's."""
         last_closed = max(self.closed, default=None)
+        start = end = EPOCH
+        readings: list[Reading] = []
+        added: list[Reading] | None = None
         for event in events:
-            hour = hour_of(event.event_time)
-            if (last_closed and hour <= last_closed) or (self.floor and hour < self.floor):
-                raise ValueError(f"{event.event_time} is in closed history: rebuild instead")
-            readings = self.open.get(hour)
-            if readings is None:
-                readings = self.open[hour] = []
-            reading = (event.event_time, event.event_id, event.delta)
+            t = event.event_time
+            if not start <= t < end:
+                start = hour_of(t)
+                end = start + HOUR
+                if (last_closed and start <= last_closed) or (self.floor and start < self.floor):
+                    raise ValueError(f"{t} is in closed history: rebuild instead")
+                readings = self.open.setdefault(start, [])
+                kept.setdefault(start, len(readings))
+                added = None
+            reading = (t, event.event_id, event.delta)
             if not readings or readings[-1] < reading:  # in time order: the common case
                 readings.append(reading)
             else:
@@ -220,8 +234,11 @@ class HourLedger:
                 if i < len(readings) and readings[i] == reading:
                     continue
                 readings.insert(i, reading)
-            self.added.setdefault(hour, []).append(reading)
-            counted.add(hour)
+                kept[start] = -1
+            if added is None:
+                added = self.added.setdefault(start, [])
+                counted.add(start)
+            added.append(reading)
 
     def rebuild(
         self, since: datetime | None, events: Iterable[Event], *, peaks: bool = True
@@ -256,10 +273,14 @@ class HourLedger:
         self._drop_old_days()
         return change
 
-    def _changed(self, hour: datetime) -> None:
+    def _changed(self, hour: datetime, kept: int = -1) -> None:
         """The hour's readings changed (or it closed): its summary is stale (its cell, kept with
-        the readings added since, is dropped by `_close`)."""
-        self.sums.pop(hour, None)
+        the readings added since, is dropped by `_close`). When its first `kept` readings are
+        those its known summary covers, the summary is extended by the readings appended, which
+        costs O(readings added) instead of O(readings) when next needed (`compose` is exact)."""
+        known = self.sums.pop(hour, None)
+        if known is not None and kept >= 0 and known.readings == kept and hour in self.open:
+            self.sums[hour] = known.compose(HourSummary.of(self.open[hour][kept:]))
         if self.stale is not None:
             self.stale.add(hour)
         self._touch(hour)

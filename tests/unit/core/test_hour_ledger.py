@@ -177,6 +177,22 @@ def test_merging_events_one_at_a_time_in_any_order_equals_the_fold_after_every_e
         assert {s: ledger.occupancy() for s, ledger in ledgers.items()} == fold(arrival[:n])
 
 
+@given(streams(), st.lists(st.integers(1, 20), min_size=1), st.booleans())
+def test_each_open_hours_summary_is_the_summary_of_its_readings_after_any_batches(
+    events: list[Event], sizes: list[int], in_time_order: bool
+) -> None:
+    """Summaries extended by appended readings (in time order) or made again (otherwise)."""
+    arrival = sorted(events, key=lambda e: e.event_time) if in_time_order else events
+    ledger = HourLedger(horizon=3 * 24, budget=10_000)
+    batches = itertools.cycle(sizes)
+    while arrival:
+        size = next(batches)
+        batch, arrival = arrival[:size], arrival[size:]
+        ledger.merge(batch)
+        for hour, readings in ledger.open.items():
+            assert ledger.summary(hour) == HourSummary.of(readings)
+
+
 def test_an_event_older_than_the_horizon_asks_for_the_rows_from_its_closed_hour() -> None:
     ledger = HourLedger(horizon=1, budget=0)
     ledger.merge([Event(SERVICE, NOW + timedelta(hours=h), 1, f"e{h}") for h in range(5)])

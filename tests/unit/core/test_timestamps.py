@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from etl_core.timestamps import format_event_time, parse_canonical
 from tests.unit.core.core_strategies import event_times
@@ -48,3 +50,22 @@ def test_text_order_is_time_order_and_parsing_inverts_formatting(t: datetime) ->
     assert parse_canonical(text) == t
     if later.year <= 9999:
         assert text < format_event_time(later)
+
+
+@given(event_times, st.integers(-23 * 60, 23 * 60))
+def test_the_text_depends_on_the_instant_not_on_the_object_or_its_offset(
+    t: datetime, minutes: int
+) -> None:
+    text = format_event_time(t)
+    equal_object = datetime.fromisoformat(t.isoformat())
+    assert equal_object is not t
+    assert format_event_time(equal_object) == text
+    with contextlib.suppress(OverflowError):  # the same instant may not fit in another offset
+        assert format_event_time(t.astimezone(timezone(timedelta(minutes=minutes)))) == text
+
+
+def test_texts_stay_right_when_objects_come_and_go_through_the_memo() -> None:
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    for ms in range(10_000):  # many short-lived objects: ids are reused once one is freed
+        t = base + timedelta(milliseconds=ms * 7)
+        assert format_event_time(t) == t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms * 7 % 1000:03d}Z"
