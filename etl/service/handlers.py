@@ -51,7 +51,7 @@ class Runtime:
     writes: GroupCommit[Event, None] = field(default_factory=GroupCommit)
     """Concurrent deliveries' event-row writes (and announcements), shared (`store`)."""
     ledgers: ledger.LedgerCache = field(default_factory=ledger.LedgerCache)
-    """The summary rows' ledgers this process committed last (reads skip their cells)."""
+    """The summary rows' ledgers this process committed last (a commit builds on them unread)."""
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters.add(name, n)
@@ -125,7 +125,8 @@ def _together(
 
 def merge(rt: Runtime, summary: ledger.Summary, events: Sequence[Event]) -> None:
     """Merge stored events into a summary: the concurrent push deliveries of this process share
-    one read of the summary rows and one commit per service (`_together`)."""
+    one commit per service, and one read of the summary rows it did not commit last
+    (`_together`)."""
     _together(rt.commits, summary.name, events, partial(_commit, rt, summary))
 
 
