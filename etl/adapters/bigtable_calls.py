@@ -38,7 +38,6 @@ _MutateRowRequest: Any = bt.MutateRowRequest.pb()
 _MutateRowsRequest: Any = bt.MutateRowsRequest.pb()
 _ReadRowsRequest: Any = bt.ReadRowsRequest.pb()
 _CheckAndMutateRowRequest: Any = bt.CheckAndMutateRowRequest.pb()
-_CheckAndMutateRowResponse: Any = bt.CheckAndMutateRowResponse.pb()
 _RPC = "/google.bigtable.v2.Bigtable/"
 
 SERVER_TIME = -1
@@ -91,9 +90,17 @@ _RETRY = gretry.Retry(
 )
 
 
-def _api_error(error: grpc.RpcError) -> gexc.GoogleAPICallError:
-    """The official clients' exception for a gRPC failure."""
-    return gexc.from_grpc_error(error)
+def _serialize(request: Any) -> bytes:
+    serialized: bytes = request.SerializeToString()
+    return serialized
+
+
+def _stub(make: Callable[..., Any], method: str, response: Any) -> Any:
+    """A multicallable taking the raw request message and answering the raw response message
+    (`response`: the proto-plus type)."""
+    return make(
+        _RPC + method, request_serializer=_serialize, response_deserializer=response.pb().FromString
+    )
 
 
 class TableCalls:
@@ -107,18 +114,15 @@ class TableCalls:
         if app_profile_id:  # the GAPIC layer sends it only when set
             params["app_profile_id"] = app_profile_id
         self._metadata = (routing_header.to_grpc_metadata(params),)
+        self._mutate_row = _stub(channel.unary_unary, "MutateRow", bt.MutateRowResponse)
+        self._mutate_rows = _stub(channel.unary_stream, "MutateRows", bt.MutateRowsResponse)
+        self._read_rows = _stub(channel.unary_stream, "ReadRows", bt.ReadRowsResponse)
+        self._check_and_mutate = _stub(
+            channel.unary_unary, "CheckAndMutateRow", bt.CheckAndMutateRowResponse
+        )
 
     def close(self) -> None:
         self._channel.close()
-
-    def _stub(self, method: str, request: Any, response: Any, stream: bool = False) -> Any:
-        """A fresh multicallable (cheap): nothing stays bound to a channel that was replaced."""
-        make = self._channel.unary_stream if stream else self._channel.unary_unary
-        return make(
-            _RPC + method,
-            request_serializer=request.SerializeToString,
-            response_deserializer=response.FromString,
-        )
 
     def _call(self, attempt: Callable[[], T], *, retried: bool) -> T:
         """`attempt()` with gRPC errors as the official clients raise them; retried on transient
@@ -128,7 +132,7 @@ class TableCalls:
             try:
                 return attempt()
             except grpc.RpcError as error:
-                raise _api_error(error) from None
+                raise gexc.from_grpc_error(error) from None
 
         return _RETRY(once)() if retried else once()
 
@@ -140,9 +144,9 @@ class TableCalls:
             row_key=key,
             mutations=mutations,
         )
-        stub = self._stub("MutateRow", _MutateRowRequest, bt.MutateRowResponse.pb())
         self._call(
-            lambda: stub(request, timeout=ATTEMPT_S, metadata=self._metadata), retried=retried
+            lambda: self._mutate_row(request, timeout=ATTEMPT_S, metadata=self._metadata),
+            retried=retried,
         )
 
     def mutate_rows(self, rows: Mapping[bytes, Sequence[Any]], *, retried: bool) -> None:
@@ -151,14 +155,13 @@ class TableCalls:
         `BigtableError`."""
         entries = [_MutateRowsRequest.Entry(row_key=k, mutations=m) for k, m in rows.items()]
         pending = list(entries)
-        stub = self._stub("MutateRows", _MutateRowsRequest, bt.MutateRowsResponse.pb(), True)
 
         def attempt() -> None:
             request = _MutateRowsRequest(
                 table_name=self._table_name, app_profile_id=self._app_profile_id, entries=pending
             )
             failed = []
-            for response in stub(request, timeout=ATTEMPT_S, metadata=self._metadata):
+            for response in self._mutate_rows(request, timeout=ATTEMPT_S, metadata=self._metadata):
                 failed += [(pending[e.index], e.status) for e in response.entries if e.status.code]
             transient = [e for e, s in failed if s.code in _TRANSIENT_NUMBERS]
             if failed and retried and len(transient) == len(failed):
@@ -183,9 +186,10 @@ class TableCalls:
             table_name=self._table_name, app_profile_id=self._app_profile_id, filter=row_filter
         )
         request.rows.row_keys.extend(keys)
-        stub = self._stub("ReadRows", _ReadRowsRequest, bt.ReadRowsResponse.pb(), True)
         return self._call(
-            lambda: _merge_rows(stub(request, timeout=ATTEMPT_S, metadata=self._metadata), family),
+            lambda: merge_rows(
+                self._read_rows(request, timeout=ATTEMPT_S, metadata=self._metadata), family
+            ),
             retried=True,
         )
 
@@ -202,22 +206,21 @@ class TableCalls:
             true_mutations=true,
             false_mutations=false,
         )
-        stub = self._stub(
-            "CheckAndMutateRow", _CheckAndMutateRowRequest, _CheckAndMutateRowResponse
-        )
         response = self._call(
-            lambda: stub(request, timeout=ATTEMPT_S, metadata=self._metadata), retried=False
+            lambda: self._check_and_mutate(request, timeout=ATTEMPT_S, metadata=self._metadata),
+            retried=False,
         )
         return bool(response.predicate_matched)
 
 
-def _merge_rows(responses: Iterable[Any], family: str) -> dict[bytes, dict[str, bytes]]:
+def merge_rows(responses: Iterable[Any], family: str) -> dict[bytes, dict[str, bytes]]:
     """Rows from ReadRows' cell chunks, the newest cell of each column of `family` (the protocol:
     a chunk names its row, family and qualifier only when they change; a column's cells come
     newest first; a value may span chunks; `reset_row` drops the row so far, `commit_row` ends
     it). A row with no cell of `family` is there, empty."""
     rows: dict[bytes, dict[str, bytes]] = {}
-    key, cells, fam, qualifier, value = b"", {}, "", "", b""
+    cells: dict[str, bytes] = {}
+    key, fam, qualifier, value = b"", "", "", b""
     for response in responses:
         for chunk in response.chunks:
             if chunk.reset_row:
