@@ -1,4 +1,6 @@
-"""Bigtable adapter: the table `incomingraw_{stage}` through the official client. No business logic.
+"""Bigtable adapter: the table `incomingraw_{stage}`. No business logic. The hot calls (event
+rows, snapshots, status rows, commits) go as raw Bigtable v2 RPCs (`etl.adapters.bigtable_calls`);
+the rest (reset, scans, counters) through the official client.
 
 Cell encodings (also in docs/pipeline.md, "Table schema"):
 
@@ -61,22 +63,13 @@ class EventTable:
         self.settings = settings
         self._client = client or bigtable_client(settings)
         self._table = self._client.instance(settings.instance).table(settings.table)
-        self._calls_on_channel: TableCalls | None = None
+        # A channel of their own (it connects on first use): the official client's channels
+        # cannot take the single-threaded streaming option (etl.adapters.bigtable_calls).
+        self._calls = TableCalls(data_channel(settings.bigtable_emulator_host), self._table.name)
 
     def close(self) -> None:
-        if self._calls_on_channel is not None:
-            self._calls_on_channel.close()
+        self._calls.close()
         self._client.close()
-
-    @property
-    def _calls(self) -> TableCalls:
-        """The hot calls as raw RPCs, on a channel of their own made on first use (see
-        `etl.adapters.bigtable_calls`: the official client's channels cannot take the
-        single-threaded streaming option)."""
-        if self._calls_on_channel is None:
-            channel = data_channel(self.settings.bigtable_emulator_host)
-            self._calls_on_channel = TableCalls(channel, self._table.name)
-        return self._calls_on_channel
 
     # --- schema: etl.toml (created by etl_harness.provision) ---
 
