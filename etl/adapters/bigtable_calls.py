@@ -71,7 +71,14 @@ def data_channel(
 ) -> grpc.Channel:
     """A channel to the emulator (plain text, as the official client's) or to `endpoint` with
     Application Default Credentials and the Bigtable data scopes (the GAPIC transport's own
-    `create_channel`), both with `CHANNEL_OPTIONS`."""
+    `create_channel`), both with `CHANNEL_OPTIONS`.
+
+    Not the data client's channel (`BigtableDataClient().transport.grpc_channel`): it cannot take
+    the option, and on it a 5-row MutateRows cost 0.75 ms of client CPU and a 3-row ReadRows
+    0.82 ms, against 0.42 and 0.39 here. What this one lacks: the data client's refresh and
+    PingAndWarm of its channel every 35-45 minutes. gRPC reconnects by itself when the service
+    ends a connection; a call cut then is retried if idempotent, else the ledger's failed
+    commit is retried by the caller."""
     if emulator_host:
         return grpc.insecure_channel(emulator_host, options=CHANNEL_OPTIONS)
     target = endpoint if ":" in endpoint else f"{endpoint}:443"
