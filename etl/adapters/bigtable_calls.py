@@ -77,8 +77,8 @@ def data_channel(
     the option, and on it a 5-row MutateRows cost 0.75 ms of client CPU and a 3-row ReadRows
     0.82 ms, against 0.42 and 0.39 here. What this one lacks: the data client's refresh and
     PingAndWarm of its channel every 35-45 minutes. gRPC reconnects by itself when the service
-    ends a connection; a call cut then is retried if idempotent, else the ledger's failed
-    commit is retried by the caller."""
+    ends a connection; a call cut then is retried if idempotent, and a commit cut then fails
+    its batch, which is redelivered (and finds the version moved if the commit was applied)."""
     if emulator_host:
         return grpc.insecure_channel(emulator_host, options=CHANNEL_OPTIONS)
     target = endpoint if ":" in endpoint else f"{endpoint}:443"
