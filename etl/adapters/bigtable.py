@@ -1,4 +1,6 @@
-"""Bigtable adapter: the table `incomingraw_{stage}` through the official client. No business logic.
+"""Bigtable adapter: the table `incomingraw_{stage}`. No business logic. The hot calls (event
+rows, snapshots, status rows, commits) go as raw Bigtable v2 RPCs (`etl.adapters.bigtable_calls`);
+the rest (reset, scans, counters) through the official client.
 
 Cell encodings (also in docs/pipeline.md, "Table schema"):
 
@@ -12,30 +14,26 @@ Cell encodings (also in docs/pipeline.md, "Table schema"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.cloud import bigtable
 from google.cloud.bigtable import row_filters
-from google.cloud.bigtable.data import BigtableDataClient, ReadRowsQuery
-from google.cloud.bigtable.data.row_filters import CellsColumnLimitFilter
 
+from etl.adapters.bigtable_calls import SERVER_TIME, Mutation, RowFilter, TableCalls, data_channel
+from etl.adapters.bigtable_calls import BigtableError as BigtableError
 from etl.config import Settings
 from etl.service.ports import StatusRow, decode_int, encode_int
 from etl_core import EtlError, Event, decode_event_key, event_key
 from etl_core.rowkeys import scan_range
-from etl_core.timestamps import format_event_time
+from etl_core.timestamps import EPOCH, format_event_time
 
 EVENT = "event"
 STATUS = "realTimeStatus"
-_LATEST = row_filters.CellsColumnLimitFilter(1)
+_LATEST = RowFilter(cells_per_column_limit_filter=1)
 COUNTERS_KEY = b"\x00counters"
 """Processing counters of all workers and functions. Starts with a control character, which no
 valid service name has, so it can never fall inside a service's key range."""
-
-
-class BigtableError(EtlError, RuntimeError):
-    """A write was refused; transient for the caller (the message is redelivered)."""
 
 
 class ResetRefused(EtlError, PermissionError):
@@ -65,12 +63,12 @@ class EventTable:
         self.settings = settings
         self._client = client or bigtable_client(settings)
         self._table = self._client.instance(settings.instance).table(settings.table)
-        self._data_client: Any = None
-        self._data: Any = None
+        # A channel of their own (it connects on first use): the official client's channels
+        # cannot take the single-threaded streaming option (etl.adapters.bigtable_calls).
+        self._calls = TableCalls(data_channel(settings.bigtable_emulator_host), self._table.name)
 
     def close(self) -> None:
-        if self._data_client is not None:
-            self._data_client.close()
+        self._calls.close()
         self._client.close()
 
     # --- schema: etl.toml (created by etl_harness.provision) ---
@@ -84,30 +82,31 @@ class EventTable:
     # --- event rows ---
 
     def write_events(self, events: Sequence[Event]) -> None:
-        """Write the three `event:` cells of each event; idempotent (explicit timestamps)."""
-        rows = []
+        """Write the three `event:` cells of each event; idempotent (explicit timestamps: the
+        event time, to the millisecond)."""
+        rows = {}
         for event in events:
-            row = self._table.direct_row(event_key(event.service, event.event_time, event.event_id))
-            stamp = event.event_time
-            row.set_cell(EVENT, b"service", event.service.encode(), timestamp=stamp)
-            row.set_cell(
-                EVENT, b"eventTime", format_event_time(event.event_time).encode(), timestamp=stamp
-            )
-            row.set_cell(EVENT, b"event", str(event.delta).encode(), timestamp=stamp)
-            rows.append(row)
-        self._mutate(rows)
+            stamp = _millis_micros(event.event_time)
+            rows[event_key(event.service, event.event_time, event.event_id)] = [
+                _set(EVENT, b"service", event.service.encode(), stamp),
+                _set(EVENT, b"eventTime", format_event_time(event.event_time).encode(), stamp),
+                _set(EVENT, b"event", str(event.delta).encode(), stamp),
+            ]
+        self._mutate(rows, retried=True)
 
     def write_snapshots(self, snapshots: Mapping[bytes, int], at: datetime) -> None:
         """Stamp event rows (by key) with the occupancy known when they were written (the
-        original design's cells), in one write."""
+        original design's cells), in one write. Server timestamps (newest cell wins; GC keeps
+        one version), so not retried: a late retry could land after a newer snapshot."""
         written = format_event_time(at).encode()
-        rows = []
-        for key, occupancy in snapshots.items():
-            row = self._table.direct_row(key)  # newest cell wins; GC keeps one version
-            row.set_cell(STATUS, b"currentOccupancy", encode_int(occupancy))
-            row.set_cell(STATUS, b"writeTime", written)
-            rows.append(row)
-        self._mutate(rows)
+        rows = {
+            key: [
+                _set(STATUS, b"currentOccupancy", encode_int(occupancy), SERVER_TIME),
+                _set(STATUS, b"writeTime", written, SERVER_TIME),
+            ]
+            for key, occupancy in snapshots.items()
+        }
+        self._mutate(rows, retried=False)
 
     def scan_events(
         self, service: str, start: datetime | None = None, end: datetime | None = None
@@ -116,7 +115,7 @@ class EventTable:
         lo, hi = scan_range(service, start, end)
         # Service, time and id are in the key: only `event:event` needs to come back.
         filter_ = row_filters.RowFilterChain(
-            filters=[_column(row_filters, EVENT, b"event"), row_filters.CellsColumnLimitFilter(1)]
+            filters=[_column(EVENT, b"event"), row_filters.CellsColumnLimitFilter(1)]
         )
         for row in self._table.read_rows(start_key=lo, end_key=hi, filter_=filter_):
             yield self._event_from(row)
@@ -147,25 +146,14 @@ class EventTable:
     # --- status rows (derived summaries, updated with optimistic concurrency) ---
 
     def read_status(self, key: bytes) -> StatusRow:
-        return _status(self._table.read_row(key, filter_=_LATEST))
+        return self.read_statuses([key])[key]
 
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]:
-        """Several status rows in one ReadRows (an absent row reads as empty, version 0).
-
-        Through the data API: the legacy `read_rows` rebuilds every cell as a `PartialRowData`,
-        which cost a sixth of a worker's time on summary rows of thousands of cells."""
+        """Several status rows in one ReadRows (an absent row reads as empty, version 0)."""
         if not keys:
             return {}  # a query without keys would read the whole table
-        query = ReadRowsQuery(row_keys=list(keys), row_filter=CellsColumnLimitFilter(1))
-        found = {row.row_key: row for row in self._data_table().read_rows(query)}
-        return {key: _status_of_data_row(found.get(key)) for key in keys}
-
-    def _data_table(self) -> Any:
-        """The table through the data API's client, made on first use."""
-        if self._data is None:
-            self._data_client = BigtableDataClient(project=self.settings.project)
-            self._data = self._data_client.get_table(self.settings.instance, self.settings.table)
-        return self._data
+        found = self._calls.read_rows(keys, STATUS, _LATEST)
+        return {key: _status_row(dict(found.get(key, {}))) for key in keys}
 
     def list_status_keys(self, suffix: bytes) -> list[bytes]:
         """Keys of all status rows ending in `suffix` (e.g. every service's `~status`)."""
@@ -190,66 +178,82 @@ class EventTable:
         *,
         expected_stamp: bytes | None = None,
     ) -> bool:
-        """Apply `put`/`delete` and bump the version iff the version is still `expected_version`
-        (or, given `expected_stamp`, iff the `stamp` cell is exactly that)."""
-        if expected_stamp is not None:
-            checked, value = b"stamp", expected_stamp
-        elif expected_version:
-            checked, value = b"version", str(expected_version).encode()
-        else:  # a row never committed: no version cell yet
-            checked, value = b"version", None
-        column = _column(row_filters, STATUS, checked)
-        predicate = (
-            row_filters.RowFilterChain(
-                filters=[
-                    column,
-                    row_filters.CellsColumnLimitFilter(1),
-                    row_filters.ValueRangeFilter(value, value),  # both ends inclusive
-                ]
-            )
-            if value is not None
-            else column
+        """Apply `put`/`delete` and set version `expected_version + 1` iff the row's version is
+        still `expected_version` (0: the row has no version) or, with `expected_stamp`, iff its
+        latest `stamp` cell is exactly `expected_stamp` (every commit writes a fresh stamp, so it
+        names one commit; an absent row never matches). True iff applied."""
+        mutations: list[Any] = [_delete(STATUS, q.encode()) for q in delete]
+        for qualifier, value in {**put, "version": str(expected_version + 1).encode()}.items():
+            mutations += [
+                _delete(STATUS, qualifier.encode()),
+                _set(STATUS, qualifier.encode(), value, SERVER_TIME),
+            ]
+        if expected_stamp is None and not expected_version:
+            # Applied on the false branch: only if the row has no version at all.
+            return not self._calls.check_and_mutate(key, _status_column(b"version"), [], mutations)
+        column, value = (
+            (b"version", str(expected_version).encode())
+            if expected_stamp is None
+            else (b"stamp", expected_stamp)
         )
-        state = value is not None
-        row = self._table.conditional_row(key, filter_=predicate)
-        for qualifier in delete:
-            row.delete_cell(STATUS, qualifier.encode(), state=state)
-        for qualifier, cell in {**put, "version": str(expected_version + 1).encode()}.items():
-            row.delete_cell(STATUS, qualifier.encode(), state=state)
-            row.set_cell(STATUS, qualifier.encode(), cell, state=state)
-        matched = bool(row.commit())
-        return matched if state else not matched
+        exactly = {"start_value_closed": value, "end_value_closed": value}
+        predicate = _chain(_status_column(column), _LATEST, RowFilter(value_range_filter=exactly))
+        return self._calls.check_and_mutate(key, predicate, mutations, [])
 
-    def _mutate(self, rows: Sequence[Any]) -> None:
+    def _mutate(self, rows: Mapping[bytes, Sequence[Any]], *, retried: bool) -> None:
         """One row: a unary MutateRow (half the time of a one-row streaming MutateRows);
-        several: one MutateRows. Every row's status is checked."""
-        if not rows:
-            return
-        statuses = [rows[0].commit()] if len(rows) == 1 else self._table.mutate_rows(rows)
-        failed = [s for s in statuses if s.code != 0]
-        if failed:
-            raise BigtableError(
-                f"{len(failed)} of {len(rows)} row writes failed: {failed[0].message}"
-            )
+        several: one MutateRows, every entry's status checked (`BigtableError`)."""
+        if len(rows) == 1:
+            [(key, mutations)] = rows.items()
+            self._calls.mutate_row(key, mutations, retried=retried)
+        elif rows:
+            self._calls.mutate_rows(rows, retried=retried)
 
 
-def _column(filters: Any, family: str, qualifier: bytes) -> Any:
-    """A filter passing one column, as a range of one qualifier (`filters`: the legacy or the data
-    API's `row_filters` module). Not a qualifier regex: the emulator compiles a filter's regex
-    for every cell it tests, which made half its CPU on summary rows of many cells."""
-    return filters.ColumnRangeFilter(family, qualifier, qualifier)
+def _millis_micros(t: datetime) -> int:
+    """A cell timestamp for `t`: microseconds since the epoch, truncated to the millisecond (the
+    table's granularity, as the official client truncates)."""
+    micros = (t - EPOCH) // timedelta(microseconds=1)
+    return micros - micros % 1000
 
 
-def _status_of_data_row(row: Any) -> StatusRow:
-    """`_status` of a data API row (latest cell of each column only)."""
-    if row is None:
-        return _status_row({})
-    return _status_row({c.qualifier.decode(): c.value for c in row.cells if c.family == STATUS})
+def _set(family: str, qualifier: bytes, value: bytes, timestamp_micros: int) -> Any:
+    return Mutation(
+        set_cell={
+            "family_name": family,
+            "column_qualifier": qualifier,
+            "timestamp_micros": timestamp_micros,
+            "value": value,
+        }
+    )
 
 
-def _status(row: Any) -> StatusRow:
-    """A status row's latest cells and its version (0 for a row that does not exist)."""
-    return _status_row(_latest_cells(row, STATUS))
+def _delete(family: str, qualifier: bytes) -> Any:
+    """Every cell of one column."""
+    return Mutation(delete_from_column={"family_name": family, "column_qualifier": qualifier})
+
+
+def _status_column(qualifier: bytes) -> Any:
+    """One `realTimeStatus` column, as a range of one qualifier, not a qualifier regex (see
+    `_column`)."""
+    return RowFilter(
+        column_range_filter={
+            "family_name": STATUS,
+            "start_qualifier_closed": qualifier,
+            "end_qualifier_closed": qualifier,
+        }
+    )
+
+
+def _chain(*filters: Any) -> Any:
+    return RowFilter(chain={"filters": filters})
+
+
+def _column(family: str, qualifier: bytes) -> Any:
+    """A filter passing one column, as a range of one qualifier. Not a qualifier regex: the
+    emulator compiles a filter's regex for every cell it tests, which made half its CPU on
+    summary rows of many cells."""
+    return row_filters.ColumnRangeFilter(family, qualifier, qualifier)
 
 
 def _status_row(cells: dict[str, bytes]) -> StatusRow:

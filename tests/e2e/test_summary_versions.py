@@ -1,5 +1,6 @@
-"""Commits on a stamp against the emulator: a writer that committed a summary row last builds
-on the ledger it cached, reads nothing, and commits only while the row still holds its stamp."""
+"""A cached writer against the emulator: a writer that committed a summary row last builds on the
+ledger it cached, reads nothing, and commits only while the row still holds its stamp (the stamp
+check itself: tests/e2e/test_bigtable_adapter.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,6 @@ from etl_core import Event, fold, status_key
 from tests.e2e.faults import Rig
 
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
-
-
-def test_a_commit_on_a_stamp_applies_only_while_the_row_holds_that_stamp(rig: Rig) -> None:
-    key, absent = status_key("gate"), status_key("nobody")
-    assert not rig.table.commit_status(absent, 0, {"x": b"1"}, [], expected_stamp=b"s1")
-    assert rig.table.commit_status(key, 0, {ledger.STAMP: b"s1", "other": b"x" * 1000}, [])
-    assert not rig.table.commit_status(key, 1, {ledger.STAMP: b"s2"}, [], expected_stamp=b"s0")
-    assert rig.table.commit_status(key, 1, {ledger.STAMP: b"s2"}, ["other"], expected_stamp=b"s1")
-    assert not rig.table.commit_status(key, 2, {ledger.STAMP: b"s3"}, [], expected_stamp=b"s1")
-    row = rig.table.read_status(key)
-    assert (row.version, row.cells) == (2, {ledger.STAMP: b"s2"})
-    assert rig.table.read_status(absent).cells == {}
 
 
 def test_a_cached_writer_through_the_emulator_keeps_the_occupancy_the_fold(rig: Rig) -> None:
