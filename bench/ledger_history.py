@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from etl.service import ledger
-from etl.service.ports import StatusRow
+from etl.service.ports import Expected, StatusRow
 from etl_core import Event, event_key, simulate
 from etl_core.rowkeys import scan_range
 
@@ -50,26 +50,20 @@ class MemoryTable:
         return {key: self.read_status(key) for key in keys}
 
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
         row = self.rows.setdefault(key, {})
         held = (
-            int(row.get("version", b"0")) == expected_version
-            if expected_stamp is None
-            else row.get(ledger.STAMP) == expected_stamp
+            int(row.get("version", b"0")) == expected.version
+            if expected.stamp is None
+            else row.get(ledger.STAMP) == expected.stamp
         )
         if not held:
             return False
         for q in delete:
             row.pop(q, None)
         row.update(put)
-        row["version"] = str(expected_version + 1).encode()
+        row["version"] = str(expected.version + 1).encode()
         return True
 
     def scan_events(

@@ -23,7 +23,7 @@ from google.cloud.bigtable import row_filters
 from etl.adapters.bigtable_calls import SERVER_TIME, Mutation, RowFilter, TableCalls, data_channel
 from etl.adapters.bigtable_calls import BigtableError as BigtableError
 from etl.config import Settings
-from etl.service.ports import StatusRow, decode_int, encode_int
+from etl.service.ports import Expected, StatusRow, decode_int, encode_int
 from etl_core import EtlError, Event, decode_event_key, event_key
 from etl_core.rowkeys import scan_range
 from etl_core.timestamps import EPOCH, format_event_time
@@ -170,31 +170,23 @@ class EventTable:
         ]
 
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
-        """Apply `put`/`delete` and set version `expected_version + 1` iff the row's version is
-        still `expected_version` (0: the row has no version) or, with `expected_stamp`, iff its
-        latest `stamp` cell is exactly `expected_stamp` (every commit writes a fresh stamp, so it
-        names one commit; an absent row never matches). True iff applied."""
+        """Apply `put`/`delete` and set version `expected.version + 1` iff the row is as
+        `expected` (`etl.service.ports.Expected`): one CheckAndMutateRow. True iff applied."""
         mutations: list[Any] = [_delete(STATUS, q.encode()) for q in delete]
-        for qualifier, value in {**put, "version": str(expected_version + 1).encode()}.items():
+        for qualifier, value in {**put, "version": str(expected.version + 1).encode()}.items():
             mutations += [
                 _delete(STATUS, qualifier.encode()),
                 _set(STATUS, qualifier.encode(), value, SERVER_TIME),
             ]
-        if expected_stamp is None and not expected_version:
+        if expected.stamp is None and not expected.version:
             # Applied on the false branch: only if the row has no version at all.
             return not self._calls.check_and_mutate(key, _status_column(b"version"), [], mutations)
         column, value = (
-            (b"version", str(expected_version).encode())
-            if expected_stamp is None
-            else (b"stamp", expected_stamp)
+            (b"version", str(expected.version).encode())
+            if expected.stamp is None
+            else (b"stamp", expected.stamp)
         )
         exactly = {"start_value_closed": value, "end_value_closed": value}
         predicate = _chain(_status_column(column), _LATEST, RowFilter(value_range_filter=exactly))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from etl.service.ports import StatusRow, SummaryStore, decode_int, encode_int
+from etl.service.ports import Expected, StatusRow, SummaryStore, decode_int, encode_int
 from etl_core import EtlError, Event, Occupancy, status_key
 from etl_core.analytics import DailyPeak, HourlyCount
 from etl_core.hour_cells import CorruptLedger, changed_cells, decode, encode, row_write
@@ -277,7 +277,7 @@ def _settle(
         stamp = os.urandom(8).hex().encode()
         put = {**write.put, **summary.shown(ledger, change, now), STAMP: stamp}
         on_stamp = version[1] if cached is not None else None  # the cached commit's, unread
-        if store.commit_status(key, row.version, put, write.delete, expected_stamp=on_stamp):
+        if store.commit_status(key, Expected(row.version, on_stamp), put, write.delete):
             return _committed(
                 ledger, rows_read, cache, key, (row.version + 1, stamp), attempt, wrote=True
             )

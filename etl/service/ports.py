@@ -35,24 +35,27 @@ class StatusRow:
     cells: Mapping[str, bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What a conditional commit requires of a status row: that its `version` is `version` (0: a
+    row never committed), or, given `stamp`, that its latest `stamp` cell is exactly `stamp`
+    (every commit writes a fresh random stamp with its version, so a stamp names one commit; an
+    absent row never matches). Either way the commit sets the version to `version + 1`."""
+
+    version: int
+    stamp: bytes | None = None
+
+
 class SummaryStore(Protocol):
     """What the ledger needs from the table (the Bigtable adapter, or a fake in unit tests)."""
 
     def read_status(self, key: bytes) -> StatusRow: ...
     def read_statuses(self, keys: Sequence[bytes]) -> dict[bytes, StatusRow]: ...
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
-        """Apply `put` and `delete` and set `version` to `expected_version + 1`, iff the row's
-        `version` is still `expected_version` or, given `expected_stamp`, iff its `stamp` cell is
-        exactly that (every commit writes a fresh random stamp, so a stamp names one commit).
-        True iff applied."""
+        """Apply `put` and `delete` and set `version` to `expected.version + 1`, iff the row is
+        as `expected`; True iff applied."""
         ...
 
     def scan_events(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from etl.adapters.bigtable import EVENT, STATUS, BigtableError, EventTable, bigtable_client
 from etl.adapters.bigtable_calls import Mutation, TableCalls, data_channel
-from etl.service.ports import StatusRow, encode_int
+from etl.service.ports import Expected, StatusRow, encode_int
 from etl_core import Event, event_key
 from tests.e2e.faults import SETTLE_S, Rig, TcpProxy, wait_until
 
@@ -107,8 +107,9 @@ def test_committed_cells_are_what_both_clients_read_and_the_version_counts_commi
 ) -> None:
     key, model = unique_key(), {}
     for version, (put, delete) in enumerate(commits):
-        assert rig.table.commit_status(key, version, put, delete)
-        assert not rig.table.commit_status(key, version, put, delete)  # the version moved on
+        assert rig.table.commit_status(key, Expected(version), put, delete)
+        moved_on = rig.table.commit_status(key, Expected(version), put, delete)
+        assert not moved_on, "the version moved on"
         model = {q: v for q, v in model.items() if q not in delete} | put
         assert latest(official, key) == {**model, "version": str(version + 1).encode()}
         assert rig.table.read_statuses([key]) == {key: StatusRow(version + 1, model)}
@@ -118,12 +119,12 @@ def test_a_commit_on_the_stamp_applies_only_while_the_stamp_is_the_latest(
     rig: Rig, official: Any
 ) -> None:
     key, absent = unique_key(), unique_key()
-    assert not rig.table.commit_status(absent, 0, {"a": b"1"}, [], expected_stamp=b"s1")
+    assert not rig.table.commit_status(absent, Expected(0, b"s1"), {"a": b"1"}, [])
     assert latest(official, absent) == {}
-    assert rig.table.commit_status(key, 0, {"stamp": b"s1", "a": b"1"}, [])
-    assert not rig.table.commit_status(key, 1, {"stamp": b"s9", "a": b"9"}, [], expected_stamp=b"s")
-    assert rig.table.commit_status(key, 1, {"stamp": b"s2", "a": b"2"}, [], expected_stamp=b"s1")
-    assert not rig.table.commit_status(key, 1, {"stamp": b"s3"}, [], expected_stamp=b"s1")
+    assert rig.table.commit_status(key, Expected(0), {"stamp": b"s1", "a": b"1"}, [])
+    assert not rig.table.commit_status(key, Expected(1, b"s"), {"stamp": b"s9", "a": b"9"}, [])
+    assert rig.table.commit_status(key, Expected(1, b"s1"), {"stamp": b"s2", "a": b"2"}, [])
+    assert not rig.table.commit_status(key, Expected(1, b"s1"), {"stamp": b"s3"}, [])
     assert latest(official, key) == {"stamp": b"s2", "a": b"2", "version": b"2"}
 
 
@@ -175,7 +176,7 @@ def test_a_check_and_mutate_is_not_retried(
     table, proxy = proxied
     proxy.down()
     with pytest.raises(gexc.ServiceUnavailable):
-        table.commit_status(b"gate~status", 0, {"a": b"1"}, [])
+        table.commit_status(b"gate~status", Expected(0), {"a": b"1"}, [])
     proxy.up()
     assert latest(official, b"gate~status") == {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from etl.service.ports import StatusRow
+from etl.service.ports import Expected, StatusRow
 from etl_core import Event, event_key
 from etl_core.rowkeys import scan_range
 
@@ -43,19 +43,13 @@ class FakeTable:
         return {key: self.read_status(key) for key in keys}
 
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
         row = self.status.setdefault(key, {})
         held = (
-            int(row.get("version", b"0")) == expected_version
-            if expected_stamp is None
-            else "stamp" in row and row["stamp"] == expected_stamp
+            int(row.get("version", b"0")) == expected.version
+            if expected.stamp is None
+            else "stamp" in row and row["stamp"] == expected.stamp
         )
         if not held:
             self.conflicts += 1
@@ -63,7 +57,7 @@ class FakeTable:
         for q in delete:
             row.pop(q, None)
         row.update(put)
-        row["version"] = str(expected_version + 1).encode()
+        row["version"] = str(expected.version + 1).encode()
         self.commits += 1
         return True
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl.service import ledger
-from etl.service.ports import StatusRow
+from etl.service.ports import Expected, StatusRow
 from etl_core import Event, Occupancy, daily_peaks, fold, status_key
 from etl_core.analytics import hourly_counts
 from etl_core.hour_cells import canonical, encode, is_ledger_cell
@@ -45,19 +45,11 @@ class RacingTable(FakeTable):
         self.racers: list[Callable[[], None]] = []
 
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
         while self.racers:
             self.racers.pop()()
-        return super().commit_status(
-            key, expected_version, put, delete, expected_stamp=expected_stamp
-        )
+        return super().commit_status(key, expected, put, delete)
 
 
 def limits(horizon: int) -> ledger.Limits:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from etl.service import ledger
 from etl.service.handlers import Runtime, update_hourly
+from etl.service.ports import Expected
 from etl_core import Event
 from tests.unit.etl.fakes import FakeTable
 
@@ -29,13 +30,7 @@ class OvertakenTable(FakeTable):
         self._racing = False
 
     def commit_status(
-        self,
-        key: bytes,
-        expected_version: int,
-        put: Mapping[str, bytes],
-        delete: Iterable[str],
-        *,
-        expected_stamp: bytes | None = None,
+        self, key: bytes, expected: Expected, put: Mapping[str, bytes], delete: Iterable[str]
     ) -> bool:
         if self.overtakes and not self._racing:
             self.overtakes -= 1
@@ -44,9 +39,7 @@ class OvertakenTable(FakeTable):
                 self._overtake(key)
             finally:
                 self._racing = False
-        return super().commit_status(
-            key, expected_version, put, delete, expected_stamp=expected_stamp
-        )
+        return super().commit_status(key, expected, put, delete)
 
     def _overtake(self, key: bytes) -> None:
         services = {e.service for e in self.events.values()}
