@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
 import os
@@ -45,6 +46,9 @@ REQUEST = (
     b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY
 )
 
+
+STALLED_S = 300
+"""Seconds a run may take before the server is taken for dead (its process's error is above)."""
 
 HANDLER_S = [0.0]
 """How long the app waits per request (`--handler-ms`), off the GIL as a Bigtable call waits."""
@@ -163,7 +167,8 @@ async def _connection(port: int, left: list[int]) -> None:
 async def drive(port: int, requests: int, connections: int) -> None:
     """`requests` POSTs over `connections` keep-alive connections, each one in flight at a time."""
     left = [requests]
-    await asyncio.gather(*(_connection(port, left) for _ in range(connections)))
+    clients = asyncio.gather(*(_connection(port, left) for _ in range(connections)))
+    await asyncio.wait_for(clients, STALLED_S)  # a server that died or stopped answering
 
 
 def cpu_s(pid: int) -> float:
@@ -224,6 +229,9 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.fd, args.threads, args.app, args.handler_ms)
         return
+    unknown = set(args.servers.split(",")) - {*SERVERS, "cheroot"}
+    if unknown or ("cheroot" in args.servers and importlib.util.find_spec("cheroot") is None):
+        sys.exit(f"servers: {', '.join(unknown) or 'cheroot'} not available (see --help)")
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in args.servers.split(",")}
     for _ in range(args.rounds):  # alternated, so a burst of load elsewhere hits every server
         for kind, results in runs.items():
